@@ -1,0 +1,71 @@
+/* HTTP/1.1 for the servers: an incremental request parser on top of llhttp, and response
+ * formatting. No sockets here: engines feed bytes in and write the formatted bytes out. */
+#ifndef FANOUT_HTTP_H
+#define FANOUT_HTTP_H
+
+#include <llhttp.h>
+#include <stddef.h>
+
+/* Limits of a request. A longer request line is answered 414, a larger header section 431. */
+#define FO_HTTP_MAX_URL 8192
+#define FO_HTTP_MAX_HEADER_BYTES 8192
+
+/* One parsed request. Only what the handlers need is kept. */
+typedef struct fo_request {
+    char method[16];              /* "GET", "POST", ...; NUL-terminated */
+    char path[FO_HTTP_MAX_URL + 1]; /* the request target as sent, NUL-terminated */
+    size_t path_len;
+    int keep_alive;               /* 1 when the connection may serve another request after this */
+} fo_request;
+
+/* What fo_http_parse found. */
+enum {
+    FO_HTTP_NEED_MORE = 0, /* all bytes consumed; no complete request yet */
+    FO_HTTP_REQUEST = 1,   /* *req holds a complete request; bytes after it are not consumed yet */
+    FO_HTTP_ERROR = -1,    /* the bytes are not acceptable HTTP: answer error_status and close */
+};
+
+/* A request parser for one connection. Caller-allocated; init before use, no free needed. */
+typedef struct fo_http_parser {
+    llhttp_t llhttp;
+    llhttp_settings_t settings;
+    fo_request *req;        /* where callbacks write; valid only inside fo_http_parse */
+    size_t header_bytes;    /* bytes of header fields and values seen in this request */
+    int in_message;         /* 1 once a request has started and until it is complete */
+    int complete;           /* 1 when the current call completed a request */
+    int error_status;       /* after FO_HTTP_ERROR: the status to answer (400, 414, 431, 405, 505) */
+    const char *error_text; /* after FO_HTTP_ERROR: a short reason, a static string */
+} fo_http_parser;
+
+void fo_http_parser_init(fo_http_parser *p);
+
+/* Feeds len bytes. Returns FO_HTTP_NEED_MORE, FO_HTTP_REQUEST or FO_HTTP_ERROR and sets *consumed
+ * to the number of bytes used. After FO_HTTP_REQUEST, call again with the unconsumed bytes (a
+ * pipelined request may be there) once the request has been answered. After FO_HTTP_ERROR the
+ * parser is spent: answer and close the connection. */
+int fo_http_parse(fo_http_parser *p, const char *data, size_t len, fo_request *req, size_t *consumed);
+
+/* 1 when a request has begun but is not complete (bytes of it are buffered in the parser). */
+int fo_http_parser_mid_request(const fo_http_parser *p);
+
+/* A response to send. body is owned by the response (malloc'd or NULL). */
+typedef struct fo_response {
+    int status;
+    const char *content_type; /* static string; NULL for text/plain */
+    char *body;
+    size_t body_len;
+    int keep_alive;           /* 0 adds "Connection: close" and the engine closes after sending */
+} fo_response;
+
+/* Fills r with a short text response (a copy of text), e.g. fo_response_text(r, 404, "not found\n"). */
+int fo_response_text(fo_response *r, int status, const char *text, int keep_alive);
+
+/* Formats status line, headers and body into one malloc'd buffer of *len bytes; NULL when out of memory. */
+char *fo_response_format(const fo_response *r, size_t *len);
+
+void fo_response_free(fo_response *r);
+
+/* The reason phrase for a status code ("OK", "Bad Gateway", ...). */
+const char *fo_http_reason(int status);
+
+#endif

@@ -1,0 +1,67 @@
+/* The fan-out to the country API: the plan of three calls, their outcomes, and the parsing of
+ * the country JSON. The runners (upstream_block.h, upstream_uv.h) perform the calls. */
+#ifndef FANOUT_UPSTREAM_H
+#define FANOUT_UPSTREAM_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FO_FANOUT_CALLS 3
+#define FO_COUNTRY_NAME_MAX 256
+
+/* Where the upstream is and how long a call may take. Shared, read-only, by the runners. */
+typedef struct fo_upstream_cfg {
+    const char *base_url; /* "http://127.0.0.1:5000", no trailing slash needed */
+    long timeout_ms;      /* whole-call timeout; 0 = none */
+} fo_upstream_cfg;
+
+typedef enum fo_call_outcome {
+    FO_CALL_PENDING = 0,
+    FO_CALL_OK,          /* 200 with a valid country */
+    FO_CALL_CONNECT,     /* could not connect */
+    FO_CALL_TIMEOUT,     /* no complete answer within timeout_ms */
+    FO_CALL_HTTP_STATUS, /* answered, but not 200 */
+    FO_CALL_BAD_BODY,    /* 200 whose body is not a country object */
+    FO_CALL_IO,          /* anything else: reset, closed mid-body, ... */
+} fo_call_outcome;
+
+typedef struct fo_call {
+    int ms;                              /* the delay asked of the API */
+    fo_call_outcome outcome;
+    long http_status;
+    char *body;                          /* the answer as received (malloc'd, grows) */
+    size_t body_len, body_cap;
+    char country[FO_COUNTRY_NAME_MAX];   /* after FO_CALL_OK: the country's name */
+    char error[CURL_ERROR_SIZE];         /* curl's message, when there is one */
+} fo_call;
+
+/* One page's fan-out: three calls made at once, and how long they took together. */
+typedef struct fo_fanout {
+    fo_call calls[FO_FANOUT_CALLS];
+    uint64_t start_ns, end_ns; /* monotonic clock around the whole fan-out */
+    int done;                  /* calls finished so far */
+} fo_fanout;
+
+/* Resets f and plans the calls for a page at ms: ms, 2*ms, ms/2 (in that order). */
+void fo_fanout_plan(fo_fanout *f, int ms);
+
+/* Frees the call bodies; f can be planned again afterwards. */
+void fo_fanout_release(fo_fanout *f);
+
+/* Parses {"name": "...", "code": "XX"}. Returns 0 and copies the name, or -1 with *why set to a
+ * short static reason (not JSON, not an object, name missing or not a string, too long, ...). */
+int fo_country_parse(const char *json, size_t len, char *name, size_t cap, const char **why);
+
+/* Prepares an easy handle for call i of f (URL, timeouts, body collection, keep-alive).
+ * CURLOPT_PRIVATE is left to the runner. Returns 0 or -ENOMEM. */
+int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call);
+
+/* Records how a call ended, from curl's result code and the handle's response code, and
+ * parses the body when the status is 200. */
+void fo_call_finish(fo_call *call, CURL *easy, CURLcode result);
+
+/* Monotonic nanoseconds. */
+uint64_t fo_now_ns(void);
+
+#endif
