@@ -1,0 +1,100 @@
+/* The request handler shared by every concurrency model: route, then (after the engine has run
+ * the fan-out) render. It never touches sockets, threads or loops, so each engine only decides
+ * who calls it and when. */
+#include "fanout/handler.h"
+
+#include "fanout/page.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Short plain-text answers. A failed copy (out of memory) still leaves status and keep-alive
+ * set, with an empty body, which is the best that can be sent then. */
+static void answer_text(fo_response *resp, int status, const char *text, int keep_alive) {
+    fo_response_text(resp, status, text, keep_alive);
+}
+
+fo_handle_step fo_handle_begin(const fo_request *req, fo_response *resp, fo_fanout *fanout) {
+    memset(resp, 0, sizeof *resp);
+    if (strcmp(req->method, "GET") != 0) {
+        /* fo_response_format adds "Allow: GET" to every 405. */
+        answer_text(resp, 405, "method not allowed: only GET\n", req->keep_alive);
+        return FO_HANDLE_DONE;
+    }
+    int ms = 0;
+    int rc = fo_route_ms(req->path, &ms);
+    if (rc == -ERANGE) {
+        char text[64];
+        snprintf(text, sizeof text, "bad delay: at most %d ms\n", FO_MAX_MS);
+        answer_text(resp, 400, text, req->keep_alive);
+        return FO_HANDLE_DONE;
+    }
+    if (rc < 0) {
+        answer_text(resp, 400, "bad delay: not a whole number of milliseconds\n", req->keep_alive);
+        return FO_HANDLE_DONE;
+    }
+    if (rc == 0) {
+        answer_text(resp, 404, "not found\n", req->keep_alive);
+        return FO_HANDLE_DONE;
+    }
+    fo_fanout_plan(fanout, ms);
+    return FO_HANDLE_FANOUT;
+}
+
+/* One line naming the call that failed and how, e.g. "upstream /600/: HTTP 500". */
+static void describe_failure(const fo_call *call, char *out, size_t cap) {
+    switch (call->outcome) {
+    case FO_CALL_CONNECT:
+        snprintf(out, cap, "upstream /%d/: could not connect: %s\n", call->ms, call->error);
+        break;
+    case FO_CALL_TIMEOUT: snprintf(out, cap, "upstream timed out: /%d/\n", call->ms); break;
+    case FO_CALL_HTTP_STATUS:
+        snprintf(out, cap, "upstream /%d/: HTTP %ld\n", call->ms, call->http_status);
+        break;
+    case FO_CALL_BAD_BODY: snprintf(out, cap, "upstream /%d/: %s\n", call->ms, call->error); break;
+    case FO_CALL_IO:
+        snprintf(out, cap, "upstream /%d/: I/O error: %s\n", call->ms, call->error);
+        break;
+    case FO_CALL_PENDING:
+    case FO_CALL_OK:
+    default: snprintf(out, cap, "upstream /%d/: did not complete\n", call->ms); break;
+    }
+}
+
+/* The call that decides a failed page, or NULL when all succeeded. A timeout wins over other
+ * failures, because a 504 tells the operator something more specific than a 502. */
+static const fo_call *failed_call(const fo_fanout *fanout) {
+    const fo_call *failed = NULL;
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        const fo_call *call = &fanout->calls[i];
+        if (call->outcome == FO_CALL_TIMEOUT) return call;
+        if (call->outcome != FO_CALL_OK && failed == NULL) failed = call;
+    }
+    return failed;
+}
+
+void fo_handle_finish(const fo_request *req, fo_fanout *fanout, fo_response *resp) {
+    memset(resp, 0, sizeof *resp);
+    const fo_call *failed = failed_call(fanout);
+    if (failed) {
+        char text[CURL_ERROR_SIZE + 64];
+        describe_failure(failed, text, sizeof text);
+        answer_text(resp, failed->outcome == FO_CALL_TIMEOUT ? 504 : 502, text, req->keep_alive);
+        fo_fanout_release(fanout);
+        return;
+    }
+    uint64_t ns = fanout->end_ns > fanout->start_ns ? fanout->end_ns - fanout->start_ns : 0;
+    size_t len = 0;
+    char *page = fo_page_render(fanout->calls[0].country, (double)ns / 1e9, &len);
+    fo_fanout_release(fanout);
+    if (!page) {
+        answer_text(resp, 500, "out of memory\n", req->keep_alive);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = "text/html; charset=utf-8";
+    resp->body = page;
+    resp->body_len = len;
+    resp->keep_alive = req->keep_alive;
+}
