@@ -1,0 +1,126 @@
+/* Runs a fan-out in the calling thread: one curl multi handle and three easy handles, driven by
+ * curl_multi_poll until every call has ended. The handles live as long as the runner, so the
+ * connections to the country API stay open and are reused from one page to the next. */
+#include "fanout/upstream_block.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* How long curl_multi_poll may sleep at most. curl wakes it earlier for its own timeouts and for
+ * socket activity, so this only bounds how long a silent loop goes unchecked. */
+#define POLL_MS 1000
+
+struct fo_upstream_block {
+    const fo_upstream_cfg *cfg;
+    CURLM *multi;
+    CURL *easy[FO_FANOUT_CALLS];
+    int added[FO_FANOUT_CALLS]; /* 1 while easy[i] is in the multi handle */
+};
+
+fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg) {
+    fo_upstream_block *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    u->cfg = cfg;
+    u->multi = curl_multi_init();
+    int ok = u->multi != NULL;
+    for (int i = 0; ok && i < FO_FANOUT_CALLS; i++) {
+        u->easy[i] = curl_easy_init();
+        ok = u->easy[i] != NULL;
+    }
+    /* The three calls go to the same host at once: each needs its own connection (HTTP/1.1, no
+     * multiplexing), and the cache must keep all of them, plus some slack, between fan-outs. */
+    if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) == CURLM_OK;
+    if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 2L * FO_FANOUT_CALLS) == CURLM_OK;
+    if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) == CURLM_OK;
+    if (!ok) {
+        fo_upstream_block_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+void fo_upstream_block_free(fo_upstream_block *u) {
+    if (!u) return;
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        if (!u->easy[i]) continue;
+        if (u->added[i]) curl_multi_remove_handle(u->multi, u->easy[i]);
+        curl_easy_cleanup(u->easy[i]);
+    }
+    if (u->multi) curl_multi_cleanup(u->multi);
+    free(u);
+}
+
+/* Takes call i out of the multi handle, and stops curl from pointing into the fan-out, which the
+ * caller may free or reuse once the run returns. */
+static void detach(fo_upstream_block *u, int i) {
+    if (u->added[i]) {
+        curl_multi_remove_handle(u->multi, u->easy[i]);
+        u->added[i] = 0;
+    }
+    curl_easy_setopt(u->easy[i], CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(u->easy[i], CURLOPT_WRITEDATA, NULL);
+}
+
+/* Reads every finished transfer and records its outcome. */
+static void drain_done(fo_upstream_block *u, fo_fanout *f) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(u->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+            if (u->easy[i] != msg->easy_handle) continue;
+            /* msg is invalid once its handle is removed, so the result is read first. */
+            CURLcode result = msg->data.result;
+            fo_call_finish(&f->calls[i], u->easy[i], result);
+            detach(u, i);
+            f->done++;
+            break;
+        }
+    }
+}
+
+/* Ends a run that curl could not carry on: every call still pending fails with why. */
+static int abandon(fo_upstream_block *u, fo_fanout *f, int err, const char *why) {
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        fo_call *call = &f->calls[i];
+        if (call->outcome == FO_CALL_PENDING) {
+            call->outcome = FO_CALL_IO;
+            snprintf(call->error, sizeof call->error, "%s", why);
+            f->done++;
+        }
+        detach(u, i);
+    }
+    f->end_ns = fo_now_ns();
+    return err;
+}
+
+static int errno_of(CURLMcode mc) {
+    return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+}
+
+int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f) {
+    f->start_ns = fo_now_ns();
+    f->done = 0;
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        int rc = fo_call_setup(u->easy[i], u->cfg, &f->calls[i]);
+        if (rc < 0) return abandon(u, f, rc, "could not set up the call");
+        CURLMcode mc = curl_multi_add_handle(u->multi, u->easy[i]);
+        if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
+        u->added[i] = 1;
+    }
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(u->multi, &running);
+        if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
+        drain_done(u, f);
+        if (running == 0) break;
+        mc = curl_multi_poll(u->multi, NULL, 0, POLL_MS, NULL);
+        if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
+    }
+    /* running == 0 means every transfer ended, so every message has been read; a call still
+     * pending here would be a curl bug, and is failed rather than left undecided. */
+    if (f->done < FO_FANOUT_CALLS) return abandon(u, f, -EIO, "transfer ended without a result");
+    f->end_ns = fo_now_ns();
+    return 0;
+}
