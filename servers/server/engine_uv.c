@@ -1,0 +1,126 @@
+/* The uv model: one process, one libuv loop. Connections, the fan-out (libcurl multi driven by
+ * the same loop) and the answers all run on that loop; a request waiting on the country API
+ * costs a little memory, not a thread. With --workers N, N such processes share the socket. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <uv.h>
+
+#include "engine.h"
+#include "fanout/handler.h"
+#include "fanout/server_uv.h"
+#include "fanout/upstream_uv.h"
+#include "supervisor.h"
+
+typedef struct uv_engine {
+    uv_loop_t loop;
+    fo_server_uv server;
+    fo_upstream_uv *upstream;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t deadline;
+    const fo_server_opts *opts;
+} uv_engine;
+
+/* A page in progress: the request stays valid in its connection until we respond. */
+typedef struct page {
+    fo_conn_uv *conn;
+    const fo_request *req;
+    fo_fanout fanout;
+} page;
+
+static void on_fanout_done(fo_fanout *f, void *data) {
+    page *p = data;
+    fo_response resp;
+    fo_handle_finish(p->req, f, &resp);
+    fo_conn_uv_respond(p->conn, &resp);
+    free(p);
+}
+
+static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
+    uv_engine *e = data;
+    fo_response resp;
+    page *p = calloc(1, sizeof *p);
+    if (!p) {
+        if (fo_response_text(&resp, 503, "out of memory\n", 0) == 0) fo_conn_uv_respond(conn, &resp);
+        return;
+    }
+    if (fo_handle_begin(req, &resp, &p->fanout) == FO_HANDLE_DONE) {
+        free(p);
+        fo_conn_uv_respond(conn, &resp);
+        return;
+    }
+    p->conn = conn;
+    p->req = req;
+    if (fo_upstream_uv_start(e->upstream, &p->fanout, on_fanout_done, p) != 0) {
+        fo_fanout_release(&p->fanout);
+        free(p);
+        fo_response_text(&resp, 502, "could not start the upstream calls\n", req->keep_alive);
+        fo_conn_uv_respond(conn, &resp);
+    }
+}
+
+static void close_all(uv_engine *e) {
+    uv_close((uv_handle_t *)&e->sigint, NULL);
+    uv_close((uv_handle_t *)&e->sigterm, NULL);
+    uv_close((uv_handle_t *)&e->deadline, NULL);
+    fo_upstream_uv_close(e->upstream);
+}
+
+static void on_drained(fo_server_uv *s) {
+    close_all(s->data);
+}
+
+static void on_deadline(uv_timer_t *t) {
+    uv_engine *e = t->data;
+    fprintf(stderr, "fanout-server[%d]: shutdown timeout: abandoning %d requests in flight\n",
+            (int)uv_os_getpid(), e->server.pending);
+    uv_stop(&e->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    uv_engine *e = h->data;
+    (void)signum;
+    if (e->server.stopping) return;
+    uv_signal_stop(&e->sigint);
+    uv_signal_stop(&e->sigterm);
+    uv_timer_start(&e->deadline, on_deadline, (uint64_t)e->opts->shutdown_timeout_ms, 0);
+    fo_server_uv_stop(&e->server, on_drained);
+}
+
+/* One loop serving until a signal; used directly (one worker) or in each forked worker. */
+static int serve_loop(const fo_server_opts *o, int listen_fd) {
+    uv_engine e = {.opts = o};
+    uv_loop_init(&e.loop);
+    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
+                            .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
+                            .backlog = o->backlog};
+    fo_server_uv_init(&e.server, &e.loop, &so, on_request, &e);
+    e.upstream = fo_upstream_uv_new(&e.loop, &o->upstream);
+    int rc = e.upstream ? fo_server_uv_listen_fd(&e.server, listen_fd) : UV_ENOMEM;
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    uv_signal_init(&e.loop, &e.sigint);
+    uv_signal_init(&e.loop, &e.sigterm);
+    uv_timer_init(&e.loop, &e.deadline);
+    e.sigint.data = e.sigterm.data = e.deadline.data = &e;
+    uv_signal_start(&e.sigint, on_signal, SIGINT);
+    uv_signal_start(&e.sigterm, on_signal, SIGTERM);
+    uv_run(&e.loop, UV_RUN_DEFAULT);
+    int abandoned = e.server.pending;
+    /* After a shutdown timeout the loop still holds handles; the process is about to exit. */
+    if (abandoned == 0) uv_loop_close(&e.loop);
+    return 0;
+}
+
+static int run_uv(const fo_server_opts *o, int listen_fd) {
+    if (o->workers <= 1) return serve_loop(o, listen_fd);
+    return fo_supervise(o, listen_fd, o->workers, serve_loop);
+}
+
+const fo_engine fo_engine_uv = {
+    .name = "uv",
+    .help = "one libuv event loop per process (--workers, default 1) runs connections and the "
+            "fan-out together, like Uvicorn or gevent.",
+    .run = run_uv,
+};

@@ -1,0 +1,182 @@
+/* fanout-server: the front server. One binary, one flag for the concurrency model; the request
+ * handler is the same for all (fanout/handler.h), only the engine differs (engine.h). */
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include "engine.h"
+#include "fanout/sys.h"
+
+static const fo_engine *const engines[] = {&fo_engine_prefork, &fo_engine_threads, &fo_engine_uv};
+#define N_ENGINES (sizeof engines / sizeof engines[0])
+
+static int cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: fanout-server --model MODEL [options]\n\n"
+               "Serves the front page: GET / (or /<ms>/, ms 0..60000, default 300) calls the country\n"
+               "API three times at once (/<ms>/, /<2*ms>/, /<ms/2>/) and renders the first country.\n\n"
+               "Models:\n");
+    for (size_t i = 0; i < N_ENGINES; i++)
+        fprintf(f, "  %-8s %s\n", engines[i]->name, engines[i]->help);
+    fprintf(f,
+            "\nOptions:\n"
+            "  --model MODEL              prefork, threads or uv (required)\n"
+            "  --workers N                prefork: processes (default 2 x cores = %d); uv: processes,\n"
+            "                             one loop each (default 1)\n"
+            "  --threads N                threads: requests served at once (default 100)\n"
+            "  --host HOST                address to listen on (default 127.0.0.1)\n"
+            "  --port PORT                port (default 8000; 0 picks a free one, printed at start)\n"
+            "  --upstream URL             the country API (default http://127.0.0.1:5000)\n"
+            "  --upstream-timeout MS      a call that takes longer answers 504 (default 30000)\n"
+            "  --backlog N                listen backlog (default 1024)\n"
+            "  --keepalive-timeout MS     close idle keep-alive connections after MS (default 5000)\n"
+            "  --header-timeout MS        drop a client whose request is not whole after MS (default 10000)\n"
+            "  --shutdown-timeout MS      on SIGTERM/SIGINT, wait this long for requests in flight\n"
+            "                             (default 10000)\n"
+            "  -h, --help                 this help\n",
+            2 * cpu_count());
+}
+
+/* Opens the listening socket every engine shares: bound and listening before any fork. */
+static int open_listener(const char *host, int port, int backlog, int *bound_port) {
+    struct addrinfo hints = {0}, *res = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        fprintf(stderr, "fanout-server: cannot resolve '%s': %s\n", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+        fprintf(stderr, "fanout-server: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &len);
+    *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                           : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+static int int_flag(const char *name, const char *value, long min, long max, int *out) {
+    long v;
+    if (fo_parse_long(value, min, max, &v) != 0) {
+        fprintf(stderr, "fanout-server: --%s must be a whole number from %ld to %ld, not '%s'\n",
+                name, min, max, value);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    fo_server_opts o = {
+        .host = "127.0.0.1",
+        .port = 8000,
+        .upstream = {.base_url = "http://127.0.0.1:5000", .timeout_ms = 30000},
+        .workers = -1,
+        .threads = 100,
+        .backlog = 1024,
+        .keepalive_timeout_ms = 5000,
+        .header_timeout_ms = 10000,
+        .shutdown_timeout_ms = 10000,
+    };
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"workers", required_argument, NULL, 'w'},
+        {"threads", required_argument, NULL, 't'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"upstream", required_argument, NULL, 'u'},
+        {"upstream-timeout", required_argument, NULL, 'U'},
+        {"backlog", required_argument, NULL, 'b'},
+        {"keepalive-timeout", required_argument, NULL, 'k'},
+        {"header-timeout", required_argument, NULL, 'r'},
+        {"shutdown-timeout", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt, timeout = 0, bad = 0;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'm': o.model = optarg; break;
+        case 'H': o.host = optarg; break;
+        case 'u': o.upstream.base_url = optarg; break;
+        case 'w': bad |= int_flag("workers", optarg, 1, 4096, &o.workers); break;
+        case 't': bad |= int_flag("threads", optarg, 1, 10000, &o.threads); break;
+        case 'p': bad |= int_flag("port", optarg, 0, 65535, &o.port); break;
+        case 'b': bad |= int_flag("backlog", optarg, 1, 1000000, &o.backlog); break;
+        case 'k': bad |= int_flag("keepalive-timeout", optarg, 1, 3600000, &o.keepalive_timeout_ms); break;
+        case 'r': bad |= int_flag("header-timeout", optarg, 1, 3600000, &o.header_timeout_ms); break;
+        case 's': bad |= int_flag("shutdown-timeout", optarg, 0, 3600000, &o.shutdown_timeout_ms); break;
+        case 'U':
+            bad |= int_flag("upstream-timeout", optarg, 1, 3600000, &timeout);
+            o.upstream.timeout_ms = timeout;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+        if (bad) return 2;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fanout-server: unexpected argument '%s' (try --help)\n", argv[optind]);
+        return 2;
+    }
+    const fo_engine *engine = NULL;
+    for (size_t i = 0; o.model && i < N_ENGINES; i++)
+        if (strcmp(o.model, engines[i]->name) == 0) engine = engines[i];
+    if (!engine) {
+        fprintf(stderr, "fanout-server: --model must be prefork, threads or uv%s%s%s\n",
+                o.model ? " (not '" : "", o.model ? o.model : "", o.model ? "')" : "");
+        return 2;
+    }
+    if (strncmp(o.upstream.base_url, "http://", 7) != 0) {
+        fprintf(stderr, "fanout-server: --upstream must be an http:// URL, not '%s'\n",
+                o.upstream.base_url);
+        return 2;
+    }
+    if (o.workers < 0) o.workers = strcmp(engine->name, "prefork") == 0 ? 2 * cpu_count() : 1;
+
+    signal(SIGPIPE, SIG_IGN);
+    fo_raise_fd_limit();
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "fanout-server: libcurl failed to initialise\n");
+        return 1;
+    }
+    int fd = open_listener(o.host, o.port, o.backlog, &o.port);
+    if (fd < 0) return 1;
+
+    if (strcmp(engine->name, "threads") == 0)
+        printf("fanout-server: model=threads threads=%d", o.threads);
+    else
+        printf("fanout-server: model=%s workers=%d", engine->name, o.workers);
+    printf(" listening on http://%s:%d upstream=%s\n", o.host, o.port, o.upstream.base_url);
+    fflush(stdout);
+
+    int rc = engine->run(&o, fd);
+    close(fd);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,187 @@
+/* HTTP/1.1 request parsing on llhttp, and response formatting.
+ *
+ * The parser pauses llhttp at the end of every request, so a connection answers pipelined
+ * requests one at a time and in order: the engine feeds bytes, gets one request back with the
+ * number of bytes used, answers it, and feeds the rest. Bodies are not accepted (every route is a
+ * GET), which also closes the door on request smuggling through bodies. */
+#include "fanout/http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static fo_http_parser *parser_of(llhttp_t *l) {
+    return (fo_http_parser *)l->data;
+}
+
+static int fail(fo_http_parser *p, int status, const char *text) {
+    p->error_status = status;
+    p->error_text = text;
+    return -1;
+}
+
+static int on_message_begin(llhttp_t *l) {
+    fo_http_parser *p = parser_of(l);
+    p->in_message = 1;
+    p->header_bytes = 0;
+    p->req->method[0] = '\0';
+    p->req->path[0] = '\0';
+    p->req->path_len = 0;
+    p->req->keep_alive = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *l, const char *at, size_t len) {
+    fo_http_parser *p = parser_of(l);
+    fo_request *r = p->req;
+    if (len > FO_HTTP_MAX_URL - r->path_len) return fail(p, 414, "request target too long\n");
+    memcpy(r->path + r->path_len, at, len);
+    r->path_len += len;
+    r->path[r->path_len] = '\0';
+    return 0;
+}
+
+static int on_header_bytes(llhttp_t *l, const char *at, size_t len) {
+    fo_http_parser *p = parser_of(l);
+    (void)at;
+    p->header_bytes += len;
+    if (p->header_bytes > FO_HTTP_MAX_HEADER_BYTES)
+        return fail(p, 431, "request header fields too large\n");
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *l) {
+    fo_http_parser *p = parser_of(l);
+    fo_request *r = p->req;
+    const char *m = llhttp_method_name((llhttp_method_t)l->method);
+    snprintf(r->method, sizeof r->method, "%s", m ? m : "?");
+    if (l->http_major != 1) return fail(p, 505, "HTTP version not supported\n");
+    /* A request with a body: none of our routes takes one, and reading bodies we would throw
+     * away only widens the attack surface. Other methods still get their 405. */
+    if ((l->flags & F_CHUNKED) || ((l->flags & F_CONTENT_LENGTH) && l->content_length > 0)) {
+        if (strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0)
+            return fail(p, 400, "a GET request has no body\n");
+        return fail(p, 405, "method not allowed\n");
+    }
+    r->keep_alive = llhttp_should_keep_alive(l);
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *l) {
+    fo_http_parser *p = parser_of(l);
+    p->in_message = 0;
+    p->complete = 1;
+    p->req->keep_alive = llhttp_should_keep_alive(l);
+    return HPE_PAUSED;
+}
+
+void fo_http_parser_init(fo_http_parser *p) {
+    memset(p, 0, sizeof *p);
+    llhttp_settings_init(&p->settings);
+    p->settings.on_message_begin = on_message_begin;
+    p->settings.on_url = on_url;
+    p->settings.on_header_field = on_header_bytes;
+    p->settings.on_header_value = on_header_bytes;
+    p->settings.on_headers_complete = on_headers_complete;
+    p->settings.on_message_complete = on_message_complete;
+    llhttp_init(&p->llhttp, HTTP_REQUEST, &p->settings);
+    p->llhttp.data = p;
+}
+
+/* Maps an llhttp error that our callbacks did not set to a status. */
+static int status_for(llhttp_errno_t e) {
+    switch (e) {
+    case HPE_INVALID_VERSION: return 505;
+    default: return 400;
+    }
+}
+
+int fo_http_parse(fo_http_parser *p, const char *data, size_t len, fo_request *req,
+                  size_t *consumed) {
+    *consumed = 0;
+    if (p->error_status) return FO_HTTP_ERROR;
+    p->req = req;
+    p->complete = 0;
+    if (llhttp_get_errno(&p->llhttp) == HPE_PAUSED) llhttp_resume(&p->llhttp);
+    if (len == 0) return FO_HTTP_NEED_MORE;
+
+    llhttp_errno_t e = llhttp_execute(&p->llhttp, data, len);
+    if (e == HPE_OK) {
+        *consumed = len;
+        return FO_HTTP_NEED_MORE;
+    }
+    if (e == HPE_PAUSED && p->complete) {
+        *consumed = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
+        return FO_HTTP_REQUEST;
+    }
+    if (!p->error_status) {
+        p->error_status = status_for(e);
+        p->error_text = "malformed request\n";
+    }
+    *consumed = len;
+    return FO_HTTP_ERROR;
+}
+
+int fo_http_parser_mid_request(const fo_http_parser *p) {
+    return p->in_message;
+}
+
+const char *fo_http_reason(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 414: return "URI Too Long";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+int fo_response_text(fo_response *r, int status, const char *text, int keep_alive) {
+    size_t n = strlen(text);
+    memset(r, 0, sizeof *r);
+    r->status = status;
+    r->keep_alive = keep_alive;
+    r->body = malloc(n + 1);
+    if (!r->body) return -ENOMEM;
+    memcpy(r->body, text, n + 1);
+    r->body_len = n;
+    return 0;
+}
+
+char *fo_response_format(const fo_response *r, size_t *len) {
+    char head[256];
+    const char *ctype = r->content_type ? r->content_type : "text/plain; charset=utf-8";
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "%s"
+                     "\r\n",
+                     r->status, fo_http_reason(r->status), ctype, r->body_len,
+                     r->status == 405 ? "Allow: GET\r\n" : "",
+                     r->keep_alive ? "" : "Connection: close\r\n");
+    if (n < 0 || (size_t)n >= sizeof head) return NULL;
+    char *out = malloc((size_t)n + r->body_len);
+    if (!out) return NULL;
+    memcpy(out, head, (size_t)n);
+    if (r->body_len) memcpy(out + n, r->body, r->body_len);
+    *len = (size_t)n + r->body_len;
+    return out;
+}
+
+void fo_response_free(fo_response *r) {
+    free(r->body);
+    r->body = NULL;
+    r->body_len = 0;
+}

@@ -1,0 +1,406 @@
+/* An HTTP/1.1 server on a libuv loop.
+ *
+ * A connection is in one of three states: reading a request (the header timer runs), waiting
+ * for the answer to a request it handed out (it reads nothing more, so a client cannot pile up
+ * work), or idle between keep-alive requests (the idle timer runs). Answers are written in the
+ * order the requests came. A connection that must close after an answer shuts its sending side
+ * down and drains what the client still sends for a moment before closing ("lingering close"),
+ * so the client reads the answer instead of a reset.
+ *
+ * Memory: a connection is freed only once both of its handles are closed and no request of it
+ * is still out with the application. */
+#include "fanout/server_uv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define READ_CHUNK 16384
+#define LINGER_MS 2000
+
+typedef enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER } timer_kind;
+
+struct fo_conn_uv {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown_req;
+    fo_server_uv *server;
+    fo_conn_uv *prev, *next;
+    fo_http_parser parser;
+    fo_request req;
+    char *buf;        /* received bytes not yet parsed (pipelined requests) */
+    size_t len, cap;
+    timer_kind timer_kind;
+    int handles_open; /* tcp and timer: freed when both are closed */
+    int waiting;      /* a request is out with the application */
+    int in_process;   /* inside process(): respond must not re-enter it */
+    int reading;
+    int eof;          /* the client will send no more */
+    int close_after;  /* close once the queued answers are written */
+    int lingering;    /* the sending side is shut down; draining input */
+    int closing;
+    int writes;       /* writes queued and not completed */
+};
+
+typedef struct write_req {
+    uv_write_t req;
+    char *data;
+} write_req;
+
+static void process(fo_conn_uv *c);
+static void conn_close(fo_conn_uv *c);
+static void start_reading(fo_conn_uv *c);
+
+static void maybe_drained(fo_server_uv *s) {
+    if (s->stopping && s->n_conns == 0 && s->listener.data == NULL && s->on_drained) {
+        void (*cb)(fo_server_uv *) = s->on_drained;
+        s->on_drained = NULL;
+        cb(s);
+    }
+}
+
+static void conn_free(fo_conn_uv *c) {
+    fo_server_uv *s = c->server;
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->n_conns--;
+    free(c->buf);
+    free(c);
+    maybe_drained(s);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+    fo_conn_uv *c = h->data;
+    if (--c->handles_open == 0 && !c->waiting) conn_free(c);
+}
+
+static void conn_close(fo_conn_uv *c) {
+    if (c->closing) return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+static void on_timer(uv_timer_t *t) {
+    fo_conn_uv *c = t->data;
+    if (c->timer_kind == TIMER_HEADER && fo_http_parser_mid_request(&c->parser) && !c->waiting) {
+        /* A client too slow to send its request: say so, then close. */
+        fo_response r;
+        if (fo_response_text(&r, 408, "request timeout\n", 0) == 0) {
+            c->waiting = 1; /* fo_conn_uv_respond expects an outstanding request */
+            c->server->pending++;
+            fo_conn_uv_respond(c, &r);
+            return;
+        }
+    }
+    conn_close(c);
+}
+
+static void arm_timer(fo_conn_uv *c, timer_kind kind, uint64_t ms) {
+    c->timer_kind = kind;
+    uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    fo_conn_uv *c = h->data;
+    (void)suggested;
+    if (c->cap - c->len < READ_CHUNK) {
+        size_t cap = c->len + READ_CHUNK;
+        char *p = realloc(c->buf, cap);
+        if (!p) {
+            *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+            return;
+        }
+        c->buf = p;
+        c->cap = cap;
+    }
+    *buf = uv_buf_init(c->buf + c->len, (unsigned int)(c->cap - c->len));
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+    fo_conn_uv *c = stream->data;
+    (void)buf;
+    if (nread == 0) return;
+    if (c->lingering) {
+        /* Draining after our last answer: discard everything until EOF or the linger timer. */
+        if (nread < 0) conn_close(c);
+        else c->len = 0;
+        return;
+    }
+    if (nread < 0) {
+        uv_read_stop(stream);
+        c->reading = 0;
+        if (nread == UV_EOF) {
+            /* A half-close: answer what is complete, then close. */
+            c->eof = 1;
+            process(c);
+            if (!c->waiting && !c->writes) conn_close(c);
+            else c->close_after = 1;
+        } else if (!c->waiting) {
+            conn_close(c); /* reset: nothing to answer */
+        } else {
+            c->eof = 1;
+            c->close_after = 1;
+        }
+        return;
+    }
+    c->len += (size_t)nread;
+    if (c->timer_kind != TIMER_HEADER) arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
+    process(c);
+}
+
+/* Hands out every complete request in the buffer, one at a time. */
+static void process(fo_conn_uv *c) {
+    if (c->in_process) return;
+    c->in_process = 1;
+    while (!c->waiting && !c->closing && !c->close_after && c->len > 0) {
+        size_t used = 0;
+        int rc = fo_http_parse(&c->parser, c->buf, c->len, &c->req, &used);
+        memmove(c->buf, c->buf + used, c->len - used);
+        c->len -= used;
+        if (rc == FO_HTTP_NEED_MORE) break;
+        c->waiting = 1;
+        c->server->pending++;
+        if (rc == FO_HTTP_ERROR) {
+            fo_response r;
+            if (fo_response_text(&r, c->parser.error_status, c->parser.error_text, 0) != 0) {
+                c->waiting = 0;
+                c->server->pending--;
+                conn_close(c);
+                break;
+            }
+            fo_conn_uv_respond(c, &r);
+            break;
+        }
+        if (c->eof || c->server->stopping) c->req.keep_alive = 0;
+        uv_timer_stop(&c->timer);
+        c->timer_kind = TIMER_NONE;
+        c->server->on_request(c, &c->req, c->server->data);
+    }
+    c->in_process = 0;
+    if (c->closing || c->close_after) return;
+    if (c->waiting) {
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        return;
+    }
+    if (c->eof) {
+        if (!c->writes) conn_close(c);
+        else c->close_after = 1;
+        return;
+    }
+    if (c->server->stopping && !fo_http_parser_mid_request(&c->parser)) {
+        if (!c->writes) conn_close(c);
+        else c->close_after = 1;
+        return;
+    }
+    if (fo_http_parser_mid_request(&c->parser) || c->len > 0) {
+        if (c->timer_kind != TIMER_HEADER)
+            arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
+    } else if (c->timer_kind != TIMER_IDLE) {
+        arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
+    }
+    start_reading(c);
+}
+
+static void start_reading(fo_conn_uv *c) {
+    if (c->reading || c->closing) return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    else conn_close(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    fo_conn_uv *c = req->data;
+    if (c->closing) return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    /* Drain briefly, so the client reads our answer rather than a reset. */
+    c->lingering = 1;
+    c->len = 0;
+    arm_timer(c, TIMER_LINGER, LINGER_MS);
+    if (c->eof) conn_close(c);
+    else start_reading(c);
+}
+
+static void finish_connection(fo_conn_uv *c) {
+    if (c->closing || c->lingering) return;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    c->shutdown_req.data = c;
+    if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status) {
+    write_req *w = (write_req *)req;
+    fo_conn_uv *c = req->data;
+    free(w->data);
+    free(w);
+    c->writes--;
+    if (c->closing) return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->close_after && c->writes == 0) finish_connection(c);
+}
+
+void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
+    fo_server_uv *s = c->server;
+    c->waiting = 0;
+    s->pending--;
+    if (c->closing) {
+        fo_response_free(resp);
+        if (c->handles_open == 0) conn_free(c);
+        return;
+    }
+    if (c->eof || s->stopping) resp->keep_alive = 0;
+    size_t len = 0;
+    char *data = fo_response_format(resp, &len);
+    fo_response_free(resp);
+    write_req *w = data ? malloc(sizeof *w) : NULL;
+    if (!w) {
+        free(data);
+        conn_close(c);
+        return;
+    }
+    w->data = data;
+    w->req.data = c;
+    uv_buf_t b = uv_buf_init(data, (unsigned int)len);
+    if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(data);
+        free(w);
+        conn_close(c);
+        return;
+    }
+    c->writes++;
+    if (!resp->keep_alive) {
+        c->close_after = 1;
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        return;
+    }
+    process(c);
+}
+
+static void on_connection(uv_stream_t *listener, int status) {
+    fo_server_uv *s = listener->data;
+    if (status < 0) {
+        /* EMFILE and friends: libuv sheds the connection; we count and keep serving. */
+        s->accept_errors++;
+        return;
+    }
+    fo_conn_uv *c = calloc(1, sizeof *c);
+    if (!c) {
+        s->accept_errors++;
+        return;
+    }
+    c->server = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles_open = 2;
+    fo_http_parser_init(&c->parser);
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->n_conns++;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        s->accept_errors++;
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    arm_timer(c, TIMER_HEADER, s->opts.header_timeout_ms);
+    start_reading(c);
+}
+
+void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
+                       fo_request_cb on_request, void *data) {
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    if (opts) s->opts = *opts;
+    if (!s->opts.header_timeout_ms) s->opts.header_timeout_ms = 10000;
+    if (!s->opts.keepalive_timeout_ms) s->opts.keepalive_timeout_ms = 5000;
+    if (!s->opts.backlog) s->opts.backlog = 1024;
+    s->on_request = on_request;
+    s->data = data;
+}
+
+int fo_server_uv_listen(fo_server_uv *s, const char *host, int port) {
+    struct addrinfo hints = {0};
+    uv_getaddrinfo_t gai;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int rc = uv_getaddrinfo(s->loop, &gai, NULL, host, portstr, &hints);
+    if (rc < 0) return rc;
+    rc = uv_tcp_init(s->loop, &s->listener);
+    if (rc == 0) {
+        s->listener.data = s;
+        rc = uv_tcp_bind(&s->listener, gai.addrinfo->ai_addr, 0);
+        if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, s->opts.backlog, on_connection);
+        if (rc < 0) {
+            uv_close((uv_handle_t *)&s->listener, NULL);
+            s->listener.data = NULL;
+        }
+    }
+    uv_freeaddrinfo(gai.addrinfo);
+    return rc;
+}
+
+int fo_server_uv_listen_fd(fo_server_uv *s, int fd) {
+    int rc = uv_tcp_init(s->loop, &s->listener);
+    if (rc < 0) return rc;
+    s->listener.data = s;
+    rc = uv_tcp_open(&s->listener, (uv_os_sock_t)fd);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, s->opts.backlog, on_connection);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        s->listener.data = NULL;
+    }
+    return rc;
+}
+
+int fo_server_uv_port(fo_server_uv *s) {
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    int rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
+    if (rc < 0) return rc;
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+    fo_server_uv *s = h->data;
+    s->listener.data = NULL;
+    maybe_drained(s);
+}
+
+void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
+    if (s->stopping) return;
+    s->stopping = 1;
+    s->on_drained = on_drained;
+    if (s->listener.data && !uv_is_closing((uv_handle_t *)&s->listener))
+        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    for (fo_conn_uv *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        /* A request being read or served is finished first (it is answered with
+         * "Connection: close"); idle connections close now, or once their answers are out. */
+        if (c->waiting || fo_http_parser_mid_request(&c->parser)) continue;
+        if (c->writes) c->close_after = 1;
+        else conn_close(c);
+    }
+    maybe_drained(s);
+}

@@ -1,0 +1,236 @@
+/* Fan-outs on a libuv loop, through libcurl's multi socket interface.
+ *
+ * libcurl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when it next needs a
+ * call for its timeouts (CURLMOPT_TIMERFUNCTION); we watch with one uv_poll per socket and one
+ * uv_timer per runner, and hand every event back with curl_multi_socket_action. Two details
+ * that curl's own multi-uv example gets wrong are handled here: a poll error is passed on as
+ * CURL_CSELECT_ERR (so curl fails the transfer instead of spinning), and finished transfers are
+ * collected after timeouts as well as after socket events (a timed-out call ends in the timer). */
+#include "fanout/upstream_uv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct job job;
+
+/* One call of a fan-out: the easy handle's CURLOPT_PRIVATE. */
+typedef struct call_ref {
+    job *job;
+    int index;
+} call_ref;
+
+struct job {
+    fo_upstream_uv *u;
+    fo_fanout *f;
+    fo_fanout_cb cb;
+    void *data;
+    int remaining;
+    CURL *easy[FO_FANOUT_CALLS];
+    call_ref refs[FO_FANOUT_CALLS];
+};
+
+/* A socket curl asked us to watch. Freed in its poll handle's close callback. */
+typedef struct sock_watch {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    fo_upstream_uv *u;
+} sock_watch;
+
+#define IDLE_EASY_MAX 256
+
+struct fo_upstream_uv {
+    uv_loop_t *loop;
+    const fo_upstream_cfg *cfg;
+    CURLM *multi;
+    uv_timer_t timer;
+    int active;                   /* fan-outs in flight */
+    CURL *idle[IDLE_EASY_MAX];    /* easy handles kept for reuse */
+    int n_idle;
+};
+
+static void collect_done(fo_upstream_uv *u);
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+    sock_watch *w = h->data;
+    int flags = 0;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    else {
+        if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    }
+    int running = 0;
+    fo_upstream_uv *u = w->u;
+    curl_multi_socket_action(u->multi, w->fd, flags, &running);
+    collect_done(u);
+}
+
+static void on_watch_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
+    fo_upstream_uv *u = userp;
+    sock_watch *w = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (w) {
+            /* uv_close stops watching at once; only the memory waits for the callback. */
+            uv_close((uv_handle_t *)&w->poll, on_watch_closed);
+            curl_multi_assign(u->multi, s, NULL);
+        }
+        return 0;
+    }
+    if (!w) {
+        w = malloc(sizeof *w);
+        if (!w) return -1;
+        if (uv_poll_init_socket(u->loop, &w->poll, s) != 0) {
+            free(w);
+            return -1;
+        }
+        w->fd = s;
+        w->u = u;
+        w->poll.data = w;
+        curl_multi_assign(u->multi, s, w);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    return uv_poll_start(&w->poll, events, on_poll) == 0 ? 0 : -1;
+}
+
+static void on_timeout(uv_timer_t *t) {
+    fo_upstream_uv *u = t->data;
+    int running = 0;
+    curl_multi_socket_action(u->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    collect_done(u);
+}
+
+static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
+    fo_upstream_uv *u = userp;
+    (void)multi;
+    if (timeout_ms < 0) uv_timer_stop(&u->timer);
+    /* Even a 0 ms timeout goes through the loop: curl must not be re-entered from here. */
+    else uv_timer_start(&u->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+static void release_easy(fo_upstream_uv *u, CURL *easy) {
+    if (u->n_idle < IDLE_EASY_MAX) {
+        curl_easy_reset(easy);
+        u->idle[u->n_idle++] = easy;
+    } else {
+        curl_easy_cleanup(easy);
+    }
+}
+
+static CURL *take_easy(fo_upstream_uv *u) {
+    return u->n_idle ? u->idle[--u->n_idle] : curl_easy_init();
+}
+
+static void collect_done(fo_upstream_uv *u) {
+    CURLMsg *msg;
+    int left = 0;
+    while ((msg = curl_multi_info_read(u->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL *easy = msg->easy_handle;
+        CURLcode result = msg->data.result;
+        call_ref *ref = NULL;
+        curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&ref);
+        job *j = ref->job;
+        fo_call_finish(&j->f->calls[ref->index], easy, result);
+        curl_multi_remove_handle(u->multi, easy);
+        release_easy(u, easy);
+        j->easy[ref->index] = NULL;
+        j->f->done++;
+        if (--j->remaining == 0) {
+            j->f->end_ns = fo_now_ns();
+            u->active--;
+            j->cb(j->f, j->data);
+            free(j);
+        }
+    }
+}
+
+fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg) {
+    fo_upstream_uv *u = calloc(1, sizeof *u);
+    if (!u) return NULL;
+    u->loop = loop;
+    u->cfg = cfg;
+    u->multi = curl_multi_init();
+    if (!u->multi) {
+        free(u);
+        return NULL;
+    }
+    uv_timer_init(loop, &u->timer);
+    u->timer.data = u;
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
+    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    /* Keep enough idle upstream connections for every call of a busy loop to find one. */
+    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 4096L);
+    curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    return u;
+}
+
+int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void *data) {
+    job *j = calloc(1, sizeof *j);
+    if (!j) return -ENOMEM;
+    j->u = u;
+    j->f = f;
+    j->cb = cb;
+    j->data = data;
+    f->start_ns = fo_now_ns();
+    f->done = 0;
+    int added = 0, rc = 0;
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        CURL *easy = take_easy(u);
+        if (!easy) {
+            rc = -ENOMEM;
+            break;
+        }
+        j->easy[i] = easy;
+        j->refs[i] = (call_ref){j, i};
+        if (fo_call_setup(easy, u->cfg, &f->calls[i]) != 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, &j->refs[i]);
+        if (curl_multi_add_handle(u->multi, easy) != CURLM_OK) {
+            rc = -ENOMEM;
+            break;
+        }
+        added++;
+    }
+    if (rc != 0) {
+        /* Undo: nothing may complete for a fan-out that reports failure. */
+        for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+            if (!j->easy[i]) continue;
+            if (i < added) curl_multi_remove_handle(u->multi, j->easy[i]);
+            release_easy(u, j->easy[i]);
+        }
+        free(j);
+        return rc;
+    }
+    j->remaining = FO_FANOUT_CALLS;
+    u->active++;
+    return 0;
+}
+
+int fo_upstream_uv_active(const fo_upstream_uv *u) {
+    return u->active;
+}
+
+static void on_runner_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+void fo_upstream_uv_close(fo_upstream_uv *u) {
+    while (u->n_idle) curl_easy_cleanup(u->idle[--u->n_idle]);
+    /* Closing the cached connections removes their sockets through on_socket. */
+    curl_multi_cleanup(u->multi);
+    u->multi = NULL;
+    uv_timer_stop(&u->timer);
+    uv_close((uv_handle_t *)&u->timer, on_runner_closed);
+}
