@@ -37,7 +37,9 @@ int fo_country_parse(const char *json, size_t len, char *name, size_t cap, const
         return -1;
     }
     json_error_t err;
-    json_t *root = json_loadb(json, len, 0, &err);
+    /* JSON_DECODE_ANY accepts a lone string or number, so that the reason says "not an object"
+     * for valid JSON of the wrong shape rather than "not JSON". */
+    json_t *root = json_loadb(json, len, JSON_DECODE_ANY, &err);
     if (!root) {
         *why = "not JSON";
         return -1;

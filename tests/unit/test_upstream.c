@@ -1,0 +1,341 @@
+/* Unit tests for upstream.c: the plan, the country JSON, and how a real curl transfer's end is
+ * recorded. The transfers go to a one-connection server run on a thread inside this test. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fanout/upstream.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- a server for one connection ---------------------------------------------------------- */
+
+typedef enum {
+    SERVE_SILENT, /* read the request, never answer, wait for the client to give up */
+    SERVE_BODY,   /* answer status with body, then close */
+    SERVE_CLOSE,  /* read the request and close without a word */
+    SERVE_HUGE,   /* answer 200 with a body larger than any country */
+} serve_mode;
+
+typedef struct tiny_server {
+    int fd, port;
+    serve_mode mode;
+    int status;
+    const char *body;
+    char request_line[256]; /* the first line the client sent */
+    pthread_t thread;
+} tiny_server;
+
+/* Waits for fd to be readable for at most ms; the bound keeps a broken test from hanging. */
+static int wait_readable(int fd, int ms) {
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) == 1;
+}
+
+/* Reads until the end of the request's headers (GETs have no body). */
+static void read_request(tiny_server *s, int c) {
+    char buf[4096];
+    size_t got = 0;
+    while (got < sizeof buf - 1 && wait_readable(c, 5000)) {
+        ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        if (strstr(buf, "\r\n\r\n")) break;
+    }
+    buf[got] = '\0';
+    size_t line = strcspn(buf, "\r\n");
+    snprintf(s->request_line, sizeof s->request_line, "%.*s", (int)line, buf);
+}
+
+static void write_all(int c, const char *data, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(c, data, len);
+        if (n <= 0) return;
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+static void answer(int c, int status, const char *body, size_t len) {
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n",
+                     status, len);
+    write_all(c, head, (size_t)n);
+    write_all(c, body, len);
+}
+
+static void *serve_one(void *arg) {
+    tiny_server *s = arg;
+    if (!wait_readable(s->fd, 5000)) return NULL;
+    int c = accept(s->fd, NULL, NULL);
+    if (c < 0) return NULL;
+    read_request(s, c);
+    char drain[512];
+    switch (s->mode) {
+    case SERVE_SILENT:
+        while (wait_readable(c, 5000) && read(c, drain, sizeof drain) > 0) {
+        }
+        break;
+    case SERVE_BODY: answer(c, s->status, s->body, strlen(s->body)); break;
+    case SERVE_CLOSE: break;
+    case SERVE_HUGE: {
+        size_t len = 70 * 1024;
+        char *big = malloc(len);
+        memset(big, ' ', len);
+        answer(c, 200, big, len);
+        free(big);
+        break;
+    }
+    }
+    close(c);
+    return NULL;
+}
+
+static void server_start(tiny_server *s, serve_mode mode, int status, const char *body) {
+    memset(s, 0, sizeof *s);
+    s->mode = mode;
+    s->status = status;
+    s->body = body;
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->fd, 8), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
+    s->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, serve_one, s), 0);
+}
+
+static void server_stop(tiny_server *s) {
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+}
+
+/* ---- running one call ---------------------------------------------------------------------- */
+
+/* Runs call through fo_call_setup and fo_call_finish with a multi handle, as the runners do. */
+static void run_call(const char *base_url, long timeout_ms, fo_call *call) {
+    fo_upstream_cfg cfg = {.base_url = base_url, .timeout_ms = timeout_ms};
+    CURL *easy = curl_easy_init();
+    CURLM *multi = curl_multi_init();
+    assert_non_null(easy);
+    assert_non_null(multi);
+    assert_int_equal(fo_call_setup(easy, &cfg, call), 0);
+    assert_int_equal(curl_multi_add_handle(multi, easy), CURLM_OK);
+    int running = 1;
+    while (running) {
+        assert_int_equal(curl_multi_perform(multi, &running), CURLM_OK);
+        if (running) assert_int_equal(curl_multi_poll(multi, NULL, 0, 1000, NULL), CURLM_OK);
+    }
+    int left;
+    CURLMsg *msg = curl_multi_info_read(multi, &left);
+    assert_non_null(msg);
+    assert_int_equal(msg->msg, CURLMSG_DONE);
+    fo_call_finish(call, easy, msg->data.result);
+    curl_multi_remove_handle(multi, easy);
+    curl_easy_cleanup(easy);
+    curl_multi_cleanup(multi);
+}
+
+static void run_against(tiny_server *s, int trailing_slash, long timeout_ms, fo_fanout *f) {
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d%s", s->port, trailing_slash ? "/" : "");
+    fo_fanout_plan(f, 300);
+    run_call(base, timeout_ms, &f->calls[0]);
+    server_stop(s);
+}
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+static void test_plan(void **state) {
+    fo_fanout f;
+    memset(&f, 0xab, sizeof f);
+    fo_fanout_plan(&f, 300);
+    assert_int_equal(f.calls[0].ms, 300);
+    assert_int_equal(f.calls[1].ms, 600);
+    assert_int_equal(f.calls[2].ms, 150);
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        assert_int_equal(f.calls[i].outcome, FO_CALL_PENDING);
+        assert_null(f.calls[i].body);
+    }
+    assert_int_equal(f.done, 0);
+    fo_fanout_plan(&f, 1);
+    assert_int_equal(f.calls[1].ms, 2);
+    assert_int_equal(f.calls[2].ms, 0);
+    fo_fanout_release(&f);
+}
+
+static int parse(const char *json, char *name, const char **why) {
+    return fo_country_parse(json, strlen(json), name, FO_COUNTRY_NAME_MAX, why);
+}
+
+static void test_country_valid(void **state) {
+    char name[FO_COUNTRY_NAME_MAX];
+    const char *why = NULL;
+    assert_int_equal(parse("{\"name\": \"Albania\", \"code\": \"AL\"}", name, &why), 0);
+    assert_string_equal(name, "Albania");
+    assert_int_equal(parse("{\"name\":\"C\\u00f4te d'Ivoire\"}", name, &why), 0);
+    assert_string_equal(name, "C\xc3\xb4te d'Ivoire");
+    /* Only len bytes are read: the rest of the buffer is not part of the answer. */
+    const char *two = "{\"name\":\"France\"}{\"name\":\"Spain\"}";
+    assert_int_equal(fo_country_parse(two, 17, name, sizeof name, &why), 0);
+    assert_string_equal(name, "France");
+}
+
+static void expect_reason(const char *json, const char *reason) {
+    char name[FO_COUNTRY_NAME_MAX] = "untouched";
+    const char *why = NULL;
+    assert_int_equal(parse(json, name, &why), -1);
+    assert_non_null(why);
+    if (!strstr(why, reason)) fail_msg("\"%s\": reason \"%s\" lacks \"%s\"", json, why, reason);
+}
+
+static void test_country_rejected(void **state) {
+    expect_reason("", "empty");
+    expect_reason("{\"name\": \"Albania\"", "not JSON");
+    expect_reason("<html>", "not JSON");
+    expect_reason("[\"Albania\"]", "not a JSON object");
+    expect_reason("\"Albania\"", "not a JSON object");
+    expect_reason("{\"code\": \"AL\"}", "missing");
+    expect_reason("{\"name\": 42}", "not a string");
+    expect_reason("{\"name\": null}", "not a string");
+    expect_reason("{\"name\": \"Albania\", \"code\": 8}", "\"code\" not a string");
+    expect_reason("{\"name\": \"\"}", "empty");
+    char json[FO_COUNTRY_NAME_MAX + 32];
+    snprintf(json, sizeof json, "{\"name\": \"%0*d\"}", FO_COUNTRY_NAME_MAX, 0);
+    expect_reason(json, "too long");
+}
+
+static void test_country_fits_exactly(void **state) {
+    char json[FO_COUNTRY_NAME_MAX + 32];
+    char name[FO_COUNTRY_NAME_MAX];
+    const char *why = NULL;
+    snprintf(json, sizeof json, "{\"name\": \"%0*d\"}", FO_COUNTRY_NAME_MAX - 1, 0);
+    assert_int_equal(parse(json, name, &why), 0);
+    assert_int_equal(strlen(name), FO_COUNTRY_NAME_MAX - 1);
+}
+
+static void test_call_ok(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_BODY, 200, "{\"name\": \"C\\u00f4te d'Ivoire\", \"code\": \"CI\"}");
+    run_against(&s, 0, 5000, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_OK);
+    assert_int_equal(f.calls[0].http_status, 200);
+    assert_string_equal(f.calls[0].country, "C\xc3\xb4te d'Ivoire");
+    assert_string_equal(s.request_line, "GET /300/ HTTP/1.1");
+    fo_fanout_release(&f);
+}
+
+static void test_call_base_url_with_slash(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_BODY, 200, "{\"name\": \"Albania\"}");
+    run_against(&s, 1, 5000, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_OK);
+    assert_string_equal(s.request_line, "GET /300/ HTTP/1.1");
+    fo_fanout_release(&f);
+}
+
+static void test_call_connect_refused(void **state) {
+    fo_fanout f;
+    fo_fanout_plan(&f, 300);
+    run_call("http://127.0.0.1:1", 5000, &f.calls[0]);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_CONNECT);
+    assert_true(strlen(f.calls[0].error) > 0);
+    fo_fanout_release(&f);
+}
+
+static void test_call_timeout(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_SILENT, 0, NULL);
+    run_against(&s, 0, 200, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
+    fo_fanout_release(&f);
+}
+
+static void test_call_http_status(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_BODY, 500, "{\"name\": \"Albania\"}");
+    run_against(&s, 0, 5000, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_HTTP_STATUS);
+    assert_int_equal(f.calls[0].http_status, 500);
+    assert_string_equal(f.calls[0].country, "");
+    fo_fanout_release(&f);
+}
+
+static void test_call_bad_body(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_BODY, 200, "<html>oops</html>");
+    run_against(&s, 0, 5000, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_BAD_BODY);
+    assert_non_null(strstr(f.calls[0].error, "not JSON"));
+    fo_fanout_release(&f);
+}
+
+static void test_call_closed_without_answer(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_CLOSE, 0, NULL);
+    run_against(&s, 0, 5000, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_IO);
+    assert_true(strlen(f.calls[0].error) > 0);
+    fo_fanout_release(&f);
+}
+
+static void test_call_body_too_large(void **state) {
+    tiny_server s;
+    fo_fanout f;
+    server_start(&s, SERVE_HUGE, 0, NULL);
+    run_against(&s, 0, 5000, &f);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_IO);
+    assert_non_null(strstr(f.calls[0].error, "body over"));
+    assert_true(f.calls[0].body_len <= 64 * 1024);
+    fo_fanout_release(&f);
+}
+
+static void test_now_is_monotonic(void **state) {
+    uint64_t a = fo_now_ns();
+    usleep(2000);
+    uint64_t b = fo_now_ns();
+    assert_true(b >= a + 1000000u);
+}
+
+int main(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_country_valid),
+        cmocka_unit_test(test_country_rejected),
+        cmocka_unit_test(test_country_fits_exactly),
+        cmocka_unit_test(test_call_ok),
+        cmocka_unit_test(test_call_base_url_with_slash),
+        cmocka_unit_test(test_call_connect_refused),
+        cmocka_unit_test(test_call_timeout),
+        cmocka_unit_test(test_call_http_status),
+        cmocka_unit_test(test_call_bad_body),
+        cmocka_unit_test(test_call_closed_without_answer),
+        cmocka_unit_test(test_call_body_too_large),
+        cmocka_unit_test(test_now_is_monotonic),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}
