@@ -1,0 +1,74 @@
+# Shared helpers for the integration tests (sourced, not run). Every process a test starts is
+# recorded and ended by PID when the test exits, however it exits.
+set -u
+BIN=${FANOUT_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" && pwd)}
+TESTBIN=${FANOUT_TESTBIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/tests" && pwd)}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fanout-test.XXXXXX")
+PIDS=()
+FAILS=0
+PASSES=0
+
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill "$pid" 2>/dev/null
+    done
+    sleep 0.2
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start NAME CMD...: runs CMD in the background, logs to $WORK/NAME.log, waits for its first
+# line ("... listening on ...:PORT") and sets PORT and PID.
+start() {
+    local name=$1 log="$WORK/$1.log" i
+    shift
+    "$@" >"$log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    for i in $(seq 100); do
+        PORT=$(sed -n '1s/.*listening on [^ ]*[:]\([0-9][0-9]*\).*/\1/p; 1s/^listening on \([0-9][0-9]*\)$/\1/p' "$log")
+        [ -n "$PORT" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "could not start $name: $(cat "$log")" >&2
+    exit 1
+}
+
+# check DESCRIPTION COMMAND...: one named assertion.
+check() {
+    local what=$1
+    shift
+    if "$@"; then
+        PASSES=$((PASSES + 1))
+        echo "ok   - $what"
+    else
+        FAILS=$((FAILS + 1))
+        echo "FAIL - $what"
+    fi
+}
+
+# finish: prints the tally and exits non-zero on any failure.
+finish() {
+    echo "$PASSES passed, $FAILS failed"
+    [ "$FAILS" -eq 0 ]
+}
+
+# stat_field URL FIELD: a number from the API's /stats JSON.
+stat_field() {
+    curl -s "$1/stats" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"
+}
+
+# parallel_get N URL: N requests at once (curl --parallel), one line "CODE SECONDS" each on
+# stdout, bodies discarded.
+parallel_get() {
+    local n=$1 url=$2 cfg
+    cfg=$(mktemp "$WORK/urls.XXXXXX")
+    for _ in $(seq "$n"); do printf 'url = %s\noutput = /dev/null\n' "$url"; done >"$cfg"
+    curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$n" -K "$cfg" \
+        -w '%{http_code} %{time_total}\n' 2>/dev/null
+}
