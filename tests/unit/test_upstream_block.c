@@ -1,0 +1,265 @@
+/* End-to-end tests for upstream_block.c against a small HTTP server run inside this test: each
+ * request "GET /<ms>/" is answered after ms milliseconds, with keep-alive, one thread per
+ * connection, and the server counts the connections it accepted. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fanout/upstream_block.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 16
+
+typedef struct slow_server {
+    int fd, port;
+    pthread_t acceptor;
+    pthread_t conns[MAX_CONNS];
+    int conn_fds[MAX_CONNS];
+    pthread_mutex_t lock;
+    int accepted; /* guarded by lock */
+    int stop;     /* guarded by lock */
+    char base_url[64];
+} slow_server;
+
+typedef struct conn_arg {
+    slow_server *s;
+    int fd;
+} conn_arg;
+
+static int stopping(slow_server *s) {
+    pthread_mutex_lock(&s->lock);
+    int stop = s->stop;
+    pthread_mutex_unlock(&s->lock);
+    return stop;
+}
+
+/* Waits up to ms for fd to be readable, waking every 50 ms to see whether the test is over. */
+static int wait_readable(slow_server *s, int fd) {
+    while (!stopping(s)) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 50) == 1) return 1;
+    }
+    return 0;
+}
+
+/* Sleeps ms in short steps, so that stopping the server never waits for a long delay. */
+static void delay(slow_server *s, int ms) {
+    for (int left = ms; left > 0 && !stopping(s); left -= 10) {
+        struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void write_all(int c, const char *data, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(c, data, len);
+        if (n <= 0) return;
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Serves requests on one connection until the client closes it or the test ends. */
+static void *serve_conn(void *p) {
+    conn_arg *a = p;
+    slow_server *s = a->s;
+    int c = a->fd;
+    free(a);
+    char buf[4096];
+    size_t got = 0;
+    while (wait_readable(s, c)) {
+        ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+        buf[got] = '\0';
+        char *end = strstr(buf, "\r\n\r\n");
+        if (!end) continue;
+        int ms = 0;
+        if (sscanf(buf, "GET /%d/", &ms) != 1) ms = 0;
+        delay(s, ms);
+        char body[64], head[256];
+        int blen = snprintf(body, sizeof body, "{\"name\": \"Country %d\", \"code\": \"XX\"}", ms);
+        int hlen = snprintf(head, sizeof head,
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "Content-Length: %d\r\n\r\n",
+                            blen);
+        write_all(c, head, (size_t)hlen);
+        write_all(c, body, (size_t)blen);
+        /* Keep whatever followed this request's headers (GETs have no body). */
+        size_t used = (size_t)(end + 4 - buf);
+        memmove(buf, buf + used, got - used);
+        got -= used;
+    }
+    return NULL;
+}
+
+static void *accept_loop(void *p) {
+    slow_server *s = p;
+    while (wait_readable(s, s->fd)) {
+        int c = accept(s->fd, NULL, NULL);
+        if (c < 0) continue;
+        pthread_mutex_lock(&s->lock);
+        int i = s->accepted;
+        if (i < MAX_CONNS) s->accepted++;
+        pthread_mutex_unlock(&s->lock);
+        if (i >= MAX_CONNS) {
+            close(c);
+            continue;
+        }
+        conn_arg *a = malloc(sizeof *a);
+        a->s = s;
+        a->fd = c;
+        s->conn_fds[i] = c;
+        pthread_create(&s->conns[i], NULL, serve_conn, a);
+    }
+    return NULL;
+}
+
+static void server_start(slow_server *s) {
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    s->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s->fd, 16), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
+    s->port = ntohs(a.sin_port);
+    snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
+    assert_int_equal(pthread_create(&s->acceptor, NULL, accept_loop, s), 0);
+}
+
+static int server_accepted(slow_server *s) {
+    pthread_mutex_lock(&s->lock);
+    int n = s->accepted;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+static void server_stop(slow_server *s) {
+    pthread_mutex_lock(&s->lock);
+    s->stop = 1;
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->acceptor, NULL);
+    for (int i = 0; i < s->accepted; i++) {
+        pthread_join(s->conns[i], NULL);
+        close(s->conn_fds[i]);
+    }
+    close(s->fd);
+    pthread_mutex_destroy(&s->lock);
+}
+
+static double elapsed_ms(const fo_fanout *f) {
+    return (double)(f->end_ns - f->start_ns) / 1e6;
+}
+
+static void expect_all_ok(const fo_fanout *f) {
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "Country %d", f->calls[i].ms);
+        if (f->calls[i].outcome != FO_CALL_OK) {
+            fail_msg("call %d (/%d/): outcome %d, %s", i, f->calls[i].ms, f->calls[i].outcome,
+                     f->calls[i].error);
+        }
+        assert_string_equal(f->calls[i].country, want);
+    }
+    assert_int_equal(f->done, FO_FANOUT_CALLS);
+}
+
+static void test_calls_run_concurrently_and_reuse_connections(void **state) {
+    slow_server s;
+    server_start(&s);
+    fo_upstream_cfg cfg = {.base_url = s.base_url, .timeout_ms = 10000};
+    fo_upstream_block *u = fo_upstream_block_new(&cfg);
+    assert_non_null(u);
+    fo_fanout f;
+
+    fo_fanout_plan(&f, 300);
+    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    expect_all_ok(&f);
+    /* 300, 600 and 150 ms one after the other would take 1050 ms; at once, 600 ms and a bit. */
+    double ms = elapsed_ms(&f);
+    if (ms < 600 || ms >= 1000) fail_msg("fan-out took %.1f ms, expected 600..1000", ms);
+    assert_int_equal(server_accepted(&s), 3);
+    fo_fanout_release(&f);
+
+    /* The second fan-out finds three idle connections in the runner's cache. */
+    fo_fanout_plan(&f, 100);
+    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    expect_all_ok(&f);
+    assert_true(elapsed_ms(&f) >= 200);
+    assert_int_equal(server_accepted(&s), 3);
+    fo_fanout_release(&f);
+
+    fo_upstream_block_free(u);
+    server_stop(&s);
+}
+
+static void test_connect_refused(void **state) {
+    fo_upstream_cfg cfg = {.base_url = "http://127.0.0.1:1/", .timeout_ms = 5000};
+    fo_upstream_block *u = fo_upstream_block_new(&cfg);
+    assert_non_null(u);
+    fo_fanout f;
+    fo_fanout_plan(&f, 300);
+    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) assert_int_equal(f.calls[i].outcome, FO_CALL_CONNECT);
+    assert_int_equal(f.done, FO_FANOUT_CALLS);
+    assert_true(f.end_ns >= f.start_ns);
+    fo_fanout_release(&f);
+    fo_upstream_block_free(u);
+}
+
+static void test_timeout_fails_only_the_slow_calls(void **state) {
+    slow_server s;
+    server_start(&s);
+    /* 1000, 2000 and 500 ms against an 800 ms limit: the margins are wide on purpose. */
+    fo_upstream_cfg cfg = {.base_url = s.base_url, .timeout_ms = 800};
+    fo_upstream_block *u = fo_upstream_block_new(&cfg);
+    assert_non_null(u);
+    fo_fanout f;
+    fo_fanout_plan(&f, 1000);
+    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
+    assert_int_equal(f.calls[1].outcome, FO_CALL_TIMEOUT);
+    assert_int_equal(f.calls[2].outcome, FO_CALL_OK);
+    assert_string_equal(f.calls[2].country, "Country 500");
+    assert_true(elapsed_ms(&f) < 2000);
+    fo_fanout_release(&f);
+
+    /* The runner stays usable after timeouts: fresh connections replace the dropped ones. */
+    fo_fanout_plan(&f, 50);
+    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    expect_all_ok(&f);
+    fo_fanout_release(&f);
+
+    fo_upstream_block_free(u);
+    server_stop(&s);
+}
+
+int main(void) {
+    /* The server writes answers to clients that may have given up already. */
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_calls_run_concurrently_and_reuse_connections),
+        cmocka_unit_test(test_connect_refused),
+        cmocka_unit_test(test_timeout_fails_only_the_slow_calls),
+    };
+    int failed = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return failed;
+}
