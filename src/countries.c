@@ -8,7 +8,8 @@
 #include <string.h>
 
 void fo_countries_free(fo_countries *c) {
-    for (size_t i = 0; i < c->n; i++) free(c->items[i].name);
+    for (size_t i = 0; i < c->n; i++)
+        free(c->items[i].name);
     free(c->items);
     c->items = NULL;
     c->n = 0;
@@ -69,7 +70,8 @@ static int read_lines(FILE *f, const char *path, fo_countries *c, char *err, siz
     ssize_t got;
     while (rc == 0 && (got = getline(&line, &line_cap, f)) >= 0) {
         lineno++;
-        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r')) line[--got] = '\0';
+        while (got > 0 && (line[got - 1] == '\n' || line[got - 1] == '\r'))
+            line[--got] = '\0';
         if (line[0] == '#' || is_blank(line)) continue;
         fo_country item;
         rc = parse_line(line, &item);
@@ -78,8 +80,8 @@ static int read_lines(FILE *f, const char *path, fo_countries *c, char *err, siz
             if (rc < 0) free(item.name);
         }
         if (rc == -EINVAL) {
-            snprintf(err, errlen, "%s: line %ld: expected a two-letter code, a tab and a name", path,
-                     lineno);
+            snprintf(err, errlen, "%s: line %ld: expected a two-letter code, a tab and a name",
+                     path, lineno);
         }
     }
     if (rc == 0 && ferror(f)) {

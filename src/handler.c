@@ -48,17 +48,23 @@ static void describe_failure(const fo_call *call, char *out, size_t cap) {
     case FO_CALL_CONNECT:
         snprintf(out, cap, "upstream /%d/: could not connect: %s\n", call->ms, call->error);
         break;
-    case FO_CALL_TIMEOUT: snprintf(out, cap, "upstream timed out: /%d/\n", call->ms); break;
+    case FO_CALL_TIMEOUT:
+        snprintf(out, cap, "upstream timed out: /%d/\n", call->ms);
+        break;
     case FO_CALL_HTTP_STATUS:
         snprintf(out, cap, "upstream /%d/: HTTP %ld\n", call->ms, call->http_status);
         break;
-    case FO_CALL_BAD_BODY: snprintf(out, cap, "upstream /%d/: %s\n", call->ms, call->error); break;
+    case FO_CALL_BAD_BODY:
+        snprintf(out, cap, "upstream /%d/: %s\n", call->ms, call->error);
+        break;
     case FO_CALL_IO:
         snprintf(out, cap, "upstream /%d/: I/O error: %s\n", call->ms, call->error);
         break;
     case FO_CALL_PENDING:
     case FO_CALL_OK:
-    default: snprintf(out, cap, "upstream /%d/: did not complete\n", call->ms); break;
+    default:
+        snprintf(out, cap, "upstream /%d/: did not complete\n", call->ms);
+        break;
     }
 }
 

@@ -76,7 +76,8 @@ static size_t collect_body(char *data, size_t size, size_t nmemb, void *userp) {
     if (n > BODY_MAX - call->body_len) return 0;
     if (call->body_len + n + 1 > call->body_cap) {
         size_t cap = call->body_cap ? call->body_cap : BODY_FIRST_CAP;
-        while (cap < call->body_len + n + 1) cap *= 2;
+        while (cap < call->body_len + n + 1)
+            cap *= 2;
         char *grown = realloc(call->body, cap);
         if (!grown) return 0;
         call->body = grown;
@@ -92,7 +93,8 @@ static size_t collect_body(char *data, size_t size, size_t nmemb, void *userp) {
  * malloc'd; NULL when out of memory. */
 static char *call_url(const char *base_url, int ms) {
     size_t base_len = strlen(base_url);
-    while (base_len > 0 && base_url[base_len - 1] == '/') base_len--;
+    while (base_len > 0 && base_url[base_len - 1] == '/')
+        base_len--;
     size_t cap = base_len + 32;
     char *url = malloc(cap);
     if (!url) return NULL;
@@ -113,9 +115,9 @@ int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call) {
     /* Each option is set on every call because the runners reuse their easy handles: nothing may
      * be left over from the previous fan-out. The first failure is kept; later ones are skipped. */
     CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                            \
-    do {                                                                                         \
-        if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val);                               \
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val);                                 \
     } while (0)
     SET(CURLOPT_URL, url); /* curl keeps its own copy */
     SET(CURLOPT_HTTPGET, 1L);
@@ -146,9 +148,12 @@ int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call) {
 static fo_call_outcome outcome_of(CURLcode result) {
     switch (result) {
     case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST: return FO_CALL_CONNECT;
-    case CURLE_OPERATION_TIMEDOUT: return FO_CALL_TIMEOUT;
-    default: return FO_CALL_IO;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return FO_CALL_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return FO_CALL_TIMEOUT;
+    default:
+        return FO_CALL_IO;
     }
 }
 
@@ -159,8 +164,8 @@ void fo_call_finish(fo_call *call, CURL *easy, CURLcode result) {
     if (result != CURLE_OK) {
         call->outcome = outcome_of(result);
         if (result == CURLE_WRITE_ERROR) {
-            snprintf(call->error, sizeof call->error, "response body over %d bytes (or out of memory)",
-                     BODY_MAX);
+            snprintf(call->error, sizeof call->error,
+                     "response body over %d bytes (or out of memory)", BODY_MAX);
         } else if (call->error[0] == '\0') {
             snprintf(call->error, sizeof call->error, "%s", curl_easy_strerror(result));
         }

@@ -31,8 +31,10 @@ fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg) {
     /* The three calls go to the same host at once: each needs its own connection (HTTP/1.1, no
      * multiplexing), and the cache must keep all of them, plus some slack, between fan-outs. */
     if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) == CURLM_OK;
-    if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 2L * FO_FANOUT_CALLS) == CURLM_OK;
-    if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) == CURLM_OK;
+    if (ok)
+        ok = curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 2L * FO_FANOUT_CALLS) == CURLM_OK;
+    if (ok)
+        ok = curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) == CURLM_OK;
     if (!ok) {
         fo_upstream_block_free(u);
         return NULL;

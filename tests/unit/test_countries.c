@@ -63,7 +63,8 @@ static void test_loads_the_shipped_list(void **state) {
 static void test_pick_covers_the_list(void **state) {
     fo_countries c;
     char err[256];
-    assert_int_equal(load_text("# two\nAL\tAlbania\n\r\n  \nFR\tFrance\r\n", &c, err, sizeof err), 0);
+    assert_int_equal(load_text("# two\nAL\tAlbania\n\r\n  \nFR\tFrance\r\n", &c, err, sizeof err),
+                     0);
     assert_int_equal(c.n, 2);
     assert_string_equal(fo_countries_pick(&c, 0)->name, "Albania");
     assert_string_equal(fo_countries_pick(&c, 1)->name, "France");
@@ -94,7 +95,9 @@ static void test_rejects_malformed_lines(void **state) {
     expect_malformed("ALB\tAlbania\n", "line 1");
     expect_malformed("AL\t\n", "line 1");
     expect_malformed("AL\n", "line 1");
-    expect_malformed("AL\tAl\x01" "bania\n", "line 1");
+    expect_malformed("AL\tAl\x01"
+                     "bania\n",
+                     "line 1");
 }
 
 static void test_rejects_an_empty_list(void **state) {

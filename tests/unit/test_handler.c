@@ -69,7 +69,8 @@ static void expect_plan(const char *path, int ms) {
     assert_int_equal(f.calls[0].ms, ms);
     assert_int_equal(f.calls[1].ms, 2 * ms);
     assert_int_equal(f.calls[2].ms, ms / 2);
-    for (int i = 0; i < FO_FANOUT_CALLS; i++) assert_int_equal(f.calls[i].outcome, FO_CALL_PENDING);
+    for (int i = 0; i < FO_FANOUT_CALLS; i++)
+        assert_int_equal(f.calls[i].outcome, FO_CALL_PENDING);
     assert_int_equal(f.done, 0);
     fo_fanout_release(&f);
 }
@@ -114,7 +115,8 @@ static void test_finish_ok_renders_the_first_country(void **state) {
     assert_non_null(strstr(body, "duration: 0.612"));
     free(body);
     fo_response_free(&resp);
-    for (int i = 0; i < FO_FANOUT_CALLS; i++) assert_null(f.calls[i].body);
+    for (int i = 0; i < FO_FANOUT_CALLS; i++)
+        assert_null(f.calls[i].body);
 }
 
 static void test_keep_alive_carried(void **state) {
@@ -161,7 +163,8 @@ static void expect_failure(int i, fo_call_outcome outcome, long http_status, con
     if (!strstr(body, text)) fail_msg("body \"%s\" lacks \"%s\"", body, text);
     free(body);
     fo_response_free(&resp);
-    for (int k = 0; k < FO_FANOUT_CALLS; k++) assert_null(f.calls[k].body);
+    for (int k = 0; k < FO_FANOUT_CALLS; k++)
+        assert_null(f.calls[k].body);
 }
 
 static void test_finish_timeout_is_504(void **state) {
@@ -182,7 +185,8 @@ static void test_timeout_wins_over_other_failures(void **state) {
 }
 
 static void test_finish_failures_are_502(void **state) {
-    expect_failure(1, FO_CALL_CONNECT, 0, "Connection refused", 502, "upstream /600/: could not connect");
+    expect_failure(1, FO_CALL_CONNECT, 0, "Connection refused", 502,
+                   "upstream /600/: could not connect");
     expect_failure(0, FO_CALL_HTTP_STATUS, 500, "HTTP 500", 502, "upstream /300/: HTTP 500");
     expect_failure(2, FO_CALL_BAD_BODY, 200, "invalid country JSON: not JSON", 502,
                    "upstream /150/: invalid country JSON");

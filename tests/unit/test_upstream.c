@@ -89,8 +89,11 @@ static void *serve_one(void *arg) {
         while (wait_readable(c, 5000) && read(c, drain, sizeof drain) > 0) {
         }
         break;
-    case SERVE_BODY: answer(c, s->status, s->body, strlen(s->body)); break;
-    case SERVE_CLOSE: break;
+    case SERVE_BODY:
+        answer(c, s->status, s->body, strlen(s->body));
+        break;
+    case SERVE_CLOSE:
+        break;
     case SERVE_HUGE: {
         size_t len = 70 * 1024;
         char *big = malloc(len);

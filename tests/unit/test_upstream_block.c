@@ -216,7 +216,8 @@ static void test_connect_refused(void **state) {
     fo_fanout f;
     fo_fanout_plan(&f, 300);
     assert_int_equal(fo_upstream_block_run(u, &f), 0);
-    for (int i = 0; i < FO_FANOUT_CALLS; i++) assert_int_equal(f.calls[i].outcome, FO_CALL_CONNECT);
+    for (int i = 0; i < FO_FANOUT_CALLS; i++)
+        assert_int_equal(f.calls[i].outcome, FO_CALL_CONNECT);
     assert_int_equal(f.done, FO_FANOUT_CALLS);
     assert_true(f.end_ns >= f.start_ns);
     fo_fanout_release(&f);
