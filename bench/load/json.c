@@ -1,0 +1,109 @@
+/* The --json output. Schema (times in ms unless the name says _s or _ns):
+ *
+ *   {
+ *     "tool": "fanout-load", "schema": 1, "url": str, "users": n (the most at once),
+ *     "threads": n, "duration_s": x, "spawn_rate": x (0 = all at once),
+ *     "requests": n (successes), "failures": {"total", "connect", "timeout", "http",
+ *     "malformed", "closed"}, "failure_ratio": x, "reconnects": n, "in_flight_dropped": n,
+ *     "bytes": n (response bodies of successes),
+ *     "min_ms", "max_ms", "mean_ms" (exact), "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms"
+ *     (within 0.05%), "p95_locust_ms" (Locust's rule and rounding), "rps" (successes/s over the
+ *     run), "max_rps_smoothed" (peak of Locust's current RPS), "max_rps_raw" (peak of
+ *     one-second counts),
+ *     "windows": [{"t_s": start second, "length_s", "users", "requests", "failures", "p50_ms",
+ *                  "p95_ms", "rps_smoothed"}, ...] (one a second, in order),
+ *     "stages": [{"users", "start_s", "end_s", "requests", "failures", "rps", "min_ms",
+ *                 "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}, ...] (with --stages only;
+ *                 figures over each stage's hold),
+ *     "histogram": {"unit": "ns", "sub_bucket_bits": 10, "count", "sum_ns", "min_ns",
+ *                   "max_ns", "buckets": [[lo_ns, hi_ns, count], ...]} (non-empty buckets of
+ *                   the successes; a value v is in [lo, hi); merge runs by adding counts)
+ *   }
+ */
+#include <errno.h>
+#include <jansson.h>
+#include "output.h"
+
+static json_t *failures_obj(const fo_load_summary *s) {
+    json_t *f = json_object();
+    json_object_set_new(f, "total", json_integer((json_int_t)s->failures));
+    for (int k = 0; k < FO_FAIL_KINDS; k++)
+        json_object_set_new(f, fo_fail_name((fo_fail_kind)k), json_integer((json_int_t)s->by_kind[k]));
+    return f;
+}
+
+static json_t *windows_arr(const fo_load_result *r) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < r->windows.n_done; i++) {
+        const fo_window *w = &r->windows.win[i];
+        json_array_append_new(a, json_pack("{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f}", "t_s", (json_int_t)i, "length_s",
+                                           w->length_s, "users", (json_int_t)w->users, "requests",
+                                           (json_int_t)w->requests, "failures", (json_int_t)w->failures, "p50_ms",
+                                           (double)w->pct_ns[0] / 1e6, "p95_ms", (double)w->pct_ns[5] / 1e6,
+                                           "rps_smoothed", w->rps_smoothed));
+    }
+    return a;
+}
+
+static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
+    json_t *a = json_array();
+    for (size_t i = 0; o->staged && i < o->sched.n_stages; i++) {
+        fo_stage_summary s;
+        fo_stage_summarize(o, r, i, &s);
+        json_array_append_new(a, json_pack("{s:I,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "users",
+                                           (json_int_t)s.users, "start_s", s.start_s, "end_s", s.end_s, "requests",
+                                           (json_int_t)s.requests, "failures", (json_int_t)s.failures, "rps", s.rps,
+                                           "min_ms", s.min_ms, "mean_ms", s.mean_ms, "p50_ms", s.p50_ms, "p95_ms",
+                                           s.p95_ms, "p99_ms", s.p99_ms, "max_ms", s.max_ms));
+    }
+    return a;
+}
+
+static json_t *histogram_obj(const fo_hist *h) {
+    json_t *buckets = json_array();
+    for (size_t i = h->lo; i < h->hi; i++) {
+        if (!h->counts[i]) continue;
+        uint64_t lo, hi;
+        fo_hist_bucket_bounds(i, &lo, &hi);
+        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi, (json_int_t)h->counts[i]));
+    }
+    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits", FO_HIST_SUB_BITS, "count",
+                     (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns, "min_ns",
+                     (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns, "buckets", buckets);
+}
+
+int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s) {
+    json_t *root = json_object();
+    if (!root) return -ENOMEM;
+    json_object_set_new(root, "tool", json_string("fanout-load"));
+    json_object_set_new(root, "schema", json_integer(1));
+    json_object_set_new(root, "url", json_string(o->url));
+    json_object_set_new(root, "users", json_integer(o->sched.max_users));
+    json_object_set_new(root, "threads", json_integer(o->threads));
+    json_object_set_new(root, "duration_s", json_real(s->duration_s));
+    json_object_set_new(root, "spawn_rate", json_real(o->spawn_rate));
+    json_object_set_new(root, "requests", json_integer((json_int_t)s->requests));
+    json_object_set_new(root, "failures", failures_obj(s));
+    json_object_set_new(root, "failure_ratio", json_real(s->failure_ratio));
+    json_object_set_new(root, "reconnects", json_integer((json_int_t)s->reconnects));
+    json_object_set_new(root, "in_flight_dropped", json_integer((json_int_t)s->dropped));
+    json_object_set_new(root, "bytes", json_integer((json_int_t)s->bytes));
+    json_object_set_new(root, "min_ms", json_real(s->min_ms));
+    json_object_set_new(root, "max_ms", json_real(s->max_ms));
+    json_object_set_new(root, "mean_ms", json_real(s->mean_ms));
+    json_object_set_new(root, "p50_ms", json_real(s->p50_ms));
+    json_object_set_new(root, "p90_ms", json_real(s->p90_ms));
+    json_object_set_new(root, "p95_ms", json_real(s->p95_ms));
+    json_object_set_new(root, "p99_ms", json_real(s->p99_ms));
+    json_object_set_new(root, "p999_ms", json_real(s->p999_ms));
+    json_object_set_new(root, "p95_locust_ms", json_real(s->p95_locust_ms));
+    json_object_set_new(root, "rps", json_real(s->rps));
+    json_object_set_new(root, "max_rps_smoothed", json_real(s->max_rps_smoothed));
+    json_object_set_new(root, "max_rps_raw", json_integer((json_int_t)s->max_rps_raw));
+    json_object_set_new(root, "windows", windows_arr(r));
+    json_object_set_new(root, "stages", stages_arr(o, r));
+    json_object_set_new(root, "histogram", histogram_obj(&r->windows.total));
+    int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    return rc == 0 ? 0 : -EIO;
+}

@@ -1,0 +1,352 @@
+/* Command-line parsing for fanout-load (see opts.h). A small hand-written parser rather than
+ * getopt_long, so that it keeps no global state and can be tested call after call. */
+#include "opts.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+    "usage: fanout-load [options] URL\n"
+    "\n"
+    "A load generator with Locust's semantics: each user is a closed loop on its own HTTP/1.1\n"
+    "keep-alive connection, sending its next request as soon as the last one is answered.\n"
+    "\n"
+    "Load:\n"
+    "  -u, --users N            users (connections) to run (default 10)\n"
+    "  -r, --spawn-rate R       users started per second, in Locust's batches of max(1, floor(R))\n"
+    "                           every batch/R s, the first at 0 (default: all at once)\n"
+    "  -d, --duration D         the whole run, ramp included (default 10s): 500ms, 30s, 2m, 1h\n"
+    "      --stages LIST        \"10:5s,50:10s,100:15s\": ramp to 10 users (at --spawn-rate) and\n"
+    "                           hold 5s, then to 50 and hold 10s, ...; figures per stage cover\n"
+    "                           its hold; --duration, if given, caps the run\n"
+    "      --wait MIN:MAX       wait a uniform MIN..MAX ms between a user's requests (default 0)\n"
+    "      --timeout D          a request not answered within D fails (default 60s)\n"
+    "  -t, --threads T          event loops to spread users over (default 1)\n"
+    "  -H, --header 'N: V'      add a request header (repeatable)\n"
+    "\n"
+    "Output:\n"
+    "  -q, --quiet              no live line on stderr\n"
+    "      --json FILE          write the results as JSON (schema below)\n"
+    "      --csv PREFIX         write Locust's PREFIX_stats.csv and PREFIX_stats_history.csv\n"
+    "      --max-failure-ratio X  exit 1 when failures/requests exceeds X (default 0.01)\n"
+    "  -h, --help               this text\n"
+    "\n"
+    "Response time: from the first byte of the request sent (or the connect started, when the\n"
+    "user has to connect first) to the last byte of the response. Failures (connect, timeout,\n"
+    "HTTP status >= 400, malformed response, connection closed mid-response) are counted by\n"
+    "kind and never enter the latency figures. Requests still in flight at the end are dropped.\n"
+    "Max RPS is given twice: the peak of Locust's smoothed \"current RPS\" (mean of seconds\n"
+    "[L-12, L-3]) and the peak of raw one-second counts.\n"
+    "\n"
+    "The last two lines on stdout are the blog's table header and this run's row:\n"
+    "  | Min(ms) | 95%-ile(ms) | Average(ms) | Max RPS |   (exact p95; smoothed Max RPS)\n"
+    "\n"
+    "JSON (--json): one object. Times are ms unless named _s or _ns.\n"
+    "  url, users, threads, duration_s, requests, failures {total, connect, timeout, http,\n"
+    "  malformed, closed}, reconnects, in_flight_dropped, bytes, min_ms, max_ms, mean_ms,\n"
+    "  p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, p95_locust_ms, rps, max_rps_smoothed,\n"
+    "  max_rps_raw, failure_ratio,\n"
+    "  windows [{t_s, users, requests, failures, p50_ms, p95_ms, rps_smoothed}] (one a second),\n"
+    "  stages [{users, start_s, end_s, requests, failures, rps, min_ms, mean_ms, p50_ms,\n"
+    "  p95_ms, p99_ms, max_ms}] (with --stages),\n"
+    "  histogram {unit: \"ns\", sub_bucket_bits, count, sum_ns, min_ns, max_ns,\n"
+    "  buckets [[lo_ns, hi_ns, count], ...]} (non-empty buckets, values in [lo, hi)).\n"
+    "\n"
+    "Exit status: 0 success; 1 failure ratio above --max-failure-ratio; 2 bad arguments;\n"
+    "3 target unreachable at the start; 4 other errors (out of memory, output files).\n";
+
+const char *fo_load_usage(void) {
+    return usage_text;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+int fo_parse_duration(const char *s, uint64_t *ns) {
+    static const struct {
+        const char *name;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+    double total = 0;
+    if (!s || !*s) return -EINVAL;
+    while (*s) {
+        if (!(*s >= '0' && *s <= '9') && *s != '.') return -EINVAL;
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v < 0) return -EINVAL;
+        s = end;
+        size_t len = 0;
+        while ((s[len] >= 'a' && s[len] <= 'z')) len++;
+        double mult = 0;
+        if (len == 0) {
+            if (*s) return -EINVAL;
+            mult = 1e9; /* a bare number is seconds */
+        }
+        for (size_t i = 0; len && i < sizeof units / sizeof units[0]; i++)
+            if (strlen(units[i].name) == len && strncmp(units[i].name, s, len) == 0) mult = units[i].ns;
+        if (mult == 0) return -EINVAL;
+        total += v * mult;
+        s += len;
+    }
+    if (total > 1e18) return -EINVAL;
+    *ns = (uint64_t)(total + 0.5);
+    return 0;
+}
+
+/* A whole number in [min, max]. */
+static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out) {
+    if (!s || !*s || *s == '-' || *s == '+') return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max) return -EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double min, double max, double *out) {
+    if (!s || !*s) return -EINVAL;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !(v >= min && v <= max)) return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen) {
+    static const char scheme[] = "http://";
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
+        return fail(err, errlen, "URL must start with http:// (https is not supported): %s", url);
+    const char *h = url + sizeof scheme - 1;
+    const char *host_end, *rest;
+    if (*h == '[') {
+        host_end = strchr(h, ']');
+        if (!host_end) return fail(err, errlen, "URL has an unclosed [ in its host: %s", url);
+        h++;
+        rest = host_end + 1;
+    } else {
+        host_end = h + strcspn(h, ":/?#");
+        rest = host_end;
+    }
+    size_t hlen = (size_t)(host_end - h);
+    if (hlen == 0 || hlen > FO_LOAD_MAX_HOST) return fail(err, errlen, "URL has no usable host: %s", url);
+    memcpy(o->host, h, hlen);
+    o->host[hlen] = '\0';
+    o->port = 80;
+    if (*rest == ':') {
+        uint32_t port;
+        char digits[8];
+        size_t plen = strcspn(rest + 1, "/?#");
+        if (plen == 0 || plen >= sizeof digits) return fail(err, errlen, "URL has a bad port: %s", url);
+        memcpy(digits, rest + 1, plen);
+        digits[plen] = '\0';
+        if (parse_u32(digits, 1, 65535, &port) < 0) return fail(err, errlen, "URL has a bad port: %s", url);
+        o->port = (int)port;
+        rest += 1 + plen;
+    }
+    const char *path = *rest ? rest : "/";
+    if (*path == '#') path = "/";
+    size_t plen = strcspn(path, "#");
+    if (plen > FO_LOAD_MAX_PATH) return fail(err, errlen, "URL path is too long");
+    if (*path == '?') {
+        o->path[0] = '/';
+        memcpy(o->path + 1, path, plen < FO_LOAD_MAX_PATH ? plen : FO_LOAD_MAX_PATH - 1);
+        o->path[1 + (plen < FO_LOAD_MAX_PATH ? plen : FO_LOAD_MAX_PATH - 1)] = '\0';
+    } else {
+        memcpy(o->path, path, plen);
+        o->path[plen] = '\0';
+    }
+    for (const char *c = o->path; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) return fail(err, errlen, "URL path has a space or control character");
+    int v6 = strchr(o->host, ':') != NULL;
+    if (o->port == 80)
+        snprintf(o->host_header, sizeof o->host_header, v6 ? "[%s]" : "%s", o->host);
+    else
+        snprintf(o->host_header, sizeof o->host_header, v6 ? "[%s]:%d" : "%s:%d", o->host, o->port);
+    o->url = url;
+    return 0;
+}
+
+int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
+    const char *p = list;
+    if (!*p) return fail(err, errlen, "--stages is empty");
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char item[64];
+        if (len == 0 || len >= sizeof item) return fail(err, errlen, "--stages: bad stage near \"%.20s\"", p);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *colon = strchr(item, ':');
+        if (!colon) return fail(err, errlen, "--stages: \"%s\" is not USERS:DURATION", item);
+        *colon = '\0';
+        uint32_t users;
+        uint64_t hold;
+        if (parse_u32(item, 0, FO_SCHED_MAX_USERS, &users) < 0)
+            return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", item, FO_SCHED_MAX_USERS);
+        if (fo_parse_duration(colon + 1, &hold) < 0)
+            return fail(err, errlen, "--stages: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)", colon + 1);
+        if (fo_sched_add_stage(s, users, hold) < 0)
+            return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (!*p) return fail(err, errlen, "--stages ends with a comma");
+        }
+    }
+    return 0;
+}
+
+static int parse_wait(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    const char *colon = strchr(v, ':');
+    char a[32], b[32];
+    size_t alen = colon ? (size_t)(colon - v) : strlen(v);
+    const char *bs = colon ? colon + 1 : v;
+    if (alen == 0 || alen >= sizeof a || strlen(bs) == 0 || strlen(bs) >= sizeof b)
+        return fail(err, errlen, "--wait wants MIN:MAX in ms, got \"%s\"", v);
+    memcpy(a, v, alen);
+    a[alen] = '\0';
+    strcpy(b, bs);
+    double lo, hi;
+    if (parse_double(a, 0, 3600e3, &lo) < 0 || parse_double(b, 0, 3600e3, &hi) < 0 || hi < lo)
+        return fail(err, errlen, "--wait wants MIN:MAX in ms with MIN <= MAX, got \"%s\"", v);
+    o->wait_min_ns = (uint64_t)(lo * 1e6);
+    o->wait_max_ns = (uint64_t)(hi * 1e6);
+    return 0;
+}
+
+static int add_header(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    const char *colon = strchr(v, ':');
+    if (!colon || colon == v) return fail(err, errlen, "--header wants \"Name: value\", got \"%s\"", v);
+    for (const char *c = v; *c; c++)
+        if (*c == '\r' || *c == '\n') return fail(err, errlen, "--header must be one line");
+    size_t have = strlen(o->headers), add = strlen(v) + 2;
+    if (have + add > FO_LOAD_MAX_HEADERS) return fail(err, errlen, "--header: too many header bytes");
+    memcpy(o->headers + have, v, add - 2);
+    memcpy(o->headers + have + add - 2, "\r\n", 3);
+    return 0;
+}
+
+/* Matches argv[*i] against an option with short form `s` (may be 0) and long form `l`; on a
+ * match sets *val to its value (from "--l=v" or the next argument) when the option takes one. */
+static int match(int argc, char **argv, int *i, char s, const char *l, int takes, const char **val,
+                 int *missing) {
+    const char *a = argv[*i];
+    size_t ll = strlen(l);
+    int hit = 0;
+    const char *inline_val = NULL;
+    if (s && a[0] == '-' && a[1] == s && a[2] == '\0') hit = 1;
+    if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, l, ll) == 0) {
+        if (a[2 + ll] == '\0') hit = 1;
+        else if (a[2 + ll] == '=' && takes) {
+            hit = 1;
+            inline_val = a + 3 + ll;
+        }
+    }
+    if (!hit) return 0;
+    if (!takes) return 1;
+    if (inline_val) {
+        *val = inline_val;
+    } else if (*i + 1 < argc) {
+        *val = argv[++*i];
+    } else {
+        *missing = 1;
+    }
+    return 1;
+}
+
+static void defaults(fo_load_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->users = 10;
+    o->threads = 1;
+    o->timeout_ns = 60ull * 1000000000ull;
+    o->max_failure_ratio = 0.01;
+}
+
+int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t errlen) {
+    const char *url = NULL, *stages = NULL, *v = NULL;
+    int users_given = 0;
+    defaults(o);
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *a = argv[i];
+        uint32_t u32;
+        if (match(argc, argv, &i, 'h', "help", 0, &v, &missing)) return FO_LOAD_OPTS_HELP;
+        else if (match(argc, argv, &i, 'q', "quiet", 0, &v, &missing)) o->quiet = 1;
+        else if (match(argc, argv, &i, 'u', "users", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_u32(v, 1, FO_SCHED_MAX_USERS, &o->users) < 0)
+                return fail(err, errlen, "--users wants a whole number from 1 to %u, got \"%s\"", FO_SCHED_MAX_USERS, v);
+            users_given = 1;
+        } else if (match(argc, argv, &i, 'r', "spawn-rate", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_double(v, 0.001, 1e6, &o->spawn_rate) < 0)
+                return fail(err, errlen, "--spawn-rate wants users per second above 0, got \"%s\"", v);
+        } else if (match(argc, argv, &i, 'd', "duration", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (fo_parse_duration(v, &o->duration_ns) < 0 || o->duration_ns < 1000000)
+                return fail(err, errlen, "--duration wants a duration of 1ms or more (e.g. 500ms, 30s, 2m), got \"%s\"", v);
+        } else if (match(argc, argv, &i, 0, "stages", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            stages = v;
+        } else if (match(argc, argv, &i, 0, "wait", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_wait(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "timeout", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (fo_parse_duration(v, &o->timeout_ns) < 0 || o->timeout_ns < 1000000)
+                return fail(err, errlen, "--timeout wants a duration of 1ms or more, got \"%s\"", v);
+        } else if (match(argc, argv, &i, 't', "threads", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_u32(v, 1, FO_LOAD_MAX_THREADS, &u32) < 0)
+                return fail(err, errlen, "--threads wants a whole number from 1 to %d, got \"%s\"", FO_LOAD_MAX_THREADS, v);
+            o->threads = u32;
+        } else if (match(argc, argv, &i, 'H', "header", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (add_header(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "json", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            o->json_path = v;
+        } else if (match(argc, argv, &i, 0, "csv", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            o->csv_prefix = v;
+        } else if (match(argc, argv, &i, 0, "max-failure-ratio", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_double(v, 0, 1, &o->max_failure_ratio) < 0)
+                return fail(err, errlen, "--max-failure-ratio wants a number from 0 to 1, got \"%s\"", v);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return fail(err, errlen, "unknown option %s (see --help)", a);
+        } else if (url) {
+            return fail(err, errlen, "one URL only, got \"%s\" and \"%s\"", url, a);
+        } else {
+            url = a;
+        }
+        continue;
+    missing_value:
+        return fail(err, errlen, "%s needs a value", a);
+    }
+    if (!url) return fail(err, errlen, "no URL given (usage: fanout-load [options] URL; see --help)");
+    if (fo_load_parse_url(o, url, err, errlen) < 0) return -EINVAL;
+    if (stages) {
+        if (users_given) return fail(err, errlen, "--stages and --users do not go together: stages set the users");
+        if (fo_parse_stages(&o->sched, stages, err, errlen) < 0) return -EINVAL;
+        o->staged = 1;
+        fo_sched_finish(&o->sched, o->spawn_rate, o->duration_ns);
+        o->users = o->sched.max_users;
+        if (o->users == 0) return fail(err, errlen, "--stages never runs a user");
+    } else {
+        if (!o->duration_ns) o->duration_ns = 10ull * 1000000000ull;
+        fo_sched_simple(&o->sched, o->users, o->spawn_rate, o->duration_ns);
+    }
+    if (o->sched.total_ns == 0) return fail(err, errlen, "the run would last no time");
+    if (o->threads > o->users) o->threads = o->users;
+    return FO_LOAD_OPTS_RUN;
+}

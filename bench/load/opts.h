@@ -1,0 +1,58 @@
+/* The command line of fanout-load: parsing and validation, with a one-line reason for anything
+ * it refuses. No I/O except through the caller's error buffer. */
+#ifndef FANOUT_LOAD_OPTS_H
+#define FANOUT_LOAD_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "schedule.h"
+
+#define FO_LOAD_MAX_HOST 255
+#define FO_LOAD_MAX_PATH 4096
+#define FO_LOAD_MAX_HEADERS 4096 /* bytes of extra header lines, CRLFs included */
+#define FO_LOAD_MAX_THREADS 64
+
+typedef struct fo_load_opts {
+    /* The target, from the URL. */
+    const char *url;
+    char host[FO_LOAD_MAX_HOST + 1]; /* without brackets for IPv6 */
+    char host_header[FO_LOAD_MAX_HOST + 9]; /* host[:port] as the Host header wants it */
+    int port;
+    char path[FO_LOAD_MAX_PATH + 1];
+    char headers[FO_LOAD_MAX_HEADERS + 1]; /* extra "Name: value\r\n" lines from -H */
+    /* The load. */
+    uint32_t users;
+    double spawn_rate;       /* 0 = all at once */
+    uint64_t duration_ns;    /* 0 = not given */
+    int staged;              /* 1 when --stages was given */
+    fo_sched sched;          /* filled by fo_load_opts_parse */
+    unsigned threads;
+    uint64_t timeout_ns;
+    uint64_t wait_min_ns, wait_max_ns;
+    /* Outcome and output. */
+    double max_failure_ratio;
+    const char *json_path;
+    const char *csv_prefix;
+    int quiet;
+} fo_load_opts;
+
+enum { FO_LOAD_OPTS_RUN = 0, FO_LOAD_OPTS_HELP = 1 };
+
+/* Parses argv (argv[0] is the program). Returns FO_LOAD_OPTS_RUN, FO_LOAD_OPTS_HELP (--help
+ * was asked), or -EINVAL with a one-line reason in err. */
+int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t errlen);
+
+/* Parses a duration: a number with a unit (ns, us, ms, s, m, h; none means seconds), or
+ * several summed ("1m30s"). 0 and sets *ns, or -EINVAL. */
+int fo_parse_duration(const char *s, uint64_t *ns);
+
+/* Parses "http://host[:port][/path]" into o's host, host_header, port and path. 0 or -EINVAL. */
+int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen);
+
+/* Parses "users:hold,users:hold,..." into stages of s (holds are durations). 0 or -EINVAL. */
+int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen);
+
+/* The text of --help. */
+const char *fo_load_usage(void);
+
+#endif

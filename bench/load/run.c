@@ -1,0 +1,223 @@
+/* Running the workers and gathering their results (see run.h). */
+#include "run.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#include "worker.h"
+
+/* Workers start this long after the run's t0 is fixed, so every thread is ready for t = 0. */
+#define START_DELAY_NS (20 * 1000000ull)
+/* The main thread gathers windows this long after each second ends, to let workers hand over. */
+#define GATHER_LAG_MS 150
+
+char *fo_load_request(const fo_load_opts *o, size_t *len) {
+    static const char fmt[] = "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fanout-load\r\nAccept: */*\r\n%s\r\n";
+    int n = snprintf(NULL, 0, fmt, o->path, o->host_header, o->headers);
+    char *buf = n > 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf) return NULL;
+    snprintf(buf, (size_t)n + 1, fmt, o->path, o->host_header, o->headers);
+    *len = (size_t)n;
+    return buf;
+}
+
+static int resolve(uv_loop_t *loop, const fo_load_opts *o, struct sockaddr_storage *out) {
+    uv_getaddrinfo_t req;
+    struct addrinfo hints;
+    char port[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%d", o->port);
+    int rc = uv_getaddrinfo(loop, &req, NULL, o->host, port, &hints);
+    if (rc < 0) return rc;
+    memcpy(out, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
+    uv_freeaddrinfo(req.addrinfo);
+    return 0;
+}
+
+/* One connect to the target, bounded in time, before any load: a run against nothing fails
+ * at once with the reason, instead of counting thousands of connect failures. */
+typedef struct probe {
+    uv_tcp_t tcp;
+    uv_connect_t req;
+    uv_timer_t timer;
+    int status; /* 1 while pending */
+} probe;
+
+static void probe_connected(uv_connect_t *req, int status) {
+    probe *p = req->data;
+    if (p->status == 1) p->status = status;
+    uv_timer_stop(&p->timer);
+    if (!uv_is_closing((uv_handle_t *)&p->tcp)) uv_close((uv_handle_t *)&p->tcp, NULL);
+}
+
+static void probe_timeout(uv_timer_t *t) {
+    probe *p = t->data;
+    p->status = UV_ETIMEDOUT;
+    uv_close((uv_handle_t *)&p->tcp, NULL); /* the connect callback follows with ECANCELED */
+}
+
+static int probe_target(uv_loop_t *loop, const struct sockaddr *addr, uint64_t timeout_ns) {
+    probe p;
+    memset(&p, 0, sizeof p);
+    p.status = 1;
+    p.req.data = p.timer.data = &p;
+    uv_tcp_init(loop, &p.tcp);
+    uv_timer_init(loop, &p.timer);
+    uint64_t ms = timeout_ns / 1000000;
+    if (ms > 5000) ms = 5000;
+    int rc = uv_tcp_connect(&p.req, &p.tcp, addr, probe_connected);
+    if (rc < 0) {
+        p.status = rc;
+        uv_close((uv_handle_t *)&p.tcp, NULL);
+    } else {
+        uv_timer_start(&p.timer, probe_timeout, ms ? ms : 1, 0);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&p.timer, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return p.status;
+}
+
+/* The main thread's part of a run. */
+typedef struct gather {
+    fo_load_result *r;
+    fo_live_cb live;
+    void *data;
+    uv_timer_t tick;
+    uv_async_t done;
+    uv_mutex_t lock;  /* guards finished */
+    unsigned finished; /* workers whose loop has ended */
+    unsigned expected; /* workers started */
+    size_t reported;
+} gather;
+
+static void gather_now(gather *g) {
+    size_t n = fo_windows_finalize(&g->r->windows, UINT64_MAX);
+    if (n > g->reported) {
+        g->reported = n;
+        if (g->live) g->live(g->r, n, g->data);
+    }
+}
+
+static void on_gather_tick(uv_timer_t *t) {
+    gather_now(t->data);
+}
+
+static void on_worker_done(uv_async_t *a) {
+    gather *g = a->data;
+    /* uv_async_send coalesces several sends into one call: count the workers really done. */
+    uv_mutex_lock(&g->lock);
+    unsigned finished = g->finished;
+    uv_mutex_unlock(&g->lock);
+    if (finished < g->expected) return;
+    uv_close((uv_handle_t *)&g->tick, NULL);
+    uv_close((uv_handle_t *)&g->done, NULL);
+}
+
+int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err, size_t errlen) {
+    uv_loop_t loop;
+    struct sockaddr_storage addr;
+    int rc;
+    memset(r, 0, sizeof *r);
+    if ((rc = uv_loop_init(&loop)) < 0) {
+        snprintf(err, errlen, "cannot start an event loop: %s", uv_strerror(rc));
+        return rc;
+    }
+    if ((rc = resolve(&loop, o, &addr)) < 0) {
+        snprintf(err, errlen, "cannot resolve %s: %s", o->host, uv_strerror(rc));
+        uv_loop_close(&loop);
+        return FO_LOAD_UNREACHABLE;
+    }
+    if ((rc = probe_target(&loop, (struct sockaddr *)&addr, o->timeout_ns)) < 0) {
+        snprintf(err, errlen, "cannot connect to %s port %d: %s", o->host, o->port, uv_strerror(rc));
+        uv_loop_close(&loop);
+        return FO_LOAD_UNREACHABLE;
+    }
+    size_t req_len;
+    char *request = fo_load_request(o, &req_len);
+    fo_worker *workers = calloc(o->threads, sizeof *workers);
+    if (!request || !workers || fo_windows_init(&r->windows, o->threads, &o->sched) < 0 ||
+        fo_load_stats_init(&r->stats, o->staged ? o->sched.n_stages : 0) < 0) {
+        snprintf(err, errlen, "out of memory");
+        free(request);
+        free(workers);
+        uv_loop_close(&loop);
+        return -ENOMEM;
+    }
+
+    gather g;
+    memset(&g, 0, sizeof g);
+    g.r = r;
+    g.live = live;
+    g.data = data;
+    g.tick.data = g.done.data = &g;
+    uv_timer_init(&loop, &g.tick);
+    uv_async_init(&loop, &g.done, on_worker_done);
+    uv_mutex_init(&g.lock);
+
+    uint64_t t0 = uv_hrtime() + START_DELAY_NS;
+    unsigned started = 0;
+    for (unsigned i = 0; i < o->threads; i++) {
+        fo_worker *w = &workers[i];
+        w->id = i;
+        w->n_workers = o->threads;
+        w->opts = o;
+        w->addr = (const struct sockaddr *)&addr;
+        w->request = request;
+        w->request_len = req_len;
+        w->t0 = t0;
+        w->windows = &r->windows;
+        w->done_async = &g.done;
+        w->done_lock = &g.lock;
+        w->done_count = &g.finished;
+        if ((rc = fo_worker_init(w)) < 0) break;
+        if ((rc = fo_worker_start(w)) < 0) {
+            fo_worker_destroy(w);
+            fo_load_stats_free(&w->stats);
+            break;
+        }
+        started++;
+    }
+    if (started < o->threads) {
+        /* Threads that did start stop at the end of the run as planned; then report. */
+        snprintf(err, errlen, "cannot start worker %u: %s", started, uv_strerror(rc));
+    }
+    /* Gather every second, a little after each second ends; stop once every worker is done. */
+    uint64_t now = uv_hrtime();
+    uint64_t first_ms = (t0 > now ? (t0 - now) / 1000000 : 0) + 1000 + GATHER_LAG_MS;
+    g.expected = started;
+    if (started > 0) {
+        uv_timer_start(&g.tick, on_gather_tick, first_ms, 1000);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    } else {
+        uv_close((uv_handle_t *)&g.tick, NULL);
+        uv_close((uv_handle_t *)&g.done, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+    }
+    for (unsigned i = 0; i < started; i++) {
+        fo_worker_join(&workers[i]);
+        fo_load_stats_merge(&r->stats, &workers[i].stats);
+        fo_load_stats_free(&workers[i].stats);
+    }
+    r->run_ns = o->sched.total_ns;
+    size_t n = fo_windows_finish(&r->windows, r->run_ns);
+    if (live && n > g.reported) live(r, n, data);
+    uv_mutex_destroy(&g.lock);
+    free(request);
+    free(workers);
+    uv_loop_close(&loop);
+    if (started < o->threads) {
+        fo_load_result_free(r);
+        return rc < 0 ? rc : -EAGAIN;
+    }
+    return 0;
+}
+
+void fo_load_result_free(fo_load_result *r) {
+    fo_windows_free(&r->windows);
+    fo_load_stats_free(&r->stats);
+}

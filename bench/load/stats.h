@@ -1,0 +1,45 @@
+/* What one worker thread counts apart from the per-second windows: failures by kind, reconnects,
+ * requests dropped at the end, and each stage's own histogram. A worker owns its stats alone
+ * (no locks); the runner merges them once the workers have stopped. */
+#ifndef FANOUT_LOAD_STATS_H
+#define FANOUT_LOAD_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "fanout/hist.h"
+
+typedef enum fo_fail_kind {
+    FO_FAIL_CONNECT = 0, /* the TCP connect failed */
+    FO_FAIL_TIMEOUT,     /* no complete response within --timeout */
+    FO_FAIL_HTTP,        /* a complete response with status >= 400 */
+    FO_FAIL_MALFORMED,   /* bytes that are not an HTTP/1.x response */
+    FO_FAIL_CLOSED,      /* the connection was closed or reset before the response was complete */
+    FO_FAIL_KINDS
+} fo_fail_kind;
+
+/* "connect", "timeout", "http", "malformed", "closed". */
+const char *fo_fail_name(fo_fail_kind kind);
+
+typedef struct fo_stage_stats {
+    fo_hist hist;       /* successes whose response completed during the stage's hold */
+    uint64_t failures;  /* failures detected during the hold */
+} fo_stage_stats;
+
+typedef struct fo_load_stats {
+    uint64_t failures[FO_FAIL_KINDS];
+    uint64_t reconnects; /* connects after a user's first */
+    uint64_t dropped;    /* requests in flight when the run ended: neither success nor failure */
+    size_t n_stages;
+    fo_stage_stats *stages; /* n_stages of them, or NULL */
+} fo_load_stats;
+
+/* 0, or -ENOMEM. */
+int fo_load_stats_init(fo_load_stats *s, size_t n_stages);
+void fo_load_stats_free(fo_load_stats *s);
+
+/* Adds src into dst; both have the same number of stages. */
+void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src);
+
+uint64_t fo_load_stats_failures(const fo_load_stats *s);
+
+#endif

@@ -1,0 +1,167 @@
+/* Gathering per-second windows from the workers (see windows.h). */
+#include "windows.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "locust.h"
+
+const double fo_window_pcts[FO_WINDOW_PCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
+
+int fo_windows_init(fo_windows *w, unsigned n_threads, const fo_sched *sched) {
+    memset(w, 0, sizeof *w);
+    w->sched = sched;
+    w->n_threads = n_threads;
+    w->watermark = calloc(n_threads, sizeof *w->watermark);
+    if (!w->watermark) return -ENOMEM;
+    if (fo_hist_init(&w->total) < 0) {
+        free(w->watermark);
+        return -ENOMEM;
+    }
+    if (uv_mutex_init(&w->lock) != 0) {
+        fo_hist_free(&w->total);
+        free(w->watermark);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void fo_windows_free(fo_windows *w) {
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->pending[i]) {
+            fo_hist_free(w->pending[i]);
+            free(w->pending[i]);
+        }
+    }
+    free(w->pending);
+    free(w->win);
+    free(w->counts);
+    free(w->watermark);
+    fo_hist_free(&w->total);
+    uv_mutex_destroy(&w->lock);
+    memset(w, 0, sizeof *w);
+}
+
+/* Makes windows [0, idx] exist. */
+static int ensure(fo_windows *w, uint64_t idx) {
+    if (idx < w->n) return 0;
+    if (idx >= w->cap) {
+        size_t cap = w->cap ? w->cap : 64;
+        while (cap <= idx) cap *= 2;
+        fo_window *win = realloc(w->win, cap * sizeof *win);
+        if (!win) return -ENOMEM;
+        w->win = win;
+        fo_hist **pending = realloc(w->pending, cap * sizeof *pending);
+        if (!pending) return -ENOMEM;
+        w->pending = pending;
+        uint64_t *counts = realloc(w->counts, cap * sizeof *counts);
+        if (!counts) return -ENOMEM;
+        w->counts = counts;
+        w->cap = cap;
+    }
+    for (size_t i = w->n; i <= idx; i++) {
+        memset(&w->win[i], 0, sizeof w->win[i]);
+        w->win[i].length_s = 1.0;
+        w->pending[i] = NULL;
+        w->counts[i] = 0;
+    }
+    w->n = (size_t)idx + 1;
+    return 0;
+}
+
+int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h, uint64_t failures,
+                     uint64_t bytes, uint64_t next) {
+    int rc = 0;
+    uv_mutex_lock(&w->lock);
+    if (next > w->watermark[thread]) w->watermark[thread] = next;
+    int has_data = (h && h->n) || failures || bytes;
+    if (has_data && idx >= w->n_done) {
+        rc = ensure(w, idx);
+        if (rc == 0 && h && h->n && !w->pending[idx]) {
+            w->pending[idx] = malloc(sizeof(fo_hist));
+            if (!w->pending[idx] || fo_hist_init(w->pending[idx]) < 0) {
+                free(w->pending[idx]);
+                w->pending[idx] = NULL;
+                rc = -ENOMEM;
+            }
+        }
+        if (rc == 0) {
+            if (h && h->n) fo_hist_merge(w->pending[idx], h);
+            w->win[idx].requests += h ? h->n : 0;
+            w->win[idx].failures += failures;
+            w->win[idx].bytes += bytes;
+        }
+    }
+    uv_mutex_unlock(&w->lock);
+    return rc;
+}
+
+/* Computes window i's figures and folds its histogram into the total. Lock held. */
+static void finalize_one(fo_windows *w, size_t i) {
+    fo_window *win = &w->win[i];
+    fo_hist *h = w->pending[i];
+    uint64_t end_ns = (i + 1) * FO_NS_PER_S;
+    if (end_ns > w->sched->total_ns) end_ns = w->sched->total_ns;
+    win->users = fo_sched_users_at(w->sched, end_ns ? end_ns - 1 : 0);
+    if (h) {
+        for (int p = 0; p < FO_WINDOW_PCTS; p++) {
+            win->pct_ns[p] = fo_hist_percentile(h, fo_window_pcts[p]);
+            uint64_t at = fo_hist_value_at_rank(h, fo_locust_index(h->n, fo_window_pcts[p] / 100.0));
+            win->locust_pct_ms[p] = (uint64_t)fo_locust_round((double)at / 1e6);
+        }
+        fo_hist_merge(&w->total, h);
+        fo_hist_free(h);
+        free(h);
+        w->pending[i] = NULL;
+    }
+    w->counts[i] = win->requests;
+    w->total_failures += win->failures;
+    w->total_bytes += win->bytes;
+    win->total_requests = w->total.n;
+    win->total_failures = w->total_failures;
+    win->total_bytes = w->total_bytes;
+    win->total_p50_ns = fo_hist_percentile(&w->total, 50);
+    win->total_min_ns = w->total.n ? w->total.min_ns : 0;
+    win->total_max_ns = w->total.max_ns;
+    win->total_mean_ns = fo_hist_mean(&w->total);
+    win->rps_smoothed = fo_locust_current_rps(w->counts, i + 1, i + 1);
+    w->n_done = i + 1;
+}
+
+/* Finalises windows below `upto`, creating empty ones for seconds nobody reported. Lock held. */
+static void finalize_upto(fo_windows *w, uint64_t upto) {
+    if (upto > w->n_done && ensure(w, upto - 1) < 0) upto = w->n;
+    while (w->n_done < upto) finalize_one(w, w->n_done);
+}
+
+size_t fo_windows_finalize(fo_windows *w, uint64_t limit) {
+    uv_mutex_lock(&w->lock);
+    uint64_t low = limit;
+    for (unsigned t = 0; t < w->n_threads; t++)
+        if (w->watermark[t] < low) low = w->watermark[t];
+    finalize_upto(w, low);
+    size_t done = w->n_done;
+    uv_mutex_unlock(&w->lock);
+    return done;
+}
+
+size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
+    uint64_t n = (run_ns + FO_NS_PER_S - 1) / FO_NS_PER_S;
+    uv_mutex_lock(&w->lock);
+    finalize_upto(w, n);
+    if (n && run_ns % FO_NS_PER_S && w->n_done == n) w->win[n - 1].length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
+    size_t done = w->n_done;
+    uv_mutex_unlock(&w->lock);
+    return done;
+}
+
+double fo_windows_max_rps_smoothed(const fo_windows *w) {
+    return fo_locust_max_rps(w->counts, w->n_done);
+}
+
+uint64_t fo_windows_max_rps_raw(const fo_windows *w) {
+    uint64_t peak = 0;
+    for (size_t i = 0; i < w->n_done; i++)
+        if (w->win[i].length_s >= 1.0 && w->counts[i] > peak) peak = w->counts[i];
+    return peak;
+}

@@ -1,0 +1,172 @@
+/* A tiny misbehaving HTTP server for fanout-load's integration tests. It binds 127.0.0.1 on
+ * port 0, prints the port on stdout, and serves each connection on a thread of its own:
+ *
+ *   load_server [--delay MS] [--mode MODE] [--die-after N] [--lifetime S]
+ *
+ * MODE is one of
+ *   ok         answer 200 after MS ms, keep-alive (the default)
+ *   close      answer 200 after MS ms with "Connection: close", then close
+ *   eof-body   answer 200 without a length, the body ending at close (valid HTTP/1.1)
+ *   cut        send the headers and half the body, then close (a response cut short)
+ *   never      read requests and never answer
+ *   garbage    answer with bytes that are not HTTP
+ *   status500  answer 500 after MS ms, keep-alive
+ *   idle-close answer 200 keep-alive, then close the connection once it is idle 0.2 s
+ *
+ * --die-after N exits the whole process after N answers (a server dying mid-run). --lifetime S
+ * (default 120) ends the process in any case, so a forgotten server never lingers. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdint.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* macOS: SIGPIPE is ignored instead */
+#endif
+
+static int delay_ms;
+static const char *mode = "ok";
+static long die_after = -1;
+static long answered;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char body[] = "{\"name\": \"Albania\", \"code\": \"AL\"}";
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads until a blank line ends a request head. 1 when one arrived, 0 on EOF or error. */
+static int read_request(int fd, char *buf, size_t cap, size_t *have) {
+    for (;;) {
+        char *end = NULL;
+        if (*have >= 4) {
+            buf[*have] = '\0';
+            end = strstr(buf, "\r\n\r\n");
+        }
+        if (end) {
+            size_t used = (size_t)(end + 4 - buf);
+            memmove(buf, buf + used, *have - used);
+            *have -= used;
+            return 1;
+        }
+        if (*have >= cap - 1) return 0;
+        ssize_t n = recv(fd, buf + *have, cap - 1 - *have, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0;
+        *have += (size_t)n;
+    }
+}
+
+static void count_answer(void) {
+    pthread_mutex_lock(&lock);
+    answered++;
+    int die = die_after >= 0 && answered >= die_after;
+    pthread_mutex_unlock(&lock);
+    if (die) _exit(0);
+}
+
+static int idle_for(int fd, int ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 0;
+}
+
+static void *serve(void *arg) {
+    int fd = (int)(intptr_t)arg;
+    char buf[8192], out[512];
+    size_t have = 0;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    while (read_request(fd, buf, sizeof buf, &have)) {
+        if (strcmp(mode, "never") == 0) continue;
+        sleep_ms(delay_ms);
+        int n;
+        if (strcmp(mode, "garbage") == 0) {
+            n = snprintf(out, sizeof out, "this is not HTTP at all\r\n\r\n");
+        } else if (strcmp(mode, "cut") == 0) {
+            n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%.10s", sizeof body - 1, body);
+        } else if (strcmp(mode, "eof-body") == 0) {
+            n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n%s", body);
+        } else {
+            int status = strcmp(mode, "status500") == 0 ? 500 : 200;
+            int close_it = strcmp(mode, "close") == 0;
+            n = snprintf(out, sizeof out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n%s",
+                         status, status == 200 ? "OK" : "Internal Server Error", sizeof body - 1,
+                         close_it ? "Connection: close\r\n" : "", body);
+        }
+        if (write_all(fd, out, (size_t)n) < 0) break;
+        count_answer();
+        if (strcmp(mode, "ok") != 0 && strcmp(mode, "status500") != 0 && strcmp(mode, "idle-close") != 0) break;
+        if (strcmp(mode, "garbage") == 0) break;
+        if (strcmp(mode, "idle-close") == 0 && have == 0 && idle_for(fd, 200)) break;
+    }
+    close(fd);
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    int lifetime = 120;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--delay") == 0 && i + 1 < argc) delay_ms = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
+        else if (strcmp(argv[i], "--die-after") == 0 && i + 1 < argc) die_after = atol(argv[++i]);
+        else if (strcmp(argv[i], "--lifetime") == 0 && i + 1 < argc) lifetime = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "load_server: unknown argument %s\n", argv[i]);
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    alarm((unsigned)lifetime);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1024) < 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) < 0) {
+        perror("load_server");
+        return 1;
+    }
+    printf("%d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    for (;;) {
+        int fd = accept(s, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
+            return 1;
+        }
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {
+            close(fd);
+            continue;
+        }
+        pthread_detach(t);
+    }
+}
