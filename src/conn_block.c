@@ -1,0 +1,207 @@
+/* Serves one connection with blocking I/O in the calling thread: read a request, run the
+ * handler (its fan-out with upstream_block), write the answer, and close with a lingering close.
+ *
+ * The whole request must arrive within header_timeout_ms of the moment we start waiting for it;
+ * reads wait in poll(2) with the time that is left, so a client that sends one byte a second
+ * cannot hold a worker forever. A signal only interrupts a wait: the wait goes on with the time
+ * left, so a worker told to stop still answers the request it has accepted.
+ *
+ * This file never forks, starts threads or runs a loop: the engine decides who calls it. */
+#include "fanout/conn_block.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "fanout/handler.h"
+#include "fanout/http.h"
+
+#define READ_CHUNK 16384
+
+/* How long a closing connection drains what the client still sends, so that the client reads
+ * our answer rather than a reset caused by unread bytes. */
+#define LINGER_MS 1000
+
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0
+#endif
+
+/* One connection's state: the parser, and bytes received but not parsed yet (the start of a
+ * pipelined request). */
+typedef struct conn {
+    int fd;
+    fo_http_parser parser;
+    fo_request req;
+    char buf[READ_CHUNK];
+    size_t len;
+} conn;
+
+static long long now_ms(void) {
+    return (long long)(fo_now_ns() / 1000000u);
+}
+
+/* Waits until fd is ready for events or deadline (in now_ms() time) passes. 1 when ready, 0 on
+ * timeout, -errno on error. A signal does not end the wait early. */
+static int wait_fd(int fd, short events, long long deadline) {
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) return 0;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+        if (n > 0) return 1;
+        if (n < 0 && errno != EINTR) return -errno;
+    }
+}
+
+/* Writes all of data before deadline. 0, or -errno (-ETIMEDOUT when the client reads too slowly). */
+static int write_all(int fd, const char *data, size_t len, long long deadline) {
+    while (len > 0) {
+        ssize_t n = send(fd, data, len, SEND_FLAGS);
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int rc = wait_fd(fd, POLLOUT, deadline);
+            if (rc == 0) return -ETIMEDOUT;
+            if (rc < 0) return rc;
+            continue;
+        }
+        return n < 0 ? -errno : -EIO;
+    }
+    return 0;
+}
+
+/* Formats and sends resp, then frees it. 0, or -errno when the answer could not be sent. */
+static int send_response(conn *c, fo_response *resp, int timeout_ms) {
+    size_t len = 0;
+    char *data = fo_response_format(resp, &len);
+    fo_response_free(resp);
+    if (!data) return -ENOMEM;
+    int rc = write_all(c->fd, data, len, now_ms() + timeout_ms);
+    free(data);
+    return rc;
+}
+
+/* Shuts our sending side and discards what the client still sends, until it closes or
+ * LINGER_MS pass; then closes. Without this, unread bytes (a pipelined request we will not
+ * answer) make the kernel send a reset that can destroy the answer before the client reads it. */
+static void lingering_close(int fd) {
+    if (shutdown(fd, SHUT_WR) == 0) {
+        long long deadline = now_ms() + LINGER_MS;
+        char scratch[4096];
+        while (wait_fd(fd, POLLIN, deadline) > 0) {
+            ssize_t n = recv(fd, scratch, sizeof scratch, 0);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK))
+                break;
+        }
+    }
+    close(fd);
+}
+
+/* What reading a request ended with. */
+typedef enum { READ_REQUEST, READ_BAD, READ_TIMEOUT, READ_CLOSED } read_result;
+
+/* Reads until the parser has a whole request, the deadline passes, the client closes or the
+ * bytes are not HTTP. */
+static read_result read_request(conn *c, long long deadline) {
+    for (;;) {
+        if (c->len > 0) {
+            size_t used = 0;
+            int rc = fo_http_parse(&c->parser, c->buf, c->len, &c->req, &used);
+            memmove(c->buf, c->buf + used, c->len - used);
+            c->len -= used;
+            if (rc == FO_HTTP_REQUEST) return READ_REQUEST;
+            if (rc == FO_HTTP_ERROR) return READ_BAD;
+        }
+        int ready = wait_fd(c->fd, POLLIN, deadline);
+        if (ready == 0) return READ_TIMEOUT;
+        if (ready < 0) return READ_CLOSED;
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
+        if (n > 0) c->len += (size_t)n;
+        else if (n == 0) return READ_CLOSED;
+        else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return READ_CLOSED;
+    }
+}
+
+/* Runs the handler for c->req, blocking through the fan-out, and fills resp. */
+static void handle(conn *c, fo_upstream_block *up, fo_response *resp) {
+    fo_fanout fanout;
+    if (fo_handle_begin(&c->req, resp, &fanout) == FO_HANDLE_DONE) return;
+    /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
+    fo_upstream_block_run(up, &fanout);
+    fo_handle_finish(&c->req, &fanout, resp);
+}
+
+/* Makes blocking sends time out instead of hanging on a client that never reads: write_all
+ * then sees EAGAIN and gives up at its deadline. Best effort: without it, poll still bounds
+ * every wait but a single large send could block. */
+static void set_send_timeout(int fd, int timeout_ms) {
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+#ifdef SO_NOSIGPIPE
+    /* macOS has no MSG_NOSIGNAL; this is its per-socket equivalent. */
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+}
+
+int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts *opts) {
+    int timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms : 10000;
+    conn *c = malloc(sizeof *c);
+    if (!c) {
+        close(fd);
+        return 0;
+    }
+    c->fd = fd;
+    c->len = 0;
+    fo_http_parser_init(&c->parser);
+    set_send_timeout(fd, timeout_ms);
+
+    int answered = 0, linger = 1;
+    for (;;) {
+        fo_response resp;
+        read_result r = read_request(c, now_ms() + timeout_ms);
+        if (r == READ_CLOSED || (r == READ_TIMEOUT && !fo_http_parser_mid_request(&c->parser))) {
+            /* The client left, or never started a request: there is nobody to answer. */
+            linger = 0;
+            break;
+        }
+        if (r == READ_TIMEOUT) {
+            if (fo_response_text(&resp, 408, "request timeout\n", 0) == 0 &&
+                send_response(c, &resp, timeout_ms) == 0)
+                answered++;
+            break;
+        }
+        if (r == READ_BAD) {
+            if (fo_response_text(&resp, c->parser.error_status, c->parser.error_text, 0) == 0 &&
+                send_response(c, &resp, timeout_ms) == 0)
+                answered++;
+            break;
+        }
+        /* max_requests <= 0 means no limit. The last request allowed is told so, with
+         * "Connection: close", so the client does not send another one into a closing socket. */
+        if (opts->max_requests > 0 && answered + 1 >= opts->max_requests) c->req.keep_alive = 0;
+        handle(c, up, &resp);
+        int keep_alive = resp.keep_alive && c->req.keep_alive;
+        resp.keep_alive = keep_alive;
+        if (send_response(c, &resp, timeout_ms) != 0) {
+            linger = 0;
+            break;
+        }
+        answered++;
+        if (!keep_alive) break;
+    }
+    free(c);
+    if (linger) lingering_close(fd);
+    else close(fd);
+    return answered;
+}
