@@ -1,10 +1,251 @@
-/* Placeholder until the supervisor lands (issue 3). */
-#include <stdio.h>
+/* The parent of a multi-process engine (prefork, uv --workers N).
+ *
+ * The parent serves nothing: it forks the workers on the shared listening socket, waits, and
+ * replaces a worker that dies. Signals only set a flag and write a byte to a pipe (the
+ * "self-pipe"), and the parent sleeps in poll(2) on that pipe, so it wakes for a signal without
+ * races and can still sleep with a timeout (for restart backoff and the shutdown deadline).
+ * This is portable to macOS, which has no signalfd.
+ *
+ * No zombie: every child is reaped with waitpid. No orphan on a normal stop: the parent returns
+ * only after every child has been reaped, killing with SIGKILL those that outlive the shutdown
+ * timeout. */
 #include "supervisor.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* A worker that dies sooner than this after its start counts as a quick death: the next start
+ * of its slot waits, doubling from BACKOFF_MIN_MS to BACKOFF_MAX_MS, so a worker that cannot
+ * start does not make the parent fork in a tight loop. */
+#define QUICK_DEATH_MS 1000
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+
+typedef struct slot {
+    pid_t pid;            /* 0 when no worker runs in this slot */
+    long long started_ms; /* when the current worker was forked */
+    long long restart_ms; /* when pid == 0: when to fork the next one */
+    int backoff_ms;       /* the delay after the next quick death */
+} slot;
+
+/* Signal handlers can only reach globals; there is one supervisor per process. */
+static volatile sig_atomic_t stop_requested;
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int signum) {
+    int saved = errno;
+    if (signum != SIGCHLD) stop_requested = 1;
+    /* A full pipe already holds a wake-up; the byte is not needed then. */
+    ssize_t n = write(wake_pipe[1], "", 1);
+    (void)n;
+    errno = saved;
+}
+
+static long long now_ms(void) {
+    return (long long)(fo_now_ns() / 1000000u);
+}
+
+static int set_flags(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fl < 0 || fdfl < 0) return -errno;
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
+/* The signals the parent handles, and their dispositions before it took them over. */
+static const int handled[] = {SIGCHLD, SIGTERM, SIGINT};
+#define N_HANDLED (sizeof handled / sizeof handled[0])
+
+static int install_handlers(struct sigaction old[N_HANDLED]) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    for (size_t i = 0; i < N_HANDLED; i++)
+        if (sigaction(handled[i], &sa, &old[i]) != 0) return -errno;
+    return 0;
+}
+
+static void restore_handlers(const struct sigaction old[N_HANDLED]) {
+    for (size_t i = 0; i < N_HANDLED; i++) sigaction(handled[i], &old[i], NULL);
+}
+
+/* Blocks (how = SIG_BLOCK) or restores the handled signals around fork, so that a signal
+ * arriving in between cannot run the parent's handler in the child. */
+static void mask_handled(int how, sigset_t *saved) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < N_HANDLED; i++) sigaddset(&set, handled[i]);
+    if (how == SIG_BLOCK) sigprocmask(SIG_BLOCK, &set, saved);
+    else sigprocmask(SIG_SETMASK, saved, NULL);
+}
+
+/* Forks the worker of slot s. The child gets default signal dispositions (its engine installs
+ * its own) and never returns from here. */
+static void start_worker(slot *s, const fo_server_opts *opts, int listen_fd,
+                         int (*child)(const fo_server_opts *, int)) {
+    sigset_t saved;
+    mask_handled(SIG_BLOCK, &saved);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (size_t i = 0; i < N_HANDLED; i++) signal(handled[i], SIG_DFL);
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        mask_handled(SIG_SETMASK, &saved);
+        /* _exit: the parent's atexit handlers and stdio buffers are not the child's to run. */
+        _exit(child(opts, listen_fd));
+    }
+    mask_handled(SIG_SETMASK, &saved);
+    long long now = now_ms();
+    if (pid < 0) {
+        fprintf(stderr, "fanout-server: cannot start a worker: %s; retrying in %d ms\n",
+                strerror(errno), s->backoff_ms);
+        s->pid = 0;
+        s->restart_ms = now + s->backoff_ms;
+        s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+        return;
+    }
+    s->pid = pid;
+    s->started_ms = now;
+}
+
+static void describe_status(int status, char *out, size_t cap) {
+    if (WIFSIGNALED(status)) snprintf(out, cap, "signal %d", WTERMSIG(status));
+    else snprintf(out, cap, "exit code %d", WEXITSTATUS(status));
+}
+
+/* Reaps every child that has ended. While serving (replace = 1), logs each death and schedules
+ * a new worker in its slot. Returns the number of children still running. */
+static int reap(slot *slots, int n, int replace) {
+    pid_t pid;
+    int status;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < n; i++) {
+            slot *s = &slots[i];
+            if (s->pid != pid) continue;
+            s->pid = 0;
+            if (!replace) break;
+            char why[32];
+            describe_status(status, why, sizeof why);
+            long long now = now_ms();
+            int delay = 0;
+            if (now - s->started_ms < QUICK_DEATH_MS) {
+                delay = s->backoff_ms;
+                s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+            } else {
+                s->backoff_ms = BACKOFF_MIN_MS;
+            }
+            s->restart_ms = now + delay;
+            if (delay)
+                fprintf(stderr, "fanout-server: worker %d died (%s); starting a new one in %d ms\n",
+                        (int)pid, why, delay);
+            else
+                fprintf(stderr, "fanout-server: worker %d died (%s); starting a new one\n",
+                        (int)pid, why);
+            break;
+        }
+    }
+    int alive = 0;
+    for (int i = 0; i < n; i++) alive += slots[i].pid != 0;
+    return alive;
+}
+
+/* Sleeps until a signal arrives or timeout_ms pass (-1: no timeout), then empties the pipe. */
+static void sleep_for_signal(int timeout_ms) {
+    struct pollfd p = {.fd = wake_pipe[0], .events = POLLIN};
+    if (poll(&p, 1, timeout_ms) > 0) {
+        char drain[64];
+        while (read(wake_pipe[0], drain, sizeof drain) > 0) {
+        }
+    }
+}
+
+/* Serves until SIGTERM/SIGINT: keeps every slot filled. */
+static void supervise(slot *slots, int n, const fo_server_opts *opts, int listen_fd,
+                      int (*child)(const fo_server_opts *, int)) {
+    while (!stop_requested) {
+        reap(slots, n, 1);
+        long long now = now_ms(), next = -1;
+        for (int i = 0; i < n && !stop_requested; i++) {
+            slot *s = &slots[i];
+            if (s->pid == 0 && s->restart_ms <= now) start_worker(s, opts, listen_fd, child);
+            if (s->pid == 0 && (next < 0 || s->restart_ms < next)) next = s->restart_ms;
+        }
+        if (stop_requested) break;
+        int timeout = -1;
+        if (next >= 0) timeout = next > now ? (int)(next - now) : 0;
+        sleep_for_signal(timeout);
+    }
+}
+
+/* Stops every worker: SIGTERM, up to timeout_ms for them to finish what they serve, then
+ * SIGKILL; returns once all are reaped. */
+static void stop_all(slot *slots, int n, int timeout_ms) {
+    for (int i = 0; i < n; i++)
+        if (slots[i].pid > 0) kill(slots[i].pid, SIGTERM);
+    long long deadline = now_ms() + timeout_ms;
+    int alive;
+    while ((alive = reap(slots, n, 0)) > 0) {
+        long long left = deadline - now_ms();
+        if (left <= 0) break;
+        sleep_for_signal(left > 1000 ? 1000 : (int)left);
+    }
+    if (alive == 0) return;
+    fprintf(stderr, "fanout-server: shutdown timeout: killing %d workers still serving\n", alive);
+    for (int i = 0; i < n; i++) {
+        if (slots[i].pid <= 0) continue;
+        kill(slots[i].pid, SIGKILL);
+        while (waitpid(slots[i].pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        slots[i].pid = 0;
+    }
+}
 
 int fo_supervise(const fo_server_opts *opts, int listen_fd, int workers,
                  int (*child)(const fo_server_opts *opts, int listen_fd)) {
-    (void)opts; (void)listen_fd; (void)workers; (void)child;
-    fprintf(stderr, "fanout-server: multi-process serving is not built yet\n");
-    return 1;
+    slot *slots = calloc((size_t)workers, sizeof *slots);
+    if (!slots || pipe(wake_pipe) != 0) {
+        fprintf(stderr, "fanout-server: cannot start the supervisor: %s\n", strerror(errno));
+        free(slots);
+        return 1;
+    }
+    struct sigaction old[N_HANDLED];
+    int rc = set_flags(wake_pipe[0]);
+    if (rc == 0) rc = set_flags(wake_pipe[1]);
+    if (rc == 0) rc = install_handlers(old);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot start the supervisor: %s\n", strerror(-rc));
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        free(slots);
+        return 1;
+    }
+    stop_requested = 0;
+    for (int i = 0; i < workers; i++) slots[i].backoff_ms = BACKOFF_MIN_MS;
+
+    supervise(slots, workers, opts, listen_fd, child);
+
+    /* The parent never accepts; closing its copy now means that once the last worker has
+     * stopped accepting, the socket is gone and new clients are refused at once instead of
+     * waiting in a backlog nobody reads. */
+    close(listen_fd);
+    stop_all(slots, workers, opts->shutdown_timeout_ms);
+
+    restore_handlers(old);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    wake_pipe[0] = wake_pipe[1] = -1;
+    free(slots);
+    return 0;
 }
