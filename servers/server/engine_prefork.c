@@ -1,12 +1,122 @@
-/* Placeholder until the prefork engine lands (issue 3); replaced by the real engine. */
+/* The prefork model: N worker processes forked at start on one shared listening socket, each
+ * accepting and serving one connection at a time with blocking I/O, like gunicorn's sync
+ * workers or Apache's prefork MPM. A worker answers one request per connection and closes it
+ * ("Connection: close"), so clients waiting for a worker are served in the order the kernel
+ * queued their connections. The parent only supervises (supervisor.h).
+ *
+ * Why the socket is non-blocking and every accept is preceded by poll: a worker must notice
+ * SIGTERM while it waits for a client. With a blocking accept, a signal that arrives just before
+ * the call would leave the worker asleep until the next client. Here a worker sleeps only in
+ * poll with a short timeout, and accept never blocks, so the stop flag is seen within
+ * POLL_MS whatever the timing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
-#include "engine.h"
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
-static int run_prefork(const fo_server_opts *o, int listen_fd) {
-    (void)o;
-    (void)listen_fd;
-    fprintf(stderr, "fanout-server: the prefork model is not built yet\n");
-    return 1;
+#include "engine.h"
+#include "fanout/conn_block.h"
+#include "fanout/upstream_block.h"
+#include "supervisor.h"
+
+#define POLL_MS 200
+#define ACCEPT_ERROR_PAUSE_MS 100
+
+/* Set by SIGTERM/SIGINT in a worker; the worker finishes its connection, then exits. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int signum) {
+    (void)signum;
+    stop_requested = 1;
 }
 
-const fo_engine fo_engine_prefork = {.name = "prefork", .help = "(not built yet)", .run = run_prefork};
+/* No SA_RESTART: a signal ends poll with EINTR, so the loop checks the flag at once. */
+static void install_stop_handler(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+static int set_blocking(int fd, int blocking) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -errno;
+    fl = blocking ? fl & ~O_NONBLOCK : fl | O_NONBLOCK;
+    return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+static void pause_ms(int ms) {
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL); /* a signal may cut it short: the caller checks the flag next */
+}
+
+/* Accept failures that say nothing about the listening socket: the client gave up, a signal, or
+ * another worker took the connection first. */
+static int is_transient(int err) {
+    return err == EINTR || err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED ||
+           err == EPROTO;
+}
+
+/* Out of descriptors or memory: logged at most once a second, then a short pause so the
+ * worker does not spin while the condition lasts. */
+static void accept_failed(int err, time_t *last_log) {
+    time_t now = time(NULL);
+    if (now != *last_log) {
+        fprintf(stderr, "fanout-server[%d]: accept: %s; retrying\n", (int)getpid(), strerror(err));
+        *last_log = now;
+    }
+    pause_ms(ACCEPT_ERROR_PAUSE_MS);
+}
+
+/* One worker process: accept, serve one request, close; until told to stop. */
+static int worker(const fo_server_opts *o, int listen_fd) {
+    install_stop_handler();
+    /* A worker whose parent is gone (killed with SIGKILL) would serve on forever as an orphan:
+     * it notices the new parent and stops. Portable, unlike Linux's PR_SET_PDEATHSIG. */
+    pid_t parent = getppid();
+    fo_upstream_block *up = fo_upstream_block_new(&o->upstream);
+    if (!up) {
+        fprintf(stderr, "fanout-server[%d]: cannot set up the upstream client\n", (int)getpid());
+        return 1;
+    }
+    fo_conn_block_opts co = {.header_timeout_ms = o->header_timeout_ms, .max_requests = 1};
+    time_t last_log = 0;
+    while (!stop_requested && getppid() == parent) {
+        struct pollfd p = {.fd = listen_fd, .events = POLLIN};
+        if (poll(&p, 1, POLL_MS) <= 0) continue;
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0) {
+            if (!is_transient(errno)) accept_failed(errno, &last_log);
+            continue;
+        }
+        /* BSD and macOS pass O_NONBLOCK on to accepted sockets; conn_block wants blocking. */
+        set_blocking(fd, 1);
+        fo_conn_block_serve(fd, up, &co);
+    }
+    fo_upstream_block_free(up);
+    return 0;
+}
+
+static int run_prefork(const fo_server_opts *o, int listen_fd) {
+    /* Set once before forking: the flag belongs to the socket all workers share. */
+    int rc = set_blocking(listen_fd, 0);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot make the socket non-blocking: %s\n", strerror(-rc));
+        return 1;
+    }
+    return fo_supervise(o, listen_fd, o->workers, worker);
+}
+
+const fo_engine fo_engine_prefork = {
+    .name = "prefork",
+    .help = "forks N worker processes (--workers, default 2 x cores) on one shared socket, each "
+            "serving one request per connection at a time, blocking, like gunicorn's sync workers.",
+    .run = run_prefork,
+};
