@@ -1,12 +1,286 @@
-/* Placeholder until the threads engine lands (issue 3); replaced by the real engine. */
+/* The threads model: one process, a pool of N threads that each run one request at a time,
+ * blocking, like gunicorn's gthread worker or uWSGI with N threads.
+ *
+ * The main thread runs a libuv loop that owns every connection: it accepts, reads and parses
+ * requests, keeps idle keep-alive connections, and writes answers. A thread is taken only while
+ * a request is being served, so an idle client costs no thread. A complete request that needs
+ * the country API goes into a first-in first-out queue; the next free thread takes it, runs the
+ * handler and the fan-out (upstream_block, its own connections to the API) and puts the answer
+ * on a done queue, then wakes the loop with uv_async_send. Only the loop thread touches libuv
+ * handles, so it sends the answer. With every thread busy, requests wait in arrival order.
+ *
+ * Answers that need no fan-out (404, 405, 400) are sent by the loop at once. */
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
-#include "engine.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
 
-static int run_threads(const fo_server_opts *o, int listen_fd) {
-    (void)o;
-    (void)listen_fd;
-    fprintf(stderr, "fanout-server: the threads model is not built yet\n");
-    return 1;
+#include "engine.h"
+#include "fanout/handler.h"
+#include "fanout/server_uv.h"
+#include "fanout/upstream_block.h"
+
+/* A thread's stack: a fan-out needs a few KiB, curl a little more. Small stacks make a pool of
+ * hundreds of threads cheap in memory. */
+#define THREAD_STACK_BYTES (256u * 1024u)
+
+/* One request handed to the pool. The request is copied, so a thread shares nothing with the
+ * loop but this job, passed under the lock. */
+typedef struct job {
+    struct job *next;
+    fo_conn_uv *conn; /* only the loop thread uses it */
+    fo_request req;
+    fo_fanout fanout;
+    fo_response resp;
+} job;
+
+typedef struct job_queue {
+    job *head, *tail;
+} job_queue;
+
+typedef struct threads_engine {
+    uv_loop_t loop;
+    fo_server_uv server;
+    uv_async_t wake; /* a thread finished a job */
+    uv_signal_t sigint, sigterm;
+    uv_timer_t deadline;
+    const fo_server_opts *opts;
+
+    pthread_mutex_t lock; /* guards todo, done and quit */
+    pthread_cond_t work;  /* todo is not empty, or quit is set */
+    job_queue todo, done;
+    int quit;
+
+    pthread_t *threads;
+    fo_upstream_block **upstreams; /* one per thread, owned by it once it runs */
+    int n_threads;
+} threads_engine;
+
+typedef struct worker_arg {
+    threads_engine *e;
+    fo_upstream_block *up;
+} worker_arg;
+
+static void push(job_queue *q, job *j) {
+    j->next = NULL;
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
 }
 
-const fo_engine fo_engine_threads = {.name = "threads", .help = "(not built yet)", .run = run_threads};
+static job *pop(job_queue *q) {
+    job *j = q->head;
+    if (j) {
+        q->head = j->next;
+        if (!q->head) q->tail = NULL;
+    }
+    return j;
+}
+
+/* A pool thread: takes the oldest job, runs its fan-out, hands the answer to the loop. */
+static void *worker_main(void *arg) {
+    threads_engine *e = ((worker_arg *)arg)->e;
+    fo_upstream_block *up = ((worker_arg *)arg)->up;
+    free(arg);
+    for (;;) {
+        pthread_mutex_lock(&e->lock);
+        while (!e->todo.head && !e->quit) pthread_cond_wait(&e->work, &e->lock);
+        job *j = pop(&e->todo);
+        pthread_mutex_unlock(&e->lock);
+        if (!j) break; /* quit, and nothing left to do */
+        /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
+        fo_upstream_block_run(up, &j->fanout);
+        fo_handle_finish(&j->req, &j->fanout, &j->resp);
+        /* The wake-up is sent under the lock: the loop cannot answer this job, and so cannot
+         * finish draining and close the async handle, before the send is over. */
+        pthread_mutex_lock(&e->lock);
+        push(&e->done, j);
+        uv_async_send(&e->wake);
+        pthread_mutex_unlock(&e->lock);
+    }
+    fo_upstream_block_free(up);
+    return NULL;
+}
+
+/* On the loop: sends every finished answer. */
+static void on_wake(uv_async_t *a) {
+    threads_engine *e = a->data;
+    pthread_mutex_lock(&e->lock);
+    job *j = e->done.head;
+    e->done.head = e->done.tail = NULL;
+    pthread_mutex_unlock(&e->lock);
+    while (j) {
+        job *next = j->next;
+        fo_conn_uv_respond(j->conn, &j->resp);
+        free(j);
+        j = next;
+    }
+}
+
+static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
+    threads_engine *e = data;
+    fo_response resp;
+    job *j = malloc(sizeof *j);
+    if (!j) {
+        if (fo_response_text(&resp, 503, "out of memory\n", 0) == 0) fo_conn_uv_respond(conn, &resp);
+        return;
+    }
+    if (fo_handle_begin(req, &resp, &j->fanout) == FO_HANDLE_DONE) {
+        free(j);
+        fo_conn_uv_respond(conn, &resp);
+        return;
+    }
+    j->conn = conn;
+    j->req = *req;
+    pthread_mutex_lock(&e->lock);
+    push(&e->todo, j);
+    pthread_cond_signal(&e->work);
+    pthread_mutex_unlock(&e->lock);
+}
+
+static void on_drained(fo_server_uv *s) {
+    threads_engine *e = s->data;
+    uv_close((uv_handle_t *)&e->sigint, NULL);
+    uv_close((uv_handle_t *)&e->sigterm, NULL);
+    uv_close((uv_handle_t *)&e->deadline, NULL);
+    uv_close((uv_handle_t *)&e->wake, NULL);
+}
+
+static void on_deadline(uv_timer_t *t) {
+    threads_engine *e = t->data;
+    fprintf(stderr, "fanout-server: shutdown timeout: abandoning %d requests in flight\n",
+            e->server.pending);
+    uv_stop(&e->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    threads_engine *e = h->data;
+    (void)signum;
+    if (e->server.stopping) return;
+    uv_signal_stop(&e->sigint);
+    uv_signal_stop(&e->sigterm);
+    uv_timer_start(&e->deadline, on_deadline, (uint64_t)e->opts->shutdown_timeout_ms, 0);
+    fo_server_uv_stop(&e->server, on_drained);
+}
+
+/* Tells the threads to finish the queue and exit, and waits for the first n of them. */
+static void stop_threads(threads_engine *e, int n) {
+    pthread_mutex_lock(&e->lock);
+    e->quit = 1;
+    pthread_cond_broadcast(&e->work);
+    pthread_mutex_unlock(&e->lock);
+    for (int i = 0; i < n; i++) pthread_join(e->threads[i], NULL);
+}
+
+/* Starts the pool. The threads block every signal, so SIGTERM and SIGINT reach the loop's
+ * uv_signal handlers and never interrupt a fan-out. Returns how many threads started. */
+static int start_threads(threads_engine *e) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    size_t stack = THREAD_STACK_BYTES;
+#ifdef PTHREAD_STACK_MIN
+    if (stack < (size_t)PTHREAD_STACK_MIN) stack = (size_t)PTHREAD_STACK_MIN;
+#endif
+    pthread_attr_setstacksize(&attr, stack);
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    int started = 0;
+    for (; started < e->n_threads; started++) {
+        worker_arg *arg = malloc(sizeof *arg);
+        if (!arg) break;
+        arg->e = e;
+        arg->up = e->upstreams[started];
+        int rc = pthread_create(&e->threads[started], &attr, worker_main, arg);
+        if (rc != 0) {
+            fprintf(stderr, "fanout-server: cannot start thread %d of %d: %s\n", started + 1,
+                    e->n_threads, strerror(rc));
+            free(arg);
+            break;
+        }
+        e->upstreams[started] = NULL; /* the thread owns it now */
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, NULL);
+    pthread_attr_destroy(&attr);
+    return started;
+}
+
+/* Allocates the pool's bookkeeping and one upstream runner per thread. 0 or -1. */
+static int setup(threads_engine *e, const fo_server_opts *o) {
+    e->opts = o;
+    e->n_threads = o->threads > 0 ? o->threads : 1;
+    e->threads = calloc((size_t)e->n_threads, sizeof *e->threads);
+    e->upstreams = calloc((size_t)e->n_threads, sizeof *e->upstreams);
+    if (!e->threads || !e->upstreams) return -1;
+    for (int i = 0; i < e->n_threads; i++)
+        if (!(e->upstreams[i] = fo_upstream_block_new(&o->upstream))) return -1;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_cond_init(&e->work, NULL);
+    return 0;
+}
+
+static void teardown(threads_engine *e) {
+    for (int i = 0; e->upstreams && i < e->n_threads; i++) fo_upstream_block_free(e->upstreams[i]);
+    free(e->upstreams);
+    free(e->threads);
+}
+
+static int run_threads(const fo_server_opts *o, int listen_fd) {
+    static threads_engine engine; /* large (a loop and a server); one per process */
+    threads_engine *e = &engine;
+    memset(e, 0, sizeof *e);
+    if (setup(e, o) != 0) {
+        fprintf(stderr, "fanout-server: cannot set up %d threads and their upstream clients\n",
+                o->threads);
+        teardown(e);
+        return 1;
+    }
+    uv_loop_init(&e->loop);
+    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
+                            .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
+                            .backlog = o->backlog};
+    fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
+    uv_async_init(&e->loop, &e->wake, on_wake);
+    uv_signal_init(&e->loop, &e->sigint);
+    uv_signal_init(&e->loop, &e->sigterm);
+    uv_timer_init(&e->loop, &e->deadline);
+    e->wake.data = e->sigint.data = e->sigterm.data = e->deadline.data = e;
+
+    int started = start_threads(e);
+    int rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
+    if (rc < 0) {
+        if (started == e->n_threads)
+            fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
+        stop_threads(e, started);
+        teardown(e);
+        return 1; /* the process exits; the loop's handles die with it */
+    }
+    uv_signal_start(&e->sigint, on_signal, SIGINT);
+    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+    uv_run(&e->loop, UV_RUN_DEFAULT);
+
+    if (e->server.pending > 0) {
+        /* The shutdown timeout passed with fan-outs still running. They cannot be cancelled
+         * from here, and the exit handlers (curl's global cleanup) must not run under them:
+         * end the process now. */
+        fflush(stdout);
+        _exit(0);
+    }
+    stop_threads(e, started);
+    teardown(e);
+    uv_loop_close(&e->loop);
+    pthread_mutex_destroy(&e->lock);
+    pthread_cond_destroy(&e->work);
+    return 0;
+}
+
+const fo_engine fo_engine_threads = {
+    .name = "threads",
+    .help = "one process whose N threads (--threads, default 100) each serve one request at a "
+            "time, blocking, while idle connections wait on a libuv loop, like gunicorn's gthread.",
+    .run = run_threads,
+};
