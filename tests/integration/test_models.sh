@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# fanout-server's concurrency models, one suite for all: the same answers from every model, the
+# concurrency each one really reaches (measured by the country API's /stats), graceful shutdown
+# without leftover processes, and a prefork worker that dies being replaced.
+. "$(dirname "$0")/lib.sh"
+
+start api "$BIN/fanout-api" --port 0
+API=http://127.0.0.1:$PORT
+
+# serve NAME MODEL-ARGS...: starts fanout-server in front of the API; sets SRV, SPORT and SPID.
+serve() {
+    local name=$1
+    shift
+    start "$name" "$BIN/fanout-server" "$@" --port 0 --upstream "$API"
+    SRV=http://127.0.0.1:$PORT
+    SPORT=$PORT
+    SPID=$PID
+}
+
+# children PID: the PIDs of PID's child processes, one a line.
+children() {
+    pgrep -P "$1" || true
+}
+
+# wait_children PID N: waits up to 5 s until PID has exactly N children.
+wait_children() {
+    local i
+    for i in $(seq 100); do
+        [ "$(children "$1" | wc -l)" -eq "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# gone PID: true when no process PID exists (a zombie not reaped yet counts as existing).
+gone() {
+    ! ps -p "$1" >/dev/null 2>&1
+}
+
+# stop_server PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default
+# 15) and sets RC to the exit code. Not for $(...): only this shell can wait for its children.
+stop_server() {
+    local pid=$1 limit=${2:-15} i stat
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq $((limit * 20))); do
+        stat=$(ps -o stat= -p "$pid" 2>/dev/null) || break
+        [[ $stat == Z* ]] && break
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid"
+    RC=$?
+}
+
+# count_ok FILE: how many "CODE SECONDS" lines in FILE are 200.
+count_ok() {
+    grep -c '^200 ' "$1"
+}
+
+# batch N URL FILE: N requests at once; the wall time in ms goes to BATCH_MS.
+batch() {
+    local t0
+    t0=$(date +%s%N)
+    parallel_get "$1" "$2" >"$3"
+    BATCH_MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# --- The same answers from every model -------------------------------------------------------
+help=$("$BIN/fanout-server" --help)
+for m in prefork threads uv; do
+    check "--help explains $m in one sentence" \
+        grep -Eq "^  $m +[a-z].*\.\$" <<<"$help"
+done
+check "--help lists no unbuilt model" bash -c '! grep -q "not built" <<<"$0"' "$help"
+
+for spec in "uv" "uv --workers 2" "threads" "prefork"; do
+    # shellcheck disable=SC2086 # spec is a model and its flags, split on purpose
+    serve "suite-${spec// /_}" --model $spec
+    m=${spec%% *}
+    check "[$spec] the banner names the model and its size" \
+        grep -Eq "^fanout-server: model=$m (workers|threads)=[0-9]+ listening on " "$WORK/suite-${spec// /_}.log"
+    out=$(curl -s -D "$WORK/headers" -w '\n%{http_code} %{time_total}' "$SRV/300/")
+    read -r code secs <<<"$(tail -1 <<<"$out")"
+    check "[$spec] /300/ is 200" [ "$code" = 200 ]
+    check "[$spec] /300/ shows a country in an h1" grep -Eq '<h1>[^<]+</h1>' <<<"$out"
+    check "[$spec] /300/ takes under the sequential 1050 ms (took $secs s)" \
+        awk -v s="$secs" 'BEGIN { exit !(s >= 0.600 && s < 1.050) }'
+    if [ "$m" = prefork ]; then
+        check "[$spec] one request per connection: Connection: close" \
+            grep -qi '^connection: close' "$WORK/headers"
+    else
+        check "[$spec] keep-alive: no Connection: close" \
+            bash -c '! grep -qi "^connection: close" "$0"' "$WORK/headers"
+        check "[$spec] keep-alive: a second request reuses the connection" \
+            [ "$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' "$SRV/0/" "$SRV/0/" | tr '\n' ' ')" = "1 0 " ]
+    fi
+    for bad in /-5/ /60001/; do
+        check "[$spec] $bad is 400" [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV$bad")" = 400 ]
+    done
+    check "[$spec] /nope/x is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/nope/x")" = 404 ]
+    check "[$spec] POST is 405" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SRV/")" = 405 ]
+    stop_server "$SPID"
+    check "[$spec] SIGTERM when idle: exit 0 (got $RC)" [ "$RC" = 0 ]
+done
+
+# --- prefork's blocking connection handling (conn_block) ------------------------------------
+serve conn --model prefork --workers 2 --header-timeout 300
+exec 3<>"/dev/tcp/127.0.0.1/$SPORT"
+printf 'GET /0/ HTTP/1.1\r\nHost: t\r\n' >&3
+timeout 5 cat <&3 >"$WORK/slow"
+exec 3<&-
+check "prefork: a request not whole within --header-timeout is answered 408" \
+    grep -q '^HTTP/1.1 408' "$WORK/slow"
+exec 3<>"/dev/tcp/127.0.0.1/$SPORT"
+printf 'GET /0/ HTTP/1.1\r\nHost: t\r\n\r\nGET /0/ HTTP/1.1\r\nHost: t\r\n\r\n' >&3
+timeout 5 cat <&3 >"$WORK/pipe"
+exec 3<&-
+check "prefork: two pipelined requests get one answer, then the connection closes" \
+    [ "$(grep -c '^HTTP/1.1 200' "$WORK/pipe")" = 1 ]
+check "prefork: ... and that answer says Connection: close" grep -qi '^connection: close' "$WORK/pipe"
+check "prefork: garbage is answered 400" \
+    [ "$(printf 'NOT HTTP\r\n\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT; cat >&3; cat <&3" | head -1 | cut -d' ' -f2)" = 400 ]
+check "prefork: still serving after all that" \
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/0/")" = 200 ]
+stop_server "$SPID"
+
+# --- Concurrency, measured at the API -------------------------------------------------------
+# 100 pages at once, each 3 calls: a model that really serves 100 requests at once keeps about
+# 300 calls in flight at the API.
+for spec in "threads --threads 100" "prefork --workers 100" "uv"; do
+    # shellcheck disable=SC2086
+    serve "wide-${spec// /_}" --model $spec
+    [ "${spec%% *}" = prefork ] && wait_children "$SPID" 100
+    curl -s "$API/stats/reset" >/dev/null
+    batch 100 "$SRV/300/" "$WORK/wide"
+    peak=$(stat_field "$API" peak_in_flight)
+    echo "     $spec: 100 pages at /300/ in $BATCH_MS ms, API peak in flight $peak"
+    check "[$spec] 100 concurrent pages all 200" [ "$(count_ok "$WORK/wide")" = 100 ]
+    check "[$spec] API peak in flight about 300 (>= 270; got $peak)" \
+        awk -v p="$peak" 'BEGIN { exit !(p >= 270 && p <= 300) }'
+    stop_server "$SPID"
+    check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
+done
+
+# 2 at once: never more than 6 calls in flight, and every one of the 100 users is served (in
+# arrival order, so nobody starves).
+for spec in "threads --threads 2" "prefork --workers 2"; do
+    # shellcheck disable=SC2086
+    serve "narrow-${spec// /_}" --model $spec
+    [ "${spec%% *}" = prefork ] && wait_children "$SPID" 2
+    curl -s "$API/stats/reset" >/dev/null
+    batch 100 "$SRV/30/" "$WORK/narrow"
+    peak=$(stat_field "$API" peak_in_flight)
+    echo "     $spec: 100 pages at /30/ in $BATCH_MS ms, API peak in flight $peak"
+    check "[$spec] 100 concurrent pages all 200" [ "$(count_ok "$WORK/narrow")" = 100 ]
+    check "[$spec] API peak in flight never above 6 (got $peak)" [ "$peak" -le 6 ]
+    check "[$spec] the 3 calls of a page still overlap (peak $peak >= 3)" [ "$peak" -ge 3 ]
+    stop_server "$SPID"
+    check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
+done
+
+# --- Graceful shutdown ----------------------------------------------------------------------
+# 10 pages at /1000/ (2 s each); SIGTERM 300 ms in. Every page completes, the server exits 0,
+# and none of its processes is left.
+for spec in "prefork --workers 12" "threads --threads 20" "uv" "uv --workers 2"; do
+    # shellcheck disable=SC2086
+    serve "term-${spec// /_}" --model $spec
+    case $spec in
+    prefork*) wait_children "$SPID" 12 ;;
+    "uv --workers 2") wait_children "$SPID" 2 ;;
+    esac
+    parallel_get 10 "$SRV/1000/" >"$WORK/term" &
+    client=$!
+    sleep 0.3
+    kids=$(children "$SPID")
+    stop_server "$SPID"
+    wait "$client"
+    check "[$spec] SIGTERM with 10 pages in flight: exit 0 (got $RC)" [ "$RC" = 0 ]
+    check "[$spec] ... and all 10 pages answered 200" [ "$(count_ok "$WORK/term")" = 10 ]
+    left=0
+    for k in $kids; do gone "$k" || left=$((left + 1)); done
+    check "[$spec] ... and none of its $(wc -w <<<"$kids") child processes is left ($left left)" \
+        [ "$left" = 0 ]
+done
+
+# --- A dead worker is replaced --------------------------------------------------------------
+for spec in "prefork --workers 3" "uv --workers 2"; do
+    n=${spec##* }
+    # shellcheck disable=SC2086
+    serve "kill-${spec// /_}" --model $spec
+    wait_children "$SPID" "$n"
+    victim=$(children "$SPID" | head -1)
+    kill -9 "$victim"
+    replaced=no
+    for _ in $(seq 60); do
+        if ! children "$SPID" | grep -qx "$victim" && [ "$(children "$SPID" | wc -l)" -eq "$n" ]; then
+            replaced=yes
+            break
+        fi
+        sleep 0.05
+    done
+    check "[$spec] a worker killed with SIGKILL is replaced ($n workers again)" [ "$replaced" = yes ]
+    check "[$spec] ... and the death is logged" \
+        grep -q "worker $victim died (signal 9); starting a new one" "$WORK/kill-${spec// /_}.log"
+    parallel_get 6 "$SRV/0/" >"$WORK/after"
+    check "[$spec] ... and the server keeps answering" [ "$(count_ok "$WORK/after")" = 6 ]
+    kids=$(children "$SPID")
+    stop_server "$SPID"
+    check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
+    left=0
+    for k in $kids; do gone "$k" || left=$((left + 1)); done
+    check "[$spec] no child process left" [ "$left" = 0 ]
+done
+
+finish
