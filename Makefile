@@ -19,6 +19,8 @@ help:
 	@echo "make                build into $(BUILD)/ (installs missing dependencies first)"
 	@echo "make test           build and run the unit and integration tests"
 	@echo "make bench          run the model comparison (see scripts/bench.sh --help)"
+	@echo "make bench-ci       short regression run against bench/baseline.json"
+	@echo "make bench-baseline rewrite bench/baseline.json from a bench-ci run"
 	@echo "make clean          remove build directories"
 	@echo "options: SANITIZE=address,undefined  WERROR=ON  BUILD=dir"
 
@@ -34,6 +36,23 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The comparison. Settings pass through: make bench CONFIGS="uv:1 threads:100" USERS=200
+# DURATION=60s MS=300 (see scripts/bench.sh --help).
+BENCH_ENV = CONFIGS="$(CONFIGS)" USERS="$(USERS)" SPAWN_RATE="$(SPAWN_RATE)" \
+            DURATION="$(DURATION)" MS="$(MS)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin"
+bench: build
+	$(BENCH_ENV) scripts/bench.sh
+
+# The regression run for CI: short, fast pages, compared with bench/baseline.json by ratios.
+CI_BENCH = CONFIGS="$(or $(CONFIGS),$(CI_CONFIGS))" USERS=20 SPAWN_RATE=20 DURATION=6s MS=30 \
+           FANOUT_BIN="$(CURDIR)/$(BUILD)/bin"
+CI_CONFIGS = threads:2 threads:100 prefork:2 prefork:100 uv:1
+bench-ci: build
+	$(CI_BENCH) scripts/bench.sh --out $(BUILD)/bench-ci --baseline bench/baseline.json
+
+bench-baseline: build
+	$(CI_BENCH) scripts/bench.sh --out $(BUILD)/bench-ci --write-baseline bench/baseline.json
 
 clean:
 	rm -rf build build-sanitize

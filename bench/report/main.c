@@ -1,0 +1,374 @@
+/* fanout-report: turns a results folder of scripts/bench.sh into the answer.
+ *
+ * Reads, for each name listed in DIR/configs.txt, NAME.load.json (fanout-load --json) and
+ * NAME.server.json (what bench.sh measured of the server: model, size, peak RSS, CPU). Writes
+ * summary.md, summary.json, summary.dat and NAME.series.dat (for scripts/plot.gp) and
+ * index.html; prints the table with the blog's figures under it; optionally checks the run
+ * against a baseline or writes a new one. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fanout/report.h"
+
+#define MAX_CONFIGS 64
+
+typedef struct config {
+    char name[64];
+    fo_bench_row row;
+    json_t *load; /* the fanout-load JSON */
+} config;
+
+static const char *dir = ".";
+
+static FILE *open_out(const char *file) {
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path) {
+        fprintf(stderr, "fanout-report: path too long: %s/%s\n", dir, file);
+        return NULL;
+    }
+    FILE *f = fopen(path, "w");
+    if (!f) fprintf(stderr, "fanout-report: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+static json_t *load_json(const char *name, const char *suffix) {
+    char path[4096];
+    json_error_t err;
+    if (snprintf(path, sizeof path, "%s/%s%s", dir, name, suffix) >= (int)sizeof path) {
+        fprintf(stderr, "fanout-report: path too long: %s/%s%s\n", dir, name, suffix);
+        return NULL;
+    }
+    json_t *j = json_load_file(path, 0, &err);
+    if (!j) fprintf(stderr, "fanout-report: %s: %s (line %d)\n", path, err.text, err.line);
+    return j;
+}
+
+static double num(const json_t *o, const char *key) {
+    return json_number_value(json_object_get(o, key));
+}
+
+static int read_config(config *c) {
+    json_t *srv = load_json(c->name, ".server.json");
+    c->load = load_json(c->name, ".load.json");
+    if (!srv || !c->load) {
+        json_decref(srv);
+        return -1;
+    }
+    fo_bench_row *r = &c->row;
+    const char *cfg = json_string_value(json_object_get(srv, "config"));
+    const char *model = json_string_value(json_object_get(srv, "model"));
+    if (!cfg || !model || strlen(cfg) >= sizeof r->config || strlen(model) >= sizeof r->model) {
+        fprintf(stderr, "fanout-report: %s/%s.server.json lacks a valid config or model\n", dir, c->name);
+        json_decref(srv);
+        return -1;
+    }
+    memcpy(r->config, cfg, strlen(cfg) + 1);
+    memcpy(r->model, model, strlen(model) + 1);
+    r->size = (int)num(srv, "size");
+    r->users = (int)num(srv, "users");
+    r->ms = (int)num(srv, "ms");
+    r->peak_rss_mib = num(srv, "peak_rss_kib") / 1024.0;
+    r->cpu_s = num(srv, "cpu_s");
+    r->upstream_peak = (int)num(srv, "upstream_peak_in_flight");
+    json_decref(srv);
+
+    const json_t *l = c->load;
+    r->requests = (uint64_t)num(l, "requests");
+    r->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
+    r->min_ms = num(l, "min_ms");
+    r->max_ms = num(l, "max_ms");
+    r->mean_ms = num(l, "mean_ms");
+    r->p95_ms = num(l, "p95_ms");
+    r->p95_locust_ms = num(l, "p95_locust_ms");
+    r->max_rps = num(l, "max_rps_smoothed");
+    r->max_rps_raw = num(l, "max_rps_raw");
+    return 0;
+}
+
+/* NAME.series.dat: t users rps rps_locust failures p50_ms p95_ms, one line a second. */
+static int write_series(const config *c) {
+    char file[128];
+    if (snprintf(file, sizeof file, "%s.series.dat", c->name) >= (int)sizeof file) return -1;
+    FILE *f = open_out(file);
+    if (!f) return -1;
+    fprintf(f, "# %s: %d users, page /%d/ (floor %.0f ms)\n", c->row.config, c->row.users, c->row.ms,
+            fo_bench_floor_ms(&c->row));
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(c->load, "windows"), i, w) {
+        double len = num(w, "length_s");
+        double req = num(w, "requests");
+        double rps = len > 0 ? req / len : 0;
+        if (req > 0)
+            fprintf(f, "%zu %d %.3f %.3f %.0f %.3f %.3f\n", i, (int)num(w, "users"), rps,
+                    num(w, "rps_smoothed"), num(w, "failures"), num(w, "p50_ms"), num(w, "p95_ms"));
+        else
+            fprintf(f, "%zu %d %.3f %.3f %.0f nan nan\n", i, (int)num(w, "users"), rps,
+                    num(w, "rps_smoothed"), num(w, "failures"));
+    }
+    return fclose(f);
+}
+
+static void machine(char *out, size_t len) {
+    struct utsname u;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (uname(&u) == 0)
+        snprintf(out, len, "%s %s, %ld cores", u.sysname, u.machine, cpus);
+    else
+        snprintf(out, len, "%ld cores", cpus);
+}
+
+static void html_escape_to(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&': fputs("&amp;", f); break;
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
+static void md_table_to_html(FILE *f, const char *md) {
+    fputs("<table>\n", f);
+    int line = 0;
+    for (const char *p = md; *p; line++) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (line != 1) {
+            char *row = strndup(p, n);
+            const char *tag = line == 0 ? "th" : "td";
+            fputs("<tr>", f);
+            char *save = NULL;
+            for (char *cell = strtok_r(row, "|", &save); cell; cell = strtok_r(NULL, "|", &save)) {
+                while (*cell == ' ') cell++;
+                size_t l = strlen(cell);
+                while (l && cell[l - 1] == ' ') cell[--l] = '\0';
+                fprintf(f, "<%s>", tag);
+                html_escape_to(f, cell);
+                fprintf(f, "</%s>", tag);
+            }
+            fputs("</tr>\n", f);
+            free(row);
+        }
+        p += n + (end ? 1 : 0);
+    }
+    fputs("</table>\n", f);
+}
+
+static int write_index(const config *cs, size_t n, const char *table, const char *blog,
+                       const char *settings) {
+    FILE *f = open_out("index.html");
+    if (!f) return -1;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<title>fanout: which concurrency model?</title>\n<style>\n"
+          "body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }\n"
+          "table { border-collapse: collapse; margin: 1em 0; font-size: 14px; }\n"
+          "th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }\n"
+          "th:first-child, td:first-child { text-align: left; }\n"
+          "th { background: #f0f0f0; } img { max-width: 100%; border: 1px solid #eee; }\n"
+          "</style></head><body>\n<h1>fanout: which concurrency model serves a page that waits on slow APIs?</h1>\n",
+          f);
+    fprintf(f, "<p>");
+    html_escape_to(f, settings);
+    fprintf(f, "</p>\n<h2>This machine</h2>\n");
+    md_table_to_html(f, table);
+    fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
+          "page's floor (its slowest call). Ratios near 1 are perfect.</p>\n"
+          "<img src=\"compare.svg\" alt=\"p95 and Max RPS per configuration\">\n"
+          "<h2>The blog's figures</h2>\n",
+          f);
+    md_table_to_html(f, blog);
+    fputs("<h2>Each configuration over time</h2>\n", f);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "<h3>%s</h3>\n<img src=\"%s.svg\" alt=\"%s over time\">\n<p>", cs[i].row.config,
+                cs[i].name, cs[i].row.config);
+        fprintf(f, "<a href=\"%s.load.json\">JSON</a> · <a href=\"%s_stats.csv\">stats CSV</a> · "
+                   "<a href=\"%s_stats_history.csv\">history CSV</a></p>\n",
+                cs[i].name, cs[i].name, cs[i].name);
+    }
+    fputs("<p><a href=\"summary.md\">summary.md</a> · <a href=\"summary.json\">summary.json</a></p>\n"
+          "</body></html>\n",
+          f);
+    return fclose(f);
+}
+
+static json_t *summary_json(const config *cs, size_t n, const char *mach) {
+    json_t *rows = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const fo_bench_row *r = &cs[i].row;
+        uint64_t pages = r->requests + r->failures;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "config",
+            r->config, "model", r->model, "size", r->size, "users", r->users, "ms", r->ms,
+            "requests", (json_int_t)r->requests, "failures", (json_int_t)r->failures, "min_ms",
+            r->min_ms, "p95_ms", r->p95_ms, "p95_locust_ms", r->p95_locust_ms, "mean_ms",
+            r->mean_ms, "max_ms", r->max_ms, "max_rps", r->max_rps, "max_rps_raw", r->max_rps_raw);
+        json_object_update_new(
+            o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "bound_rps",
+                         fo_bench_bound_rps(r), "rps_ratio", fo_bench_rps_ratio(r), "p95_ratio",
+                         fo_bench_p95_ratio(r), "failure_ratio", fo_bench_failure_ratio(r),
+                         "floor_ms", fo_bench_floor_ms(r), "peak_rss_mib", r->peak_rss_mib,
+                         "cpu_s", r->cpu_s, "cpu_ms_per_page",
+                         pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
+                         r->upstream_peak));
+        json_array_append_new(rows, o);
+    }
+    return json_pack("{s:s, s:o}", "machine", mach, "configs", rows);
+}
+
+static void usage(FILE *f) {
+    fputs("usage: fanout-report --dir DIR [--baseline FILE [--tolerance X]] [--write-baseline FILE]\n"
+          "\n"
+          "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
+          "summary.md, summary.json, the chart data and index.html into DIR.\n"
+          "  --baseline FILE        exit 1 when a configuration's RPS / bound, p95 / floor or\n"
+          "                         failure ratio is worse than FILE's beyond the tolerance\n"
+          "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
+          "  --write-baseline FILE  write this run's ratios as a baseline\n",
+          f);
+}
+
+int main(int argc, char **argv) {
+    const char *baseline = NULL, *write_baseline = NULL;
+    double tolerance = 0.25;
+    static const struct option longopts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"baseline", required_argument, NULL, 'b'},
+        {"tolerance", required_argument, NULL, 't'},
+        {"write-baseline", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'd': dir = optarg; break;
+        case 'b': baseline = optarg; break;
+        case 'w': write_baseline = optarg; break;
+        case 't': {
+            char *end;
+            tolerance = strtod(optarg, &end);
+            if (*end || tolerance < 0 || tolerance > 10) {
+                fprintf(stderr, "fanout-report: --tolerance must be a number from 0 to 10\n");
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+
+    char path[4096], name[64];
+    snprintf(path, sizeof path, "%s/configs.txt", dir);
+    FILE *list = fopen(path, "r");
+    if (!list) {
+        fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    static config cs[MAX_CONFIGS];
+    size_t n = 0;
+    while (n < MAX_CONFIGS && fscanf(list, "%63s", name) == 1) {
+        snprintf(cs[n].name, sizeof cs[n].name, "%s", name);
+        if (read_config(&cs[n]) != 0) {
+            fclose(list);
+            return 1;
+        }
+        n++;
+    }
+    fclose(list);
+    if (n == 0) {
+        fprintf(stderr, "fanout-report: %s lists no configuration\n", path);
+        return 2;
+    }
+
+    fo_bench_row rows[MAX_CONFIGS];
+    for (size_t i = 0; i < n; i++) rows[i] = cs[i].row;
+    char *table = fo_bench_table_md(rows, n);
+    char *blog = fo_bench_blog_md();
+    char mach[256], settings[512], stamp[64];
+    machine(mach, sizeof mach);
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M", localtime(&now));
+    const json_t *l0 = cs[0].load;
+    snprintf(settings, sizeof settings,
+             "%s on %s: %d users (spawn rate %g/s), %.0f s per configuration, page /%d/ "
+             "(calls of %d, %d and %d ms; floor %d ms)",
+             stamp, mach, rows[0].users, num(l0, "spawn_rate"), num(l0, "duration_s"), rows[0].ms,
+             rows[0].ms, 2 * rows[0].ms, rows[0].ms / 2, 2 * rows[0].ms);
+    if (!table || !blog) {
+        fprintf(stderr, "fanout-report: out of memory\n");
+        return 1;
+    }
+
+    int rc = 0;
+    FILE *f = open_out("summary.md");
+    if (f) {
+        fprintf(f, "# fanout results\n\n%s\n\n## This machine\n\n%s\n## The blog's figures\n\n%s",
+                settings, table, blog);
+        rc |= fclose(f);
+    } else {
+        rc = 1;
+    }
+    f = open_out("summary.dat");
+    if (f) {
+        for (size_t i = 0; i < n; i++)
+            fprintf(f, "%zu \"%s\" %.3f %.3f %.3f %.1f\n", i, rows[i].config, rows[i].p95_ms,
+                    rows[i].max_rps, fo_bench_bound_rps(&rows[i]), fo_bench_floor_ms(&rows[i]));
+        rc |= fclose(f);
+    } else {
+        rc = 1;
+    }
+    for (size_t i = 0; i < n; i++) rc |= write_series(&cs[i]) != 0;
+    json_t *sum = summary_json(cs, n, mach);
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    rc |= json_dump_file(sum, path, JSON_INDENT(2)) != 0;
+    json_decref(sum);
+    rc |= write_index(cs, n, table, blog, settings) != 0;
+    if (rc) fprintf(stderr, "fanout-report: some files of %s could not be written\n", dir);
+
+    printf("\n%s\n\n%s\nThe blog's figures (Apple M2, Python stacks):\n\n%s", settings, table, blog);
+
+    if (write_baseline) {
+        json_t *b = fo_bench_baseline(rows, n);
+        if (json_dump_file(b, write_baseline, JSON_INDENT(2)) != 0) {
+            fprintf(stderr, "fanout-report: cannot write %s\n", write_baseline);
+            rc = 1;
+        } else {
+            printf("\nbaseline written to %s\n", write_baseline);
+        }
+        json_decref(b);
+    }
+    if (baseline) {
+        json_error_t err;
+        json_t *b = json_load_file(baseline, 0, &err);
+        if (!b) {
+            fprintf(stderr, "fanout-report: baseline %s: %s\n", baseline, err.text);
+            rc = 2;
+        } else {
+            char msg[8192];
+            int bad = fo_bench_compare(rows, n, b, tolerance, msg, sizeof msg);
+            printf("\nAgainst the baseline %s (tolerance %.0f%%):\n%s", baseline, 100 * tolerance, msg);
+            if (bad) {
+                printf("REGRESSION: %d configuration%s worse than the baseline\n", bad, bad == 1 ? "" : "s");
+                rc = 1;
+            } else {
+                printf("no regression\n");
+            }
+            json_decref(b);
+        }
+    }
+    for (size_t i = 0; i < n; i++) json_decref(cs[i].load);
+    free(table);
+    free(blog);
+    return rc;
+}

@@ -1,0 +1,59 @@
+/* The benchmark's answer: one row per configuration, the physical limit of each (Little's law),
+ * the blog's own figures beside ours, and the regression check against a baseline. Pure: no
+ * files, no sockets (bench/report/main.c does the I/O). */
+#ifndef FANOUT_REPORT_H
+#define FANOUT_REPORT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fo_bench_row {
+    char config[32];      /* "threads:100" */
+    char model[16];       /* prefork, threads, uv */
+    int size;             /* workers, threads or loops */
+    int users, ms;
+    uint64_t requests, failures;
+    double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
+    double max_rps;       /* peak of Locust's smoothed current RPS: the blog's column */
+    double max_rps_raw;   /* peak of raw one-second counts */
+    double peak_rss_mib;  /* every process of the model together */
+    double cpu_s;         /* user + system, every process of the model */
+    int upstream_peak;    /* the API's peak of calls in flight */
+} fo_bench_row;
+
+/* The floor of a page: its slowest call, 2 * ms. */
+double fo_bench_floor_ms(const fo_bench_row *r);
+
+/* How many requests the configuration can work on at once: the users, capped by the threads
+ * (threads) or worker processes (prefork); the uv model has no cap. */
+int fo_bench_capacity(const fo_bench_row *r);
+
+/* Little's law: capacity / floor, in requests per second; 0 when ms is 0 (no bound). */
+double fo_bench_bound_rps(const fo_bench_row *r);
+
+/* Ratios: Max RPS to the bound (1 is perfect), p95 to the floor (1 is perfect), failures to
+ * all requests. 0 where undefined. */
+double fo_bench_rps_ratio(const fo_bench_row *r);
+double fo_bench_p95_ratio(const fo_bench_row *r);
+double fo_bench_failure_ratio(const fo_bench_row *r);
+
+/* The rows as a Markdown table (malloc'd): the blog's four columns, then bound, ratios,
+ * failures, peak RSS, CPU and CPU per page. */
+char *fo_bench_table_md(const fo_bench_row *rows, size_t n);
+
+/* The blog's table (Apple M2, Python stacks) as Markdown, with the closest model here. */
+char *fo_bench_blog_md(void);
+
+/* The machine-independent figures of a run, as a baseline object. */
+json_t *fo_bench_baseline(const fo_bench_row *rows, size_t n);
+
+/* Compares rows with a baseline: a configuration regresses when its RPS ratio falls below the
+ * baseline's by more than `tolerance` (relative), its p95 ratio rises above the baseline's by
+ * more than that, or its failure ratio exceeds the baseline's by more than 1 point.
+ * Configurations missing from either side are reported, not failed. Writes one line per finding
+ * into msg; returns the number of regressions. */
+int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline, double tolerance,
+                     char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,241 @@
+#!/usr/bin/env bash
+# Runs the model comparison: the country API, then each configuration of fanout-server in turn
+# under fanout-load with the blog's load, and writes bench/results/<date-time>/ with the table,
+# JSON, CSV, charts and an index.html. See --help.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
+BIN=${FANOUT_BIN:-$top/build/bin}
+CONFIGS=${CONFIGS:-"threads:2 threads:100 prefork:2 prefork:100 uv:1 uv:$ncpu"}
+USERS=${USERS:-100}
+SPAWN_RATE=${SPAWN_RATE:-10}
+DURATION=${DURATION:-30s}
+MS=${MS:-300}
+THREADS=${LOAD_THREADS:-1}
+OUT=""
+CI_MODE=0
+BASELINE=""
+WRITE_BASELINE=""
+TOLERANCE=${TOLERANCE:-0.25}
+
+usage() {
+    cat <<USAGE
+usage: scripts/bench.sh [options]
+
+Starts fanout-api, then for each configuration starts fanout-server, waits until it answers,
+runs fanout-load against GET /<ms>/ and stops the server; prints the blog's table for this
+machine with each row's Little's-law bound, and writes bench/results/<date-time>/.
+
+  --configs "M:N ..."   configurations, model:size (threads:N threads, prefork:N workers,
+                        uv:N loops/processes); default "$CONFIGS"
+  --users N             users (default $USERS)
+  --spawn-rate R        users started per second, Locust's way (default $SPAWN_RATE)
+  --duration D          each configuration's run, ramp included (default $DURATION)
+  --ms MS               the page's ms: calls of MS, 2*MS, MS/2; floor 2*MS (default $MS)
+  --load-threads T      fanout-load event loops (default $THREADS)
+  --out DIR             results folder (default bench/results/<date-time>)
+  --baseline FILE       compare ratios with FILE; exit 1 when a configuration is worse than it
+                        by more than --tolerance (default $TOLERANCE, relative)
+  --write-baseline FILE write this run's ratios as the new baseline
+  -h, --help            this help
+
+The same settings are read from the environment: CONFIGS, USERS, SPAWN_RATE, DURATION, MS.
+USAGE
+}
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --configs) CONFIGS=$2; shift 2 ;;
+    --users) USERS=$2; shift 2 ;;
+    --spawn-rate) SPAWN_RATE=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --ms) MS=$2; shift 2 ;;
+    --load-threads) THREADS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --baseline) BASELINE=$2; shift 2 ;;
+    --write-baseline) WRITE_BASELINE=$2; shift 2 ;;
+    --tolerance) TOLERANCE=$2; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
+    esac
+done
+
+die() { echo "bench.sh: $*" >&2; exit 2; }
+[[ $USERS =~ ^[0-9]+$ && $USERS -gt 0 ]] || die "--users must be a positive whole number, not '$USERS'"
+[[ $MS =~ ^[0-9]+$ && $MS -le 60000 ]] || die "--ms must be a whole number from 0 to 60000, not '$MS'"
+[[ $SPAWN_RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--spawn-rate must be a number, not '$SPAWN_RATE'"
+for c in $CONFIGS; do
+    [[ $c =~ ^(prefork|threads|uv):[0-9]+$ ]] || die "a configuration is model:size with model prefork, threads or uv, not '$c'"
+done
+for b in fanout-api fanout-server fanout-load fanout-report; do
+    [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
+done
+
+# Seconds of a duration like 30s, 2m, 1m30s, 500ms (for the progress line only).
+seconds_of() {
+    awk -v d="$1" 'BEGIN { t = 0; while (match(d, /^[0-9.]+(ms|s|m|h)?/)) { part = substr(d, 1, RLENGTH);
+        d = substr(d, RLENGTH + 1); n = part + 0; u = part; sub(/^[0-9.]+/, "", u);
+        t += (u == "ms") ? n / 1000 : (u == "m") ? n * 60 : (u == "h") ? n * 3600 : n } printf "%d", t + 0.999 }'
+}
+run_s=$(seconds_of "$DURATION")
+[ "$run_s" -gt 0 ] || die "--duration must be a duration such as 30s or 2m, not '$DURATION'"
+
+# The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
+ulimit -n "$hard" 2>/dev/null || true
+
+[ -n "$OUT" ] || OUT="$top/bench/results/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT"
+: >"$OUT/configs.txt"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] || continue
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
+
+# start NAME CMD...: background process logging to $OUT/NAME.log; sets PID and PORT.
+start() {
+    local name=$1 log="$OUT/$1.log"
+    shift
+    "$@" >"$log" 2>&1 &
+    PID=$!
+    PIDS+=("$PID")
+    for _ in $(seq 200); do
+        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log")
+        [ -n "$PORT" ] && return 0
+        kill -0 "$PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "bench.sh: $name did not start: $(head -3 "$log")" >&2
+    exit 1
+}
+
+# stop PID: SIGTERM, wait up to 20 s, then SIGKILL.
+stop() {
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# The server process and its children, one per line.
+tree_pids() {
+    echo "$1"
+    ps -A -o pid= -o ppid= | awk -v p="$1" '$2 == p { print $1 }'
+}
+
+# Resident memory of a process tree, in KiB.
+tree_rss_kib() {
+    ps -o rss= -p "$(tree_pids "$1" | paste -sd, -)" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# CPU seconds (user + system) used so far by a process tree.
+tree_cpu_s() {
+    local pids
+    pids=$(tree_pids "$1")
+    if [ -r /proc/self/stat ]; then
+        local tick
+        tick=$(getconf CLK_TCK)
+        for p in $pids; do
+            [ -r "/proc/$p/stat" ] && sed 's/^.*) //' "/proc/$p/stat"
+        done | awk -v hz="$tick" '{ s += $12 + $13 } END { printf "%.2f", s / hz }'
+    else
+        # macOS and the BSDs: ps prints [[dd-]hh:]mm:ss.cc
+        ps -o time= -p "$(echo "$pids" | paste -sd, -)" | awk '{ n = split($1, a, /[-:]/); s = 0;
+            for (i = 1; i <= n; i++) s = s * 60 + a[i]; t += s } END { printf "%.2f", t }'
+    fi
+}
+
+fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
+
+start api "$BIN/fanout-api" --port 0
+API=http://127.0.0.1:$PORT
+API_PID=$PID
+
+set -- $CONFIGS
+n_configs=$#
+i=0
+t_begin=$(date +%s)
+per_config=$((run_s + 4))
+echo "fanout bench: $n_configs configurations, $USERS users (spawn rate $SPAWN_RATE/s), $DURATION each, page /$MS/ (floor $((2 * MS)) ms)"
+echo "results: $OUT"
+for cfg in $CONFIGS; do
+    i=$((i + 1))
+    model=${cfg%%:*}
+    size=${cfg##*:}
+    name="$model-$size"
+    case $model in
+    threads) size_flag=(--threads "$size") ;;
+    *) size_flag=(--workers "$size") ;;
+    esac
+    start "$name.server" "$BIN/fanout-server" --model "$model" "${size_flag[@]}" --port 0 \
+        --upstream "$API" --backlog 4096 --upstream-timeout 60000
+    srv_pid=$PID
+    url=http://127.0.0.1:$PORT/$MS/
+    ready=0
+    for _ in $(seq 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/0/")" = 200 ] && { ready=1; break; }
+        sleep 0.1
+    done
+    [ $ready = 1 ] || { echo "bench.sh: $name does not answer; see $OUT/$name.server.log" >&2; exit 1; }
+    curl -s "$API/stats/reset" >/dev/null
+
+    "$BIN/fanout-load" --quiet --users "$USERS" --spawn-rate "$SPAWN_RATE" --duration "$DURATION" \
+        --threads "$THREADS" --timeout 60s --max-failure-ratio 1 \
+        --json "$OUT/$name.load.json" --csv "$OUT/$name" "$url" >"$OUT/$name.load.txt" 2>"$OUT/$name.load.err" &
+    load_pid=$!
+    PIDS+=("$load_pid")
+    peak_rss=0
+    t0=$(date +%s)
+    while kill -0 "$load_pid" 2>/dev/null; do
+        rss=$(tree_rss_kib "$srv_pid")
+        [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
+        now=$(date +%s)
+        el=$((now - t_begin))
+        left=$(((n_configs - i) * per_config + run_s - (now - t0)))
+        [ $left -lt 0 ] && left=0
+        line=$(printf '[%d/%d] %-12s elapsed %s, left ~%s' "$i" "$n_configs" "$cfg" "$(fmt_time $el)" "$(fmt_time $left)")
+        if [ -t 1 ]; then printf '\r%s\033[K' "$line"; fi
+        sleep 0.5
+    done
+    load_rc=0
+    wait "$load_pid" || load_rc=$?
+    [ -t 1 ] && printf '\r\033[K'
+    cpu=$(tree_cpu_s "$srv_pid")
+    peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
+    stop "$srv_pid"
+    if [ ! -s "$OUT/$name.load.json" ]; then
+        echo "bench.sh: fanout-load failed for $name (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
+        exit 1
+    fi
+    printf '{"config":"%s","model":"%s","size":%d,"users":%d,"ms":%d,"peak_rss_kib":%d,"cpu_s":%s,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
+        "$cfg" "$model" "$size" "$USERS" "$MS" "$peak_rss" "$cpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
+    echo "$name" >>"$OUT/configs.txt"
+    echo "[$i/$n_configs] $cfg done: $(tail -1 "$OUT/$name.load.txt")"
+done
+stop "$API_PID"
+
+report_args=(--dir "$OUT")
+[ -n "$BASELINE" ] && report_args+=(--baseline "$BASELINE" --tolerance "$TOLERANCE")
+[ -n "$WRITE_BASELINE" ] && report_args+=(--write-baseline "$WRITE_BASELINE")
+rc=0
+"$BIN/fanout-report" "${report_args[@]}" || rc=$?
+
+if command -v gnuplot >/dev/null 2>&1; then
+    if ! (cd "$OUT" && gnuplot "$top/scripts/plot.gp" >"$OUT/gnuplot.log" 2>&1); then
+        echo "bench.sh: gnuplot failed; charts are missing (see $OUT/gnuplot.log)" >&2
+    fi
+else
+    echo "bench.sh: gnuplot is not installed, so no charts (scripts/install-deps.sh installs it); the rest is written" >&2
+fi
+echo "results: $OUT/index.html"
+exit $rc

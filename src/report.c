@@ -1,0 +1,198 @@
+/* The benchmark's tables and its regression check. */
+#include "fanout/report.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+double fo_bench_floor_ms(const fo_bench_row *r) {
+    return 2.0 * r->ms;
+}
+
+int fo_bench_capacity(const fo_bench_row *r) {
+    if (strcmp(r->model, "uv") == 0) return r->users;
+    return r->size < r->users ? r->size : r->users;
+}
+
+double fo_bench_bound_rps(const fo_bench_row *r) {
+    double floor_s = fo_bench_floor_ms(r) / 1000.0;
+    return floor_s > 0 ? fo_bench_capacity(r) / floor_s : 0;
+}
+
+double fo_bench_rps_ratio(const fo_bench_row *r) {
+    double b = fo_bench_bound_rps(r);
+    return b > 0 ? r->max_rps / b : 0;
+}
+
+double fo_bench_p95_ratio(const fo_bench_row *r) {
+    double f = fo_bench_floor_ms(r);
+    return f > 0 ? r->p95_ms / f : 0;
+}
+
+double fo_bench_failure_ratio(const fo_bench_row *r) {
+    uint64_t all = r->requests + r->failures;
+    return all ? (double)r->failures / (double)all : 0;
+}
+
+/* A growing string for the tables. */
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        if (b->oom) return;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap ? b->cap * 2 : 1024) + (size_t)n;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+}
+
+static char *sb_take(sbuf *b) {
+    if (b->oom) {
+        free(b->s);
+        return NULL;
+    }
+    return b->s;
+}
+
+char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
+    sbuf b = {0};
+    sb_printf(&b, "| Configuration | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | Bound RPS "
+                  "| RPS / bound | p95 / floor | Failures | Peak RSS (MiB) | CPU (s) | CPU / page (ms) |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < n; i++) {
+        const fo_bench_row *r = &rows[i];
+        uint64_t pages = r->requests + r->failures;
+        sb_printf(&b,
+                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %.1f | %.2f | "
+                  "%.3f |\n",
+                  r->config, r->min_ms, r->p95_ms, r->mean_ms, r->max_rps, fo_bench_bound_rps(r),
+                  fo_bench_rps_ratio(r), fo_bench_p95_ratio(r), (unsigned long long)r->failures,
+                  r->peak_rss_mib, r->cpu_s, pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
+    }
+    return sb_take(&b);
+}
+
+/* The blog's table, from shared/seed/django-sync-or-async.md (Apple M2; 100 users, spawn rate
+ * 10, 30 s, pages at 300/600/150 ms). */
+static const struct {
+    const char *config, *closest;
+    double min_ms, p95_ms, mean_ms, max_rps;
+} blog[] = {
+    {"uWSGI, 1 process, 2 threads", "threads:2", 783, 22000, 12107.87, 3},
+    {"uWSGI, 1 process, 100 threads", "threads:100", 613, 950, 782.45, 131},
+    {"uWSGI, 1 process, gevent", "uv:1", 614, 1100, 857.1, 110},
+    {"Gunicorn, 1 process, 100 threads", "threads:100", 612, 1000, 716.69, 140},
+    {"Gunicorn, 1 process, gevent", "uv:1", 619, 1400, 1038.78, 91},
+    {"Uvicorn, 1 process, async", "uv:1", 616, 1000, 853.56, 115},
+};
+
+char *fo_bench_blog_md(void) {
+    sbuf b = {0};
+    sb_printf(&b, "| Configuration (the blog: Apple M2, Python) | closest here | Min (ms) | "
+                  "95%%-ile (ms) | Average (ms) | Max RPS | RPS / bound |\n"
+                  "|---|---|---:|---:|---:|---:|---:|\n");
+    for (size_t i = 0; i < sizeof blog / sizeof blog[0]; i++) {
+        /* The blog's bound: 100 users, or 2 threads, over the 600 ms floor. */
+        double bound = strcmp(blog[i].closest, "threads:2") == 0 ? 2 / 0.6 : 100 / 0.6;
+        sb_printf(&b, "| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", blog[i].config,
+                  blog[i].closest, blog[i].min_ms, blog[i].p95_ms, blog[i].mean_ms, blog[i].max_rps,
+                  blog[i].max_rps / bound);
+    }
+    return sb_take(&b);
+}
+
+json_t *fo_bench_baseline(const fo_bench_row *rows, size_t n) {
+    json_t *configs = json_object();
+    for (size_t i = 0; i < n; i++) {
+        const fo_bench_row *r = &rows[i];
+        json_object_set_new(configs, r->config,
+                            json_pack("{s:f, s:f, s:f}", "rps_ratio", fo_bench_rps_ratio(r),
+                                      "p95_ratio", fo_bench_p95_ratio(r), "failure_ratio",
+                                      fo_bench_failure_ratio(r)));
+    }
+    int users = n ? rows[0].users : 0, ms = n ? rows[0].ms : 0;
+    return json_pack("{s:i, s:i, s:o}", "users", users, "ms", ms, "configs", configs);
+}
+
+static void msg_add(char *msg, size_t msglen, const char *fmt, ...) {
+    size_t used = strlen(msg);
+    if (used + 1 >= msglen) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + used, msglen - used, fmt, ap);
+    va_end(ap);
+}
+
+int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline, double tolerance,
+                     char *msg, size_t msglen) {
+    int regressions = 0;
+    if (msglen) msg[0] = '\0';
+    json_t *configs = json_object_get(baseline, "configs");
+    if (!json_is_object(configs)) {
+        msg_add(msg, msglen, "the baseline has no \"configs\" object\n");
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const fo_bench_row *r = &rows[i];
+        json_t *base = json_object_get(configs, r->config);
+        if (!json_is_object(base)) {
+            msg_add(msg, msglen, "%s: not in the baseline (not compared)\n", r->config);
+            continue;
+        }
+        double b_rps = json_number_value(json_object_get(base, "rps_ratio"));
+        double b_p95 = json_number_value(json_object_get(base, "p95_ratio"));
+        double b_fail = json_number_value(json_object_get(base, "failure_ratio"));
+        double rps = fo_bench_rps_ratio(r), p95 = fo_bench_p95_ratio(r);
+        double fail = fo_bench_failure_ratio(r);
+        int bad = 0;
+        if (rps < b_rps * (1 - tolerance)) {
+            msg_add(msg, msglen, "%s: RPS / bound %.3f is below the baseline's %.3f by more than %.0f%%\n",
+                    r->config, rps, b_rps, 100 * tolerance);
+            bad = 1;
+        }
+        if (p95 > b_p95 * (1 + tolerance)) {
+            msg_add(msg, msglen, "%s: p95 / floor %.3f is above the baseline's %.3f by more than %.0f%%\n",
+                    r->config, p95, b_p95, 100 * tolerance);
+            bad = 1;
+        }
+        if (fail > b_fail + 0.01) {
+            msg_add(msg, msglen, "%s: failure ratio %.4f is above the baseline's %.4f by more than 1 point\n",
+                    r->config, fail, b_fail);
+            bad = 1;
+        }
+        if (!bad)
+            msg_add(msg, msglen, "%s: ok (RPS / bound %.3f vs %.3f, p95 / floor %.3f vs %.3f)\n",
+                    r->config, rps, b_rps, p95, b_p95);
+        regressions += bad;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(configs, key, v) {
+        int found = 0;
+        for (size_t i = 0; i < n && !found; i++) found = strcmp(rows[i].config, key) == 0;
+        if (!found) msg_add(msg, msglen, "%s: in the baseline but not run (not compared)\n", key);
+    }
+    return regressions;
+}

@@ -1,0 +1,103 @@
+/* Unit tests of the benchmark report (src/report.c): Little's-law bounds, ratios, the tables
+ * and the baseline comparison. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fanout/report.h"
+
+static fo_bench_row row(const char *config, const char *model, int size, double max_rps,
+                        double p95) {
+    fo_bench_row r = {.size = size, .users = 100, .ms = 300, .requests = 1000, .max_rps = max_rps,
+                      .p95_ms = p95, .min_ms = 601, .mean_ms = 610};
+    strcpy(r.config, config);
+    strcpy(r.model, model);
+    return r;
+}
+
+static void test_bounds(void **state) {
+    (void)state;
+    fo_bench_row uv = row("uv:1", "uv", 1, 160, 630);
+    fo_bench_row t2 = row("threads:2", "threads", 2, 3.2, 22000);
+    fo_bench_row p200 = row("prefork:200", "prefork", 200, 160, 620);
+    assert_true(fo_bench_floor_ms(&uv) == 600.0);
+    /* 100 users over a 600 ms floor: 166.7 RPS; 2 threads: 3.33 RPS. */
+    assert_int_equal(fo_bench_capacity(&uv), 100);
+    assert_int_equal(fo_bench_capacity(&t2), 2);
+    assert_int_equal(fo_bench_capacity(&p200), 100);
+    assert_true(fo_bench_bound_rps(&uv) > 166.66 && fo_bench_bound_rps(&uv) < 166.67);
+    assert_true(fo_bench_bound_rps(&t2) > 3.33 && fo_bench_bound_rps(&t2) < 3.34);
+    assert_true(fo_bench_rps_ratio(&uv) > 0.95 && fo_bench_rps_ratio(&uv) < 0.97);
+    assert_true(fo_bench_p95_ratio(&uv) == 1.05);
+    uv.failures = 10;
+    assert_true(fo_bench_failure_ratio(&uv) > 0.0099 && fo_bench_failure_ratio(&uv) < 0.0100);
+    uv.ms = 0; /* no floor, no bound: ratios are undefined and say 0 */
+    assert_true(fo_bench_bound_rps(&uv) == 0 && fo_bench_rps_ratio(&uv) == 0);
+}
+
+static void test_tables(void **state) {
+    (void)state;
+    fo_bench_row rows[] = {row("threads:2", "threads", 2, 3.2, 22000), row("uv:1", "uv", 1, 160, 630)};
+    char *t = fo_bench_table_md(rows, 2);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "| Configuration | Min (ms) | 95%-ile (ms) | Average (ms) | Max RPS |"));
+    assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 |"));
+    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 |"));
+    free(t);
+    char *b = fo_bench_blog_md();
+    assert_non_null(strstr(b, "| Uvicorn, 1 process, async | uv:1 | 616 | 1000 | 853.56 | 115 |"));
+    assert_non_null(strstr(b, "| uWSGI, 1 process, 2 threads | threads:2 | 783 | 22000 | 12107.87 | 3 |"));
+    free(b);
+}
+
+static void test_baseline_round_trip(void **state) {
+    (void)state;
+    fo_bench_row rows[] = {row("threads:2", "threads", 2, 3.2, 22000), row("uv:1", "uv", 1, 160, 630)};
+    json_t *base = fo_bench_baseline(rows, 2);
+    char msg[2048];
+    /* The same run against its own baseline: no regression. */
+    assert_int_equal(fo_bench_compare(rows, 2, base, 0.25, msg, sizeof msg), 0);
+    assert_non_null(strstr(msg, "uv:1: ok"));
+
+    /* Within tolerance: 20% fewer RPS at 25% tolerance. */
+    fo_bench_row slower = rows[1];
+    slower.max_rps = 128;
+    assert_int_equal(fo_bench_compare(&slower, 1, base, 0.25, msg, sizeof msg), 0);
+    /* Beyond it: 30% fewer. */
+    slower.max_rps = 112;
+    assert_int_equal(fo_bench_compare(&slower, 1, base, 0.25, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "uv:1: RPS / bound"));
+    /* A p95 50% higher. */
+    fo_bench_row laggy = rows[1];
+    laggy.p95_ms = 945;
+    assert_int_equal(fo_bench_compare(&laggy, 1, base, 0.25, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "p95 / floor"));
+    /* Failures where there were none. */
+    fo_bench_row failing = rows[1];
+    failing.failures = 50;
+    assert_int_equal(fo_bench_compare(&failing, 1, base, 0.25, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "failure ratio"));
+    /* A configuration the baseline lacks is reported, not failed; one not run is reported. */
+    fo_bench_row other = row("prefork:4", "prefork", 4, 6.6, 700);
+    assert_int_equal(fo_bench_compare(&other, 1, base, 0.25, msg, sizeof msg), 0);
+    assert_non_null(strstr(msg, "prefork:4: not in the baseline"));
+    assert_non_null(strstr(msg, "uv:1: in the baseline but not run"));
+    json_decref(base);
+
+    json_t *broken = json_object();
+    assert_int_equal(fo_bench_compare(rows, 2, broken, 0.25, msg, sizeof msg), 1);
+    json_decref(broken);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_baseline_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
