@@ -47,8 +47,8 @@ static void close_conn(fo_user *u, enum after_close next) {
 }
 
 static void fail(fo_user *u, fo_fail_kind kind) {
-    fo_worker_failure(u->w, kind, uv_hrtime());
     u->in_request = 0;
+    fo_worker_failure(u->w, kind, uv_hrtime());
     close_conn(u, AC_NEXT);
 }
 

@@ -25,11 +25,17 @@ static void flush_window(fo_worker *w, uint64_t next) {
     w->win_idx = next;
 }
 
-/* Run time of an event at hrtime `now`, or UINT64_MAX when it falls after the run's end (such
- * an event is dropped: the run is [0, total)). Moves the current window forward when needed. */
+static void stop(fo_worker *w);
+
+/* Run time of an event at hrtime `now`, or UINT64_MAX when it falls after the run's end: the
+ * run is [0, total), so such an event is dropped, and the run ends here even if the stop
+ * timer has not fired yet. Moves the current window forward when needed. */
 static uint64_t run_time(fo_worker *w, uint64_t now) {
     uint64_t t = now > w->t0 ? now - w->t0 : 0;
-    if (t >= w->opts->sched.total_ns) return UINT64_MAX;
+    if (t >= w->opts->sched.total_ns) {
+        stop(w);
+        return UINT64_MAX;
+    }
     uint64_t idx = t / FO_NS_PER_S;
     if (idx != w->win_idx) flush_window(w, idx);
     return t;
@@ -99,14 +105,18 @@ static void on_tick(uv_timer_t *timer) {
     for (uint32_t i = 0; i < w->n_users; i++) fo_user_check_timeout(&w->users[i], now);
 }
 
-static void on_stop(uv_timer_t *timer) {
-    fo_worker *w = timer->data;
+static void stop(fo_worker *w) {
+    if (w->stopping) return;
     w->stopping = 1;
     flush_window(w, UINT64_MAX);
     for (uint32_t i = 0; i < w->n_users; i++) fo_user_abort(&w->users[i]);
     uv_close((uv_handle_t *)&w->sched_timer, NULL);
     uv_close((uv_handle_t *)&w->tick_timer, NULL);
     uv_close((uv_handle_t *)&w->stop_timer, NULL);
+}
+
+static void on_stop(uv_timer_t *timer) {
+    stop(timer->data);
 }
 
 static void thread_main(void *arg) {

@@ -1,0 +1,158 @@
+/* Tests for bench/load/opts.c: durations, URLs, stages, and that bad arguments are refused
+ * with a one-line reason. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "opts.h"
+
+#include <string.h>
+
+#define S(x) ((uint64_t)((x) * 1e9))
+
+static int parse(fo_load_opts *o, char *err, const char *a1, const char *a2, const char *a3, const char *a4,
+                 const char *a5, const char *a6) {
+    char *argv[8] = {(char *)"fanout-load"};
+    int argc = 1;
+    const char *args[] = {a1, a2, a3, a4, a5, a6};
+    for (int i = 0; i < 6 && args[i]; i++) argv[argc++] = (char *)args[i];
+    return fo_load_opts_parse(o, argc, argv, err, 256);
+}
+
+static void test_durations(void **state) {
+    (void)state;
+    uint64_t ns;
+    assert_int_equal(fo_parse_duration("30s", &ns), 0);
+    assert_int_equal(ns, S(30));
+    assert_int_equal(fo_parse_duration("2m", &ns), 0);
+    assert_int_equal(ns, S(120));
+    assert_int_equal(fo_parse_duration("500ms", &ns), 0);
+    assert_int_equal(ns, S(0.5));
+    assert_int_equal(fo_parse_duration("1m30s", &ns), 0);
+    assert_int_equal(ns, S(90));
+    assert_int_equal(fo_parse_duration("1.5h", &ns), 0);
+    assert_int_equal(ns, S(5400));
+    assert_int_equal(fo_parse_duration("7", &ns), 0);
+    assert_int_equal(ns, S(7));
+    assert_int_equal(fo_parse_duration("250us", &ns), 0);
+    assert_int_equal(ns, 250000);
+    assert_true(fo_parse_duration("", &ns) < 0);
+    assert_true(fo_parse_duration("s", &ns) < 0);
+    assert_true(fo_parse_duration("10x", &ns) < 0);
+    assert_true(fo_parse_duration("-5s", &ns) < 0);
+    assert_true(fo_parse_duration("5 s", &ns) < 0);
+    assert_true(fo_parse_duration("1e30s", &ns) < 0);
+}
+
+static void test_urls(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256];
+    memset(&o, 0, sizeof o);
+    assert_int_equal(fo_load_parse_url(&o, "http://127.0.0.1:5000/600/", err, sizeof err), 0);
+    assert_string_equal(o.host, "127.0.0.1");
+    assert_int_equal(o.port, 5000);
+    assert_string_equal(o.path, "/600/");
+    assert_string_equal(o.host_header, "127.0.0.1:5000");
+    assert_int_equal(fo_load_parse_url(&o, "http://localhost", err, sizeof err), 0);
+    assert_int_equal(o.port, 80);
+    assert_string_equal(o.path, "/");
+    assert_string_equal(o.host_header, "localhost");
+    assert_int_equal(fo_load_parse_url(&o, "http://[::1]:8080/x?y=1#frag", err, sizeof err), 0);
+    assert_string_equal(o.host, "::1");
+    assert_string_equal(o.path, "/x?y=1");
+    assert_string_equal(o.host_header, "[::1]:8080");
+    assert_int_equal(fo_load_parse_url(&o, "http://h:81?q", err, sizeof err), 0);
+    assert_string_equal(o.path, "/?q");
+    assert_true(fo_load_parse_url(&o, "https://h/", err, sizeof err) < 0);
+    assert_non_null(strstr(err, "http://"));
+    assert_true(fo_load_parse_url(&o, "http://h:0/", err, sizeof err) < 0);
+    assert_true(fo_load_parse_url(&o, "http://h:99999/", err, sizeof err) < 0);
+    assert_true(fo_load_parse_url(&o, "http://h:/", err, sizeof err) < 0);
+    assert_true(fo_load_parse_url(&o, "http:///x", err, sizeof err) < 0);
+    assert_true(fo_load_parse_url(&o, "http://[::1/", err, sizeof err) < 0);
+}
+
+static void test_defaults_and_ramp(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "http://127.0.0.1:1/", NULL, NULL, NULL, NULL, NULL), FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.users, 10);
+    assert_int_equal(o.threads, 1);
+    assert_int_equal(o.sched.total_ns, S(10));
+    assert_int_equal(o.timeout_ns, S(60));
+    assert_true(o.max_failure_ratio == 0.01);
+    assert_int_equal(parse(&o, err, "--users", "100", "--spawn-rate=10", "-d", "30s", "http://127.0.0.1:1/"),
+                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.users, 100);
+    assert_int_equal(fo_sched_users_at(&o.sched, S(0)), 10);
+    assert_int_equal(fo_sched_users_at(&o.sched, S(9)), 100);
+    assert_int_equal(o.sched.total_ns, S(30));
+    assert_int_equal(parse(&o, err, "-h", NULL, NULL, NULL, NULL, NULL), FO_LOAD_OPTS_HELP);
+}
+
+static void test_stages_opt(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "--stages", "10:5s,50:10s,100:15s", "-r", "20", "http://127.0.0.1:1/", NULL),
+                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.staged, 1);
+    assert_int_equal(o.sched.n_stages, 3);
+    assert_int_equal(o.users, 100);
+    /* 0->10 in one batch, 10->50 in 2 batches (1 s), 50->100 in 3 batches (2 s). */
+    assert_int_equal(o.sched.total_ns, S(5 + 1 + 10 + 2 + 15));
+    assert_int_equal(o.sched.stages[2].users, 100);
+    assert_int_equal(o.sched.stages[2].hold_ns, S(15));
+}
+
+static void test_wait_and_headers(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "--wait", "100:500", "-H", "X-A: 1", "http://127.0.0.1:1/", NULL), 0);
+    assert_int_equal(o.wait_min_ns, 100000000);
+    assert_int_equal(o.wait_max_ns, 500000000);
+    assert_string_equal(o.headers, "X-A: 1\r\n");
+}
+
+/* Every bad argument is refused with a one-line reason naming the problem. */
+static void test_refusals(void **state) {
+    (void)state;
+    static const char *bad[][3] = {
+        {"--users", "0", "users"},         {"--users", "abc", "users"},
+        {"--spawn-rate", "-1", "spawn-rate"}, {"--duration", "soon", "duration"},
+        {"--stages", "10", "stages"},      {"--stages", "10:5s,", "stages"},
+        {"--stages", "x:5s", "stages"},    {"--wait", "5:1", "wait"},
+        {"--timeout", "0s", "timeout"},    {"--threads", "0", "threads"},
+        {"--max-failure-ratio", "2", "max-failure-ratio"}, {"-H", "NoColon", "header"},
+        {"--bogus", "1", "unknown option"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fo_load_opts o;
+        char err[256] = "";
+        assert_true(parse(&o, err, bad[i][0], bad[i][1], "http://127.0.0.1:1/", NULL, NULL, NULL) < 0);
+        if (!strstr(err, bad[i][2])) fail_msg("for %s %s: \"%s\"", bad[i][0], bad[i][1], err);
+        assert_null(strchr(err, '\n'));
+    }
+    fo_load_opts o;
+    char err[256] = "";
+    assert_true(parse(&o, err, NULL, NULL, NULL, NULL, NULL, NULL) < 0);
+    assert_non_null(strstr(err, "no URL"));
+    assert_true(parse(&o, err, "--users", NULL, NULL, NULL, NULL, NULL) < 0);
+    assert_non_null(strstr(err, "needs a value"));
+    assert_true(parse(&o, err, "http://a/", "http://b/", NULL, NULL, NULL, NULL) < 0);
+    assert_true(parse(&o, err, "--stages", "5:1s", "--users", "3", "http://a/", NULL) < 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations),  cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_defaults_and_ramp), cmocka_unit_test(test_stages_opt),
+        cmocka_unit_test(test_wait_and_headers), cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
