@@ -1,5 +1,5 @@
 /* A tiny misbehaving HTTP server for fanout-load's integration tests. It binds 127.0.0.1 on
- * port 0, prints the port on stdout, and serves each connection on a thread of its own:
+ * port 0, prints "load_server: listening on 127.0.0.1:PORT" on stdout, and serves each connection on a thread of its own:
  *
  *   load_server [--delay MS] [--mode MODE] [--die-after N] [--lifetime S]
  *
@@ -154,7 +154,7 @@ int main(int argc, char **argv) {
         perror("load_server");
         return 1;
     }
-    printf("%d\n", ntohs(a.sin_port));
+    printf("load_server: listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
     fflush(stdout);
     for (;;) {
         int fd = accept(s, NULL, NULL);

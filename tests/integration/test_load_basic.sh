@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# fanout-load against a tiny server that answers after a fixed 100 ms, keep-alive: the figures
+# are right, the summary ends with the blog's two lines, JSON and CSV are written, and the exit
+# codes say what happened (bad arguments, unreachable target).
+source "$(dirname "$0")/lib.sh"
+LOAD=$BIN/fanout-load
+
+start server "$TESTBIN/load_server" --delay 100 --lifetime 60
+URL=http://127.0.0.1:$PORT/
+
+"$LOAD" --users 10 --duration 3s --json "$WORK/run.json" --csv "$WORK/run" "$URL" >"$WORK/out.txt" 2>"$WORK/err.txt"
+rc=$?
+check "a healthy run exits 0" [ "$rc" -eq 0 ]
+check "the live line went to stderr, one plain line a second" [ "$(grep -c '^\[ *[0-9]*/3s\] users 10' "$WORK/err.txt")" -ge 2 ]
+check "the second-to-last line is the blog's header" \
+    [ "$(tail -2 "$WORK/out.txt" | head -1)" = "| Min(ms) | 95%-ile(ms) | Average(ms) | Max RPS |" ]
+check "the last line is a row of four numbers" \
+    grep -Eq '^\| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' <(tail -1 "$WORK/out.txt")
+j() { jq -r "$1" "$WORK/run.json"; }
+js() { jq -e "$1" "$WORK/run.json" >/dev/null; }
+check "JSON: min is at least the server's delay" js '.min_ms >= 100 and .min_ms < 150'
+check "JSON: p95 is near the delay" js '.p95_ms >= 100 and .p95_ms < 200'
+check "JSON: min <= p50 <= p95 <= p99 <= max" \
+    js '.min_ms <= .p50_ms and .p50_ms <= .p95_ms and .p95_ms <= .p99_ms and .p99_ms <= .max_ms'
+check "JSON: 10 closed-loop users at 100 ms make 100 to 300 requests in 3 s" \
+    js '.requests >= 100 and .requests <= 300'
+check "JSON: no failures, no reconnects on keep-alive" \
+    js '.failures.total == 0 and .reconnects == 0'
+check "JSON: three windows whose counts add up to the requests" \
+    js '(.windows | length) == 3 and ([.windows[].requests] | add) == .requests'
+check "JSON: the histogram's buckets count every request" \
+    js '([.histogram.buckets[][2]] | add) == .requests and .histogram.count == .requests'
+check "JSON: Locust's p95 is the exact one rounded to 10 ms" \
+    js '(.p95_locust_ms - .p95_ms | fabs) <= 10'
+check "CSV: Locust's stats header" grep -q '^"Type","Name","Request Count","Failure Count","Median Response Time"' "$WORK/run_stats.csv"
+check "CSV: an Aggregated row" grep -q '^"","Aggregated",' "$WORK/run_stats.csv"
+check "CSV: history has a header and one row a second" [ "$(wc -l <"$WORK/run_stats_history.csv")" -eq 4 ]
+check "summary and JSON agree on the request count" \
+    grep -q "requests *$(j .requests) ok" "$WORK/out.txt"
+
+# --quiet: nothing on stderr.
+"$LOAD" -q -u 2 -d 1s "$URL" >/dev/null 2>"$WORK/quiet.txt"
+check "--quiet prints nothing on stderr" [ ! -s "$WORK/quiet.txt" ]
+
+# Bad arguments: exit 2 with one line.
+for args in "--users 0 $URL" "--duration soon $URL" "--stages 10 $URL" "--bogus $URL" "" "https://x/"; do
+    # shellcheck disable=SC2086
+    "$LOAD" $args >/dev/null 2>"$WORK/bad.txt"
+    rc=$?
+    check "bad arguments '$args': exit 2 with one line" [ "$rc" -eq 2 -a "$(wc -l <"$WORK/bad.txt")" -eq 1 ]
+done
+"$LOAD" --help >"$WORK/help.txt"
+check "--help exits 0 and documents the JSON" grep -q "max_rps_smoothed" "$WORK/help.txt"
+
+# Nothing listens on a port we just freed: exit 3 at once, one line.
+free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+start_s=$(date +%s)
+"$LOAD" -q -u 5 -d 30s "http://127.0.0.1:$free_port/" >/dev/null 2>"$WORK/unreach.txt"
+rc=$?
+check "an unreachable target exits 3" [ "$rc" -eq 3 ]
+check "... with a one-line reason" grep -q "cannot connect" "$WORK/unreach.txt"
+check "... without running the 30 s" [ $(($(date +%s) - start_s)) -lt 10 ]
+finish

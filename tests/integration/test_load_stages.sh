@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# fanout-load's ramps and stages, over two event loops: the users per window follow the
+# schedule, per-stage figures are reported, and two threads merge into one consistent result.
+source "$(dirname "$0")/lib.sh"
+LOAD=$BIN/fanout-load
+js() { jq -e "$2" "$WORK/$1.json" >/dev/null; }
+
+start server "$TESTBIN/load_server" --delay 100 --lifetime 60
+URL=http://127.0.0.1:$PORT/
+
+# Locust's schedule: 4 users every second up to 12, over 2 threads.
+"$LOAD" -q -u 12 -r 4 -d 4s -t 2 --json "$WORK/ramp.json" "$URL" >"$WORK/ramp.out" 2>&1
+check "ramp: exit 0" [ $? -eq 0 ]
+check "ramp: users per window are 4, 8, 12, 12" js ramp '[.windows[].users] == [4, 8, 12, 12]'
+check "ramp: windows add up to the requests" js ramp '([.windows[].requests] | add) == .requests'
+check "ramp: the first second runs about 4 users' worth (up to 40 requests)" js ramp '.windows[0].requests <= 40 and .windows[0].requests >= 20'
+check "ramp: the last second about 12 users' worth" js ramp '.windows[3].requests >= 80'
+
+# Stages: 2 users for 1 s, then 6 for 2 s, at once.
+"$LOAD" --stages 2:1s,6:2s -t 2 --json "$WORK/st.json" "$URL" >"$WORK/st.out" 2>&1
+check "stages: exit 0" [ $? -eq 0 ]
+check "stages: two stages in the JSON with their users" js st '[.stages[].users] == [2, 6] and .users == 6'
+check "stages: the run lasts the sum of the holds" js st '.duration_s == 3'
+check "stages: the second stage serves about three times the first's rate" \
+    js st '.stages[1].rps > 2 * .stages[0].rps and .stages[0].requests > 0'
+check "stages: the summary shows a stage table" grep -q "stages (figures over each hold)" "$WORK/st.out"
+finish

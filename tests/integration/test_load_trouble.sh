@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# fanout-load under trouble: a server that cuts responses short, one that never answers, one
+# that sends garbage, one that answers 500, and one that dies mid-run. Each yields failures of
+# the right kind, never a success from half a response, and a run that ends on time with exit 1.
+source "$(dirname "$0")/lib.sh"
+LOAD=$BIN/fanout-load
+
+# run_against NAME MODE [server args...]: starts load_server in MODE, runs 4 users for 2 s with
+# a 500 ms timeout, and leaves the JSON in $WORK/NAME.json, the exit code in RC and the wall
+# time in seconds in WALL.
+run_against() {
+    local name=$1 mode=$2
+    shift 2
+    start "$name" "$TESTBIN/load_server" --mode "$mode" --delay 10 --lifetime 60 "$@"
+    local t0 t1
+    t0=$(date +%s%N)
+    "$LOAD" -q -u 4 -d 2s --timeout 500ms --json "$WORK/$name.json" "http://127.0.0.1:$PORT/" \
+        >"$WORK/$name.out" 2>"$WORK/$name.err"
+    RC=$?
+    t1=$(date +%s%N)
+    WALL=$(((t1 - t0) / 1000000000))
+    kill "$PID" 2>/dev/null
+}
+js() { jq -e "$2" "$WORK/$1.json" >/dev/null; }
+
+run_against cut cut
+check "cut: exit 1 (every request failed)" [ "$RC" -eq 1 ]
+check "cut: ends on time" [ "$WALL" -lt 8 ]
+check "cut: no half response counted as a success" js cut '.requests == 0 and .min_ms == 0'
+check "cut: failures are 'closed'" js cut '.failures.closed > 0 and .failures.total == .failures.closed'
+check "cut: the summary still ends with the blog's row" grep -q '^| Min(ms) |' <(tail -2 "$WORK/cut.out")
+
+run_against never never
+check "never: exit 1" [ "$RC" -eq 1 ]
+check "never: ends on time" [ "$WALL" -lt 8 ]
+check "never: every user timed out at least once (4 users, 500 ms, 2 s)" \
+    js never '.requests == 0 and .failures.timeout >= 4 and .failures.total == .failures.timeout'
+
+run_against garbage garbage
+check "garbage: exit 1" [ "$RC" -eq 1 ]
+check "garbage: failures are 'malformed'" js garbage '.requests == 0 and .failures.malformed > 0'
+
+run_against s500 status500
+check "500: exit 1" [ "$RC" -eq 1 ]
+check "500: failures are 'http', and stay out of the latency figures" \
+    js s500 '.requests == 0 and .failures.http > 0 and .min_ms == 0 and .reconnects == 0'
+
+# A server that dies after 40 answers: the answers before count, then connect failures.
+run_against dies ok --die-after 40
+check "dies: exit 1 (most requests failed)" [ "$RC" -eq 1 ]
+check "dies: ends on time" [ "$WALL" -lt 8 ]
+check "dies: the answers before its death are successes" js dies '.requests >= 30 and .requests <= 40'
+check "dies: then connect failures (or closed connections)" js dies '.failures.connect + .failures.closed > 0'
+
+# A tolerant limit turns the same failures into a passing run.
+start lenient "$TESTBIN/load_server" --mode status500 --lifetime 60
+"$LOAD" -q -u 2 -d 1s --max-failure-ratio 1 "http://127.0.0.1:$PORT/" >/dev/null 2>&1
+check "--max-failure-ratio 1 accepts a run of failures" [ $? -eq 0 ]
+finish
