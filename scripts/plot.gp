@@ -14,6 +14,7 @@ set key top left opaque box lc rgb "#cccccc"
 set border lc rgb "#555555"
 
 series_plot = "set multiplot layout 3,1 title title_of(n) font ',13'; \
+  set offsets 0, 0, graph 0.25, 0; set key top left horizontal; \
   set lmargin 10; set rmargin 4; set tmargin 1.5; set bmargin 1.5; \
   set ylabel 'requests/s'; set format x ''; set yrange [0:*]; \
   plot n.'.series.dat' u 1:3 w steps lw 1 lc rgb '#9ecae1' t 'completed per second', \
@@ -25,7 +26,7 @@ series_plot = "set multiplot layout 3,1 title title_of(n) font ',13'; \
        floor_ms w lines dt 2 lc rgb '#777777' t sprintf('floor %g ms', floor_ms); \
   set ylabel 'users'; set format x '%g'; set xlabel 'seconds'; set bmargin 3; \
   plot n.'.series.dat' u 1:2 w steps lw 2 lc rgb '#756bb1' t 'users'; \
-  unset xlabel; unset multiplot"
+  unset xlabel; unset multiplot; set offsets 0, 0, 0, 0"
 
 title_of(n) = system("head -1 ".n.".series.dat | sed 's/^# *//'")
 
@@ -40,14 +41,15 @@ do for [n in names] {
 
 compare_plot = "set multiplot layout 1,2 title 'Models compared (bars) against their limits (dots)' font ',13'; \
   set style data histograms; set style fill solid 0.85 border -1; set boxwidth 0.7; \
-  set xtics rotate by -30 nomirror; set lmargin 10; set bmargin 6; \
+  set xtics rotate by -30 nomirror; set lmargin 12; set bmargin 6; \
+  set key top center horizontal; set offsets 0.5, 0.5, graph 0.18, 0; \
   set logscale y; set ylabel 'p95 response time (ms, log scale)'; set yrange [*:*]; \
   plot 'summary.dat' u 3:xtic(2) lc rgb '#fd8d3c' t 'p95', \
        '' u 0:6 w points pt 7 ps 1.2 lc rgb '#333333' t 'floor (slowest call)'; \
   unset logscale y; set ylabel 'Max RPS (Locust current RPS peak)'; set yrange [0:*]; \
   plot 'summary.dat' u 4:xtic(2) lc rgb '#3182bd' t 'Max RPS', \
        '' u 0:5 w points pt 7 ps 1.2 lc rgb '#333333' t 'Little''s-law bound'; \
-  unset multiplot"
+  unset multiplot; set offsets 0, 0, 0, 0"
 
 set terminal svg size 1100,520 dynamic font "sans,11"
 set output "compare.svg"
