@@ -27,4 +27,8 @@ start idle "$TESTBIN/load_server" --mode idle-close --delay 10 --lifetime 60
 check "idle close: exit 0" [ $? -eq 0 ]
 check "idle close: no failures, and reconnects" js idle '.requests >= 6 and .failures.total == 0 and .reconnects >= 3'
 check "idle close: --wait paces the users (3 users, ~360 ms a loop, 2 s)" js idle '.requests <= 20'
+# Under SANITIZE builds a report would go to stderr; exit codes alone could hide one (ASan's
+# exit 1 is also the failure-ratio exit).
+no_sanitizer_report() { ! cat "$WORK"/*.err "$WORK"/*.txt "$WORK"/*.out "$WORK"/*.log 2>/dev/null | grep -qE "Sanitizer|runtime error:"; }
+check "no sanitizer report in any run" no_sanitizer_report
 finish

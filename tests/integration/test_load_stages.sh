@@ -24,4 +24,8 @@ check "stages: the run lasts the sum of the holds" js st '.duration_s == 3'
 check "stages: the second stage serves about three times the first's rate" \
     js st '.stages[1].rps > 2 * .stages[0].rps and .stages[0].requests > 0'
 check "stages: the summary shows a stage table" grep -q "stages (figures over each hold)" "$WORK/st.out"
+# Under SANITIZE builds a report would go to stderr; exit codes alone could hide one (ASan's
+# exit 1 is also the failure-ratio exit).
+no_sanitizer_report() { ! cat "$WORK"/*.err "$WORK"/*.txt "$WORK"/*.out "$WORK"/*.log 2>/dev/null | grep -qE "Sanitizer|runtime error:"; }
+check "no sanitizer report in any run" no_sanitizer_report
 finish
