@@ -88,6 +88,7 @@ ulimit -n "$hard" 2>/dev/null || true
 
 [ -n "$OUT" ] || OUT="$top/bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
 : >"$OUT/configs.txt"
 PIDS=()
 cleanup() {

@@ -331,7 +331,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) rc |= write_series(&cs[i]) != 0;
     json_t *sum = summary_json(cs, n, mach);
     snprintf(path, sizeof path, "%s/summary.json", dir);
-    rc |= json_dump_file(sum, path, JSON_INDENT(2)) != 0;
+    rc |= json_dump_file(sum, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0;
     json_decref(sum);
     rc |= write_index(cs, n, table, blog, settings) != 0;
     if (rc) fprintf(stderr, "fanout-report: some files of %s could not be written\n", dir);
@@ -340,7 +340,7 @@ int main(int argc, char **argv) {
 
     if (write_baseline) {
         json_t *b = fo_bench_baseline(rows, n);
-        if (json_dump_file(b, write_baseline, JSON_INDENT(2)) != 0) {
+        if (json_dump_file(b, write_baseline, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0) {
             fprintf(stderr, "fanout-report: cannot write %s\n", write_baseline);
             rc = 1;
         } else {
