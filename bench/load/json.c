@@ -2,7 +2,8 @@
  *
  *   {
  *     "tool": "fanout-load", "schema": 1, "url": str, "users": n (the most at once),
- *     "threads": n, "duration_s": x, "spawn_rate": x (0 = all at once),
+ *     "threads": n, "duration_s": x, "interrupted": bool (Ctrl-C or SIGTERM ended it early),
+ *     "spawn_rate": x (0 = all at once),
  *     "requests": n (successes), "failures": {"total", "connect", "timeout", "http",
  *     "malformed", "closed"}, "failure_ratio": x, "reconnects": n, "in_flight_dropped": n,
  *     "bytes": n (response bodies of successes),
@@ -81,6 +82,7 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "users", json_integer(o->sched.max_users));
     json_object_set_new(root, "threads", json_integer(o->threads));
     json_object_set_new(root, "duration_s", json_real(s->duration_s));
+    json_object_set_new(root, "interrupted", json_boolean(r->interrupted));
     json_object_set_new(root, "spawn_rate", json_real(o->spawn_rate));
     json_object_set_new(root, "requests", json_integer((json_int_t)s->requests));
     json_object_set_new(root, "failures", failures_obj(s));

@@ -10,7 +10,9 @@ void fo_load_live_line(char *buf, size_t len, const fo_load_result *r, size_t do
     const fo_window *w = &r->windows.win[done - 1];
     uint64_t elapsed = done * FO_NS_PER_S;
     if (elapsed > total_ns) elapsed = total_ns;
-    snprintf(buf, len, "[%5.0f/%.0fs] users %u  rps %llu  p50 %.1f ms  p95 %.1f ms  failures %llu",
-             (double)elapsed / 1e9, (double)total_ns / 1e9, w->users, (unsigned long long)w->requests,
+    if (r->run_ns && elapsed > r->run_ns) elapsed = r->run_ns; /* an interrupted run */
+    double rps = w->length_s > 0 ? (double)w->requests / w->length_s : 0;
+    snprintf(buf, len, "[%4.*f/%.0fs] users %u  rps %.0f  p50 %.1f ms  p95 %.1f ms  failures %llu",
+             elapsed % FO_NS_PER_S ? 1 : 0, (double)elapsed / 1e9, (double)total_ns / 1e9, w->users, rps,
              (double)w->pct_ns[0] / 1e6, (double)w->pct_ns[5] / 1e6, (unsigned long long)w->total_failures);
 }

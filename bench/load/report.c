@@ -77,6 +77,7 @@ void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {
 
 void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s) {
     print_load_line(f, o);
+    if (r->interrupted) fprintf(f, "  interrupted  after %.1f s: the figures cover that time\n", s->duration_s);
     fprintf(f, "  requests     %llu ok, %.1f/s", (unsigned long long)s->requests, s->rps);
     fprintf(f, "; failures %llu (%.2f%%)", (unsigned long long)s->failures, s->failure_ratio * 100);
     if (s->failures) {

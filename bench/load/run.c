@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,10 @@ typedef struct gather {
     unsigned finished; /* workers whose loop has ended */
     unsigned expected; /* workers started */
     size_t reported;
+    fo_worker *workers;
+    unsigned started;
+    uv_signal_t sigint, sigterm;
+    int interrupted;
 } gather;
 
 static void gather_now(gather *g) {
@@ -107,6 +112,21 @@ static void on_gather_tick(uv_timer_t *t) {
     gather_now(t->data);
 }
 
+static void close_signals(gather *g) {
+    if (!uv_is_closing((uv_handle_t *)&g->sigint)) uv_close((uv_handle_t *)&g->sigint, NULL);
+    if (!uv_is_closing((uv_handle_t *)&g->sigterm)) uv_close((uv_handle_t *)&g->sigterm, NULL);
+}
+
+/* A person pressed Ctrl-C (or a script sent SIGTERM): end the run now and report it. Closing
+ * the signal handles restores the default action, so a second signal kills the process. */
+static void on_signal(uv_signal_t *s, int signum) {
+    gather *g = s->data;
+    (void)signum;
+    g->interrupted = 1;
+    for (unsigned i = 0; i < g->started; i++) fo_worker_interrupt(&g->workers[i]);
+    close_signals(g);
+}
+
 static void on_worker_done(uv_async_t *a) {
     gather *g = a->data;
     /* uv_async_send coalesces several sends into one call: count the workers really done. */
@@ -116,6 +136,7 @@ static void on_worker_done(uv_async_t *a) {
     if (finished < g->expected) return;
     uv_close((uv_handle_t *)&g->tick, NULL);
     uv_close((uv_handle_t *)&g->done, NULL);
+    close_signals(g);
 }
 
 int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err, size_t errlen) {
@@ -158,6 +179,10 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     uv_timer_init(&loop, &g.tick);
     uv_async_init(&loop, &g.done, on_worker_done);
     uv_mutex_init(&g.lock);
+    uv_signal_init(&loop, &g.sigint);
+    uv_signal_init(&loop, &g.sigterm);
+    g.sigint.data = g.sigterm.data = &g;
+    g.workers = workers;
 
     uint64_t t0 = uv_hrtime() + START_DELAY_NS;
     unsigned started = 0;
@@ -189,21 +214,29 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     /* Gather every second, a little after each second ends; stop once every worker is done. */
     uint64_t now = uv_hrtime();
     uint64_t first_ms = (t0 > now ? (t0 - now) / 1000000 : 0) + 1000 + GATHER_LAG_MS;
-    g.expected = started;
+    g.expected = g.started = started;
     if (started > 0) {
         uv_timer_start(&g.tick, on_gather_tick, first_ms, 1000);
+        uv_signal_start(&g.sigint, on_signal, SIGINT);
+        uv_signal_start(&g.sigterm, on_signal, SIGTERM);
         uv_run(&loop, UV_RUN_DEFAULT);
     } else {
         uv_close((uv_handle_t *)&g.tick, NULL);
         uv_close((uv_handle_t *)&g.done, NULL);
+        close_signals(&g);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
+    /* The run lasted until the last worker stopped, and no longer than planned: every event a
+     * worker counted happened before its own stop. */
+    uint64_t run_ns = 0;
     for (unsigned i = 0; i < started; i++) {
         fo_worker_join(&workers[i]);
         fo_load_stats_merge(&r->stats, &workers[i].stats);
         fo_load_stats_free(&workers[i].stats);
+        if (workers[i].stopped_ns > run_ns) run_ns = workers[i].stopped_ns;
     }
-    r->run_ns = o->sched.total_ns;
+    r->run_ns = run_ns < o->sched.total_ns ? run_ns : o->sched.total_ns;
+    r->interrupted = g.interrupted && r->run_ns < o->sched.total_ns;
     size_t n = fo_windows_finish(&r->windows, r->run_ns);
     if (live && n > g.reported) live(r, n, data);
     uv_mutex_destroy(&g.lock);

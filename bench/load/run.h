@@ -14,6 +14,7 @@ typedef struct fo_load_result {
     fo_windows windows;  /* every window, final; windows.total is the run's success histogram */
     fo_load_stats stats; /* the workers' counters, merged */
     uint64_t run_ns;     /* the run's length: events at or after it were dropped */
+    int interrupted;     /* SIGINT or SIGTERM ended the run before its planned end */
 } fo_load_result;
 
 /* Called on the calling thread each time windows become final; `done` is how many are. */
@@ -22,7 +23,8 @@ typedef void (*fo_live_cb)(const fo_load_result *r, size_t done, void *data);
 /* What fo_load_run can fail with besides a negative errno. */
 #define FO_LOAD_UNREACHABLE (-10000)
 
-/* Runs the load described by o. 0 and r filled (free it with fo_load_result_free), or
+/* Runs the load described by o. SIGINT or SIGTERM during the run ends it early, with the
+ * results so far (a second one kills the process as usual). 0 and r filled (free it with fo_load_result_free), or
  * FO_LOAD_UNREACHABLE when the target does not accept a connect at the start, or a negative
  * errno; err then says why in one line. */
 int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err, size_t errlen);

@@ -108,11 +108,28 @@ static void on_tick(uv_timer_t *timer) {
 static void stop(fo_worker *w) {
     if (w->stopping) return;
     w->stopping = 1;
+    uint64_t now = uv_hrtime();
+    w->stopped_ns = now > w->t0 ? now - w->t0 : 0;
     flush_window(w, UINT64_MAX);
     for (uint32_t i = 0; i < w->n_users; i++) fo_user_abort(&w->users[i]);
     uv_close((uv_handle_t *)&w->sched_timer, NULL);
     uv_close((uv_handle_t *)&w->tick_timer, NULL);
     uv_close((uv_handle_t *)&w->stop_timer, NULL);
+    /* Once closed, nobody may send to stop_async: say so first, under the lock senders take. */
+    uv_mutex_lock(w->done_lock);
+    w->stop_async_closed = 1;
+    uv_close((uv_handle_t *)&w->stop_async, NULL);
+    uv_mutex_unlock(w->done_lock);
+}
+
+static void on_interrupt(uv_async_t *a) {
+    stop(a->data);
+}
+
+void fo_worker_interrupt(fo_worker *w) {
+    uv_mutex_lock(w->done_lock);
+    if (!w->stop_async_closed) uv_async_send(&w->stop_async);
+    uv_mutex_unlock(w->done_lock);
 }
 
 static void on_stop(uv_timer_t *timer) {
@@ -156,6 +173,8 @@ int fo_worker_init(fo_worker *w) {
     uv_timer_init(&w->loop, &w->sched_timer);
     uv_timer_init(&w->loop, &w->tick_timer);
     uv_timer_init(&w->loop, &w->stop_timer);
+    uv_async_init(&w->loop, &w->stop_async, on_interrupt);
+    w->stop_async.data = w;
     w->sched_timer.data = w->tick_timer.data = w->stop_timer.data = w;
     for (uint32_t i = 0; i < w->n_users; i++) fo_user_init(&w->users[i], w);
     return 0;

@@ -58,7 +58,9 @@ struct fo_worker {
 
     uv_loop_t loop;
     uv_thread_t thread;
-    uv_timer_t sched_timer, sweep_timer, tick_timer, stop_timer;
+    uv_timer_t sched_timer, tick_timer, stop_timer;
+    uv_async_t stop_async;  /* fo_worker_interrupt wakes the loop through it */
+    int stop_async_closed;  /* under *done_lock: set before stop_async is closed */
     llhttp_settings_t settings;
     char *rbuf;
     size_t rbuf_len;
@@ -67,6 +69,7 @@ struct fo_worker {
     uint32_t n_active;   /* users [0, n_active) are active */
     uint64_t rng;
     int stopping;
+    uint64_t stopped_ns;  /* run time at which it stopped (at or after the end, unless interrupted) */
 
     /* The current one-second window. */
     uint64_t win_idx;
@@ -81,6 +84,8 @@ int fo_worker_init(fo_worker *w);
 int fo_worker_start(fo_worker *w);
 /* Waits for the thread and frees what init allocated, except stats (the caller merges them). */
 void fo_worker_join(fo_worker *w);
+/* From another thread: end the run now (an interrupt). Safe at any time after start. */
+void fo_worker_interrupt(fo_worker *w);
 /* Frees what init allocated for a worker whose thread never started, except stats. */
 void fo_worker_destroy(fo_worker *w);
 

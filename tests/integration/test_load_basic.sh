@@ -11,13 +11,14 @@ URL=http://127.0.0.1:$PORT/
 "$LOAD" --users 10 --duration 3s --json "$WORK/run.json" --csv "$WORK/run" "$URL" >"$WORK/out.txt" 2>"$WORK/err.txt"
 rc=$?
 check "a healthy run exits 0" [ "$rc" -eq 0 ]
-check "the live line went to stderr, one plain line a second" [ "$(grep -c '^\[ *[0-9]*/3s\] users 10' "$WORK/err.txt")" -ge 2 ]
+check "the live line went to stderr, one plain line a second" [ "$(grep -c '^\[ *[0-9.]*/3s\] users 10' "$WORK/err.txt")" -eq 3 ]
 check "the second-to-last line is the blog's header" \
     [ "$(tail -2 "$WORK/out.txt" | head -1)" = "| Min(ms) | 95%-ile(ms) | Average(ms) | Max RPS |" ]
 check "the last line is a row of four numbers" \
     grep -Eq '^\| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' <(tail -1 "$WORK/out.txt")
 j() { jq -r "$1" "$WORK/run.json"; }
 js() { jq -e "$1" "$WORK/run.json" >/dev/null; }
+js_int() { jq -e "$1" "$WORK/int.json" >/dev/null; }
 check "JSON: min is at least the server's delay" js '.min_ms >= 100 and .min_ms < 150'
 check "JSON: p95 is near the delay" js '.p95_ms >= 100 and .p95_ms < 200'
 check "JSON: min <= p50 <= p95 <= p99 <= max" \
@@ -60,6 +61,18 @@ rc=$?
 check "an unreachable target exits 3" [ "$rc" -eq 3 ]
 check "... with a one-line reason" grep -q "cannot connect" "$WORK/unreach.txt"
 check "... without running the 30 s" [ $(($(date +%s) - start_s)) -lt 10 ]
+# Ctrl-C ends a long run early, and it still reports what it measured.
+"$LOAD" -u 5 -d 60s --json "$WORK/int.json" "$URL" >"$WORK/int.out" 2>"$WORK/int.err" &
+load_pid=$!
+PIDS+=("$load_pid")
+sleep 2.5
+kill -INT "$load_pid"
+wait "$load_pid"
+check "SIGINT: the run ends with exit 0" [ $? -eq 0 ]
+check "SIGINT: the JSON says interrupted, after about 2.5 s" js_int '.interrupted == true and .duration_s > 1.5 and .duration_s < 10'
+check "SIGINT: requests were counted" js_int '.requests > 20 and ([.windows[].requests] | add) == .requests'
+check "SIGINT: the summary says so" grep -q "interrupted" "$WORK/int.out"
+
 # Under SANITIZE builds a report would go to stderr; exit codes alone could hide one (ASan's
 # exit 1 is also the failure-ratio exit).
 no_sanitizer_report() { ! cat "$WORK"/*.err "$WORK"/*.txt "$WORK"/*.out "$WORK"/*.log 2>/dev/null | grep -qE "Sanitizer|runtime error:"; }
