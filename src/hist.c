@@ -15,7 +15,8 @@ static unsigned floor_log2(uint64_t v) {
     return 63u - (unsigned)__builtin_clzll(v);
 #else
     unsigned k = 0;
-    while (v >>= 1) k++;
+    while (v >>= 1)
+        k++;
     return k;
 #endif
 }
@@ -84,7 +85,8 @@ void fo_hist_record(fo_hist *h, uint64_t ns) {
 
 void fo_hist_merge(fo_hist *dst, const fo_hist *src) {
     if (src->n == 0) return;
-    for (size_t i = src->lo; i < src->hi; i++) dst->counts[i] += src->counts[i];
+    for (size_t i = src->lo; i < src->hi; i++)
+        dst->counts[i] += src->counts[i];
     widen(dst, src->lo, src->hi);
     dst->n += src->n;
     dst->sum_ns += src->sum_ns;

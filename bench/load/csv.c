@@ -10,8 +10,9 @@
 #include "locust.h"
 #include "output.h"
 
-static const char *pct_header = "\"50%\",\"66%\",\"75%\",\"80%\",\"90%\",\"95%\",\"98%\",\"99%\",\"99.9%\","
-                                "\"99.99%\",\"100%\"";
+static const char *pct_header =
+    "\"50%\",\"66%\",\"75%\",\"80%\",\"90%\",\"95%\",\"98%\",\"99%\",\"99.9%\","
+    "\"99.99%\",\"100%\"";
 
 static FILE *open_csv(const char *prefix, const char *suffix) {
     size_t len = strlen(prefix) + strlen(suffix) + 1;
@@ -34,24 +35,41 @@ static void locust_pcts(FILE *f, const fo_hist *h) {
     }
 }
 
-static void stats_row(FILE *f, const char *type, const char *name, const fo_hist *h, const fo_load_summary *s) {
+/* A quoted CSV field: quotes inside are doubled. */
+static void quoted(FILE *f, const char *text) {
+    fputc('"', f);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"') fputc('"', f);
+        fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static void stats_row(FILE *f, const char *type, const char *name, const fo_hist *h,
+                      const fo_load_summary *s) {
     double dur = s->duration_s > 0 ? s->duration_s : 1;
     uint64_t med = fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.5));
-    fprintf(f, "\"%s\",\"%s\",%llu,%llu,%.0f,%.3f,%.3f,%.3f,%.2f,%.6f,%.6f", type, name,
+    quoted(f, type);
+    fputc(',', f);
+    quoted(f, name);
+    fprintf(f, ",%llu,%llu,%.0f,%.3f,%.3f,%.3f,%.2f,%.6f,%.6f",
             (unsigned long long)(s->requests + s->failures), (unsigned long long)s->failures,
             h->n ? fo_locust_round((double)med / 1e6) : 0.0, s->mean_ms, s->min_ms, s->max_ms,
-            s->requests ? (double)s->bytes / (double)s->requests : 0.0, (double)(s->requests + s->failures) / dur,
-            (double)s->failures / dur);
+            s->requests ? (double)s->bytes / (double)s->requests : 0.0,
+            (double)(s->requests + s->failures) / dur, (double)s->failures / dur);
     locust_pcts(f, h);
     fprintf(f, "\n");
 }
 
-static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s) {
+static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_result *r,
+                       const fo_load_summary *s) {
     FILE *f = open_csv(prefix, "_stats.csv");
     if (!f) return -errno;
-    fprintf(f, "\"Type\",\"Name\",\"Request Count\",\"Failure Count\",\"Median Response Time\","
-               "\"Average Response Time\",\"Min Response Time\",\"Max Response Time\",\"Average Content Size\","
-               "\"Requests/s\",\"Failures/s\",%s\n",
+    fprintf(f,
+            "\"Type\",\"Name\",\"Request Count\",\"Failure Count\",\"Median Response Time\","
+            "\"Average Response Time\",\"Min Response Time\",\"Max Response Time\",\"Average "
+            "Content Size\","
+            "\"Requests/s\",\"Failures/s\",%s\n",
             pct_header);
     stats_row(f, "GET", o->path, &r->windows.total, s);
     stats_row(f, "", "Aggregated", &r->windows.total, s);
@@ -61,11 +79,13 @@ static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_
 static int write_history(const char *prefix, const fo_load_result *r, double start_unix) {
     FILE *f = open_csv(prefix, "_stats_history.csv");
     if (!f) return -errno;
-    fprintf(f, "\"Timestamp\",\"User Count\",\"Type\",\"Name\",\"Requests/s\",\"Failures/s\",%s,"
-               "\"Total Request Count\",\"Total Failure Count\",\"Total Median Response Time\","
-               "\"Total Average Response Time\",\"Total Min Response Time\",\"Total Max Response Time\","
-               "\"Total Average Content Size\"\n",
-            pct_header);
+    fprintf(
+        f,
+        "\"Timestamp\",\"User Count\",\"Type\",\"Name\",\"Requests/s\",\"Failures/s\",%s,"
+        "\"Total Request Count\",\"Total Failure Count\",\"Total Median Response Time\","
+        "\"Total Average Response Time\",\"Total Min Response Time\",\"Total Max Response Time\","
+        "\"Total Average Content Size\"\n",
+        pct_header);
     for (size_t i = 0; i < r->windows.n_done; i++) {
         const fo_window *w = &r->windows.win[i];
         double fail_rps = 0;
@@ -74,27 +94,31 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
             size_t first = i + 1 >= 12 ? i + 1 - 12 : 0;
             if (i + 1 >= 3) {
                 uint64_t sum = 0;
-                for (size_t k = first; k <= i - 2; k++) sum += r->windows.win[k].failures;
+                for (size_t k = first; k <= i - 2; k++)
+                    sum += r->windows.win[k].failures;
                 fail_rps = (double)sum / (double)(i - 2 - first + 1);
             }
         }
-        fprintf(f, "%.0f,%u,\"\",\"Aggregated\",%.6f,%.6f", start_unix + (double)(i + 1), w->users, w->rps_smoothed,
-                fail_rps);
+        fprintf(f, "%.0f,%u,\"\",\"Aggregated\",%.6f,%.6f", start_unix + (double)(i + 1), w->users,
+                w->rps_smoothed, fail_rps);
         for (int p = 0; p < FO_WINDOW_PCTS; p++) {
-            if (w->requests) fprintf(f, ",%llu", (unsigned long long)w->locust_pct_ms[p]);
-            else fprintf(f, ",N/A");
+            if (w->requests)
+                fprintf(f, ",%llu", (unsigned long long)w->locust_pct_ms[p]);
+            else
+                fprintf(f, ",N/A");
         }
         uint64_t total = w->total_requests + w->total_failures;
         fprintf(f, ",%llu,%llu,%.0f,%.3f,%.3f,%.3f,%.2f\n", (unsigned long long)total,
-                (unsigned long long)w->total_failures, fo_locust_round((double)w->total_p50_ns / 1e6),
-                w->total_mean_ns / 1e6, (double)w->total_min_ns / 1e6, (double)w->total_max_ns / 1e6,
+                (unsigned long long)w->total_failures,
+                fo_locust_round((double)w->total_p50_ns / 1e6), w->total_mean_ns / 1e6,
+                (double)w->total_min_ns / 1e6, (double)w->total_max_ns / 1e6,
                 w->total_requests ? (double)w->total_bytes / (double)w->total_requests : 0.0);
     }
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
-int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s,
-                      double start_unix) {
+int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r,
+                      const fo_load_summary *s, double start_unix) {
     int rc = write_stats(prefix, o, r, s);
     return rc < 0 ? rc : write_history(prefix, r, start_unix);
 }

@@ -29,7 +29,8 @@ static json_t *failures_obj(const fo_load_summary *s) {
     json_t *f = json_object();
     json_object_set_new(f, "total", json_integer((json_int_t)s->failures));
     for (int k = 0; k < FO_FAIL_KINDS; k++)
-        json_object_set_new(f, fo_fail_name((fo_fail_kind)k), json_integer((json_int_t)s->by_kind[k]));
+        json_object_set_new(f, fo_fail_name((fo_fail_kind)k),
+                            json_integer((json_int_t)s->by_kind[k]));
     return f;
 }
 
@@ -37,11 +38,12 @@ static json_t *windows_arr(const fo_load_result *r) {
     json_t *a = json_array();
     for (size_t i = 0; i < r->windows.n_done; i++) {
         const fo_window *w = &r->windows.win[i];
-        json_array_append_new(a, json_pack("{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f}", "t_s", (json_int_t)i, "length_s",
-                                           w->length_s, "users", (json_int_t)w->users, "requests",
-                                           (json_int_t)w->requests, "failures", (json_int_t)w->failures, "p50_ms",
-                                           (double)w->pct_ns[0] / 1e6, "p95_ms", (double)w->pct_ns[5] / 1e6,
-                                           "rps_smoothed", w->rps_smoothed));
+        json_array_append_new(
+            a, json_pack("{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f}", "t_s", (json_int_t)i, "length_s",
+                         w->length_s, "users", (json_int_t)w->users, "requests",
+                         (json_int_t)w->requests, "failures", (json_int_t)w->failures, "p50_ms",
+                         (double)w->pct_ns[0] / 1e6, "p95_ms", (double)w->pct_ns[5] / 1e6,
+                         "rps_smoothed", w->rps_smoothed));
     }
     return a;
 }
@@ -51,11 +53,12 @@ static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
     for (size_t i = 0; o->staged && i < o->sched.n_stages; i++) {
         fo_stage_summary s;
         fo_stage_summarize(o, r, i, &s);
-        json_array_append_new(a, json_pack("{s:I,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "users",
-                                           (json_int_t)s.users, "start_s", s.start_s, "end_s", s.end_s, "requests",
-                                           (json_int_t)s.requests, "failures", (json_int_t)s.failures, "rps", s.rps,
-                                           "min_ms", s.min_ms, "mean_ms", s.mean_ms, "p50_ms", s.p50_ms, "p95_ms",
-                                           s.p95_ms, "p99_ms", s.p99_ms, "max_ms", s.max_ms));
+        json_array_append_new(
+            a, json_pack("{s:I,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "users",
+                         (json_int_t)s.users, "start_s", s.start_s, "end_s", s.end_s, "requests",
+                         (json_int_t)s.requests, "failures", (json_int_t)s.failures, "rps", s.rps,
+                         "min_ms", s.min_ms, "mean_ms", s.mean_ms, "p50_ms", s.p50_ms, "p95_ms",
+                         s.p95_ms, "p99_ms", s.p99_ms, "max_ms", s.max_ms));
     }
     return a;
 }
@@ -66,14 +69,17 @@ static json_t *histogram_obj(const fo_hist *h) {
         if (!h->counts[i]) continue;
         uint64_t lo, hi;
         fo_hist_bucket_bounds(i, &lo, &hi);
-        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi, (json_int_t)h->counts[i]));
+        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
+                                                 (json_int_t)h->counts[i]));
     }
-    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits", FO_HIST_SUB_BITS, "count",
-                     (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns, "min_ns",
-                     (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns, "buckets", buckets);
+    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits",
+                     FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
+                     "min_ns", (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns,
+                     "buckets", buckets);
 }
 
-int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s) {
+int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r,
+                       const fo_load_summary *s) {
     json_t *root = json_object();
     if (!root) return -ENOMEM;
     json_object_set_new(root, "tool", json_string("fanout-load"));

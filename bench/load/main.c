@@ -40,8 +40,10 @@ static void raise_fd_limit(uint32_t users) {
     if (rl.rlim_cur >= want) return;
     rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want) ? want : rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        fprintf(stderr, "fanout-load: warning: open-file limit %llu is below %u users; connects will fail\n",
-                (unsigned long long)rl.rlim_cur, users);
+        fprintf(
+            stderr,
+            "fanout-load: warning: open-file limit %llu is below %u users; connects will fail\n",
+            (unsigned long long)rl.rlim_cur, users);
 }
 
 int main(int argc, char **argv) {
@@ -77,15 +79,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fanout-load: cannot write %s: %s\n", opts.json_path, strerror(-rc));
         status = EXIT_ERROR;
     }
-    if (opts.csv_prefix && (rc = fo_load_write_csv(opts.csv_prefix, &opts, &result, &sum, start_unix)) < 0) {
-        fprintf(stderr, "fanout-load: cannot write %s_stats*.csv: %s\n", opts.csv_prefix, strerror(-rc));
+    if (opts.csv_prefix &&
+        (rc = fo_load_write_csv(opts.csv_prefix, &opts, &result, &sum, start_unix)) < 0) {
+        fprintf(stderr, "fanout-load: cannot write %s_stats*.csv: %s\n", opts.csv_prefix,
+                strerror(-rc));
         status = EXIT_ERROR;
     }
     fo_load_print_summary(stdout, &opts, &result, &sum);
     fflush(stdout);
-    if (status == EXIT_OK && (sum.failure_ratio > opts.max_failure_ratio || sum.requests + sum.failures == 0)) {
-        fprintf(stderr, "fanout-load: failure ratio %.2f%% is above the limit %.2f%%%s\n", sum.failure_ratio * 100,
-                opts.max_failure_ratio * 100, sum.requests + sum.failures == 0 ? " (no request completed)" : "");
+    if (status == EXIT_OK &&
+        (sum.failure_ratio > opts.max_failure_ratio || sum.requests + sum.failures == 0)) {
+        fprintf(stderr, "fanout-load: failure ratio %.2f%% is above the limit %.2f%%%s\n",
+                sum.failure_ratio * 100, opts.max_failure_ratio * 100,
+                sum.requests + sum.failures == 0 ? " (no request completed)" : "");
         status = EXIT_FAILURES;
     }
     fo_load_result_free(&result);

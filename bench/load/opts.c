@@ -47,7 +47,8 @@ static const char usage_text[] =
     "\n"
     "JSON (--json): one object. Times are ms unless named _s or _ns.\n"
     "  url, users, threads, duration_s, interrupted, requests, failures {total, connect,\n"
-    "  timeout, http, malformed, closed}, reconnects, in_flight_dropped, bytes, min_ms, max_ms, mean_ms,\n"
+    "  timeout, http, malformed, closed}, reconnects, in_flight_dropped, bytes, min_ms, max_ms, "
+    "mean_ms,\n"
     "  p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, p95_locust_ms, rps, max_rps_smoothed,\n"
     "  max_rps_raw, failure_ratio,\n"
     "  windows [{t_s, users, requests, failures, p50_ms, p95_ms, rps_smoothed}] (one a second),\n"
@@ -85,14 +86,16 @@ int fo_parse_duration(const char *s, uint64_t *ns) {
         if (end == s || v < 0) return -EINVAL;
         s = end;
         size_t len = 0;
-        while ((s[len] >= 'a' && s[len] <= 'z')) len++;
+        while ((s[len] >= 'a' && s[len] <= 'z'))
+            len++;
         double mult = 0;
         if (len == 0) {
             if (*s) return -EINVAL;
             mult = 1e9; /* a bare number is seconds */
         }
         for (size_t i = 0; len && i < sizeof units / sizeof units[0]; i++)
-            if (strlen(units[i].name) == len && strncmp(units[i].name, s, len) == 0) mult = units[i].ns;
+            if (strlen(units[i].name) == len && strncmp(units[i].name, s, len) == 0)
+                mult = units[i].ns;
         if (mult == 0) return -EINVAL;
         total += v * mult;
         s += len;
@@ -139,7 +142,8 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
         rest = host_end;
     }
     size_t hlen = (size_t)(host_end - h);
-    if (hlen == 0 || hlen > FO_LOAD_MAX_HOST) return fail(err, errlen, "URL has no usable host: %s", url);
+    if (hlen == 0 || hlen > FO_LOAD_MAX_HOST)
+        return fail(err, errlen, "URL has no usable host: %s", url);
     memcpy(o->host, h, hlen);
     o->host[hlen] = '\0';
     o->port = 80;
@@ -147,10 +151,12 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
         uint32_t port;
         char digits[8];
         size_t plen = strcspn(rest + 1, "/?#");
-        if (plen == 0 || plen >= sizeof digits) return fail(err, errlen, "URL has a bad port: %s", url);
+        if (plen == 0 || plen >= sizeof digits)
+            return fail(err, errlen, "URL has a bad port: %s", url);
         memcpy(digits, rest + 1, plen);
         digits[plen] = '\0';
-        if (parse_u32(digits, 1, 65535, &port) < 0) return fail(err, errlen, "URL has a bad port: %s", url);
+        if (parse_u32(digits, 1, 65535, &port) < 0)
+            return fail(err, errlen, "URL has a bad port: %s", url);
         o->port = (int)port;
         rest += 1 + plen;
     }
@@ -167,7 +173,8 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
         o->path[plen] = '\0';
     }
     for (const char *c = o->path; *c; c++)
-        if ((unsigned char)*c <= ' ' || *c == 0x7f) return fail(err, errlen, "URL path has a space or control character");
+        if ((unsigned char)*c <= ' ' || *c == 0x7f)
+            return fail(err, errlen, "URL path has a space or control character");
     int v6 = strchr(o->host, ':') != NULL;
     if (o->port == 80)
         snprintf(o->host_header, sizeof o->host_header, v6 ? "[%s]" : "%s", o->host);
@@ -183,7 +190,8 @@ int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
     while (*p) {
         size_t len = strcspn(p, ",");
         char item[64];
-        if (len == 0 || len >= sizeof item) return fail(err, errlen, "--stages: bad stage near \"%.20s\"", p);
+        if (len == 0 || len >= sizeof item)
+            return fail(err, errlen, "--stages: bad stage near \"%.20s\"", p);
         memcpy(item, p, len);
         item[len] = '\0';
         char *colon = strchr(item, ':');
@@ -192,9 +200,11 @@ int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
         uint32_t users;
         uint64_t hold;
         if (parse_u32(item, 0, FO_SCHED_MAX_USERS, &users) < 0)
-            return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", item, FO_SCHED_MAX_USERS);
+            return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", item,
+                        FO_SCHED_MAX_USERS);
         if (fo_parse_duration(colon + 1, &hold) < 0)
-            return fail(err, errlen, "--stages: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)", colon + 1);
+            return fail(err, errlen, "--stages: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)",
+                        colon + 1);
         if (fo_sched_add_stage(s, users, hold) < 0)
             return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
         p += len;
@@ -226,11 +236,13 @@ static int parse_wait(fo_load_opts *o, const char *v, char *err, size_t errlen) 
 
 static int add_header(fo_load_opts *o, const char *v, char *err, size_t errlen) {
     const char *colon = strchr(v, ':');
-    if (!colon || colon == v) return fail(err, errlen, "--header wants \"Name: value\", got \"%s\"", v);
+    if (!colon || colon == v)
+        return fail(err, errlen, "--header wants \"Name: value\", got \"%s\"", v);
     for (const char *c = v; *c; c++)
         if (*c == '\r' || *c == '\n') return fail(err, errlen, "--header must be one line");
     size_t have = strlen(o->headers), add = strlen(v) + 2;
-    if (have + add > FO_LOAD_MAX_HEADERS) return fail(err, errlen, "--header: too many header bytes");
+    if (have + add > FO_LOAD_MAX_HEADERS)
+        return fail(err, errlen, "--header: too many header bytes");
     memcpy(o->headers + have, v, add - 2);
     memcpy(o->headers + have + add - 2, "\r\n", 3);
     return 0;
@@ -246,7 +258,8 @@ static int match(int argc, char **argv, int *i, char s, const char *l, int takes
     const char *inline_val = NULL;
     if (s && a[0] == '-' && a[1] == s && a[2] == '\0') hit = 1;
     if (a[0] == '-' && a[1] == '-' && strncmp(a + 2, l, ll) == 0) {
-        if (a[2 + ll] == '\0') hit = 1;
+        if (a[2 + ll] == '\0')
+            hit = 1;
         else if (a[2 + ll] == '=' && takes) {
             hit = 1;
             inline_val = a + 3 + ll;
@@ -280,21 +293,28 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         int missing = 0;
         const char *a = argv[i];
         uint32_t u32;
-        if (match(argc, argv, &i, 'h', "help", 0, &v, &missing)) return FO_LOAD_OPTS_HELP;
-        else if (match(argc, argv, &i, 'q', "quiet", 0, &v, &missing)) o->quiet = 1;
+        if (match(argc, argv, &i, 'h', "help", 0, &v, &missing))
+            return FO_LOAD_OPTS_HELP;
+        else if (match(argc, argv, &i, 'q', "quiet", 0, &v, &missing))
+            o->quiet = 1;
         else if (match(argc, argv, &i, 'u', "users", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_u32(v, 1, FO_SCHED_MAX_USERS, &o->users) < 0)
-                return fail(err, errlen, "--users wants a whole number from 1 to %u, got \"%s\"", FO_SCHED_MAX_USERS, v);
+                return fail(err, errlen, "--users wants a whole number from 1 to %u, got \"%s\"",
+                            FO_SCHED_MAX_USERS, v);
             users_given = 1;
         } else if (match(argc, argv, &i, 'r', "spawn-rate", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_double(v, 0.001, 1e6, &o->spawn_rate) < 0)
-                return fail(err, errlen, "--spawn-rate wants users per second above 0, got \"%s\"", v);
+                return fail(err, errlen, "--spawn-rate wants users per second above 0, got \"%s\"",
+                            v);
         } else if (match(argc, argv, &i, 'd', "duration", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (fo_parse_duration(v, &o->duration_ns) < 0 || o->duration_ns < 1000000)
-                return fail(err, errlen, "--duration wants a duration of 1ms or more (e.g. 500ms, 30s, 2m), got \"%s\"", v);
+                return fail(
+                    err, errlen,
+                    "--duration wants a duration of 1ms or more (e.g. 500ms, 30s, 2m), got \"%s\"",
+                    v);
         } else if (match(argc, argv, &i, 0, "stages", 1, &v, &missing)) {
             if (missing) goto missing_value;
             stages = v;
@@ -304,11 +324,13 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 0, "timeout", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (fo_parse_duration(v, &o->timeout_ns) < 0 || o->timeout_ns < 1000000)
-                return fail(err, errlen, "--timeout wants a duration of 1ms or more, got \"%s\"", v);
+                return fail(err, errlen, "--timeout wants a duration of 1ms or more, got \"%s\"",
+                            v);
         } else if (match(argc, argv, &i, 't', "threads", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_u32(v, 1, FO_LOAD_MAX_THREADS, &u32) < 0)
-                return fail(err, errlen, "--threads wants a whole number from 1 to %d, got \"%s\"", FO_LOAD_MAX_THREADS, v);
+                return fail(err, errlen, "--threads wants a whole number from 1 to %d, got \"%s\"",
+                            FO_LOAD_MAX_THREADS, v);
             o->threads = u32;
         } else if (match(argc, argv, &i, 'H', "header", 1, &v, &missing)) {
             if (missing) goto missing_value;
@@ -322,7 +344,8 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 0, "max-failure-ratio", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_double(v, 0, 1, &o->max_failure_ratio) < 0)
-                return fail(err, errlen, "--max-failure-ratio wants a number from 0 to 1, got \"%s\"", v);
+                return fail(err, errlen,
+                            "--max-failure-ratio wants a number from 0 to 1, got \"%s\"", v);
         } else if (a[0] == '-' && a[1] != '\0') {
             return fail(err, errlen, "unknown option %s (see --help)", a);
         } else if (url) {
@@ -334,10 +357,13 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
     missing_value:
         return fail(err, errlen, "%s needs a value", a);
     }
-    if (!url) return fail(err, errlen, "no URL given (usage: fanout-load [options] URL; see --help)");
+    if (!url)
+        return fail(err, errlen, "no URL given (usage: fanout-load [options] URL; see --help)");
     if (fo_load_parse_url(o, url, err, errlen) < 0) return -EINVAL;
     if (stages) {
-        if (users_given) return fail(err, errlen, "--stages and --users do not go together: stages set the users");
+        if (users_given)
+            return fail(err, errlen,
+                        "--stages and --users do not go together: stages set the users");
         if (fo_parse_stages(&o->sched, stages, err, errlen) < 0) return -EINVAL;
         o->staged = 1;
         fo_sched_finish(&o->sched, o->spawn_rate, o->duration_ns);

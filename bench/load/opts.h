@@ -15,17 +15,17 @@
 typedef struct fo_load_opts {
     /* The target, from the URL. */
     const char *url;
-    char host[FO_LOAD_MAX_HOST + 1]; /* without brackets for IPv6 */
+    char host[FO_LOAD_MAX_HOST + 1];        /* without brackets for IPv6 */
     char host_header[FO_LOAD_MAX_HOST + 9]; /* host[:port] as the Host header wants it */
     int port;
     char path[FO_LOAD_MAX_PATH + 1];
     char headers[FO_LOAD_MAX_HEADERS + 1]; /* extra "Name: value\r\n" lines from -H */
     /* The load. */
     uint32_t users;
-    double spawn_rate;       /* 0 = all at once */
-    uint64_t duration_ns;    /* 0 = not given */
-    int staged;              /* 1 when --stages was given */
-    fo_sched sched;          /* filled by fo_load_opts_parse */
+    double spawn_rate;    /* 0 = all at once */
+    uint64_t duration_ns; /* 0 = not given */
+    int staged;           /* 1 when --stages was given */
+    fo_sched sched;       /* filled by fo_load_opts_parse */
     unsigned threads;
     uint64_t timeout_ns;
     uint64_t wait_min_ns, wait_max_ns;

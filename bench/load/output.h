@@ -10,15 +10,17 @@
 #include "run.h"
 
 /* Writes the run as JSON to path (schema at the top of json.c and in --help). 0 or -errno. */
-int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s);
+int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r,
+                       const fo_load_summary *s);
 
 /* Writes PREFIX_stats.csv and PREFIX_stats_history.csv with Locust's columns. 0 or -errno.
  * start_unix is the run's start in Unix seconds, for the history's timestamps. */
-int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s,
-                      double start_unix);
+int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r,
+                      const fo_load_summary *s, double start_unix);
 
 /* The live line for the newest final window (done - 1): elapsed/total, users, requests in that
  * second, its p50 and p95, and the failures so far. No newline. */
-void fo_load_live_line(char *buf, size_t len, const fo_load_result *r, size_t done, uint64_t total_ns);
+void fo_load_live_line(char *buf, size_t len, const fo_load_result *r, size_t done,
+                       uint64_t total_ns);
 
 #endif

@@ -28,7 +28,8 @@ void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
         s->p95_ms = ms(fo_hist_percentile(h, 95));
         s->p99_ms = ms(fo_hist_percentile(h, 99));
         s->p999_ms = ms(fo_hist_percentile(h, 99.9));
-        s->p95_locust_ms = fo_locust_round(ms(fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.95))));
+        s->p95_locust_ms =
+            fo_locust_round(ms(fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.95))));
     }
     s->duration_s = (double)r->run_ns / 1e9;
     s->rps = s->duration_s > 0 ? (double)s->requests / s->duration_s : 0;
@@ -38,13 +39,16 @@ void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
     s->failure_ratio = all ? (double)s->failures / (double)all : 0;
 }
 
-void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i, fo_stage_summary *s) {
+void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i,
+                        fo_stage_summary *s) {
     const fo_stage *st = &o->sched.stages[i];
     const fo_hist *h = &r->stats.stages[i].hist;
     memset(s, 0, sizeof *s);
     s->users = st->users;
     s->start_s = (double)st->hold_start_ns / 1e9;
-    s->end_s = (double)st->end_ns / 1e9;
+    /* An interrupted run ends before its planned end, and so may the stage. */
+    s->end_s = (double)(st->end_ns < r->run_ns || !r->run_ns ? st->end_ns : r->run_ns) / 1e9;
+    if (s->end_s < s->start_s) s->end_s = s->start_s;
     s->requests = h->n;
     s->failures = r->stats.stages[i].failures;
     s->rps = s->end_s > s->start_s ? (double)h->n / (s->end_s - s->start_s) : 0;
@@ -65,52 +69,68 @@ static void print_load_line(FILE *f, const fo_load_opts *o) {
     } else {
         fprintf(f, "%u users", o->users);
     }
-    if (o->spawn_rate > 0) fprintf(f, ", spawn rate %g/s", o->spawn_rate);
-    else fprintf(f, ", all started at once");
-    fprintf(f, ", %.3g s, %u thread%s\n", (double)o->sched.total_ns / 1e9, o->threads, o->threads == 1 ? "" : "s");
+    if (o->spawn_rate > 0)
+        fprintf(f, ", spawn rate %g/s", o->spawn_rate);
+    else
+        fprintf(f, ", all started at once");
+    fprintf(f, ", %.3g s, %u thread%s\n", (double)o->sched.total_ns / 1e9, o->threads,
+            o->threads == 1 ? "" : "s");
 }
 
 void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {
     fprintf(f, "| Min(ms) | 95%%-ile(ms) | Average(ms) | Max RPS |\n");
-    fprintf(f, "| %.2f | %.2f | %.2f | %.1f |\n", s->min_ms, s->p95_ms, s->mean_ms, s->max_rps_smoothed);
+    fprintf(f, "| %.2f | %.2f | %.2f | %.1f |\n", s->min_ms, s->p95_ms, s->mean_ms,
+            s->max_rps_smoothed);
 }
 
-void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s) {
+void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r,
+                           const fo_load_summary *s) {
     print_load_line(f, o);
-    if (r->interrupted) fprintf(f, "  interrupted  after %.1f s: the figures cover that time\n", s->duration_s);
+    if (r->interrupted)
+        fprintf(f, "  interrupted  after %.1f s: the figures cover that time\n", s->duration_s);
     fprintf(f, "  requests     %llu ok, %.1f/s", (unsigned long long)s->requests, s->rps);
     fprintf(f, "; failures %llu (%.2f%%)", (unsigned long long)s->failures, s->failure_ratio * 100);
     if (s->failures) {
         const char *sep = ": ";
         for (int k = 0; k < FO_FAIL_KINDS; k++) {
             if (!s->by_kind[k]) continue;
-            fprintf(f, "%s%s %llu", sep, fo_fail_name((fo_fail_kind)k), (unsigned long long)s->by_kind[k]);
+            fprintf(f, "%s%s %llu", sep, fo_fail_name((fo_fail_kind)k),
+                    (unsigned long long)s->by_kind[k]);
             sep = ", ";
         }
     }
-    fprintf(f, "\n  connections  %llu reconnects; %llu requests in flight at the end (not counted)\n",
+    fprintf(f,
+            "\n  connections  %llu reconnects; %llu requests in flight at the end (not counted)\n",
             (unsigned long long)s->reconnects, (unsigned long long)s->dropped);
     if (s->requests) {
-        fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n", s->min_ms, s->mean_ms,
-                s->max_ms);
-        fprintf(f, "  percentiles  p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms (within 0.05%%)\n", s->p50_ms,
-                s->p90_ms, s->p95_ms, s->p99_ms, s->p999_ms);
+        fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n",
+                s->min_ms, s->mean_ms, s->max_ms);
+        fprintf(f,
+                "  percentiles  p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms (within "
+                "0.05%%)\n",
+                s->p50_ms, s->p90_ms, s->p95_ms, s->p99_ms, s->p999_ms);
         fprintf(f, "  Locust p95   %.0f ms (its index rule and rounding)\n", s->p95_locust_ms);
     } else {
         fprintf(f, "  latency      no successful request\n");
     }
-    fprintf(f, "  max RPS      %.1f smoothed (peak of Locust's current RPS), %llu raw (peak of 1-second counts)\n",
+    fprintf(f,
+            "  max RPS      %.1f smoothed (peak of Locust's current RPS), %llu raw (peak of "
+            "1-second counts)\n",
             s->max_rps_smoothed, (unsigned long long)s->max_rps_raw);
+    if (s->max_rps_smoothed == 0 && s->max_rps_raw > 0)
+        fprintf(f, "               (Locust's current RPS leaves out the last 2 seconds: it needs a "
+                   "run of 4 s or more)\n");
     if (o->staged) {
         fprintf(f, "  stages (figures over each hold):\n");
-        fprintf(f, "    %6s %13s %9s %8s %8s %9s %9s %9s %9s\n", "users", "hold (s)", "requests", "failures", "req/s",
-                "min ms", "p50 ms", "p95 ms", "max ms");
+        fprintf(f, "    %6s %13s %9s %8s %8s %9s %9s %9s %9s\n", "users", "hold (s)", "requests",
+                "failures", "req/s", "min ms", "p50 ms", "p95 ms", "max ms");
         for (size_t i = 0; i < o->sched.n_stages; i++) {
             fo_stage_summary st;
             fo_stage_summarize(o, r, i, &st);
-            fprintf(f, "    %6u %6.1f-%-6.1f %9llu %8llu %8.1f %9.2f %9.2f %9.2f %9.2f\n", st.users, st.start_s,
-                    st.end_s, (unsigned long long)st.requests, (unsigned long long)st.failures, st.rps, st.min_ms,
-                    st.p50_ms, st.p95_ms, st.max_ms);
+            fprintf(f, "    %6u %6.1f-%-6.1f %9llu %8llu %8.1f %9.2f %9.2f %9.2f %9.2f\n", st.users,
+                    st.start_s, st.end_s, (unsigned long long)st.requests,
+                    (unsigned long long)st.failures, st.rps, st.min_ms, st.p50_ms, st.p95_ms,
+                    st.max_ms);
         }
     }
     fo_load_print_blog_row(f, s);

@@ -10,33 +10,35 @@
 #include "run.h"
 
 typedef struct fo_load_summary {
-    uint64_t requests;                /* successes */
-    uint64_t failures;                /* all kinds */
+    uint64_t requests; /* successes */
+    uint64_t failures; /* all kinds */
     uint64_t by_kind[FO_FAIL_KINDS];
     uint64_t reconnects, dropped, bytes;
-    double min_ms, max_ms, mean_ms;   /* exact, over successes; 0 when there are none */
+    double min_ms, max_ms, mean_ms; /* exact, over successes; 0 when there are none */
     double p50_ms, p90_ms, p95_ms, p99_ms, p999_ms; /* within 0.05% */
-    double p95_locust_ms;             /* Locust's index rule and rounding */
-    double rps;                       /* successes per second over the run */
-    double max_rps_smoothed;          /* peak of Locust's current RPS */
-    uint64_t max_rps_raw;             /* peak of one-second counts */
-    double failure_ratio;             /* failures / (successes + failures) */
+    double p95_locust_ms;                           /* Locust's index rule and rounding */
+    double rps;                                     /* successes per second over the run */
+    double max_rps_smoothed;                        /* peak of Locust's current RPS */
+    uint64_t max_rps_raw;                           /* peak of one-second counts */
+    double failure_ratio;                           /* failures / (successes + failures) */
     double duration_s;
 } fo_load_summary;
 
 typedef struct fo_stage_summary {
     uint32_t users;
-    double start_s, end_s;            /* the hold */
+    double start_s, end_s; /* the hold */
     uint64_t requests, failures;
     double rps;
     double min_ms, mean_ms, p50_ms, p95_ms, p99_ms, max_ms;
 } fo_stage_summary;
 
 void fo_load_summarize(const fo_load_result *r, fo_load_summary *s);
-void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i, fo_stage_summary *s);
+void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i,
+                        fo_stage_summary *s);
 
 /* The human summary; ends with the blog's header and row. */
-void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r, const fo_load_summary *s);
+void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r,
+                           const fo_load_summary *s);
 
 /* The blog's two lines alone. */
 void fo_load_print_blog_row(FILE *f, const fo_load_summary *s);

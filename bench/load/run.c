@@ -15,7 +15,8 @@
 #define GATHER_LAG_MS 150
 
 char *fo_load_request(const fo_load_opts *o, size_t *len) {
-    static const char fmt[] = "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fanout-load\r\nAccept: */*\r\n%s\r\n";
+    static const char fmt[] =
+        "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fanout-load\r\nAccept: */*\r\n%s\r\n";
     int n = snprintf(NULL, 0, fmt, o->path, o->host_header, o->headers);
     char *buf = n > 0 ? malloc((size_t)n + 1) : NULL;
     if (!buf) return NULL;
@@ -90,7 +91,7 @@ typedef struct gather {
     void *data;
     uv_timer_t tick;
     uv_async_t done;
-    uv_mutex_t lock;  /* guards finished */
+    uv_mutex_t lock;   /* guards finished */
     unsigned finished; /* workers whose loop has ended */
     unsigned expected; /* workers started */
     size_t reported;
@@ -123,7 +124,8 @@ static void on_signal(uv_signal_t *s, int signum) {
     gather *g = s->data;
     (void)signum;
     g->interrupted = 1;
-    for (unsigned i = 0; i < g->started; i++) fo_worker_interrupt(&g->workers[i]);
+    for (unsigned i = 0; i < g->started; i++)
+        fo_worker_interrupt(&g->workers[i]);
     close_signals(g);
 }
 
@@ -139,7 +141,8 @@ static void on_worker_done(uv_async_t *a) {
     close_signals(g);
 }
 
-int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err, size_t errlen) {
+int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err,
+                size_t errlen) {
     uv_loop_t loop;
     struct sockaddr_storage addr;
     int rc;
@@ -154,7 +157,8 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
         return FO_LOAD_UNREACHABLE;
     }
     if ((rc = probe_target(&loop, (struct sockaddr *)&addr, o->timeout_ns)) < 0) {
-        snprintf(err, errlen, "cannot connect to %s port %d: %s", o->host, o->port, uv_strerror(rc));
+        snprintf(err, errlen, "cannot connect to %s port %d: %s", o->host, o->port,
+                 uv_strerror(rc));
         uv_loop_close(&loop);
         return FO_LOAD_UNREACHABLE;
     }

@@ -24,10 +24,11 @@ typedef void (*fo_live_cb)(const fo_load_result *r, size_t done, void *data);
 #define FO_LOAD_UNREACHABLE (-10000)
 
 /* Runs the load described by o. SIGINT or SIGTERM during the run ends it early, with the
- * results so far (a second one kills the process as usual). 0 and r filled (free it with fo_load_result_free), or
- * FO_LOAD_UNREACHABLE when the target does not accept a connect at the start, or a negative
- * errno; err then says why in one line. */
-int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err, size_t errlen);
+ * results so far (a second one kills the process as usual). 0 and r filled (free it with
+ * fo_load_result_free), or FO_LOAD_UNREACHABLE when the target does not accept a connect at the
+ * start, or a negative errno; err then says why in one line. */
+int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err,
+                size_t errlen);
 
 void fo_load_result_free(fo_load_result *r);
 

@@ -19,8 +19,8 @@
 #define FO_SCHED_MAX_USERS 1000000u
 
 typedef struct fo_stage {
-    uint32_t users;      /* the count this stage ramps to and holds */
-    uint64_t hold_ns;    /* how long the count is held once reached */
+    uint32_t users;   /* the count this stage ramps to and holds */
+    uint64_t hold_ns; /* how long the count is held once reached */
     /* Filled by fo_sched_finish: */
     uint64_t ramp_start_ns; /* the ramp's first batch */
     uint64_t hold_start_ns; /* the ramp's last batch: the count is reached */
@@ -28,13 +28,13 @@ typedef struct fo_stage {
 } fo_stage;
 
 typedef struct fo_sched {
-    double rate;            /* users started (or stopped) per second; 0 = at once */
-    uint32_t batch;         /* max(1, floor(rate)) */
-    uint64_t interval_ns;   /* batch / rate seconds; 0 when rate is 0 */
+    double rate;          /* users started (or stopped) per second; 0 = at once */
+    uint32_t batch;       /* max(1, floor(rate)) */
+    uint64_t interval_ns; /* batch / rate seconds; 0 when rate is 0 */
     size_t n_stages;
     fo_stage stages[FO_SCHED_MAX_STAGES];
-    uint64_t total_ns;      /* when the run ends */
-    uint32_t max_users;     /* the largest count of any stage */
+    uint64_t total_ns;  /* when the run ends */
+    uint32_t max_users; /* the largest count of any stage */
 } fo_sched;
 
 /* A one-stage run of `users` users, spawned at `rate` per second, lasting duration_ns in all. */

@@ -6,7 +6,8 @@
 #include <string.h>
 
 const char *fo_fail_name(fo_fail_kind kind) {
-    static const char *const names[FO_FAIL_KINDS] = {"connect", "timeout", "http", "malformed", "closed"};
+    static const char *const names[FO_FAIL_KINDS] = {"connect", "timeout", "http", "malformed",
+                                                     "closed"};
     return (unsigned)kind < FO_FAIL_KINDS ? names[kind] : "?";
 }
 
@@ -26,14 +27,16 @@ int fo_load_stats_init(fo_load_stats *s, size_t n_stages) {
 }
 
 void fo_load_stats_free(fo_load_stats *s) {
-    for (size_t i = 0; i < s->n_stages; i++) fo_hist_free(&s->stages[i].hist);
+    for (size_t i = 0; i < s->n_stages; i++)
+        fo_hist_free(&s->stages[i].hist);
     free(s->stages);
     s->stages = NULL;
     s->n_stages = 0;
 }
 
 void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
-    for (int k = 0; k < FO_FAIL_KINDS; k++) dst->failures[k] += src->failures[k];
+    for (int k = 0; k < FO_FAIL_KINDS; k++)
+        dst->failures[k] += src->failures[k];
     dst->reconnects += src->reconnects;
     dst->dropped += src->dropped;
     for (size_t i = 0; i < dst->n_stages && i < src->n_stages; i++) {
@@ -44,6 +47,7 @@ void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
 
 uint64_t fo_load_stats_failures(const fo_load_stats *s) {
     uint64_t n = 0;
-    for (int k = 0; k < FO_FAIL_KINDS; k++) n += s->failures[k];
+    for (int k = 0; k < FO_FAIL_KINDS; k++)
+        n += s->failures[k];
     return n;
 }

@@ -21,8 +21,8 @@ typedef enum fo_fail_kind {
 const char *fo_fail_name(fo_fail_kind kind);
 
 typedef struct fo_stage_stats {
-    fo_hist hist;       /* successes whose response completed during the stage's hold */
-    uint64_t failures;  /* failures detected during the hold */
+    fo_hist hist;      /* successes whose response completed during the stage's hold */
+    uint64_t failures; /* failures detected during the hold */
 } fo_stage_stats;
 
 typedef struct fo_load_stats {

@@ -30,8 +30,10 @@ static void on_closed(uv_handle_t *h) {
     u->tcp_open = 0;
     u->after_close = AC_NONE;
     if (u->w->stopping) return;
-    if (next == AC_NEXT) schedule_next(u);
-    else if (next == AC_CONNECT) start_connect(u);
+    if (next == AC_NEXT)
+        schedule_next(u);
+    else if (next == AC_CONNECT)
+        start_connect(u);
 }
 
 /* Closes the connection (if open) and does `next` once it is closed. */
@@ -42,8 +44,10 @@ static void close_conn(fo_user *u, enum after_close next) {
         if (!uv_is_closing((uv_handle_t *)&u->tcp)) uv_close((uv_handle_t *)&u->tcp, on_closed);
         return;
     }
-    if (next == AC_NEXT) schedule_next(u);
-    else if (next == AC_CONNECT) start_connect(u);
+    if (next == AC_NEXT)
+        schedule_next(u);
+    else if (next == AC_CONNECT)
+        start_connect(u);
 }
 
 static void fail(fo_user *u, fo_fail_kind kind) {
@@ -55,10 +59,14 @@ static void fail(fo_user *u, fo_fail_kind kind) {
 static void finish(fo_user *u) {
     uint64_t now = uv_hrtime();
     u->in_request = 0;
-    if (u->status >= 400) fo_worker_failure(u->w, FO_FAIL_HTTP, now);
-    else fo_worker_success(u->w, u->start_ns, now, u->body_bytes);
-    if (u->keep_alive) schedule_next(u);
-    else close_conn(u, AC_NEXT);
+    if (u->status >= 400)
+        fo_worker_failure(u->w, FO_FAIL_HTTP, now);
+    else
+        fo_worker_success(u->w, u->start_ns, now, u->body_bytes);
+    if (u->keep_alive)
+        schedule_next(u);
+    else
+        close_conn(u, AC_NEXT);
 }
 
 /* The connection broke during a request, before its response was complete. */
@@ -258,7 +266,8 @@ void fo_user_abort(fo_user *u) {
     u->running = 0;
     u->connected = 0;
     u->after_close = AC_NONE;
-    if (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp)) uv_close((uv_handle_t *)&u->tcp, on_closed);
+    if (u->tcp_open && !uv_is_closing((uv_handle_t *)&u->tcp))
+        uv_close((uv_handle_t *)&u->tcp, on_closed);
     if (u->wait_init) {
         u->wait_init = 0;
         uv_close((uv_handle_t *)&u->wait_timer, NULL);

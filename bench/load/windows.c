@@ -47,7 +47,8 @@ static int ensure(fo_windows *w, uint64_t idx) {
     if (idx < w->n) return 0;
     if (idx >= w->cap) {
         size_t cap = w->cap ? w->cap : 64;
-        while (cap <= idx) cap *= 2;
+        while (cap <= idx)
+            cap *= 2;
         fo_window *win = realloc(w->win, cap * sizeof *win);
         if (!win) return -ENOMEM;
         w->win = win;
@@ -69,8 +70,8 @@ static int ensure(fo_windows *w, uint64_t idx) {
     return 0;
 }
 
-int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h, uint64_t failures,
-                     uint64_t bytes, uint64_t next) {
+int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h,
+                     uint64_t failures, uint64_t bytes, uint64_t next) {
     int rc = 0;
     uv_mutex_lock(&w->lock);
     if (next > w->watermark[thread]) w->watermark[thread] = next;
@@ -106,7 +107,8 @@ static void finalize_one(fo_windows *w, size_t i) {
     if (h) {
         for (int p = 0; p < FO_WINDOW_PCTS; p++) {
             win->pct_ns[p] = fo_hist_percentile(h, fo_window_pcts[p]);
-            uint64_t at = fo_hist_value_at_rank(h, fo_locust_index(h->n, fo_window_pcts[p] / 100.0));
+            uint64_t at =
+                fo_hist_value_at_rank(h, fo_locust_index(h->n, fo_window_pcts[p] / 100.0));
             win->locust_pct_ms[p] = (uint64_t)fo_locust_round((double)at / 1e6);
         }
         fo_hist_merge(&w->total, h);
@@ -131,7 +133,8 @@ static void finalize_one(fo_windows *w, size_t i) {
 /* Finalises windows below `upto`, creating empty ones for seconds nobody reported. Lock held. */
 static void finalize_upto(fo_windows *w, uint64_t upto) {
     if (upto > w->n_done && ensure(w, upto - 1) < 0) upto = w->n;
-    while (w->n_done < upto) finalize_one(w, w->n_done);
+    while (w->n_done < upto)
+        finalize_one(w, w->n_done);
 }
 
 size_t fo_windows_finalize(fo_windows *w, uint64_t limit) {
@@ -149,7 +152,8 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
     uint64_t n = (run_ns + FO_NS_PER_S - 1) / FO_NS_PER_S;
     uv_mutex_lock(&w->lock);
     finalize_upto(w, n);
-    if (n && run_ns % FO_NS_PER_S && w->n_done == n) w->win[n - 1].length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
+    if (n && run_ns % FO_NS_PER_S && w->n_done == n)
+        w->win[n - 1].length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
     size_t done = w->n_done;
     uv_mutex_unlock(&w->lock);
     return done;

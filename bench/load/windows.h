@@ -19,17 +19,18 @@
 
 /* The percentiles kept per window, as Locust's CSV lists them. */
 #define FO_WINDOW_PCTS 11
-extern const double fo_window_pcts[FO_WINDOW_PCTS]; /* 50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100 */
+extern const double
+    fo_window_pcts[FO_WINDOW_PCTS]; /* 50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100 */
 
 typedef struct fo_window {
-    uint64_t requests;    /* successes completed in the window */
+    uint64_t requests; /* successes completed in the window */
     uint64_t failures;
-    uint64_t bytes;       /* body bytes of the successes */
-    uint32_t users;       /* users running at the window's end (before a batch due then) */
-    uint64_t pct_ns[FO_WINDOW_PCTS]; /* of the window's successes; 0 when there are none */
+    uint64_t bytes; /* body bytes of the successes */
+    uint32_t users; /* users running at the window's end (before a batch due then) */
+    uint64_t pct_ns[FO_WINDOW_PCTS];        /* of the window's successes; 0 when there are none */
     uint64_t locust_pct_ms[FO_WINDOW_PCTS]; /* the same by Locust's rule and rounding */
-    double rps_smoothed;  /* Locust's current RPS once this window is complete */
-    double length_s;      /* 1, or less for a last partial window */
+    double rps_smoothed;                    /* Locust's current RPS once this window is complete */
+    double length_s;                        /* 1, or less for a last partial window */
     /* Running totals over windows 0..this one, as Locust's history CSV wants them. */
     uint64_t total_requests, total_failures, total_bytes;
     uint64_t total_p50_ns, total_min_ns, total_max_ns;
@@ -40,13 +41,13 @@ typedef struct fo_windows {
     uv_mutex_t lock;
     const fo_sched *sched;
     unsigned n_threads;
-    uint64_t *watermark;  /* per thread: it will hand over nothing for windows below this */
+    uint64_t *watermark; /* per thread: it will hand over nothing for windows below this */
     /* Windows [0, n_done) are final; [n_done, n) are gathering. */
     fo_window *win;
-    fo_hist **pending;    /* per window: its merged histogram while gathering, else NULL */
-    uint64_t *counts;     /* per window: requests (for the smoothed RPS) */
+    fo_hist **pending; /* per window: its merged histogram while gathering, else NULL */
+    uint64_t *counts;  /* per window: requests (for the smoothed RPS) */
     size_t n, cap, n_done;
-    fo_hist total;        /* every final window's successes */
+    fo_hist total; /* every final window's successes */
     uint64_t total_failures, total_bytes;
 } fo_windows;
 
@@ -57,8 +58,8 @@ void fo_windows_free(fo_windows *w);
 /* Thread `thread` hands over window `idx`: its successes' histogram (may be NULL or empty), its
  * failures and body bytes, and promises nothing more for any window below `next`. Thread-safe.
  * 0, or -ENOMEM (the data is then lost, and counted nowhere). */
-int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h, uint64_t failures,
-                     uint64_t bytes, uint64_t next);
+int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h,
+                     uint64_t failures, uint64_t bytes, uint64_t next);
 
 /* Finalises every window that all threads have moved past, and at most windows below `limit`.
  * Thread-safe. Returns the number of final windows. */

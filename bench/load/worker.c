@@ -17,7 +17,8 @@ static uint64_t ms_until(fo_worker *w, uint64_t t) {
 }
 
 static void flush_window(fo_worker *w, uint64_t next) {
-    if (fo_windows_flush(w->windows, w->id, w->win_idx, &w->win_hist, w->win_failures, w->win_bytes, next) < 0)
+    if (fo_windows_flush(w->windows, w->id, w->win_idx, &w->win_hist, w->win_failures, w->win_bytes,
+                         next) < 0)
         w->error = -ENOMEM;
     fo_hist_reset(&w->win_hist);
     w->win_failures = 0;
@@ -32,6 +33,7 @@ static void stop(fo_worker *w);
  * timer has not fired yet. Moves the current window forward when needed. */
 static uint64_t run_time(fo_worker *w, uint64_t now) {
     uint64_t t = now > w->t0 ? now - w->t0 : 0;
+    if (w->stopping) return UINT64_MAX;
     if (t >= w->opts->sched.total_ns) {
         stop(w);
         return UINT64_MAX;
@@ -84,9 +86,11 @@ uint64_t fo_worker_wait_ns(fo_worker *w) {
 static void apply_schedule(fo_worker *w, uint64_t t) {
     uint32_t want = fo_sched_share(fo_sched_users_at(&w->opts->sched, t), w->id, w->n_workers);
     if (want > w->n_users) want = w->n_users;
-    while (w->n_active < want) fo_user_activate(&w->users[w->n_active++]);
+    while (w->n_active < want)
+        fo_user_activate(&w->users[w->n_active++]);
     /* Ramping down stops the most recently started users first. */
-    while (w->n_active > want) fo_user_deactivate(&w->users[--w->n_active]);
+    while (w->n_active > want)
+        fo_user_deactivate(&w->users[--w->n_active]);
 }
 
 static void on_sched(uv_timer_t *timer) {
@@ -101,8 +105,10 @@ static void on_tick(uv_timer_t *timer) {
     fo_worker *w = timer->data;
     uint64_t now = uv_hrtime();
     uint64_t t = now - w->t0;
-    if (t / FO_NS_PER_S > w->win_idx && t < w->opts->sched.total_ns) flush_window(w, t / FO_NS_PER_S);
-    for (uint32_t i = 0; i < w->n_users; i++) fo_user_check_timeout(&w->users[i], now);
+    if (t / FO_NS_PER_S > w->win_idx && t < w->opts->sched.total_ns)
+        flush_window(w, t / FO_NS_PER_S);
+    for (uint32_t i = 0; i < w->n_users; i++)
+        fo_user_check_timeout(&w->users[i], now);
 }
 
 static void stop(fo_worker *w) {
@@ -111,7 +117,8 @@ static void stop(fo_worker *w) {
     uint64_t now = uv_hrtime();
     w->stopped_ns = now > w->t0 ? now - w->t0 : 0;
     flush_window(w, UINT64_MAX);
-    for (uint32_t i = 0; i < w->n_users; i++) fo_user_abort(&w->users[i]);
+    for (uint32_t i = 0; i < w->n_users; i++)
+        fo_user_abort(&w->users[i]);
     uv_close((uv_handle_t *)&w->sched_timer, NULL);
     uv_close((uv_handle_t *)&w->tick_timer, NULL);
     uv_close((uv_handle_t *)&w->stop_timer, NULL);
@@ -176,7 +183,8 @@ int fo_worker_init(fo_worker *w) {
     uv_async_init(&w->loop, &w->stop_async, on_interrupt);
     w->stop_async.data = w;
     w->sched_timer.data = w->tick_timer.data = w->stop_timer.data = w;
-    for (uint32_t i = 0; i < w->n_users; i++) fo_user_init(&w->users[i], w);
+    for (uint32_t i = 0; i < w->n_users; i++)
+        fo_user_init(&w->users[i], w);
     return 0;
 }
 

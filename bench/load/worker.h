@@ -21,26 +21,26 @@ typedef struct fo_user {
     uv_tcp_t tcp;
     uv_connect_t connect_req;
     uv_write_t write_req;
-    uv_timer_t wait_timer;   /* initialised only when --wait is used */
+    uv_timer_t wait_timer; /* initialised only when --wait is used */
     llhttp_t parser;
     fo_worker *w;
-    uint64_t start_ns;       /* when the current request began (uv_hrtime) */
-    uint64_t body_bytes;     /* of the current response */
-    unsigned connects;       /* successful connects so far */
-    int status;              /* the current response's status code */
-    unsigned active : 1;     /* the schedule wants this user running */
-    unsigned running : 1;    /* in its loop: a request, a wait or a reconnect is under way */
-    unsigned in_request : 1; /* a request is timed and not yet finished */
-    unsigned tcp_open : 1;   /* tcp is initialised and its close callback has not run */
-    unsigned connected : 1;  /* tcp is connected and usable for the next request */
-    unsigned reused : 1;     /* the current request went out on a connection used before */
-    unsigned retried : 1;    /* the current request was already resent once */
-    unsigned got_bytes : 1;  /* the current request received response bytes */
-    unsigned complete : 1;   /* the parser saw the end of the response */
-    unsigned keep_alive : 1; /* the response allows another request on the connection */
-    unsigned waiting : 1;    /* the wait timer runs */
+    uint64_t start_ns;        /* when the current request began (uv_hrtime) */
+    uint64_t body_bytes;      /* of the current response */
+    unsigned connects;        /* successful connects so far */
+    int status;               /* the current response's status code */
+    unsigned active : 1;      /* the schedule wants this user running */
+    unsigned running : 1;     /* in its loop: a request, a wait or a reconnect is under way */
+    unsigned in_request : 1;  /* a request is timed and not yet finished */
+    unsigned tcp_open : 1;    /* tcp is initialised and its close callback has not run */
+    unsigned connected : 1;   /* tcp is connected and usable for the next request */
+    unsigned reused : 1;      /* the current request went out on a connection used before */
+    unsigned retried : 1;     /* the current request was already resent once */
+    unsigned got_bytes : 1;   /* the current request received response bytes */
+    unsigned complete : 1;    /* the parser saw the end of the response */
+    unsigned keep_alive : 1;  /* the response allows another request on the connection */
+    unsigned waiting : 1;     /* the wait timer runs */
     unsigned after_close : 2; /* what tcp's close callback does next: see user.c */
-    unsigned wait_init : 1;  /* wait_timer is initialised and not closed */
+    unsigned wait_init : 1;   /* wait_timer is initialised and not closed */
 } fo_user;
 
 struct fo_worker {
@@ -49,7 +49,7 @@ struct fo_worker {
     const struct sockaddr *addr;
     const char *request; /* the request's bytes, shared read-only by all workers */
     size_t request_len;
-    uint64_t t0;         /* the run's start, uv_hrtime() */
+    uint64_t t0; /* the run's start, uv_hrtime() */
     fo_windows *windows;
     fo_load_stats stats;
     uv_async_t *done_async; /* sent once when the worker's loop has ended, ... */
@@ -59,23 +59,24 @@ struct fo_worker {
     uv_loop_t loop;
     uv_thread_t thread;
     uv_timer_t sched_timer, tick_timer, stop_timer;
-    uv_async_t stop_async;  /* fo_worker_interrupt wakes the loop through it */
-    int stop_async_closed;  /* under *done_lock: set before stop_async is closed */
+    uv_async_t stop_async; /* fo_worker_interrupt wakes the loop through it */
+    int stop_async_closed; /* under *done_lock: set before stop_async is closed */
     llhttp_settings_t settings;
     char *rbuf;
     size_t rbuf_len;
     fo_user *users;
-    uint32_t n_users;    /* this worker's share of the largest stage */
-    uint32_t n_active;   /* users [0, n_active) are active */
+    uint32_t n_users;  /* this worker's share of the largest stage */
+    uint32_t n_active; /* users [0, n_active) are active */
     uint64_t rng;
     int stopping;
-    uint64_t stopped_ns;  /* run time at which it stopped (at or after the end, unless interrupted) */
+    uint64_t
+        stopped_ns; /* run time at which it stopped (at or after the end, unless interrupted) */
 
     /* The current one-second window. */
     uint64_t win_idx;
     fo_hist win_hist;
     uint64_t win_failures, win_bytes;
-    int error;           /* a negative errno that made the worker give up, 0 otherwise */
+    int error; /* a negative errno that made the worker give up, 0 otherwise */
 };
 
 /* Prepares w (its loop, users, buffers); nothing runs yet. 0, or a negative errno. */

@@ -25,12 +25,12 @@
 #define FO_HIST_BUCKETS ((42 - FO_HIST_SUB_BITS) * FO_HIST_SUB_COUNT + FO_HIST_SUB_COUNT)
 
 typedef struct fo_hist {
-    uint64_t *counts;   /* FO_HIST_BUCKETS counters, owned */
-    uint64_t n;         /* values recorded */
-    uint64_t sum_ns;    /* exact sum of the values */
-    uint64_t min_ns;    /* exact minimum; UINT64_MAX while empty */
-    uint64_t max_ns;    /* exact maximum; 0 while empty */
-    size_t lo, hi;      /* the non-empty buckets all lie in [lo, hi); lo == hi while empty */
+    uint64_t *counts; /* FO_HIST_BUCKETS counters, owned */
+    uint64_t n;       /* values recorded */
+    uint64_t sum_ns;  /* exact sum of the values */
+    uint64_t min_ns;  /* exact minimum; UINT64_MAX while empty */
+    uint64_t max_ns;  /* exact maximum; 0 while empty */
+    size_t lo, hi;    /* the non-empty buckets all lie in [lo, hi); lo == hi while empty */
 } fo_hist;
 
 /* Caller-allocated; allocates the buckets. 0, or -ENOMEM. Free with fo_hist_free. */

@@ -1,5 +1,6 @@
 /* A tiny misbehaving HTTP server for fanout-load's integration tests. It binds 127.0.0.1 on
- * port 0, prints "load_server: listening on 127.0.0.1:PORT" on stdout, and serves each connection on a thread of its own:
+ * port 0, prints "load_server: listening on 127.0.0.1:PORT" on stdout, and serves each connection
+ * on a thread of its own:
  *
  *   load_server [--delay MS] [--mode MODE] [--die-after N] [--lifetime S]
  *
@@ -107,19 +108,25 @@ static void *serve(void *arg) {
         if (strcmp(mode, "garbage") == 0) {
             n = snprintf(out, sizeof out, "this is not HTTP at all\r\n\r\n");
         } else if (strcmp(mode, "cut") == 0) {
-            n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%.10s", sizeof body - 1, body);
+            n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%.10s",
+                         sizeof body - 1, body);
         } else if (strcmp(mode, "eof-body") == 0) {
-            n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n%s", body);
+            n = snprintf(out, sizeof out,
+                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n%s", body);
         } else {
             int status = strcmp(mode, "status500") == 0 ? 500 : 200;
             int close_it = strcmp(mode, "close") == 0;
-            n = snprintf(out, sizeof out, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n%s",
+            n = snprintf(out, sizeof out,
+                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: "
+                         "%zu\r\n%s\r\n%s",
                          status, status == 200 ? "OK" : "Internal Server Error", sizeof body - 1,
                          close_it ? "Connection: close\r\n" : "", body);
         }
         if (write_all(fd, out, (size_t)n) < 0) break;
         count_answer();
-        if (strcmp(mode, "ok") != 0 && strcmp(mode, "status500") != 0 && strcmp(mode, "idle-close") != 0) break;
+        if (strcmp(mode, "ok") != 0 && strcmp(mode, "status500") != 0 &&
+            strcmp(mode, "idle-close") != 0)
+            break;
         if (strcmp(mode, "garbage") == 0) break;
         if (strcmp(mode, "idle-close") == 0 && have == 0 && idle_for(fd, 200)) break;
     }
@@ -130,10 +137,14 @@ static void *serve(void *arg) {
 int main(int argc, char **argv) {
     int lifetime = 120;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--delay") == 0 && i + 1 < argc) delay_ms = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) mode = argv[++i];
-        else if (strcmp(argv[i], "--die-after") == 0 && i + 1 < argc) die_after = atol(argv[++i]);
-        else if (strcmp(argv[i], "--lifetime") == 0 && i + 1 < argc) lifetime = atoi(argv[++i]);
+        if (strcmp(argv[i], "--delay") == 0 && i + 1 < argc)
+            delay_ms = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
+            mode = argv[++i];
+        else if (strcmp(argv[i], "--die-after") == 0 && i + 1 < argc)
+            die_after = atol(argv[++i]);
+        else if (strcmp(argv[i], "--lifetime") == 0 && i + 1 < argc)
+            lifetime = atoi(argv[++i]);
         else {
             fprintf(stderr, "load_server: unknown argument %s\n", argv[i]);
             return 2;

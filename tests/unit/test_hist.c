@@ -50,7 +50,8 @@ static void test_uniform(void **state) {
     (void)state;
     fo_hist h;
     assert_int_equal(fo_hist_init(&h), 0);
-    for (uint64_t us = 1; us <= 100000; us++) fo_hist_record(&h, us * 1000);
+    for (uint64_t us = 1; us <= 100000; us++)
+        fo_hist_record(&h, us * 1000);
     assert_int_equal(h.n, 100000);
     assert_int_equal(h.min_ns, 1000);
     assert_int_equal(h.max_ns, 100000000);
@@ -87,12 +88,14 @@ static void test_wide_range(void **state) {
         /* 1 µs * 2^(31.7 * u): 1 µs .. about 1 hour */
         double u = (double)(x >> 11) / 9007199254740992.0;
         double ns = 1000.0;
-        for (double e = u * 31.7; e >= 1; e -= 1) ns *= 2;
+        for (double e = u * 31.7; e >= 1; e -= 1)
+            ns *= 2;
         v[i] = (uint64_t)ns;
         fo_hist_record(&h, v[i]);
     }
     qsort(v, N, sizeof *v, cmp_u64);
-    for (int r = 0; r < N; r += 97) assert_within((double)fo_hist_value_at_rank(&h, (uint64_t)r), (double)v[r], 0.001);
+    for (int r = 0; r < N; r += 97)
+        assert_within((double)fo_hist_value_at_rank(&h, (uint64_t)r), (double)v[r], 0.001);
     assert_int_equal(h.min_ns, v[0]);
     assert_int_equal(h.max_ns, v[N - 1]);
     free(v);
@@ -120,8 +123,10 @@ static void test_merge(void **state) {
     assert_int_equal(a.max_ns, both.max_ns);
     assert_int_equal(a.lo, both.lo);
     assert_int_equal(a.hi, both.hi);
-    for (size_t i = 0; i < FO_HIST_BUCKETS; i++) assert_int_equal(a.counts[i], both.counts[i]);
-    for (double p = 1; p <= 100; p += 1) assert_int_equal(fo_hist_percentile(&a, p), fo_hist_percentile(&both, p));
+    for (size_t i = 0; i < FO_HIST_BUCKETS; i++)
+        assert_int_equal(a.counts[i], both.counts[i]);
+    for (double p = 1; p <= 100; p += 1)
+        assert_int_equal(fo_hist_percentile(&a, p), fo_hist_percentile(&both, p));
     /* Merging an empty histogram changes nothing. */
     fo_hist_reset(&b);
     fo_hist_merge(&a, &b);
@@ -141,7 +146,8 @@ static void test_reset(void **state) {
     fo_hist_record(&h, 5);
     fo_hist_record(&h, 123456789);
     fo_hist_reset(&h);
-    for (size_t i = 0; i < FO_HIST_BUCKETS; i++) assert_int_equal(h.counts[i], 0);
+    for (size_t i = 0; i < FO_HIST_BUCKETS; i++)
+        assert_int_equal(h.counts[i], 0);
     fo_hist_record(&h, 42);
     assert_int_equal(h.n, 1);
     assert_int_equal(fo_hist_percentile(&h, 50), 42);
@@ -166,8 +172,9 @@ static void test_beyond_range(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout),     cmocka_unit_test(test_empty),  cmocka_unit_test(test_uniform),
-        cmocka_unit_test(test_wide_range), cmocka_unit_test(test_merge),  cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_layout),       cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_uniform),      cmocka_unit_test(test_wide_range),
+        cmocka_unit_test(test_merge),        cmocka_unit_test(test_reset),
         cmocka_unit_test(test_beyond_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

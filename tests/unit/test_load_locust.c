@@ -38,11 +38,11 @@ static void test_index(void **state) {
     (void)state;
     assert_int_equal(fo_locust_index(0, 0.95), 0);
     assert_int_equal(fo_locust_index(1, 0.95), 0);
-    assert_int_equal(fo_locust_index(10, 0.95), 9);   /* floor(9.5) */
+    assert_int_equal(fo_locust_index(10, 0.95), 9); /* floor(9.5) */
     assert_int_equal(fo_locust_index(100, 0.95), 95);
-    assert_int_equal(fo_locust_index(20, 0.95), 19);  /* floor(19) */
-    assert_int_equal(fo_locust_index(21, 0.95), 19);  /* floor(19.95) */
-    assert_int_equal(fo_locust_index(7, 1.0), 6);     /* capped at n - 1 */
+    assert_int_equal(fo_locust_index(20, 0.95), 19); /* floor(19) */
+    assert_int_equal(fo_locust_index(21, 0.95), 19); /* floor(19.95) */
+    assert_int_equal(fo_locust_index(7, 1.0), 6);    /* capped at n - 1 */
     assert_int_equal(fo_locust_index(1000, 0.5), 500);
 }
 
@@ -50,10 +50,11 @@ static void test_index(void **state) {
 static void test_current_rps(void **state) {
     (void)state;
     uint64_t c[30];
-    for (int i = 0; i < 30; i++) c[i] = (uint64_t)(i + 1) * 10; /* 10, 20, ..., 300 */
+    for (int i = 0; i < 30; i++)
+        c[i] = (uint64_t)(i + 1) * 10; /* 10, 20, ..., 300 */
     assert_true(fo_locust_current_rps(c, 30, 0) == 0);
     assert_true(fo_locust_current_rps(c, 30, 2) == 0);
-    assert_true(fo_locust_current_rps(c, 30, 3) == 10);            /* second 0 alone */
+    assert_true(fo_locust_current_rps(c, 30, 3) == 10); /* second 0 alone */
     assert_true(fo_locust_current_rps(c, 30, 5) == (10 + 20 + 30) / 3.0);
     /* now = 20: seconds 8..17, values 90..180, mean 135. */
     assert_true(fo_locust_current_rps(c, 30, 20) == 135);
@@ -66,7 +67,8 @@ static void test_current_rps(void **state) {
 static void test_max_rps(void **state) {
     (void)state;
     uint64_t c[30];
-    for (int i = 0; i < 30; i++) c[i] = i < 10 ? (uint64_t)(i + 1) * 16 : 166;
+    for (int i = 0; i < 30; i++)
+        c[i] = i < 10 ? (uint64_t)(i + 1) * 16 : 166;
     assert_true(fo_locust_max_rps(c, 30) == 166);
     c[25] = 1166;
     double smoothed = fo_locust_max_rps(c, 30);

@@ -10,14 +10,15 @@
 
 #include <string.h>
 
-#define S(x) ((uint64_t)((x) * 1e9))
+#define S(x) ((uint64_t)((x)*1e9))
 
-static int parse(fo_load_opts *o, char *err, const char *a1, const char *a2, const char *a3, const char *a4,
-                 const char *a5, const char *a6) {
+static int parse(fo_load_opts *o, char *err, const char *a1, const char *a2, const char *a3,
+                 const char *a4, const char *a5, const char *a6) {
     char *argv[8] = {(char *)"fanout-load"};
     int argc = 1;
     const char *args[] = {a1, a2, a3, a4, a5, a6};
-    for (int i = 0; i < 6 && args[i]; i++) argv[argc++] = (char *)args[i];
+    for (int i = 0; i < 6 && args[i]; i++)
+        argv[argc++] = (char *)args[i];
     return fo_load_opts_parse(o, argc, argv, err, 256);
 }
 
@@ -79,14 +80,16 @@ static void test_defaults_and_ramp(void **state) {
     (void)state;
     fo_load_opts o;
     char err[256];
-    assert_int_equal(parse(&o, err, "http://127.0.0.1:1/", NULL, NULL, NULL, NULL, NULL), FO_LOAD_OPTS_RUN);
+    assert_int_equal(parse(&o, err, "http://127.0.0.1:1/", NULL, NULL, NULL, NULL, NULL),
+                     FO_LOAD_OPTS_RUN);
     assert_int_equal(o.users, 10);
     assert_int_equal(o.threads, 1);
     assert_int_equal(o.sched.total_ns, S(10));
     assert_int_equal(o.timeout_ns, S(60));
     assert_true(o.max_failure_ratio == 0.01);
-    assert_int_equal(parse(&o, err, "--users", "100", "--spawn-rate=10", "-d", "30s", "http://127.0.0.1:1/"),
-                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(
+        parse(&o, err, "--users", "100", "--spawn-rate=10", "-d", "30s", "http://127.0.0.1:1/"),
+        FO_LOAD_OPTS_RUN);
     assert_int_equal(o.users, 100);
     assert_int_equal(fo_sched_users_at(&o.sched, S(0)), 10);
     assert_int_equal(fo_sched_users_at(&o.sched, S(9)), 100);
@@ -98,8 +101,9 @@ static void test_stages_opt(void **state) {
     (void)state;
     fo_load_opts o;
     char err[256];
-    assert_int_equal(parse(&o, err, "--stages", "10:5s,50:10s,100:15s", "-r", "20", "http://127.0.0.1:1/", NULL),
-                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(
+        parse(&o, err, "--stages", "10:5s,50:10s,100:15s", "-r", "20", "http://127.0.0.1:1/", NULL),
+        FO_LOAD_OPTS_RUN);
     assert_int_equal(o.staged, 1);
     assert_int_equal(o.sched.n_stages, 3);
     assert_int_equal(o.users, 100);
@@ -113,7 +117,8 @@ static void test_wait_and_headers(void **state) {
     (void)state;
     fo_load_opts o;
     char err[256];
-    assert_int_equal(parse(&o, err, "--wait", "100:500", "-H", "X-A: 1", "http://127.0.0.1:1/", NULL), 0);
+    assert_int_equal(
+        parse(&o, err, "--wait", "100:500", "-H", "X-A: 1", "http://127.0.0.1:1/", NULL), 0);
     assert_int_equal(o.wait_min_ns, 100000000);
     assert_int_equal(o.wait_max_ns, 500000000);
     assert_string_equal(o.headers, "X-A: 1\r\n");
@@ -123,18 +128,25 @@ static void test_wait_and_headers(void **state) {
 static void test_refusals(void **state) {
     (void)state;
     static const char *bad[][3] = {
-        {"--users", "0", "users"},         {"--users", "abc", "users"},
-        {"--spawn-rate", "-1", "spawn-rate"}, {"--duration", "soon", "duration"},
-        {"--stages", "10", "stages"},      {"--stages", "10:5s,", "stages"},
-        {"--stages", "x:5s", "stages"},    {"--wait", "5:1", "wait"},
-        {"--timeout", "0s", "timeout"},    {"--threads", "0", "threads"},
-        {"--max-failure-ratio", "2", "max-failure-ratio"}, {"-H", "NoColon", "header"},
+        {"--users", "0", "users"},
+        {"--users", "abc", "users"},
+        {"--spawn-rate", "-1", "spawn-rate"},
+        {"--duration", "soon", "duration"},
+        {"--stages", "10", "stages"},
+        {"--stages", "10:5s,", "stages"},
+        {"--stages", "x:5s", "stages"},
+        {"--wait", "5:1", "wait"},
+        {"--timeout", "0s", "timeout"},
+        {"--threads", "0", "threads"},
+        {"--max-failure-ratio", "2", "max-failure-ratio"},
+        {"-H", "NoColon", "header"},
         {"--bogus", "1", "unknown option"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fo_load_opts o;
         char err[256] = "";
-        assert_true(parse(&o, err, bad[i][0], bad[i][1], "http://127.0.0.1:1/", NULL, NULL, NULL) < 0);
+        assert_true(parse(&o, err, bad[i][0], bad[i][1], "http://127.0.0.1:1/", NULL, NULL, NULL) <
+                    0);
         if (!strstr(err, bad[i][2])) fail_msg("for %s %s: \"%s\"", bad[i][0], bad[i][1], err);
         assert_null(strchr(err, '\n'));
     }
@@ -150,9 +162,9 @@ static void test_refusals(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),  cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_durations),         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_defaults_and_ramp), cmocka_unit_test(test_stages_opt),
-        cmocka_unit_test(test_wait_and_headers), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_wait_and_headers),  cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#define S(x) ((uint64_t)((x) * 1e9))
+#define S(x) ((uint64_t)((x)*1e9))
 
 /* --users 100 --spawn-rate 10 -t 30s: 10 users at t = 0, 20 at 1 s, ... 100 at 9 s. */
 static void test_locust_ramp(void **state) {
@@ -125,7 +125,8 @@ static void test_full(void **state) {
     (void)state;
     fo_sched s;
     memset(&s, 0, sizeof s);
-    for (int i = 0; i < FO_SCHED_MAX_STAGES; i++) assert_int_equal(fo_sched_add_stage(&s, 1, S(1)), 0);
+    for (int i = 0; i < FO_SCHED_MAX_STAGES; i++)
+        assert_int_equal(fo_sched_add_stage(&s, 1, S(1)), 0);
     assert_true(fo_sched_add_stage(&s, 1, S(1)) < 0);
 }
 
@@ -140,14 +141,15 @@ static void test_share(void **state) {
     assert_int_equal(fo_sched_share(0, 0, 2), 0);
     for (uint32_t total = 0; total < 50; total++) {
         uint32_t sum = 0;
-        for (unsigned k = 0; k < 4; k++) sum += fo_sched_share(total, k, 4);
+        for (unsigned k = 0; k < 4; k++)
+            sum += fo_sched_share(total, k, 4);
         assert_int_equal(sum, total);
     }
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_locust_ramp),  cmocka_unit_test(test_fractional_rates),
+        cmocka_unit_test(test_locust_ramp),    cmocka_unit_test(test_fractional_rates),
         cmocka_unit_test(test_short_duration), cmocka_unit_test(test_stages),
         cmocka_unit_test(test_stages_at_once), cmocka_unit_test(test_full),
         cmocka_unit_test(test_share),

@@ -9,10 +9,11 @@
 
 #include "windows.h"
 
-#define MS(x) ((uint64_t)((x) * 1e6))
+#define MS(x) ((uint64_t)((x)*1e6))
 
 static void record_n(fo_hist *h, int n, uint64_t ns) {
-    for (int i = 0; i < n; i++) fo_hist_record(h, ns);
+    for (int i = 0; i < n; i++)
+        fo_hist_record(h, ns);
 }
 
 /* Two threads; a window is final only when both have moved past it. */
@@ -92,7 +93,8 @@ static void test_max_rps(void **state) {
     for (int now = 3; now <= 30; now++) {
         int first = now >= 12 ? now - 12 : 0;
         double sum = 0;
-        for (int k = first; k <= now - 3; k++) sum += (double)counts[k];
+        for (int k = first; k <= now - 3; k++)
+            sum += (double)counts[k];
         double mean = sum / (now - 3 - first + 1);
         if (mean > best) best = mean;
     }
