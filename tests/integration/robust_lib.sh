@@ -1,0 +1,66 @@
+# Helpers for the robustness tests (sourced after lib.sh, not run): start a model that may not
+# be built yet, talk raw bytes through robust_client, and read a process's descriptors and memory.
+RC_BIN=$TESTBIN/robust_client
+# `printf ... | raw ...` must count its checks in this shell, not in a pipeline's subshell.
+shopt -s lastpipe
+MODELS=${ROBUST_MODELS:-uv threads prefork}
+
+# start_model NAME MODEL ARGS...: starts fanout-server --model MODEL ARGS... --port 0; sets PORT
+# and PID. Returns 1 (after saying why) when the model is only a placeholder or exits at once.
+start_model() {
+    local name=$1 model=$2
+    shift 2
+    start "$name" "$BIN/fanout-server" --model "$model" --port 0 "$@"
+    sleep 0.3
+    if grep -qi 'not built yet' "$WORK/$name.log" || ! kill -0 "$PID" 2>/dev/null; then
+        echo "skip - model $model: $(tail -1 "$WORK/$name.log")"
+        return 1
+    fi
+}
+
+# raw DESC WANT PORT [robust_client options] < bytes: sends the bytes and checks what came back.
+# WANT is "<statuses> <end>", e.g. "400 eof" (one answer 400, then a clean close), "200 404 eof"
+# (two answers in order), "eof" (closed without an answer) or "sent-reset".
+raw() {
+    local desc=$1 want=$2 port=$3 got
+    shift 3
+    "$RC_BIN" "$port" "$@" >"$WORK/raw.out"
+    RAW_MS=$(sed -n 's/^#END [a-z-]* ms=\([0-9]*\).*/\1/p' "$WORK/raw.out")
+    got=$(sed -n 's/^#STATUS *//p' "$WORK/raw.out")
+    got="${got:+$got }$(sed -n 's/^#END \([a-z-]*\).*/\1/p' "$WORK/raw.out")"
+    check "$desc: want '$want', got '$got'" [ "$got" = "$want" ]
+}
+
+# code URL: the status of one GET with curl (000 when there was no answer), within 10 s.
+code() {
+    curl -s -o /dev/null -m 10 -w '%{http_code}' "$1"
+}
+
+# pids_of PID: PID and its child processes (a prefork or multi-loop supervisor's workers).
+pids_of() {
+    echo "$1"
+    cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true
+}
+
+# fds_of PID: open descriptors of PID and its children (Linux /proc).
+fds_of() {
+    local p n=0
+    for p in $(pids_of "$1"); do
+        n=$((n + $(ls /proc/"$p"/fd 2>/dev/null | wc -l)))
+    done
+    echo "$n"
+}
+
+# rss_kb_of PID: resident memory of PID and its children, in KiB (Linux /proc).
+rss_kb_of() {
+    local p n=0
+    for p in $(pids_of "$1"); do
+        n=$((n + $(sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' /proc/"$p"/status 2>/dev/null || echo 0)))
+    done
+    echo "$n"
+}
+
+# have_proc: true where /proc tells descriptors and memory (Linux).
+have_proc() {
+    [ -d /proc/self/fd ] && [ -r /proc/self/status ]
+}
