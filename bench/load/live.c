@@ -2,16 +2,11 @@
 #include <stdio.h>
 #include "output.h"
 
-void fo_load_live_line(char *buf, size_t len, const fo_load_result *r, size_t done,
-                       uint64_t total_ns) {
-    if (done == 0) {
-        snprintf(buf, len, "starting");
-        return;
-    }
-    const fo_window *w = &r->windows.win[done - 1];
-    uint64_t elapsed = done * FO_NS_PER_S;
+void fo_load_live_line(char *buf, size_t len, const fo_window *w, size_t index, uint64_t total_ns,
+                       uint64_t run_ns) {
+    uint64_t elapsed = (index + 1) * FO_NS_PER_S;
     if (elapsed > total_ns) elapsed = total_ns;
-    if (r->run_ns && elapsed > r->run_ns) elapsed = r->run_ns; /* an interrupted run */
+    if (run_ns && elapsed > run_ns) elapsed = run_ns;
     double rps = w->length_s > 0 ? (double)w->requests / w->length_s : 0;
     snprintf(buf, len, "[%4.*f/%.0fs] users %u  rps %.0f  p50 %.1f ms  p95 %.1f ms  failures %llu",
              elapsed % FO_NS_PER_S ? 1 : 0, (double)elapsed / 1e9, (double)total_ns / 1e9, w->users,

@@ -19,10 +19,10 @@ typedef struct live_state {
     int drawn; /* a line is on the terminal without its newline yet */
 } live_state;
 
-static void on_live(const fo_load_result *r, size_t done, void *data) {
+static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *data) {
     live_state *ls = data;
     char line[256];
-    fo_load_live_line(line, sizeof line, r, done, ls->opts->sched.total_ns);
+    fo_load_live_line(line, sizeof line, win, index, ls->opts->sched.total_ns, run_ns);
     if (ls->tty) {
         fprintf(stderr, "\r\033[K%s", line);
         ls->drawn = 1;

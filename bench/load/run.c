@@ -101,12 +101,21 @@ typedef struct gather {
     int interrupted;
 } gather;
 
+/* Reports every window that became final, in order, so the live output has one line a second
+ * even when a late tick finalises several at once. */
+static void report_windows(fo_load_result *r, size_t *reported, size_t done, fo_live_cb live,
+                           void *data) {
+    fo_window win;
+    while (*reported < done) {
+        if (live && fo_windows_get(&r->windows, *reported, &win) == 0)
+            live(&win, *reported, r->run_ns, data);
+        ++*reported;
+    }
+}
+
 static void gather_now(gather *g) {
     size_t n = fo_windows_finalize(&g->r->windows, UINT64_MAX);
-    if (n > g->reported) {
-        g->reported = n;
-        if (g->live) g->live(g->r, n, g->data);
-    }
+    report_windows(g->r, &g->reported, n, g->live, g->data);
 }
 
 static void on_gather_tick(uv_timer_t *t) {
@@ -242,7 +251,7 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     r->run_ns = run_ns < o->sched.total_ns ? run_ns : o->sched.total_ns;
     r->interrupted = g.interrupted && r->run_ns < o->sched.total_ns;
     size_t n = fo_windows_finish(&r->windows, r->run_ns);
-    if (live && n > g.reported) live(r, n, data);
+    report_windows(r, &g.reported, n, live, data);
     uv_mutex_destroy(&g.lock);
     free(request);
     free(workers);

@@ -17,8 +17,9 @@ typedef struct fo_load_result {
     int interrupted;     /* SIGINT or SIGTERM ended the run before its planned end */
 } fo_load_result;
 
-/* Called on the calling thread each time windows become final; `done` is how many are. */
-typedef void (*fo_live_cb)(const fo_load_result *r, size_t done, void *data);
+/* Called on the calling thread once for each window that becomes final, in order: a copy of
+ * window `index`, and the run's length so far (0 while it runs, then its final length). */
+typedef void (*fo_live_cb)(const fo_window *win, size_t index, uint64_t run_ns, void *data);
 
 /* What fo_load_run can fail with besides a negative errno. */
 #define FO_LOAD_UNREACHABLE (-10000)

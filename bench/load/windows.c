@@ -159,6 +159,17 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
     return done;
 }
 
+int fo_windows_get(fo_windows *w, size_t i, fo_window *out) {
+    int rc = -ERANGE;
+    uv_mutex_lock(&w->lock);
+    if (i < w->n_done) {
+        *out = w->win[i];
+        rc = 0;
+    }
+    uv_mutex_unlock(&w->lock);
+    return rc;
+}
+
 double fo_windows_max_rps_smoothed(const fo_windows *w) {
     return fo_locust_max_rps(w->counts, w->n_done);
 }

@@ -69,6 +69,10 @@ size_t fo_windows_finalize(fo_windows *w, uint64_t limit);
  * watermarks, and the last one as partial when the run ended inside it (run_ns). */
 size_t fo_windows_finish(fo_windows *w, uint64_t run_ns);
 
+/* Copies final window i into *out under the lock (workers may grow the array meanwhile).
+ * 0, or -ERANGE when window i is not final. */
+int fo_windows_get(fo_windows *w, size_t i, fo_window *out);
+
 /* The peaks over the final windows: Locust's smoothed current RPS and the raw one-second count
  * (a partial last window is left out of the raw peak). */
 double fo_windows_max_rps_smoothed(const fo_windows *w);
