@@ -59,7 +59,7 @@ static int wait_fd(int fd, short events, long long deadline) {
     }
 }
 
-/* Writes all of data before deadline. 0, or -errno (-ETIMEDOUT when the client reads too slowly). */
+/* Writes all of data before deadline. 0, or -errno (-ETIMEDOUT: the client reads too slowly). */
 static int write_all(int fd, const char *data, size_t len, long long deadline) {
     while (len > 0) {
         ssize_t n = send(fd, data, len, SEND_FLAGS);
@@ -126,9 +126,12 @@ static read_result read_request(conn *c, long long deadline) {
         if (ready == 0) return READ_TIMEOUT;
         if (ready < 0) return READ_CLOSED;
         ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n > 0) c->len += (size_t)n;
-        else if (n == 0) return READ_CLOSED;
-        else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK) return READ_CLOSED;
+        if (n > 0)
+            c->len += (size_t)n;
+        else if (n == 0)
+            return READ_CLOSED;
+        else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            return READ_CLOSED;
     }
 }
 
@@ -201,7 +204,9 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
         if (!keep_alive) break;
     }
     free(c);
-    if (linger) lingering_close(fd);
-    else close(fd);
+    if (linger)
+        lingering_close(fd);
+    else
+        close(fd);
     return answered;
 }

@@ -67,8 +67,10 @@ typedef struct worker_arg {
 
 static void push(job_queue *q, job *j) {
     j->next = NULL;
-    if (q->tail) q->tail->next = j;
-    else q->head = j;
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
     q->tail = j;
 }
 
@@ -88,7 +90,8 @@ static void *worker_main(void *arg) {
     free(arg);
     for (;;) {
         pthread_mutex_lock(&e->lock);
-        while (!e->todo.head && !e->quit) pthread_cond_wait(&e->work, &e->lock);
+        while (!e->todo.head && !e->quit)
+            pthread_cond_wait(&e->work, &e->lock);
         job *j = pop(&e->todo);
         pthread_mutex_unlock(&e->lock);
         if (!j) break; /* quit, and nothing left to do */
@@ -126,7 +129,8 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     fo_response resp;
     job *j = malloc(sizeof *j);
     if (!j) {
-        if (fo_response_text(&resp, 503, "out of memory\n", 0) == 0) fo_conn_uv_respond(conn, &resp);
+        if (fo_response_text(&resp, 503, "out of memory\n", 0) == 0)
+            fo_conn_uv_respond(conn, &resp);
         return;
     }
     if (fo_handle_begin(req, &resp, &j->fanout) == FO_HANDLE_DONE) {
@@ -173,7 +177,8 @@ static void stop_threads(threads_engine *e, int n) {
     e->quit = 1;
     pthread_cond_broadcast(&e->work);
     pthread_mutex_unlock(&e->lock);
-    for (int i = 0; i < n; i++) pthread_join(e->threads[i], NULL);
+    for (int i = 0; i < n; i++)
+        pthread_join(e->threads[i], NULL);
 }
 
 /* Starts the pool. The threads block every signal, so SIGTERM and SIGINT reach the loop's
@@ -224,7 +229,8 @@ static int setup(threads_engine *e, const fo_server_opts *o) {
 }
 
 static void teardown(threads_engine *e) {
-    for (int i = 0; e->upstreams && i < e->n_threads; i++) fo_upstream_block_free(e->upstreams[i]);
+    for (int i = 0; e->upstreams && i < e->n_threads; i++)
+        fo_upstream_block_free(e->upstreams[i]);
     free(e->upstreams);
     free(e->threads);
 }

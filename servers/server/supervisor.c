@@ -78,7 +78,8 @@ static int install_handlers(struct sigaction old[N_HANDLED]) {
 }
 
 static void restore_handlers(const struct sigaction old[N_HANDLED]) {
-    for (size_t i = 0; i < N_HANDLED; i++) sigaction(handled[i], &old[i], NULL);
+    for (size_t i = 0; i < N_HANDLED; i++)
+        sigaction(handled[i], &old[i], NULL);
 }
 
 /* Blocks (how = SIG_BLOCK) or restores the handled signals around fork, so that a signal
@@ -86,9 +87,12 @@ static void restore_handlers(const struct sigaction old[N_HANDLED]) {
 static void mask_handled(int how, sigset_t *saved) {
     sigset_t set;
     sigemptyset(&set);
-    for (size_t i = 0; i < N_HANDLED; i++) sigaddset(&set, handled[i]);
-    if (how == SIG_BLOCK) sigprocmask(SIG_BLOCK, &set, saved);
-    else sigprocmask(SIG_SETMASK, saved, NULL);
+    for (size_t i = 0; i < N_HANDLED; i++)
+        sigaddset(&set, handled[i]);
+    if (how == SIG_BLOCK)
+        sigprocmask(SIG_BLOCK, &set, saved);
+    else
+        sigprocmask(SIG_SETMASK, saved, NULL);
 }
 
 /* Forks the worker of slot s. The child gets default signal dispositions (its engine installs
@@ -99,7 +103,8 @@ static void start_worker(slot *s, const fo_server_opts *opts, int listen_fd,
     mask_handled(SIG_BLOCK, &saved);
     pid_t pid = fork();
     if (pid == 0) {
-        for (size_t i = 0; i < N_HANDLED; i++) signal(handled[i], SIG_DFL);
+        for (size_t i = 0; i < N_HANDLED; i++)
+            signal(handled[i], SIG_DFL);
         close(wake_pipe[0]);
         close(wake_pipe[1]);
         mask_handled(SIG_SETMASK, &saved);
@@ -121,8 +126,10 @@ static void start_worker(slot *s, const fo_server_opts *opts, int listen_fd,
 }
 
 static void describe_status(int status, char *out, size_t cap) {
-    if (WIFSIGNALED(status)) snprintf(out, cap, "signal %d", WTERMSIG(status));
-    else snprintf(out, cap, "exit code %d", WEXITSTATUS(status));
+    if (WIFSIGNALED(status))
+        snprintf(out, cap, "signal %d", WTERMSIG(status));
+    else
+        snprintf(out, cap, "exit code %d", WEXITSTATUS(status));
 }
 
 /* Reaps every child that has ended. While serving (replace = 1), logs each death and schedules
@@ -142,7 +149,8 @@ static int reap(slot *slots, int n, int replace) {
             int delay = 0;
             if (now - s->started_ms < QUICK_DEATH_MS) {
                 delay = s->backoff_ms;
-                s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+                s->backoff_ms =
+                    s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
             } else {
                 s->backoff_ms = BACKOFF_MIN_MS;
             }
@@ -157,7 +165,8 @@ static int reap(slot *slots, int n, int replace) {
         }
     }
     int alive = 0;
-    for (int i = 0; i < n; i++) alive += slots[i].pid != 0;
+    for (int i = 0; i < n; i++)
+        alive += slots[i].pid != 0;
     return alive;
 }
 
@@ -232,7 +241,8 @@ int fo_supervise(const fo_server_opts *opts, int listen_fd, int workers,
         return 1;
     }
     stop_requested = 0;
-    for (int i = 0; i < workers; i++) slots[i].backoff_ms = BACKOFF_MIN_MS;
+    for (int i = 0; i < workers; i++)
+        slots[i].backoff_ms = BACKOFF_MIN_MS;
 
     supervise(slots, workers, opts, listen_fd, child);
 

@@ -44,7 +44,8 @@ static char *read_all(int fd) {
 
 static int count(const char *haystack, const char *needle) {
     int n = 0;
-    for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p += strlen(needle)) n++;
+    for (const char *p = haystack; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
     return n;
 }
 
@@ -97,8 +98,8 @@ static void test_max_requests_one_closes_after_first(void **state) {
 static void test_client_asks_to_close(void **state) {
     (void)state;
     int n;
-    char *out = serve("GET /nope HTTP/1.1\r\nConnection: close\r\n\r\nGET /nope HTTP/1.1\r\n\r\n", 0,
-                      0, 1000, NULL, &n);
+    char *out = serve("GET /nope HTTP/1.1\r\nConnection: close\r\n\r\nGET /nope HTTP/1.1\r\n\r\n",
+                      1, 0, 1000, NULL, &n);
     assert_int_equal(n, 1);
     assert_non_null(strstr(out, "Connection: close\r\n"));
     free(out);
