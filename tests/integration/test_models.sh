@@ -24,8 +24,7 @@ children() {
 
 # wait_children PID N: waits up to 5 s until PID has exactly N children.
 wait_children() {
-    local i
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         [ "$(children "$1" | wc -l)" -eq "$2" ] && return 0
         sleep 0.05
     done
@@ -40,9 +39,9 @@ gone() {
 # stop_server PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default
 # 15) and sets RC to the exit code. Not for $(...): only this shell can wait for its children.
 stop_server() {
-    local pid=$1 limit=${2:-15} i stat
+    local pid=$1 limit=${2:-15} stat
     kill -TERM "$pid" 2>/dev/null
-    for i in $(seq $((limit * 20))); do
+    for _ in $(seq $((limit * 20))); do
         stat=$(ps -o stat= -p "$pid" 2>/dev/null) || break
         [[ $stat == Z* ]] && break
         sleep 0.05
@@ -57,12 +56,27 @@ count_ok() {
     grep -c '^200 ' "$1"
 }
 
+# now_ms: wall-clock milliseconds (macOS's date has no %N, and its bash no EPOCHREALTIME).
+now_ms() {
+    if [ -n "${EPOCHREALTIME:-}" ]; then
+        local t=${EPOCHREALTIME/[.,]/}
+        echo $((t / 1000))
+    else
+        perl -MTime::HiRes=time -e 'printf "%d\n", time() * 1000'
+    fi
+}
+
+# with_timeout SECONDS CMD...: runs CMD, killed after SECONDS (macOS has no timeout(1)).
+with_timeout() {
+    perl -e 'alarm shift; exec @ARGV or die "exec: $!"' "$@"
+}
+
 # batch N URL FILE: N requests at once; the wall time in ms goes to BATCH_MS.
 batch() {
     local t0
-    t0=$(date +%s%N)
+    t0=$(now_ms)
     parallel_get "$1" "$2" >"$3"
-    BATCH_MS=$((($(date +%s%N) - t0) / 1000000))
+    BATCH_MS=$(($(now_ms) - t0))
 }
 
 # --- The same answers from every model -------------------------------------------------------
@@ -107,21 +121,30 @@ done
 serve conn --model prefork --workers 2 --header-timeout 300
 exec 3<>"/dev/tcp/127.0.0.1/$SPORT"
 printf 'GET /0/ HTTP/1.1\r\nHost: t\r\n' >&3
-timeout 5 cat <&3 >"$WORK/slow"
+with_timeout 5 cat <&3 >"$WORK/slow"
 exec 3<&-
 check "prefork: a request not whole within --header-timeout is answered 408" \
     grep -q '^HTTP/1.1 408' "$WORK/slow"
 exec 3<>"/dev/tcp/127.0.0.1/$SPORT"
 printf 'GET /0/ HTTP/1.1\r\nHost: t\r\n\r\nGET /0/ HTTP/1.1\r\nHost: t\r\n\r\n' >&3
-timeout 5 cat <&3 >"$WORK/pipe"
+with_timeout 5 cat <&3 >"$WORK/pipe"
 exec 3<&-
 check "prefork: two pipelined requests get one answer, then the connection closes" \
     [ "$(grep -c '^HTTP/1.1 200' "$WORK/pipe")" = 1 ]
 check "prefork: ... and that answer says Connection: close" grep -qi '^connection: close' "$WORK/pipe"
 check "prefork: garbage is answered 400" \
-    [ "$(printf 'NOT HTTP\r\n\r\n' | timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT; cat >&3; cat <&3" | head -1 | cut -d' ' -f2)" = 400 ]
+    [ "$(printf 'NOT HTTP\r\n\r\n' | with_timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT; cat >&3; cat <&3" | head -1 | cut -d' ' -f2)" = 400 ]
 check "prefork: still serving after all that" \
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/0/")" = 200 ]
+stop_server "$SPID"
+
+# --- threads: idle connections wait on the loop, not on a thread ----------------------------
+serve idle --model threads --threads 2
+for fd in 4 5 6 7; do eval "exec $fd<>/dev/tcp/127.0.0.1/$SPORT"; done
+secs=$(curl -s -o /dev/null -w '%{time_total}' "$SRV/300/")
+check "threads --threads 2: 4 silent connections hold no thread (a page took $secs s)" \
+    awk -v s="$secs" 'BEGIN { exit !(s >= 0.600 && s < 1.050) }'
+for fd in 4 5 6 7; do eval "exec $fd<&-"; done
 stop_server "$SPID"
 
 # --- Concurrency, measured at the API -------------------------------------------------------
