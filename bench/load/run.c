@@ -25,21 +25,6 @@ char *fo_load_request(const fo_load_opts *o, size_t *len) {
     return buf;
 }
 
-static int resolve(uv_loop_t *loop, const fo_load_opts *o, struct sockaddr_storage *out) {
-    uv_getaddrinfo_t req;
-    struct addrinfo hints;
-    char port[8];
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof port, "%d", o->port);
-    int rc = uv_getaddrinfo(loop, &req, NULL, o->host, port, &hints);
-    if (rc < 0) return rc;
-    memcpy(out, req.addrinfo->ai_addr, req.addrinfo->ai_addrlen);
-    uv_freeaddrinfo(req.addrinfo);
-    return 0;
-}
-
 /* One connect to the target, bounded in time, before any load: a run against nothing fails
  * at once with the reason, instead of counting thousands of connect failures. */
 typedef struct probe {
@@ -82,6 +67,35 @@ static int probe_target(uv_loop_t *loop, const struct sockaddr *addr, uint64_t t
     uv_close((uv_handle_t *)&p.timer, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     return p.status;
+}
+
+/* Resolves the host and picks its first address that accepts a connect ("localhost" may give
+ * ::1 first to a server that listens on 127.0.0.1 only). 0 and *out set, or the error of the
+ * resolution or of the last connect tried, with *stage saying which. */
+static int find_target(uv_loop_t *loop, const fo_load_opts *o, struct sockaddr_storage *out,
+                       const char **stage) {
+    uv_getaddrinfo_t req;
+    struct addrinfo hints;
+    char port[8];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof port, "%d", o->port);
+    *stage = "resolve";
+    int rc = uv_getaddrinfo(loop, &req, NULL, o->host, port, &hints);
+    if (rc < 0) return rc;
+    *stage = "connect to";
+    rc = UV_EAI_NONAME;
+    for (struct addrinfo *ai = req.addrinfo; ai; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof *out) continue;
+        rc = probe_target(loop, ai->ai_addr, o->timeout_ns);
+        if (rc == 0) {
+            memcpy(out, ai->ai_addr, ai->ai_addrlen);
+            break;
+        }
+    }
+    uv_freeaddrinfo(req.addrinfo);
+    return rc;
 }
 
 /* The main thread's part of a run. */
@@ -160,14 +174,9 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
         snprintf(err, errlen, "cannot start an event loop: %s", uv_strerror(rc));
         return rc;
     }
-    if ((rc = resolve(&loop, o, &addr)) < 0) {
-        snprintf(err, errlen, "cannot resolve %s: %s", o->host, uv_strerror(rc));
-        uv_loop_close(&loop);
-        return FO_LOAD_UNREACHABLE;
-    }
-    if ((rc = probe_target(&loop, (struct sockaddr *)&addr, o->timeout_ns)) < 0) {
-        snprintf(err, errlen, "cannot connect to %s port %d: %s", o->host, o->port,
-                 uv_strerror(rc));
+    const char *stage;
+    if ((rc = find_target(&loop, o, &addr, &stage)) < 0) {
+        snprintf(err, errlen, "cannot %s %s port %d: %s", stage, o->host, o->port, uv_strerror(rc));
         uv_loop_close(&loop);
         return FO_LOAD_UNREACHABLE;
     }
