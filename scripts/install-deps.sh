@@ -21,7 +21,8 @@ have_llhttp() {
 if [ "$(uname -s)" = Darwin ]; then
   command -v brew >/dev/null || { echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)" >&2; exit 1; }
   missing=()
-  for f in pkg-config cmake libuv curl jansson cmocka llhttp gnuplot wrk; do
+  for f in pkg-config cmake libuv curl jansson cmocka llhttp gnuplot wrk python3; do
+    if [ "$f" = python3 ]; then command -v python3 >/dev/null && continue; fi
     brew list --versions "$f" >/dev/null 2>&1 || missing+=("$f")
   done
   if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
@@ -47,6 +48,7 @@ have_pc jansson                  || missing+=(libjansson-dev)
 have_pc cmocka                   || missing+=(libcmocka-dev)
 have_llhttp                      || missing+=(node-llhttp)
 command -v curl >/dev/null       || missing+=(curl)
+command -v python3 >/dev/null    || missing+=(python3)   # integration tests read JSON with it
 command -v gnuplot >/dev/null    || missing+=(gnuplot-nox)
 command -v wrk >/dev/null        || missing+=(wrk)
 
