@@ -8,7 +8,7 @@
 #
 # Without --url it starts build/bin/fanout-api on a free port and aims at its /0/ (an answer
 # at once), then stops it. --check exits 1 when fanout-load's req/s is below wrk's or its CPU
-# per request above wrk's (in the last round). CPU is user + system time of each tool's process,
+# per request above wrk's, over all rounds. CPU is user + system time of each tool's process,
 # from bash's `time`. Loopback only; every run is bounded by --duration.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,25 +59,40 @@ TIMEFORMAT='%U %S'
 
 echo "target $URL, $USERS connections, ${DURATION}s each, $ROUNDS round(s)"
 printf "%-6s %-12s %12s %10s %12s %14s\n" round tool requests "req/s" "cpu (s)" "cpu/req (us)"
-for round in $(seq "$ROUNDS"); do
+run_wrk() {
     { time wrk -t1 -c"$USERS" -d"${DURATION}s" "$URL" >"$WORK/wrk.txt"; } 2>"$WORK/wrk.cpu"
     w_req=$(awk '/requests in/ { print $1 }' "$WORK/wrk.txt")
     w_rps=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/wrk.txt")
     w_cpu=$(cpu_of "$WORK/wrk.cpu")
-
-    { time "$BIN/fanout-load" -q -t 1 -u "$USERS" -d "${DURATION}s" --max-failure-ratio 1 "$URL" >"$WORK/fl.txt"; } 2>"$WORK/fl.cpu"
+}
+run_load() {
+    { time "$BIN/fanout-load" -q -t 1 -u "$USERS" -d "${DURATION}s" --max-failure-ratio 1 "$URL" \
+        >"$WORK/fl.txt"; } 2>"$WORK/fl.cpu"
     f_req=$(awk '/^  requests/ { print $2 }' "$WORK/fl.txt")
     f_rps=$(awk '/^  requests/ { sub(/\/s;?/, "", $4); print $4 }' "$WORK/fl.txt")
     f_cpu=$(cpu_of "$WORK/fl.cpu")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+per_req_us() { awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / n : 0) }'; }
 
-    w_us=$(awk -v c="$w_cpu" -v n="$w_req" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / n : 0) }')
-    f_us=$(awk -v c="$f_cpu" -v n="$f_req" 'BEGIN { printf "%.2f", (n > 0 ? c * 1e6 / n : 0) }')
+# Rounds alternate which tool goes first, so a machine that gets busier or quieter during the
+# comparison favours neither; the totals over all rounds give the overall ratios.
+tw_req=0 tw_cpu=0 tw_rps=0 tf_req=0 tf_cpu=0 tf_rps=0
+for round in $(seq "$ROUNDS"); do
+    if [ $((round % 2)) -eq 1 ]; then run_wrk; run_load; else run_load; run_wrk; fi
+    w_us=$(per_req_us "$w_cpu" "$w_req")
+    f_us=$(per_req_us "$f_cpu" "$f_req")
     printf "%-6s %-12s %12s %10s %12s %14s\n" "$round" wrk "$w_req" "$w_rps" "$w_cpu" "$w_us"
     printf "%-6s %-12s %12s %10s %12s %14s\n" "$round" fanout-load "$f_req" "$f_rps" "$f_cpu" "$f_us"
-    rps_ratio=$(awk -v a="$f_rps" -v b="$w_rps" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
-    cpu_ratio=$(awk -v a="$f_us" -v b="$w_us" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
-    echo "round $round: req/s fanout-load/wrk = $rps_ratio (want >= 1); cpu per request fanout-load/wrk = $cpu_ratio (want < 1)"
+    echo "round $round: req/s fanout-load/wrk = $(ratio "$f_rps" "$w_rps") (want >= 1);" \
+        "cpu per request fanout-load/wrk = $(ratio "$f_us" "$w_us") (want < 1)"
+    read -r tw_req tw_cpu tw_rps tf_req tf_cpu tf_rps < <(awk -v a="$tw_req $tw_cpu $tw_rps $tf_req $tf_cpu $tf_rps" \
+        -v b="$w_req $w_cpu $w_rps $f_req $f_cpu $f_rps" \
+        'BEGIN { split(a, x, " "); split(b, y, " "); for (i = 1; i <= 6; i++) printf "%s ", x[i] + y[i]; print "" }')
 done
+rps_ratio=$(ratio "$tf_rps" "$tw_rps")
+cpu_ratio=$(ratio "$(per_req_us "$tf_cpu" "$tf_req")" "$(per_req_us "$tw_cpu" "$tw_req")")
+echo "all rounds: req/s fanout-load/wrk = $rps_ratio; cpu per request fanout-load/wrk = $cpu_ratio"
 if [ "$CHECK" -eq 1 ]; then
     awk -v r="$rps_ratio" -v c="$cpu_ratio" 'BEGIN { exit !(r >= 1 && c < 1) }' || {
         echo "compare-wrk.sh: fanout-load fell behind wrk" >&2
