@@ -8,7 +8,7 @@ void fo_load_live_line(char *buf, size_t len, const fo_window *w, size_t index, 
     if (elapsed > total_ns) elapsed = total_ns;
     if (run_ns && elapsed > run_ns) elapsed = run_ns;
     double rps = w->length_s > 0 ? (double)w->requests / w->length_s : 0;
-    snprintf(buf, len, "[%4.*f/%.0fs] users %u  rps %.0f  p50 %.1f ms  p95 %.1f ms  failures %llu",
+    snprintf(buf, len, "[%4.*f/%gs] users %u  rps %.0f  p50 %.1f ms  p95 %.1f ms  failures %llu",
              elapsed % FO_NS_PER_S ? 1 : 0, (double)elapsed / 1e9, (double)total_ns / 1e9, w->users,
              rps, (double)w->pct_ns[0] / 1e6, (double)w->pct_ns[5] / 1e6,
              (unsigned long long)w->total_failures);
