@@ -55,7 +55,7 @@ fds_of() {
 rss_kb_of() {
     local p n=0
     for p in $(pids_of "$1"); do
-        n=$((n + $(sed -n 's/^VmRSS: *\([0-9]*\) kB/\1/p' /proc/"$p"/status 2>/dev/null || echo 0)))
+        n=$((n + $(awk '$1 == "VmRSS:" { kb = $2 } END { print kb + 0 }' /proc/"$p"/status 2>/dev/null)))
     done
     echo "$n"
 }
@@ -63,4 +63,29 @@ rss_kb_of() {
 # have_proc: true where /proc tells descriptors and memory (Linux).
 have_proc() {
     [ -d /proc/self/fd ] && [ -r /proc/self/status ]
+}
+
+# asan_build: true when the binaries are built with AddressSanitizer, whose quarantine keeps
+# freed memory resident (RSS then says nothing about leaks; LeakSanitizer checks at exit).
+asan_build() {
+    grep -qa '__asan_init' "$BIN/fanout-server"
+}
+
+# robust_finish: stops every process the test started with SIGTERM and waits for it (up to 10 s
+# each), so that sanitizer builds report leaks at exit; fails on any sanitizer report in the
+# logs; then prints the tally like finish.
+robust_finish() {
+    local pid i
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]:-}"; do
+        for i in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    done
+    check "no sanitizer report in any log" \
+        bash -c "! cat '$WORK'/*.log 2>/dev/null | grep -E -m 5 'Sanitizer|runtime error:'"
+    finish
 }
