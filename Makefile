@@ -59,3 +59,18 @@ clean:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Robustness runs kept out of `make test` (issue 6): fuzzing with libFuzzer (clang, build-fuzz/),
+# the soak (10,000 failed pages per fault, then 100 users against each model), and valgrind.
+# make fuzz FUZZ_SECONDS=300   make soak SOAK_SECONDS=600   make valgrind MODELS="uv threads"
+.PHONY: valgrind
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 120
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" scripts/soak.sh
+
+valgrind: build
+	FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" scripts/valgrind.sh
