@@ -23,7 +23,7 @@ typedef struct fo_engine {
     const char *name;
     const char *help; /* one sentence for --help */
     /* Serves on listen_fd (bound, listening, blocking) until SIGTERM or SIGINT, then stops
-     * gracefully. Returns the process exit code. */
+     * gracefully. The engine owns listen_fd and closes it. Returns the process exit code. */
     int (*run)(const fo_server_opts *opts, int listen_fd);
 } fo_engine;
 

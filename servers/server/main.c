@@ -175,8 +175,7 @@ int main(int argc, char **argv) {
     printf(" listening on http://%s:%d upstream=%s\n", o.host, o.port, o.upstream.base_url);
     fflush(stdout);
 
-    int rc = engine->run(&o, fd);
-    close(fd);
+    int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */
     curl_global_cleanup();
     return rc;
 }

@@ -21,6 +21,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 /* A worker that dies sooner than this after its start counts as a quick death: the next start
  * of its slot waits, doubling from BACKOFF_MIN_MS to BACKOFF_MAX_MS, so a worker that cannot
@@ -101,10 +104,20 @@ static void start_worker(slot *s, const fo_server_opts *opts, int listen_fd,
                          int (*child)(const fo_server_opts *, int)) {
     sigset_t saved;
     mask_handled(SIG_BLOCK, &saved);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         for (size_t i = 0; i < N_HANDLED; i++)
             signal(handled[i], SIG_DFL);
+#ifdef __linux__
+        /* Should the parent be killed outright (SIGKILL), the worker is told to stop rather than
+         * serve on as an orphan. Other systems have no such notice; there an orphan lives until
+         * it is stopped by hand. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(0);
+#else
+        (void)parent;
+#endif
         close(wake_pipe[0]);
         close(wake_pipe[1]);
         mask_handled(SIG_SETMASK, &saved);
