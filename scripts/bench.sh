@@ -65,8 +65,11 @@ die() { echo "bench.sh: $*" >&2; exit 2; }
 [[ $USERS =~ ^[0-9]+$ && $USERS -gt 0 ]] || die "--users must be a positive whole number, not '$USERS'"
 [[ $MS =~ ^[0-9]+$ && $MS -le 60000 ]] || die "--ms must be a whole number from 0 to 60000, not '$MS'"
 [[ $SPAWN_RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--spawn-rate must be a number, not '$SPAWN_RATE'"
+seen=" "
 for c in $CONFIGS; do
-    [[ $c =~ ^(prefork|threads|uv):[0-9]+$ ]] || die "a configuration is model:size with model prefork, threads or uv, not '$c'"
+    [[ $c =~ ^(prefork|threads|uv):[1-9][0-9]*$ ]] || die "a configuration is model:size with model prefork, threads or uv and a size of 1 or more, not '$c'"
+    [[ $seen == *" $c "* ]] && die "configuration '$c' is listed twice"
+    seen="$seen$c "
 done
 for b in fanout-api fanout-server fanout-load fanout-report; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
