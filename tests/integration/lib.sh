@@ -49,6 +49,7 @@ check() {
     else
         FAILS=$((FAILS + 1))
         echo "FAIL - $what"
+        return 1
     fi
 }
 
