@@ -23,6 +23,7 @@
 #include "fanout/handler.h"
 #include "fanout/server_uv.h"
 #include "fanout/upstream_block.h"
+#include "loop_stop.h"
 
 /* A thread's stack: a fan-out needs a few KiB, curl a little more. Small stacks make a pool of
  * hundreds of threads cheap in memory. */
@@ -46,8 +47,7 @@ typedef struct threads_engine {
     uv_loop_t loop;
     fo_server_uv server;
     uv_async_t wake; /* a thread finished a job */
-    uv_signal_t sigint, sigterm;
-    uv_timer_t deadline;
+    fo_loop_stop stop;
     const fo_server_opts *opts;
 
     pthread_mutex_t lock; /* guards todo, done and quit */
@@ -148,27 +148,8 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
 
 static void on_drained(fo_server_uv *s) {
     threads_engine *e = s->data;
-    uv_close((uv_handle_t *)&e->sigint, NULL);
-    uv_close((uv_handle_t *)&e->sigterm, NULL);
-    uv_close((uv_handle_t *)&e->deadline, NULL);
+    fo_loop_stop_close(&e->stop);
     uv_close((uv_handle_t *)&e->wake, NULL);
-}
-
-static void on_deadline(uv_timer_t *t) {
-    threads_engine *e = t->data;
-    fprintf(stderr, "fanout-server: shutdown timeout: abandoning %d requests in flight\n",
-            e->server.pending);
-    uv_stop(&e->loop);
-}
-
-static void on_signal(uv_signal_t *h, int signum) {
-    threads_engine *e = h->data;
-    (void)signum;
-    if (e->server.stopping) return;
-    uv_signal_stop(&e->sigint);
-    uv_signal_stop(&e->sigterm);
-    uv_timer_start(&e->deadline, on_deadline, (uint64_t)e->opts->shutdown_timeout_ms, 0);
-    fo_server_uv_stop(&e->server, on_drained);
 }
 
 /* Tells the threads to finish the queue and exit, and waits for the first n of them. */
@@ -251,10 +232,7 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
                             .backlog = o->backlog};
     fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
     uv_async_init(&e->loop, &e->wake, on_wake);
-    uv_signal_init(&e->loop, &e->sigint);
-    uv_signal_init(&e->loop, &e->sigterm);
-    uv_timer_init(&e->loop, &e->deadline);
-    e->wake.data = e->sigint.data = e->sigterm.data = e->deadline.data = e;
+    e->wake.data = e;
 
     int started = start_threads(e);
     int rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
@@ -265,8 +243,7 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
         teardown(e);
         return 1; /* the process exits; the loop's handles die with it */
     }
-    uv_signal_start(&e->sigint, on_signal, SIGINT);
-    uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+    fo_loop_stop_start(&e->stop, &e->server, (uint64_t)o->shutdown_timeout_ms, on_drained);
     uv_run(&e->loop, UV_RUN_DEFAULT);
 
     if (e->server.pending > 0) {

@@ -9,15 +9,14 @@
 #include "fanout/handler.h"
 #include "fanout/server_uv.h"
 #include "fanout/upstream_uv.h"
+#include "loop_stop.h"
 #include "supervisor.h"
 
 typedef struct uv_engine {
     uv_loop_t loop;
     fo_server_uv server;
     fo_upstream_uv *upstream;
-    uv_signal_t sigint, sigterm;
-    uv_timer_t deadline;
-    const fo_server_opts *opts;
+    fo_loop_stop stop;
 } uv_engine;
 
 /* A page in progress: the request stays valid in its connection until we respond. */
@@ -58,37 +57,15 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     }
 }
 
-static void close_all(uv_engine *e) {
-    uv_close((uv_handle_t *)&e->sigint, NULL);
-    uv_close((uv_handle_t *)&e->sigterm, NULL);
-    uv_close((uv_handle_t *)&e->deadline, NULL);
-    fo_upstream_uv_close(e->upstream);
-}
-
 static void on_drained(fo_server_uv *s) {
-    close_all(s->data);
-}
-
-static void on_deadline(uv_timer_t *t) {
-    uv_engine *e = t->data;
-    fprintf(stderr, "fanout-server[%d]: shutdown timeout: abandoning %d requests in flight\n",
-            (int)uv_os_getpid(), e->server.pending);
-    uv_stop(&e->loop);
-}
-
-static void on_signal(uv_signal_t *h, int signum) {
-    uv_engine *e = h->data;
-    (void)signum;
-    if (e->server.stopping) return;
-    uv_signal_stop(&e->sigint);
-    uv_signal_stop(&e->sigterm);
-    uv_timer_start(&e->deadline, on_deadline, (uint64_t)e->opts->shutdown_timeout_ms, 0);
-    fo_server_uv_stop(&e->server, on_drained);
+    uv_engine *e = s->data;
+    fo_loop_stop_close(&e->stop);
+    fo_upstream_uv_close(e->upstream);
 }
 
 /* One loop serving until a signal; used directly (one worker) or in each forked worker. */
 static int serve_loop(const fo_server_opts *o, int listen_fd) {
-    uv_engine e = {.opts = o};
+    uv_engine e = {0};
     uv_loop_init(&e.loop);
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
@@ -100,12 +77,7 @@ static int serve_loop(const fo_server_opts *o, int listen_fd) {
         fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
         return 1;
     }
-    uv_signal_init(&e.loop, &e.sigint);
-    uv_signal_init(&e.loop, &e.sigterm);
-    uv_timer_init(&e.loop, &e.deadline);
-    e.sigint.data = e.sigterm.data = e.deadline.data = &e;
-    uv_signal_start(&e.sigint, on_signal, SIGINT);
-    uv_signal_start(&e.sigterm, on_signal, SIGTERM);
+    fo_loop_stop_start(&e.stop, &e.server, (uint64_t)o->shutdown_timeout_ms, on_drained);
     uv_run(&e.loop, UV_RUN_DEFAULT);
     int abandoned = e.server.pending;
     /* After a shutdown timeout the loop still holds handles; the process is about to exit. */

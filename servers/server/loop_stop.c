@@ -1,0 +1,40 @@
+#include "loop_stop.h"
+
+#include <stdio.h>
+
+static void on_deadline(uv_timer_t *t) {
+    fo_loop_stop *st = t->data;
+    fprintf(stderr, "fanout-server[%d]: shutdown timeout: abandoning %d requests in flight\n",
+            (int)uv_os_getpid(), st->server->pending);
+    uv_stop(st->server->loop);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+    fo_loop_stop *st = h->data;
+    (void)signum;
+    if (st->server->stopping) return;
+    uv_signal_stop(&st->sigint);
+    uv_signal_stop(&st->sigterm);
+    uv_timer_start(&st->deadline, on_deadline, st->timeout_ms, 0);
+    fo_server_uv_stop(st->server, st->on_drained);
+}
+
+void fo_loop_stop_start(fo_loop_stop *st, fo_server_uv *server, uint64_t timeout_ms,
+                        void (*on_drained)(fo_server_uv *s)) {
+    uv_loop_t *loop = server->loop;
+    st->server = server;
+    st->timeout_ms = timeout_ms;
+    st->on_drained = on_drained;
+    uv_signal_init(loop, &st->sigint);
+    uv_signal_init(loop, &st->sigterm);
+    uv_timer_init(loop, &st->deadline);
+    st->sigint.data = st->sigterm.data = st->deadline.data = st;
+    uv_signal_start(&st->sigint, on_signal, SIGINT);
+    uv_signal_start(&st->sigterm, on_signal, SIGTERM);
+}
+
+void fo_loop_stop_close(fo_loop_stop *st) {
+    uv_close((uv_handle_t *)&st->sigint, NULL);
+    uv_close((uv_handle_t *)&st->sigterm, NULL);
+    uv_close((uv_handle_t *)&st->deadline, NULL);
+}
