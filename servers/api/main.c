@@ -165,7 +165,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     const char *countries = FANOUT_DATADIR "/countries.tsv";
-    long port = 5000, header_ms = 10000, idle_ms = 5000;
+    int port = 5000, header_ms = 10000, idle_ms = 5000;
     static const struct option longopts[] = {
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
@@ -181,18 +181,15 @@ int main(int argc, char **argv) {
         case 'H': host = optarg; break;
         case 'c': countries = optarg; break;
         case 'p':
-            if (fo_parse_long(optarg, 0, 65535, &port) != 0) {
-                fprintf(stderr, "fanout-api: --port must be 0..65535, not '%s'\n", optarg);
-                return 2;
-            }
+            if (fo_flag_int("fanout-api", "port", optarg, 0, 65535, &port) != 0) return 2;
             break;
         case 't':
-        case 'k':
-            if (fo_parse_long(optarg, 1, 3600000, opt == 't' ? &header_ms : &idle_ms) != 0) {
-                fprintf(stderr, "fanout-api: %s must be 1..3600000 ms, not '%s'\n",
-                        opt == 't' ? "--header-timeout" : "--keepalive-timeout", optarg);
+            if (fo_flag_int("fanout-api", "header-timeout", optarg, 1, 3600000, &header_ms) != 0)
                 return 2;
-            }
+            break;
+        case 'k':
+            if (fo_flag_int("fanout-api", "keepalive-timeout", optarg, 1, 3600000, &idle_ms) != 0)
+                return 2;
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -215,9 +212,9 @@ int main(int argc, char **argv) {
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)header_ms,
                             .keepalive_timeout_ms = (uint64_t)idle_ms};
     fo_server_uv_init(&a.server, a.loop, &so, on_request, &a);
-    int rc = fo_server_uv_listen(&a.server, host, (int)port);
+    int rc = fo_server_uv_listen(&a.server, host, port);
     if (rc < 0) {
-        fprintf(stderr, "fanout-api: cannot listen on %s:%ld: %s\n", host, port, uv_strerror(rc));
+        fprintf(stderr, "fanout-api: cannot listen on %s:%d: %s\n", host, port, uv_strerror(rc));
         fo_countries_free(&a.countries);
         return 1;
     }

@@ -80,17 +80,6 @@ static int open_listener(const char *host, int port, int backlog, int *bound_por
     return fd;
 }
 
-static int int_flag(const char *name, const char *value, long min, long max, int *out) {
-    long v;
-    if (fo_parse_long(value, min, max, &v) != 0) {
-        fprintf(stderr, "fanout-server: --%s must be a whole number from %ld to %ld, not '%s'\n",
-                name, min, max, value);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     fo_server_opts o = {
         .host = "127.0.0.1",
@@ -124,15 +113,15 @@ int main(int argc, char **argv) {
         case 'm': o.model = optarg; break;
         case 'H': o.host = optarg; break;
         case 'u': o.upstream.base_url = optarg; break;
-        case 'w': bad |= int_flag("workers", optarg, 1, 4096, &o.workers); break;
-        case 't': bad |= int_flag("threads", optarg, 1, 10000, &o.threads); break;
-        case 'p': bad |= int_flag("port", optarg, 0, 65535, &o.port); break;
-        case 'b': bad |= int_flag("backlog", optarg, 1, 1000000, &o.backlog); break;
-        case 'k': bad |= int_flag("keepalive-timeout", optarg, 1, 3600000, &o.keepalive_timeout_ms); break;
-        case 'r': bad |= int_flag("header-timeout", optarg, 1, 3600000, &o.header_timeout_ms); break;
-        case 's': bad |= int_flag("shutdown-timeout", optarg, 0, 3600000, &o.shutdown_timeout_ms); break;
+        case 'w': bad |= fo_flag_int("fanout-server", "workers", optarg, 1, 4096, &o.workers); break;
+        case 't': bad |= fo_flag_int("fanout-server", "threads", optarg, 1, 10000, &o.threads); break;
+        case 'p': bad |= fo_flag_int("fanout-server", "port", optarg, 0, 65535, &o.port); break;
+        case 'b': bad |= fo_flag_int("fanout-server", "backlog", optarg, 1, 1000000, &o.backlog); break;
+        case 'k': bad |= fo_flag_int("fanout-server", "keepalive-timeout", optarg, 1, 3600000, &o.keepalive_timeout_ms); break;
+        case 'r': bad |= fo_flag_int("fanout-server", "header-timeout", optarg, 1, 3600000, &o.header_timeout_ms); break;
+        case 's': bad |= fo_flag_int("fanout-server", "shutdown-timeout", optarg, 0, 3600000, &o.shutdown_timeout_ms); break;
         case 'U':
-            bad |= int_flag("upstream-timeout", optarg, 1, 3600000, &timeout);
+            bad |= fo_flag_int("fanout-server", "upstream-timeout", optarg, 1, 3600000, &timeout);
             o.upstream.timeout_ms = timeout;
             break;
         case 'h': usage(stdout); return 0;
