@@ -17,6 +17,10 @@
 
 #define READ_CHUNK 16384
 #define LINGER_MS 2000
+/* Answers queued on a connection and not yet taken by the kernel. A client that pipelines
+ * requests but does not read the answers stops being read at this many, instead of making us
+ * queue answers without limit. */
+#define MAX_QUEUED_WRITES 4
 
 typedef enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER } timer_kind;
 
@@ -154,7 +158,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 static void process(fo_conn_uv *c) {
     if (c->in_process) return;
     c->in_process = 1;
-    while (!c->waiting && !c->closing && !c->close_after && c->len > 0) {
+    while (!c->waiting && !c->closing && !c->close_after && c->len > 0 &&
+           c->writes < MAX_QUEUED_WRITES) {
         size_t used = 0;
         int rc = fo_http_parse(&c->parser, c->buf, c->len, &c->req, &used);
         memmove(c->buf, c->buf + used, c->len - used);
@@ -195,6 +200,17 @@ static void process(fo_conn_uv *c) {
     if (c->server->stopping && !fo_http_parser_mid_request(&c->parser)) {
         if (!c->writes) conn_close(c);
         else c->close_after = 1;
+        return;
+    }
+    if (c->writes >= MAX_QUEUED_WRITES) {
+        /* The client does not read its answers: read nothing more until on_write sees them
+         * go out, and drop the connection if they do not go out within the idle timeout. */
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
+        if (c->timer_kind != TIMER_IDLE)
+            arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
         return;
     }
     if (fo_http_parser_mid_request(&c->parser) || c->len > 0) {
@@ -249,6 +265,7 @@ static void on_write(uv_write_t *req, int status) {
         return;
     }
     if (c->close_after && c->writes == 0) finish_connection(c);
+    else if (!c->close_after && !c->waiting && c->writes == MAX_QUEUED_WRITES - 1) process(c);
 }
 
 void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
