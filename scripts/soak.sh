@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Soak: long runs that `make test` leaves out.
 #
-#   1. Upstream faults at scale: tests/integration/test_robust_leak.sh with 10,000 failed pages
-#      per fault and model (SOAK_FAULT_PAGES; 0 skips this part).
+#   1. Upstream faults at scale: tests/integration/test_robust_leak.sh with 10,000 pages against
+#      a down API per model (SOAK_FAULT_PAGES; 0 skips this part), plus 2,000 answering 500,
+#      1,000 with invalid JSON and 500 stalling.
 #   2. 100 users (fanout-load) against each model for SOAK_SECONDS (default 120), sampling the
 #      server's resident memory and open descriptors every SOAK_SAMPLE seconds (default 5). It
 #      fails when any request failed, or when memory or descriptors grow during the run by more

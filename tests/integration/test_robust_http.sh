@@ -116,6 +116,21 @@ API_PID=$PID
 suite api "$API_PORT" /0/ /1500/ 0
 check "api still running" kill -0 "$API_PID"
 
+# A client that pipelines 100,000 requests and never reads an answer: the server stops reading
+# it after a few unsent answers instead of queueing answers without limit (Linux: reads /proc).
+if have_proc; then
+    awk 'BEGIN { for (i = 0; i < 100000; i++) printf "GET /stats HTTP/1.1\r\nHost: t\r\n\r\n" }' >"$WORK/flood"
+    rss0=$(rss_kb_of "$API_PID")
+    exec 3<>"/dev/tcp/127.0.0.1/$API_PORT"
+    timeout 5 cat "$WORK/flood" >&3
+    sleep 1
+    check "api: served meanwhile" [ "$(code "http://127.0.0.1:$API_PORT/0/")" = 200 ]
+    rss1=$(rss_kb_of "$API_PID")
+    check "api: a client that never reads its answers costs little memory (+$((rss1 - rss0)) KiB)" \
+        [ $((rss1 - rss0)) -lt 8192 ]
+    exec 3<&-
+fi
+
 for model in $MODELS; do
     workers=()
     [ "$model" = prefork ] && workers=(--workers 3)
@@ -127,4 +142,4 @@ for model in $MODELS; do
     [ "$model" = prefork ] && have_proc && check "prefork: all 3 workers still there" [ "$(pids_of "$SPID" | wc -l)" -ge 4 ]
 done
 
-finish
+robust_finish

@@ -91,4 +91,4 @@ for model in $MODELS; do
     check "$model: still running" kill -0 "$SPID"
 done
 
-finish
+robust_finish
