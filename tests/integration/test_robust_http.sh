@@ -126,8 +126,14 @@ if have_proc; then
     sleep 1
     check "api: served meanwhile" [ "$(code "http://127.0.0.1:$API_PORT/0/")" = 200 ]
     rss1=$(rss_kb_of "$API_PID")
-    check "api: a client that never reads its answers costs little memory (+$((rss1 - rss0)) KiB)" \
-        [ $((rss1 - rss0)) -lt 8192 ]
+    if asan_build; then
+        # The kernel's socket buffers take megabytes of answers first, and every freed block
+        # of those sits in ASan's quarantine: RSS says nothing about queueing here.
+        echo "skip - api: memory of a client that never reads (AddressSanitizer build)"
+    else
+        check "api: a client that never reads its answers costs little memory (+$((rss1 - rss0)) KiB)" \
+            [ $((rss1 - rss0)) -lt 8192 ]
+    fi
     exec 3<&-
 fi
 

@@ -87,6 +87,9 @@ for model in $MODELS; do
         wait "${SLOW[@]}"
         check_dropped 4 "$model"
     fi
+    # The header timeout is for receiving a request: a page that takes longer is not cut.
+    read -r c s <<<"$(timed "$SRV/1200/")"
+    check "$model: a 2.4 s page outlives the 2 s header timeout ($c in ${s}s)" [ "$c" = 200 ]
     check "$model: still serving" [ "$(code "$SRV/0/")" = 200 ]
     check "$model: still running" kill -0 "$SPID"
 done
