@@ -59,7 +59,7 @@ for model in $SOAK_MODEL_LIST; do
     threads) args=(--threads "$USERS") ;;
     *) args=() ;;
     esac
-    start_model "soak-$model" "$model" "${args[@]}" --upstream "$API" || continue
+    start_model "soak-$model" "$model" ${args[@]+"${args[@]}"} --upstream "$API" || continue
     spid=$PID
     url=http://127.0.0.1:$PORT/$MS/
     "$LOAD" --users "$USERS" --spawn-rate "$USERS" --duration "${SECS}s" --quiet \

@@ -1,8 +1,6 @@
 # Helpers for the robustness tests (sourced after lib.sh, not run): start a model that may not
 # be built yet, talk raw bytes through robust_client, and read a process's descriptors and memory.
 RC_BIN=$TESTBIN/robust_client
-# `printf ... | raw ...` must count its checks in this shell, not in a pipeline's subshell.
-shopt -s lastpipe
 MODELS=${ROBUST_MODELS:-uv threads prefork}
 
 # start_model NAME MODEL ARGS...: starts fanout-server --model MODEL ARGS... --port 0; sets PORT
@@ -19,6 +17,8 @@ start_model() {
 }
 
 # raw DESC WANT PORT [robust_client options] < bytes: sends the bytes and checks what came back.
+# Feed it with a redirection (raw ... < <(printf ...)), not a pipe: in a pipe it would run in a
+# subshell and its check would not be counted.
 # WANT is "<statuses> <end>", e.g. "400 eof" (one answer 400, then a clean close), "200 404 eof"
 # (two answers in order), "eof" (closed without an answer) or "sent-reset".
 raw() {

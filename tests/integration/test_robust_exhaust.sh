@@ -27,11 +27,11 @@ for model in $MODELS; do
     # in 64 descriptors; the default 100 do not, and the server cannot start (a startup check).
     [ "$model" = threads ] && args=(--threads 8)
     # The limit is set in a shell that then becomes the server, so PID is the server's.
-    start_model "$model" "$model" "${args[@]}" --backlog 4 --header-timeout 2000 --upstream "$API" \
+    start_model "$model" "$model" ${args[@]+"${args[@]}"} --backlog 4 --header-timeout 2000 --upstream "$API" \
         || continue
     kill "$PID"
     start "$model-64" bash -c 'ulimit -n 64 && exec "$0" "$@"' "$BIN/fanout-server" --model "$model" \
-        --port 0 "${args[@]}" --backlog 4 --header-timeout 2000 --upstream "$API"
+        --port 0 ${args[@]+"${args[@]}"} --backlog 4 --header-timeout 2000 --upstream "$API"
     SPID=$PID
     SRV=http://127.0.0.1:$PORT
     check "$model: serves with 64 descriptors" [ "$(code "$SRV/0/")" = 200 ]

@@ -24,47 +24,35 @@ suite() {
     : | "$RC_BIN" "$port" >"$WORK/silent.$n" &
     local silent=$!
 
-    printf '\x00\x01\x02garbage\xff\r\n\r\n' | raw "$n garbage bytes" "400 eof" "$port"
-    printf 'GET\r\n\r\n' | raw "$n request line without target" "400 eof" "$port"
-    printf 'GET / / HTTP/1.1\r\n\r\n' | raw "$n request line with two targets" "400 eof" "$port"
-    printf 'get %s HTTP/1.1\r\nHost: t\r\n\r\n' "$good" | raw "$n lower-case method" "400 eof" "$port"
-    printf 'GET %s FOO/1.1\r\nHost: t\r\n\r\n' "$good" | raw "$n not HTTP" "400 eof" "$port"
-    printf 'GET /\r\n\r\n' | raw "$n HTTP/0.9 request" "505 eof" "$port"
-    printf 'GET %s HTTP/2.0\r\nHost: t\r\n\r\n' "$good" | raw "$n HTTP/2.0" "505 eof" "$port"
-    printf 'GET %s HTTP/1.x\r\nHost: t\r\n\r\n' "$good" | raw "$n HTTP/1.x" "505 eof" "$port"
-    printf 'GET %s HTTP/1.0\r\n\r\n' "$good" | raw "$n HTTP/1.0 is served and closed" "200 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost t\r\n\r\n' "$good" | raw "$n header without colon" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: a\x00b\r\n\r\n' "$good" | raw "$n NUL in a header" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\nHost: t\n\n' "$good" | raw "$n bare LF line ends" "400 eof" "$port"
-    printf 'GET /%s HTTP/1.1\r\nHost: t\r\n\r\n' "$LONG_URL" | raw "$n request line over 8 KiB" "414 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\n%s\r\n' "$good" "$BIG_HEADERS" | raw "$n headers over 8 KiB" "431 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello' "$good" |
-        raw "$n body on GET" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$good" |
-        raw "$n empty body on GET is fine" "200 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' "$good" |
-        raw "$n chunked body" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello' "$good" |
-        raw "$n conflicting Content-Length" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello' "$good" |
-        raw "$n Content-Length list" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n' "$good" |
-        raw "$n negative Content-Length" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length : 24\r\n\r\nGET /stats HTTP/1.1\r\n\r\n' "$good" |
-        raw "$n Content-Length with space before the colon" "400 eof" "$port"
-    printf 'POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET %s HTTP/1.1\r\n\r\n' "$good" "$good" |
-        raw "$n CL.TE smuggling shape" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n' "$good" |
-        raw "$n TE.CL smuggling shape" "400 eof" "$port"
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n' "$good" |
-        raw "$n unknown Transfer-Encoding" "400 eof" "$port"
-    printf 'POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello' "$good" |
-        raw "$n POST with a body: 405" "405 eof" "$port"
-    printf 'POST %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' "$good" |
-        raw "$n POST without a body: 405" "405 eof" "$port"
+    raw "$n garbage bytes" "400 eof" "$port" < <(printf '\x00\x01\x02garbage\xff\r\n\r\n')
+    raw "$n request line without target" "400 eof" "$port" < <(printf 'GET\r\n\r\n')
+    raw "$n request line with two targets" "400 eof" "$port" < <(printf 'GET / / HTTP/1.1\r\n\r\n')
+    raw "$n lower-case method" "400 eof" "$port" < <(printf 'get %s HTTP/1.1\r\nHost: t\r\n\r\n' "$good")
+    raw "$n not HTTP" "400 eof" "$port" < <(printf 'GET %s FOO/1.1\r\nHost: t\r\n\r\n' "$good")
+    raw "$n HTTP/0.9 request" "505 eof" "$port" < <(printf 'GET /\r\n\r\n')
+    raw "$n HTTP/2.0" "505 eof" "$port" < <(printf 'GET %s HTTP/2.0\r\nHost: t\r\n\r\n' "$good")
+    raw "$n HTTP/1.x" "505 eof" "$port" < <(printf 'GET %s HTTP/1.x\r\nHost: t\r\n\r\n' "$good")
+    raw "$n HTTP/1.0 is served and closed" "200 eof" "$port" < <(printf 'GET %s HTTP/1.0\r\n\r\n' "$good")
+    raw "$n header without colon" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost t\r\n\r\n' "$good")
+    raw "$n NUL in a header" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: a\x00b\r\n\r\n' "$good")
+    raw "$n bare LF line ends" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\nHost: t\n\n' "$good")
+    raw "$n request line over 8 KiB" "414 eof" "$port" < <(printf 'GET /%s HTTP/1.1\r\nHost: t\r\n\r\n' "$LONG_URL")
+    raw "$n headers over 8 KiB" "431 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\n%s\r\n' "$good" "$BIG_HEADERS")
+    raw "$n body on GET" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello' "$good")
+    raw "$n empty body on GET is fine" "200 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$good")
+    raw "$n chunked body" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' "$good")
+    raw "$n conflicting Content-Length" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello' "$good")
+    raw "$n Content-Length list" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5, 5\r\n\r\nhello' "$good")
+    raw "$n negative Content-Length" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n' "$good")
+    raw "$n Content-Length with space before the colon" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nContent-Length : 24\r\n\r\nGET /stats HTTP/1.1\r\n\r\n' "$good")
+    raw "$n CL.TE smuggling shape" "400 eof" "$port" < <(printf 'POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET %s HTTP/1.1\r\n\r\n' "$good" "$good")
+    raw "$n TE.CL smuggling shape" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n0\r\n\r\n' "$good")
+    raw "$n unknown Transfer-Encoding" "400 eof" "$port" < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: xchunked\r\n\r\n' "$good")
+    raw "$n POST with a body: 405" "405 eof" "$port" < <(printf 'POST %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello' "$good")
+    raw "$n POST without a body: 405" "405 eof" "$port" < <(printf 'POST %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n' "$good")
     # An error followed by 300 KB the server will never read: the answer must still arrive,
     # not be destroyed by a reset (lingering close).
-    { printf 'GARBAGE\r\n'; head -c 300000 /dev/zero; } | raw "$n error then a flood" "400 eof" "$port"
+    raw "$n error then a flood" "400 eof" "$port" < <({ printf 'GARBAGE\r\n'; head -c 300000 /dev/zero; })
 
     # Pipelining: three requests in one write, answered in order.
     local pipe3="GET /nope HTTP/1.1\r\nHost: t\r\n\r\nGET $good HTTP/1.1\r\nHost: t\r\n\r\nGET /x/y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
@@ -75,27 +63,24 @@ suite() {
     if [ "$one" = 1 ]; then
         # prefork answers one request per connection ("Connection: close"): the rest are
         # dropped, and the client knows to send them again.
-        printf '%b' "$pipe3" | raw "$n pipelined: the first answered, then closed" "404 eof" "$port"
+        raw "$n pipelined: the first answered, then closed" "404 eof" "$port" < <(printf '%b' "$pipe3")
         raw "$n 50 pipelined: the first answered, then closed" "200 eof" "$port" <"$many"
     else
-        printf '%b' "$pipe3" | raw "$n pipelined: answered in order" "404 200 404 eof" "$port"
-        printf '%b' "$pipebad" | raw "$n pipelined: good, then garbage" "200 400 eof" "$port"
+        raw "$n pipelined: answered in order" "404 200 404 eof" "$port" < <(printf '%b' "$pipe3")
+        raw "$n pipelined: good, then garbage" "200 400 eof" "$port" < <(printf '%b' "$pipebad")
         raw "$n 50 pipelined: 50 answers" "$(printf '200 %.0s' $(seq 50))eof" "$port" <"$many"
         # Half a request after a whole one, then a half-close: the whole one is answered.
-        printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\nGET %s HT' "$good" "$good" |
-            raw "$n pipelined, then half a request and a half-close" "200 eof" "$port" --shut
+        raw "$n pipelined, then half a request and a half-close" "200 eof" "$port" --shut < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\nGET %s HT' "$good" "$good")
     fi
 
     # Half-close after a whole request: the answer still comes.
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$good" | raw "$n half-close after the request" "200 eof" "$port" --shut
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$slow" |
-        raw "$n half-close while the answer is being prepared" "200 eof" "$port" --shut
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\n' "$good" | raw "$n half-close mid-request: closed" "eof" "$port" --shut
+    raw "$n half-close after the request" "200 eof" "$port" --shut < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$good")
+    raw "$n half-close while the answer is being prepared" "200 eof" "$port" --shut < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$slow")
+    raw "$n half-close mid-request: closed" "eof" "$port" --shut < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n' "$good")
     # Resets: in the middle of a request, and while its answer is being prepared.
-    printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$good" | raw "$n reset mid-request" "sent-reset" "$port" --reset-after 12
+    raw "$n reset mid-request" "sent-reset" "$port" --reset-after 12 < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$good")
     for _ in 1 2 3; do
-        printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$slow" |
-            raw "$n reset while the answer is prepared" "sent-reset" "$port" --reset-after 100
+        raw "$n reset while the answer is prepared" "sent-reset" "$port" --reset-after 100 < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$slow")
     done
 
     wait "$partial" "$silent" "$witness"
@@ -140,7 +125,7 @@ fi
 for model in $MODELS; do
     workers=()
     [ "$model" = prefork ] && workers=(--workers 3)
-    start_model "srv-$model" "$model" "${workers[@]}" --header-timeout 2000 --keepalive-timeout 3000 \
+    start_model "srv-$model" "$model" ${workers[@]+"${workers[@]}"} --header-timeout 2000 --keepalive-timeout 3000 \
         --upstream "http://127.0.0.1:$API_PORT" || continue
     SPID=$PID
     suite "$model" "$PORT" /0/ /700/ "$([ "$model" = prefork ] && echo 1 || echo 0)"

@@ -10,7 +10,6 @@
 . "$(dirname "$0")/robust_lib.sh"
 
 FULL=${FAULT_PAGES:-}
-WARMUP=$((${FAULT_PAGES:-0} / 10 > 50 ? ${FAULT_PAGES:-0} / 10 : 50))
 RSS_SLACK_KB=${RSS_SLACK_KB:-10240}
 FD_SLACK=${FD_SLACK:-3}
 PARALLEL=8
@@ -45,10 +44,10 @@ leak_run() {
     shift 4
     [ "$model" = prefork ] && args=(--workers 2)
     [ "$model" = threads ] && args=(--threads 8)
-    start_model "$model-$fault" "$model" "${args[@]}" --upstream "$upstream" "$@" || return 0
+    start_model "$model-$fault" "$model" ${args[@]+"${args[@]}"} --upstream "$upstream" "$@" || return 0
     local pid=$PID url=http://127.0.0.1:$PORT/0/
     local warm
-    warm=$(pages "$WARMUP" "$url")
+    warm=$(pages $((PAGES / 10 > 50 ? PAGES / 10 : 50)) "$url")
     settle "$pid"
     local fd0 rss0 fd1 rss1 got
     fd0=$(fds_of "$pid")

@@ -55,7 +55,7 @@ for model in $MODELS; do
     prefork) args=(--workers 2) ;;
     *) args=() ;;
     esac
-    start_model "srv-$model" "$model" "${args[@]}" --header-timeout 2000 --upstream "$API" || continue
+    start_model "srv-$model" "$model" ${args[@]+"${args[@]}"} --header-timeout 2000 --upstream "$API" || continue
     SRV=http://127.0.0.1:$PORT
     SPID=$PID
     if [ "$model" = prefork ]; then
