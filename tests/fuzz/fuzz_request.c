@@ -4,7 +4,7 @@
  *   byte 0      how the request bytes arrive: in pieces of this many bytes (0 = all at once),
  *               as a server receives them from the network;
  *   bytes 1..3  how each of the three upstream calls of a fan-out ends (see fake_call);
- *   byte 4      L, the length of the upstream body that follows;
+ *   bytes 4, 5  L, the length of the upstream body that follows (little-endian, up to 64 KiB);
  *   L bytes     the body the country API "answered" (parsed as country JSON), also used as a
  *               curl error message or a raw country name;
  *   the rest    the bytes a client sent: possibly several pipelined requests.
@@ -22,7 +22,7 @@
 #include "fanout/http.h"
 #include "fanout/upstream.h"
 
-#define HEADER_BYTES 5
+#define HEADER_BYTES 6
 
 static void fail(const char *what) {
     fprintf(stderr, "fuzz_request: invariant broken: %s\n", what);
@@ -146,7 +146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < HEADER_BYTES) return 0;
     size_t chunk = data[0];
     const uint8_t *modes = data + 1;
-    size_t body_len = data[4];
+    size_t body_len = (size_t)data[4] | (size_t)data[5] << 8;
     if (body_len > size - HEADER_BYTES) body_len = size - HEADER_BYTES;
     const uint8_t *body = data + HEADER_BYTES;
     const uint8_t *in = body + body_len;
