@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -28,6 +29,11 @@
 /* A thread's stack: a fan-out needs a few KiB, curl a little more. Small stacks make a pool of
  * hundreds of threads cheap in memory. */
 #define THREAD_STACK_BYTES (256u * 1024u)
+
+/* Descriptors a pool thread holds (its libcurl multi handle's wake-up socket pair), and a floor
+ * for the loop, the listener and a few connections. */
+#define FDS_PER_THREAD 2
+#define FDS_FOR_LOOP 32
 
 /* One request handed to the pool. The request is copied, so a thread shares nothing with the
  * loop but this job, passed under the lock. */
@@ -220,22 +226,40 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
     static threads_engine engine; /* large (a loop and a server); one per process */
     threads_engine *e = &engine;
     memset(e, 0, sizeof *e);
+    /* Each thread's libcurl multi handle keeps a socket pair to be woken with, and the loop,
+     * the listener and the connections need theirs: refuse to start rather than run unable to
+     * accept a single connection. */
+    struct rlimit rl;
+    rlim_t need = (rlim_t)o->threads * FDS_PER_THREAD + FDS_FOR_LOOP;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        fprintf(stderr,
+                "fanout-server: %d threads need about %llu descriptors, but the open-files limit "
+                "is %llu: raise it (ulimit -n) or use fewer --threads\n",
+                o->threads, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+        return 1;
+    }
+    /* The loop first: its own descriptors must not be the ones the threads' upstream clients
+     * leave missing under a low open-files limit (libuv aborts when it cannot get them). */
+    int rc = uv_loop_init(&e->loop);
+    if (rc == 0) rc = uv_async_init(&e->loop, &e->wake, on_wake);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot set up the event loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    e->wake.data = e;
     if (setup(e, o) != 0) {
         fprintf(stderr, "fanout-server: cannot set up %d threads and their upstream clients\n",
                 o->threads);
         teardown(e);
         return 1;
     }
-    uv_loop_init(&e->loop);
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
                             .backlog = o->backlog};
     fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
-    uv_async_init(&e->loop, &e->wake, on_wake);
-    e->wake.data = e;
 
     int started = start_threads(e);
-    int rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
+    rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
     if (rc < 0) {
         if (started == e->n_threads)
             fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));

@@ -23,8 +23,7 @@ served_again() {
 for model in $MODELS; do
     args=()
     [ "$model" = prefork ] && args=(--workers 2)
-    # Each pool thread keeps its own libcurl multi handle, two descriptors each: 8 threads fit
-    # in 64 descriptors; the default 100 do not, and the server cannot start (a startup check).
+    # A few threads, so that their upstream connections leave descriptors to shed.
     [ "$model" = threads ] && args=(--threads 8)
     # The limit is set in a shell that then becomes the server, so PID is the server's.
     start_model "$model" "$model" ${args[@]+"${args[@]}"} --backlog 4 --header-timeout 2000 --upstream "$API" \
@@ -54,5 +53,14 @@ for model in $MODELS; do
     check "$model: serves normally once they are gone" served_again "$SRV/0/"
     check "$model: still running" kill -0 "$SPID"
 done
+
+# The default pool of 100 threads needs more than 64 descriptors (each thread's libcurl handle
+# keeps a socket pair): the server says so and exits, instead of aborting or starting unable to
+# accept anything.
+out=$(bash -c 'ulimit -n 64 && exec "$0" "$@"' "$BIN/fanout-server" --model threads --port 0 \
+    --upstream "$API" 2>&1)
+rc=$?
+check "threads: 100 threads under 64 descriptors exit 1 (exit $rc)" [ "$rc" -eq 1 ]
+check "threads: ... saying why" grep -q "open-files limit is 64" <<<"$out"
 
 robust_finish
