@@ -51,6 +51,14 @@ static int on_header_bytes(llhttp_t *l, const char *at, size_t len) {
     return 0;
 }
 
+/* RFC 9112 section 5.1: no whitespace between a field name and its colon, answered 400, since
+ * proxies disagree on what such a name means (a smuggling vector). llhttp lets it through. */
+static int on_header_field(llhttp_t *l, const char *at, size_t len) {
+    if (memchr(at, ' ', len) || memchr(at, '\t', len))
+        return fail(parser_of(l), 400, "whitespace in a header field name\n");
+    return on_header_bytes(l, at, len);
+}
+
 static int on_headers_complete(llhttp_t *l) {
     fo_http_parser *p = parser_of(l);
     fo_request *r = p->req;
@@ -81,7 +89,7 @@ void fo_http_parser_init(fo_http_parser *p) {
     llhttp_settings_init(&p->settings);
     p->settings.on_message_begin = on_message_begin;
     p->settings.on_url = on_url;
-    p->settings.on_header_field = on_header_bytes;
+    p->settings.on_header_field = on_header_field;
     p->settings.on_header_value = on_header_bytes;
     p->settings.on_headers_complete = on_headers_complete;
     p->settings.on_message_complete = on_message_complete;

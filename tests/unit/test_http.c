@@ -81,6 +81,8 @@ static void test_garbage(void **state) {
     expect_error("GET / HTTP/1.1\r\nNoColonHere\r\n\r\n", 400);
     expect_error("GET / HTTP/9.1\r\n\r\n", 505);
     expect_error("GET / HTTP/2.0\r\n\r\n", 505);
+    expect_error("GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400);
+    expect_error("GET / HTTP/1.1\r\nHost\t: x\r\n\r\n", 400);
 }
 
 static void test_bodies_refused(void **state) {
