@@ -106,20 +106,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
+. "$top/scripts/proc.sh"
+
 # start NAME CMD...: background process logging to $OUT/NAME.log; sets PID and PORT.
 start() {
-    local name=$1 log="$OUT/$1.log"
+    local name=$1
     shift
-    "$@" >"$log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 200); do
-        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log")
-        [ -n "$PORT" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "bench.sh: $name did not start: $(head -3 "$log")" >&2
+    fo_start "$OUT/$name.log" 100 "$@" && return 0
+    echo "bench.sh: $name did not start: $(head -3 "$OUT/$name.log")" >&2
     exit 1
 }
 

@@ -25,6 +25,10 @@ FAULT_PAGES=${SOAK_FAULT_PAGES:-10000}
 RSS_SLACK_KB=$((${SOAK_RSS_SLACK_MB:-10} * 1024))
 FD_SLACK=${SOAK_FD_SLACK:-20}
 SOAK_MODEL_LIST=${SOAK_MODELS:-uv threads prefork}
+if ! [[ $SECS =~ ^[0-9]+$ && $SAMPLE =~ ^[0-9]+$ ]] || [ "$SAMPLE" -lt 1 ] || [ "$SECS" -lt $((2 * SAMPLE + 2)) ]; then
+    echo "soak: SOAK_SECONDS ($SECS) must be at least $((2 * SAMPLE + 2)): two samples, ${SAMPLE}s apart, are needed to see a trend" >&2
+    exit 2
+fi
 # prefork's workers: enough that 100 users do not wait minutes for one (each worker is a process).
 PREFORK_WORKERS=${SOAK_PREFORK_WORKERS:-20}
 

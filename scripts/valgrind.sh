@@ -39,20 +39,14 @@ FAILED=0
 VG=(valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
     --error-exitcode=99 --track-fds=no --num-callers=30)
 
+. "$(dirname "$0")/proc.sh"
+
 # under NAME CMD...: starts CMD under valgrind; sets PORT and PID (valgrind's PID is the program's).
 under() {
-    local name=$1 i
+    local name=$1
     shift
-    "${VG[@]}" --log-file="$WORK/$name.vg" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    PID=$!
-    PIDS+=("$PID")
-    for i in $(seq 300); do
-        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/$name.out")
-        [ -n "$PORT" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "valgrind: $name did not start: $(cat "$WORK/$name.err")" >&2
+    fo_start "$WORK/$name.out" 300 "${VG[@]}" --log-file="$WORK/$name.vg" "$@" && return 0
+    echo "valgrind: $name did not start: $(cat "$WORK/$name.out")" >&2
     exit 1
 }
 

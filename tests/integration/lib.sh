@@ -21,21 +21,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/proc.sh"
+
 # start NAME CMD...: runs CMD in the background, logs to $WORK/NAME.log, waits for its first
-# line ("... listening on ...:PORT") and sets PORT and PID.
+# line ("... listening on ...:PORT") and sets PORT and PID; the test ends if it does not start.
 start() {
-    local name=$1 log="$WORK/$1.log" i
+    local name=$1
     shift
-    "$@" >"$log" 2>&1 &
-    PID=$!
-    PIDS+=("$PID")
-    for i in $(seq 100); do
-        PORT=$(sed -n '1s/.*listening on [^ ]*[:]\([0-9][0-9]*\).*/\1/p; 1s/^listening on \([0-9][0-9]*\)$/\1/p' "$log")
-        [ -n "$PORT" ] && return 0
-        kill -0 "$PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "could not start $name: $(cat "$log")" >&2
+    fo_start "$WORK/$name.log" 100 "$@" && return 0
+    echo "could not start $name: $(cat "$WORK/$name.log")" >&2
     exit 1
 }
 
