@@ -167,6 +167,8 @@ int fo_response_text(fo_response *r, int status, const char *text, int keep_aliv
 }
 
 char *fo_response_format(const fo_response *r, size_t *len) {
+    /* "Connection: keep-alive" is said even though HTTP/1.1 implies it: an HTTP/1.0 client (ab -k)
+     * keeps the connection only when told so. */
     char head[256];
     const char *ctype = r->content_type ? r->content_type : "text/plain; charset=utf-8";
     int n = snprintf(head, sizeof head,
@@ -178,7 +180,7 @@ char *fo_response_format(const fo_response *r, size_t *len) {
                      "\r\n",
                      r->status, fo_http_reason(r->status), ctype, r->body_len,
                      r->status == 405 ? "Allow: GET\r\n" : "",
-                     r->keep_alive ? "" : "Connection: close\r\n");
+                     r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
     if (n < 0 || (size_t)n >= sizeof head) return NULL;
     char *out = malloc((size_t)n + r->body_len);
     if (!out) return NULL;

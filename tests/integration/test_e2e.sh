@@ -33,6 +33,20 @@ check "pipelined requests get three answers" [ "$(grep -o 'HTTP/1.1 200' "$WORK/
 check "pipelined answers come in order" \
     bash -c "grep -o '\"name\"\\|\"served\"' '$WORK/pipe' | tr '\n' ' ' | grep -q '^\"name\" \"served\" \"name\" \$'"
 
+# HTTP/1.0 keep-alive is acknowledged, so a 1.0 client (ab -k) reuses the connection instead of
+# waiting for the server to close it.
+exec 3<>"/dev/tcp/127.0.0.1/$API_PORT"
+printf 'GET /0/ HTTP/1.0\r\nConnection: keep-alive\r\n\r\n' >&3
+head_10=""
+while IFS= read -r -t 5 line <&3; do
+    line=${line%$'\r'}
+    [ -z "$line" ] && break
+    head_10="$head_10$line;"
+done
+exec 3<&-
+check "HTTP/1.0 keep-alive answered with Connection: keep-alive" \
+    grep -qi 'connection: keep-alive' <<<"$head_10"
+
 # Never early: 100 clients at once at /600/, each answer after at least 600.0 ms.
 curl -s "$API/stats/reset" >/dev/null
 parallel_get 100 "$API/600/" >"$WORK/api100"

@@ -137,7 +137,7 @@ static void test_format(void **state) {
     char *out = fo_response_format(&r, &len);
     assert_non_null(out);
     const char *want = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                       "Content-Length: 10\r\n\r\nnot found\n";
+                       "Content-Length: 10\r\nConnection: keep-alive\r\n\r\nnot found\n";
     assert_int_equal(len, strlen(want));
     assert_memory_equal(out, want, len);
     free(out);
