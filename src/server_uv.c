@@ -106,6 +106,18 @@ static void arm_timer(fo_conn_uv *c, timer_kind kind, uint64_t ms) {
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+/* The connection closes once its queued answers are written: it reads nothing more, and a
+ * client that stops taking them is dropped after the idle timeout. While a request is out with
+ * the application the timer waits: the answer arms it (fo_conn_uv_respond comes back here). */
+static void close_after_writes(fo_conn_uv *c) {
+    c->close_after = 1;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = 0;
+    }
+    if (!c->waiting) arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     fo_conn_uv *c = h->data;
     (void)suggested;
@@ -140,12 +152,12 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             c->eof = 1;
             process(c);
             if (!c->waiting && !c->writes) conn_close(c);
-            else c->close_after = 1;
+            else close_after_writes(c);
         } else if (!c->waiting) {
             conn_close(c); /* reset: nothing to answer */
         } else {
             c->eof = 1;
-            c->close_after = 1;
+            close_after_writes(c);
         }
         return;
     }
@@ -194,12 +206,12 @@ static void process(fo_conn_uv *c) {
     }
     if (c->eof) {
         if (!c->writes) conn_close(c);
-        else c->close_after = 1;
+        else close_after_writes(c);
         return;
     }
     if (c->server->stopping && !fo_http_parser_mid_request(&c->parser)) {
         if (!c->writes) conn_close(c);
-        else c->close_after = 1;
+        else close_after_writes(c);
         return;
     }
     if (c->writes >= MAX_QUEUED_WRITES) {
@@ -298,11 +310,7 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     }
     c->writes++;
     if (!resp->keep_alive) {
-        c->close_after = 1;
-        if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            c->reading = 0;
-        }
+        close_after_writes(c);
         return;
     }
     process(c);
@@ -416,7 +424,7 @@ void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
         /* A request being read or served is finished first (it is answered with
          * "Connection: close"); idle connections close now, or once their answers are out. */
         if (c->waiting || fo_http_parser_mid_request(&c->parser)) continue;
-        if (c->writes) c->close_after = 1;
+        if (c->writes) close_after_writes(c);
         else conn_close(c);
     }
     maybe_drained(s);
