@@ -39,7 +39,11 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     fo_response resp;
     page *p = calloc(1, sizeof *p);
     if (!p) {
-        if (fo_response_text(&resp, 503, "out of memory\n", 0) == 0) fo_conn_uv_respond(conn, &resp);
+        /* Every request is answered, or the connection would wait forever: without a body if
+         * even that cannot be had. */
+        if (fo_response_text(&resp, 503, "out of memory\n", 0) != 0)
+            resp = (fo_response){.status = 503};
+        fo_conn_uv_respond(conn, &resp);
         return;
     }
     if (fo_handle_begin(req, &resp, &p->fanout) == FO_HANDLE_DONE) {
