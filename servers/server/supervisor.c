@@ -243,6 +243,7 @@ int fo_supervise(const fo_server_opts *opts, int listen_fd, int workers,
         return 1;
     }
     struct sigaction old[N_HANDLED];
+    stop_requested = 0; /* before the handlers: a signal from here on is kept */
     int rc = set_flags(wake_pipe[0]);
     if (rc == 0) rc = set_flags(wake_pipe[1]);
     if (rc == 0) rc = install_handlers(old);
@@ -253,7 +254,6 @@ int fo_supervise(const fo_server_opts *opts, int listen_fd, int workers,
         free(slots);
         return 1;
     }
-    stop_requested = 0;
     for (int i = 0; i < workers; i++)
         slots[i].backoff_ms = BACKOFF_MIN_MS;
 
