@@ -117,9 +117,18 @@ static int run_prefork(const fo_server_opts *o, int listen_fd) {
     return fo_supervise(o, listen_fd, o->workers, worker);
 }
 
+/* Default: two processes per core, as gunicorn's docs suggest for sync workers. */
+static int prefork_size(fo_server_opts *o, const char **unit) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (o->workers < 1) o->workers = 2 * (cores > 0 ? (int)cores : 1);
+    *unit = "workers";
+    return o->workers;
+}
+
 const fo_engine fo_engine_prefork = {
     .name = "prefork",
     .help = "forks N worker processes (--workers, default 2 x cores) on one shared socket, each "
             "serving one request per connection at a time, blocking, like gunicorn's sync workers.",
+    .size = prefork_size,
     .run = run_prefork,
 };

@@ -35,12 +35,12 @@
 #define FDS_PER_THREAD 2
 #define FDS_FOR_LOOP 32
 
-/* One request handed to the pool. The request is copied, so a thread shares nothing with the
- * loop but this job, passed under the lock. */
+/* One request handed to the pool. The request itself stays in its connection, unchanged until
+ * it is answered (server_uv.h); the job passes between threads only under the lock. */
 typedef struct job {
     struct job *next;
     fo_conn_uv *conn; /* only the loop thread uses it */
-    fo_request req;
+    const fo_request *req;
     fo_fanout fanout;
     fo_response resp;
 } job;
@@ -103,7 +103,7 @@ static void *worker_main(void *arg) {
         if (!j) break; /* quit, and nothing left to do */
         /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
         fo_upstream_block_run(up, &j->fanout);
-        fo_handle_finish(&j->req, &j->fanout, &j->resp);
+        fo_handle_finish(j->req, &j->fanout, &j->resp);
         /* The wake-up is sent under the lock: the loop cannot answer this job, and so cannot
          * finish draining and close the async handle, before the send is over. */
         pthread_mutex_lock(&e->lock);
@@ -148,7 +148,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         return;
     }
     j->conn = conn;
-    j->req = *req;
+    j->req = req;
     pthread_mutex_lock(&e->lock);
     push(&e->todo, j);
     pthread_cond_signal(&e->work);
@@ -288,9 +288,17 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
     return 0;
 }
 
+/* Default: 100 threads, the blog's "1 process, 100 threads". */
+static int threads_size(fo_server_opts *o, const char **unit) {
+    if (o->threads < 1) o->threads = 100;
+    *unit = "threads";
+    return o->threads;
+}
+
 const fo_engine fo_engine_threads = {
     .name = "threads",
     .help = "one process whose N threads (--threads, default 100) each serve one request at a "
             "time, blocking, while idle connections wait on a libuv loop, like gunicorn's gthread.",
+    .size = threads_size,
     .run = run_threads,
 };

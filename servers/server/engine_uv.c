@@ -94,9 +94,17 @@ static int run_uv(const fo_server_opts *o, int listen_fd) {
     return fo_supervise(o, listen_fd, o->workers, serve_loop);
 }
 
+/* Default: one process, one loop (no fork). */
+static int uv_size(fo_server_opts *o, const char **unit) {
+    if (o->workers < 1) o->workers = 1;
+    *unit = "workers";
+    return o->workers;
+}
+
 const fo_engine fo_engine_uv = {
     .name = "uv",
     .help = "one libuv event loop per process (--workers, default 1) runs connections and the "
             "fan-out together, like Uvicorn or gevent.",
+    .size = uv_size,
     .run = run_uv,
 };

@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
         .port = 8000,
         .upstream = {.base_url = "http://127.0.0.1:5000", .timeout_ms = 30000},
         .workers = -1,
-        .threads = 100,
+        .threads = -1,
         .backlog = 1024,
         .keepalive_timeout_ms = 5000,
         .header_timeout_ms = 10000,
@@ -146,7 +146,8 @@ int main(int argc, char **argv) {
                 o.upstream.base_url);
         return 2;
     }
-    if (o.workers < 0) o.workers = strcmp(engine->name, "prefork") == 0 ? 2 * cpu_count() : 1;
+    const char *unit = "workers";
+    int size = engine->size(&o, &unit);
 
     signal(SIGPIPE, SIG_IGN);
     fo_raise_fd_limit();
@@ -157,11 +158,8 @@ int main(int argc, char **argv) {
     int fd = open_listener(o.host, o.port, o.backlog, &o.port);
     if (fd < 0) return 1;
 
-    if (strcmp(engine->name, "threads") == 0)
-        printf("fanout-server: model=threads threads=%d", o.threads);
-    else
-        printf("fanout-server: model=%s workers=%d", engine->name, o.workers);
-    printf(" listening on http://%s:%d upstream=%s\n", o.host, o.port, o.upstream.base_url);
+    printf("fanout-server: model=%s %s=%d listening on http://%s:%d upstream=%s\n", engine->name,
+           unit, size, o.host, o.port, o.upstream.base_url);
     fflush(stdout);
 
     int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */
