@@ -3,9 +3,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fanout/sys.h"
 #include "opts.h"
 #include "output.h"
 #include "report.h"
@@ -32,18 +33,15 @@ static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *d
     fflush(stderr);
 }
 
-/* Each user holds one socket: make room for them all when the hard limit allows. */
-static void raise_fd_limit(uint32_t users) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
-    rlim_t want = (rlim_t)users + 64;
-    if (rl.rlim_cur >= want) return;
-    rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want) ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-        fprintf(
-            stderr,
-            "fanout-load: warning: open-file limit %llu is below %u users; connects will fail\n",
-            (unsigned long long)rl.rlim_cur, users);
+/* Each user holds one socket, and each thread's loop a few descriptors: the limit must hold
+ * them all, or connects would fail and be counted against the server. 0, or -1 having said why. */
+static int plan_fds(const fo_load_opts *o) {
+    fo_fd_need need = {.fixed = FO_FD_RESERVE + 8L * o->threads, .per_conn = 1};
+    long conns = (long)o->sched.max_users;
+    char what[64];
+    snprintf(what, sizeof what, "--users %ld", conns);
+    return fo_fd_plan("fanout-load", what, &need, conns, &conns,
+                      "split the users over several fanout-load processes");
 }
 
 int main(int argc, char **argv) {
@@ -60,7 +58,7 @@ int main(int argc, char **argv) {
     }
     /* A write to a connection the server has closed must be an error code, not a signal. */
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit(opts.sched.max_users);
+    if (plan_fds(&opts) != 0) return EXIT_ERROR;
 
     live_state ls = {&opts, isatty(STDERR_FILENO), 0};
     fo_load_result result;
