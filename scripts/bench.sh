@@ -135,7 +135,7 @@ stop() {
 # The server process and its children, one per line.
 tree_pids() {
     echo "$1"
-    ps -A -o pid= -o ppid= | awk -v p="$1" '$2 == p { print $1 }'
+    fo_children "$1"
 }
 
 # Resident memory of a process tree, in KiB.

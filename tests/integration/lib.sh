@@ -1,12 +1,22 @@
+# shellcheck shell=bash
 # Shared helpers for the integration tests (sourced, not run). Every process a test starts is
 # recorded and ended by PID when the test exits, however it exits.
+#
+# The one home of the helpers several tests need: the clock (now_ms), a timeout (with_timeout),
+# reading the load generator's JSON (js), starting and stopping processes (start, stop), a
+# process's children (children), and the ctest skip code (skip). They use only what macOS
+# (BSD userland, bash 3.2) and Linux both have; tests/integration/test_portable.sh keeps it so.
 set -u
+# shellcheck disable=SC2034 # BIN and TESTBIN are for the tests that source this file
 BIN=${FANOUT_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" && pwd)}
+# shellcheck disable=SC2034
 TESTBIN=${FANOUT_TESTBIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/tests" && pwd)}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fanout-test.XXXXXX")
 PIDS=()
 FAILS=0
 PASSES=0
+# The exit status ctest reads as "Skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt).
+SKIP_CODE=77
 
 cleanup() {
     local pid
@@ -21,6 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck source=../../scripts/proc.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/proc.sh"
 
 # start NAME CMD...: runs CMD in the background, logs to $WORK/NAME.log, waits for its first
@@ -31,6 +42,66 @@ start() {
     fo_start "$WORK/$name.log" 100 "$@" && return 0
     echo "could not start $name: $(cat "$WORK/$name.log")" >&2
     exit 1
+}
+
+# stop PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default 15) and
+# sets RC to the exit code. PID must be this shell's child (not for $(...): only this shell can
+# wait for its children).
+stop() {
+    local pid=$1 limit=${2:-15} stat
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq $((limit * 20))); do
+        stat=$(ps -o stat= -p "$pid" 2>/dev/null) || break
+        case $stat in Z*) break ;; esac
+        sleep 0.05
+    done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid"
+    RC=$?
+}
+
+# children PID: the PIDs of PID's child processes, one a line.
+children() {
+    fo_children "$1"
+}
+
+# exited PID: true when PID has ended: no such process, or a zombie nobody has reaped yet.
+exited() {
+    local stat
+    stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+    case $stat in Z* | "") return 0 ;; esac
+    return 1
+}
+
+# now_ms: wall-clock milliseconds. macOS's date has no %N (before macOS 15.4 it prints a literal
+# N), and its bash 3.2 no EPOCHREALTIME; perl is on both.
+now_ms() {
+    if [ -n "${EPOCHREALTIME:-}" ]; then
+        local t=${EPOCHREALTIME/[.,]/}
+        echo $((t / 1000))
+    else
+        perl -MTime::HiRes=time -e 'printf "%d\n", time() * 1000'
+    fi
+}
+
+# with_timeout SECONDS CMD...: runs CMD, killed by SIGALRM after SECONDS (macOS has no
+# timeout(1)); the exit status is CMD's, or 142 when it was killed.
+with_timeout() {
+    perl -e 'alarm shift; exec @ARGV or die "exec: $!"' "$@"
+}
+
+# js NAME EXPR: EXPR, a Python expression over d (the JSON of $WORK/NAME.json, with objects as
+# attributes: d.failures.total), is true.
+js() {
+    python3 -c 'import json, sys, types
+d = json.load(open(sys.argv[1]), object_hook=lambda o: types.SimpleNamespace(**o))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.json" "$2"
+}
+
+# skip REASON: the whole test cannot run here; says why and exits with ctest's skip code.
+skip() {
+    echo "skip - $*"
+    exit "$SKIP_CODE"
 }
 
 # check DESCRIPTION COMMAND...: one named assertion.
@@ -51,6 +122,14 @@ check() {
 finish() {
     echo "$PASSES passed, $FAILS failed"
     [ "$FAILS" -eq 0 ]
+}
+
+# no_sanitizer_report: no sanitizer report in the test's logs and outputs. Under SANITIZE builds
+# a report goes to stderr; exit codes alone could hide one (ASan's exit 1 is also fanout-load's
+# failure-ratio exit).
+no_sanitizer_report() {
+    ! cat "$WORK"/*.err "$WORK"/*.txt "$WORK"/*.out "$WORK"/*.log 2>/dev/null |
+        grep -qE "Sanitizer|runtime error:"
 }
 
 # stat_field URL FIELD: a number from the API's /stats JSON.

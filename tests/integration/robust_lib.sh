@@ -1,6 +1,8 @@
-# Helpers for the robustness tests (sourced after lib.sh, not run): start a model that may not
-# be built yet, talk raw bytes through robust_client, and read a process's descriptors and memory.
+# shellcheck shell=bash
+# Helpers for the robustness tests (sourced after lib.sh, not run): start a model, talk raw
+# bytes through robust_client, and read a process's descriptors and memory.
 RC_BIN=$TESTBIN/robust_client
+# shellcheck disable=SC2034 # for the tests that source this file
 MODELS=${ROBUST_MODELS:-uv threads prefork}
 
 # start_model NAME MODEL ARGS...: starts fanout-server --model MODEL ARGS... --port 0; sets PORT
@@ -25,6 +27,7 @@ raw() {
     local desc=$1 want=$2 port=$3 got
     shift 3
     "$RC_BIN" "$port" "$@" >"$WORK/raw.out"
+    # shellcheck disable=SC2034 # for the tests, which may check the time
     RAW_MS=$(sed -n 's/^#END [a-z-]* ms=\([0-9]*\).*/\1/p' "$WORK/raw.out")
     got=$(sed -n 's/^#STATUS *//p' "$WORK/raw.out")
     got="${got:+$got }$(sed -n 's/^#END \([a-z-]*\).*/\1/p' "$WORK/raw.out")"
@@ -39,14 +42,14 @@ code() {
 # pids_of PID: PID and its child processes (a prefork or multi-loop supervisor's workers).
 pids_of() {
     echo "$1"
-    cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep . || true
+    children "$1"
 }
 
 # fds_of PID: open descriptors of PID and its children (Linux /proc).
 fds_of() {
     local p n=0
     for p in $(pids_of "$1"); do
-        n=$((n + $(ls /proc/"$p"/fd 2>/dev/null | wc -l)))
+        n=$((n + $(find /proc/"$p"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
     done
     echo "$n"
 }
@@ -75,12 +78,12 @@ asan_build() {
 # each), so that sanitizer builds report leaks at exit; fails on any sanitizer report in the
 # logs; then prints the tally like finish.
 robust_finish() {
-    local pid i
+    local pid
     for pid in "${PIDS[@]:-}"; do
         [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
     done
     for pid in "${PIDS[@]:-}"; do
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done

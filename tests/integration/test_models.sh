@@ -17,11 +17,6 @@ serve() {
     SPID=$PID
 }
 
-# children PID: the PIDs of PID's child processes, one a line.
-children() {
-    pgrep -P "$1" || true
-}
-
 # wait_children PID N: waits up to 5 s until PID has exactly N children.
 wait_children() {
     for _ in $(seq 100); do
@@ -36,39 +31,9 @@ gone() {
     ! ps -p "$1" >/dev/null 2>&1
 }
 
-# stop_server PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default
-# 15) and sets RC to the exit code. Not for $(...): only this shell can wait for its children.
-stop_server() {
-    local pid=$1 limit=${2:-15} stat
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq $((limit * 20))); do
-        stat=$(ps -o stat= -p "$pid" 2>/dev/null) || break
-        [[ $stat == Z* ]] && break
-        sleep 0.05
-    done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid"
-    RC=$?
-}
-
 # count_ok FILE: how many "CODE SECONDS" lines in FILE are 200.
 count_ok() {
     grep -c '^200 ' "$1"
-}
-
-# now_ms: wall-clock milliseconds (macOS's date has no %N, and its bash no EPOCHREALTIME).
-now_ms() {
-    if [ -n "${EPOCHREALTIME:-}" ]; then
-        local t=${EPOCHREALTIME/[.,]/}
-        echo $((t / 1000))
-    else
-        perl -MTime::HiRes=time -e 'printf "%d\n", time() * 1000'
-    fi
-}
-
-# with_timeout SECONDS CMD...: runs CMD, killed after SECONDS (macOS has no timeout(1)).
-with_timeout() {
-    perl -e 'alarm shift; exec @ARGV or die "exec: $!"' "$@"
 }
 
 # batch N URL FILE: N requests at once; the wall time in ms goes to BATCH_MS.
@@ -113,7 +78,7 @@ for spec in "uv" "uv --workers 2" "threads" "prefork"; do
     done
     check "[$spec] /nope/x is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/nope/x")" = 404 ]
     check "[$spec] POST is 405" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SRV/")" = 405 ]
-    stop_server "$SPID"
+    stop "$SPID"
     check "[$spec] SIGTERM when idle: exit 0 (got $RC)" [ "$RC" = 0 ]
 done
 
@@ -136,7 +101,7 @@ check "prefork: garbage is answered 400" \
     [ "$(printf 'NOT HTTP\r\n\r\n' | with_timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SPORT; cat >&3; cat <&3" | head -1 | cut -d' ' -f2)" = 400 ]
 check "prefork: still serving after all that" \
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/0/")" = 200 ]
-stop_server "$SPID"
+stop "$SPID"
 
 # --- threads: idle connections wait on the loop, not on a thread ----------------------------
 serve idle --model threads --threads 2
@@ -145,7 +110,7 @@ secs=$(curl -s -o /dev/null -w '%{time_total}' "$SRV/300/")
 check "threads --threads 2: 4 silent connections hold no thread (a page took $secs s)" \
     awk -v s="$secs" 'BEGIN { exit !(s >= 0.600 && s < 1.050) }'
 for fd in 4 5 6 7; do eval "exec $fd<&-"; done
-stop_server "$SPID"
+stop "$SPID"
 
 # --- Concurrency, measured at the API -------------------------------------------------------
 # 100 pages at once, each 3 calls: a model that really serves 100 requests at once keeps about
@@ -179,7 +144,7 @@ for spec in "threads --threads 2" "prefork --workers 2"; do
     check "[$spec] 100 concurrent pages all 200" [ "$(count_ok "$WORK/narrow")" = 100 ]
     check "[$spec] API peak in flight never above 6 (got $peak)" [ "$peak" -le 6 ]
     check "[$spec] the 3 calls of a page still overlap (peak $peak >= 3)" [ "$peak" -ge 3 ]
-    stop_server "$SPID"
+    stop "$SPID"
     check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
 done
 
@@ -197,13 +162,13 @@ for spec in "prefork --workers 12" "threads --threads 20" "uv" "uv --workers 2";
     client=$!
     sleep 0.3
     kids=$(children "$SPID")
-    stop_server "$SPID"
+    stop "$SPID"
     wait "$client"
     check "[$spec] SIGTERM with 10 pages in flight: exit 0 (got $RC)" [ "$RC" = 0 ]
     check "[$spec] ... and all 10 pages answered 200" [ "$(count_ok "$WORK/term")" = 10 ]
     left=0
     for k in $kids; do gone "$k" || left=$((left + 1)); done
-    check "[$spec] ... and none of its $(wc -w <<<"$kids") child processes is left ($left left)" \
+    check "[$spec] ... and none of its $(($(wc -w <<<"$kids"))) child processes is left ($left left)" \
         [ "$left" = 0 ]
 done
 
@@ -229,7 +194,7 @@ for spec in "prefork --workers 3" "uv --workers 2"; do
     parallel_get 6 "$SRV/0/" >"$WORK/after"
     check "[$spec] ... and the server keeps answering" [ "$(count_ok "$WORK/after")" = 6 ]
     kids=$(children "$SPID")
-    stop_server "$SPID"
+    stop "$SPID"
     check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
     left=0
     for k in $kids; do gone "$k" || left=$((left + 1)); done
