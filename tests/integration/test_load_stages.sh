@@ -19,7 +19,11 @@ check "ramp: the last second about 12 users' worth" js ramp 'd.windows[3].reques
 "$LOAD" --stages 2:1s,6:2s -t 2 --json "$WORK/st.json" "$URL" >"$WORK/st.out" 2>&1
 check "stages: exit 0" [ $? -eq 0 ]
 check "stages: two stages in the JSON with their users" js st '[s.users for s in d.stages] == [2, 6] and d.users == 6'
-check "stages: the run lasts the sum of the holds" js st 'd.duration_s == 3'
+# The holds are planned to the nanosecond (start_s); how long the run took is measured, and a busy
+# machine may stop it a few milliseconds either side of the plan.
+check "stages: the holds start where planned (0 s and 1 s)" js st '[s.start_s for s in d.stages] == [0, 1]'
+check "stages: the run lasts the sum of the holds (3 s, within 0.5 s)" \
+    js st 'not d.interrupted and abs(d.duration_s - 3) < 0.5'
 check "stages: the second stage serves about three times the first's rate" \
     js st 'd.stages[1].rps > 2 * d.stages[0].rps and d.stages[0].requests > 0'
 check "stages: the summary shows a stage table" grep -q "stages (figures over each hold)" "$WORK/st.out"
