@@ -14,10 +14,7 @@ RSS_SLACK_KB=${RSS_SLACK_KB:-10240}
 FD_SLACK=${FD_SLACK:-3}
 PARALLEL=8
 
-if ! have_proc; then
-    echo "skip - no /proc here: descriptor and memory counts need Linux"
-    exit 0
-fi
+have_proc || skip "no /proc here: descriptor and memory counts need Linux"
 
 # pages N URL: N GETs, PARALLEL at a time; prints how many answers had each status ("502 1000").
 pages() {
@@ -29,8 +26,8 @@ pages() {
 
 # settle PID: waits until the descriptor count stops changing (connections closing), up to 3 s.
 settle() {
-    local last=-1 now i
-    for i in $(seq 15); do
+    local last=-1 now
+    for _ in $(seq 15); do
         now=$(fds_of "$1")
         [ "$now" = "$last" ] && return 0
         last=$now
@@ -44,7 +41,7 @@ leak_run() {
     shift 4
     [ "$model" = prefork ] && args=(--workers 2)
     [ "$model" = threads ] && args=(--threads 8)
-    start_model "$model-$fault" "$model" ${args[@]+"${args[@]}"} --upstream "$upstream" "$@" || return 0
+    start_model "$model-$fault" "$model" ${args[@]+"${args[@]}"} --upstream "$upstream" "$@" || return 1
     local pid=$PID url=http://127.0.0.1:$PORT/0/
     local warm
     warm=$(pages $((PAGES / 10 > 50 ? PAGES / 10 : 50)) "$url")
