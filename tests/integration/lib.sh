@@ -137,6 +137,27 @@ stat_field() {
     curl -s "$1/stats" | sed -n "s/.*\"$2\":\([0-9]*\).*/\1/p"
 }
 
+# listen_cap: the most connections a listening socket may queue on this system (the kernel
+# caps every listen backlog there): kern.ipc.somaxconn on macOS (128 by default), or
+# net.core.somaxconn on Linux (4096 on recent kernels). 128 when neither can be read.
+# FANOUT_LISTEN_CAP overrides it (to run macOS's sizes on Linux).
+listen_cap() {
+    local n=${FANOUT_LISTEN_CAP:-}
+    [ -n "$n" ] || n=$(sysctl -n kern.ipc.somaxconn 2>/dev/null || cat /proc/sys/net/core/somaxconn 2>/dev/null)
+    case $n in '' | *[!0-9]*) n=128 ;; esac
+    echo "$n"
+}
+
+# burst WANTED PER: how many of WANTED clients to send at once when each opens PER connections
+# to one listener: WANTED, or fewer so that WANTED * PER fits within listen_cap even if the
+# listener accepted none meanwhile (a connection past the cap is dropped, and its retry costs a
+# second, which would be measured instead of the server).
+burst() {
+    local cap
+    cap=$(listen_cap)
+    if [ $(($1 * $2)) -le "$cap" ]; then echo "$1"; else echo $((cap / $2)); fi
+}
+
 # parallel_get N URL: N requests at once (curl --parallel), one line "CODE SECONDS" each on
 # stdout, bodies discarded.
 parallel_get() {

@@ -70,11 +70,14 @@ check "/abc/-like bad ms is 400" [ "$(curl -s -o /dev/null -w '%{http_code}' "$S
 check "unknown path is 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/a/b")" = 404 ]
 check "POST is 405" [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$SRV/")" = 405 ]
 
+# Each page is 3 connections to the API: as many pages at once as the listen backlog cap allows
+# (100 here; 42 under macOS's default kern.ipc.somaxconn of 128).
+n=$(burst 100 3)
 start_ms=$(now_ms)
-parallel_get 100 "$SRV/300/" >"$WORK/pages"
+parallel_get "$n" "$SRV/300/" >"$WORK/pages"
 wall_ms=$(($(now_ms) - start_ms))
-check "100 concurrent pages all 200" [ "$(grep -c '^200 ' "$WORK/pages")" = 100 ]
-check "100 concurrent pages well under 2 s in total (took $wall_ms ms)" [ "$wall_ms" -lt 2000 ]
+check "$n concurrent pages all 200" [ "$(grep -c '^200 ' "$WORK/pages")" = "$n" ]
+check "$n concurrent pages well under 2 s in total (took $wall_ms ms)" [ "$wall_ms" -lt 2000 ]
 
 # --- Upstream faults: each answers at once with a clear status; the server keeps serving ---
 start down "$BIN/fanout-server" --model uv --port 0 --upstream http://127.0.0.1:1

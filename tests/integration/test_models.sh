@@ -115,19 +115,23 @@ stop "$SPID"
 # --- Concurrency, measured at the API -------------------------------------------------------
 # 100 pages at once, each 3 calls: a model that really serves 100 requests at once keeps about
 # 300 calls in flight at the API. At /1000/ the shortest call lasts 500 ms, so 100 workers on a
-# busy CI machine have time to all start theirs before the first ones end.
+# busy CI machine have time to all start theirs before the first ones end. The 300 calls are
+# 300 connections to the API at once: where the system caps listen backlogs below that (macOS:
+# kern.ipc.somaxconn, 128), fewer pages go at once (42 there), so that no connection is dropped
+# and retried a second later.
+WIDE=$(burst 100 3)
 for spec in "threads --threads 100" "prefork --workers 100" "uv"; do
     # shellcheck disable=SC2086
     serve "wide-${spec// /_}" --model $spec
     [ "${spec%% *}" = prefork ] && wait_children "$SPID" 100
     curl -s "$API/stats/reset" >/dev/null
-    batch 100 "$SRV/1000/" "$WORK/wide"
+    batch "$WIDE" "$SRV/1000/" "$WORK/wide"
     peak=$(stat_field "$API" peak_in_flight)
-    echo "     $spec: 100 pages at /1000/ in $BATCH_MS ms, API peak in flight $peak"
-    check "[$spec] 100 concurrent pages all 200" [ "$(count_ok "$WORK/wide")" = 100 ]
-    check "[$spec] API peak in flight about 300 (>= 270; got $peak)" \
-        awk -v p="$peak" 'BEGIN { exit !(p >= 270 && p <= 300) }'
-    stop_server "$SPID"
+    echo "     $spec: $WIDE pages at /1000/ in $BATCH_MS ms, API peak in flight $peak"
+    check "[$spec] $WIDE concurrent pages all 200" [ "$(count_ok "$WORK/wide")" = "$WIDE" ]
+    check "[$spec] API peak in flight about $((3 * WIDE)) (>= $((27 * WIDE / 10)); got $peak)" \
+        awk -v p="$peak" -v n="$WIDE" 'BEGIN { exit !(p >= 2.7 * n && p <= 3 * n) }'
+    stop "$SPID"
     check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
 done
 
