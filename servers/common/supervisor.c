@@ -8,12 +8,18 @@
  *
  * No zombie: every child is reaped with waitpid. No orphan on a normal stop: the parent returns
  * only after every child has been reaped, killing with SIGKILL those that outlive the shutdown
- * timeout. */
+ * timeout. No orphan when the parent is killed outright (SIGKILL, a crash) either: each worker
+ * watches a "lifeline" pipe whose write end only the parent holds. When the parent dies, the
+ * kernel closes that end, the worker's watching thread reads end-of-file and sends its own
+ * process SIGTERM, and the worker stops as it would on the parent's SIGTERM. That works on
+ * every POSIX system (Linux's PR_SET_PDEATHSIG does not exist on macOS), and is used everywhere,
+ * so Linux runs the same path as macOS. */
 #include "supervisor.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,9 +28,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <time.h>
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
 
 /* A worker that dies sooner than this after its start counts as a quick death: the next start
  * of its slot waits, doubling from BACKOFF_MIN_MS to BACKOFF_MAX_MS, so a worker that cannot
@@ -43,6 +46,11 @@ typedef struct slot {
 /* Signal handlers can only reach globals; there is one supervisor per process. */
 static volatile sig_atomic_t stop_requested;
 static int wake_pipe[2] = {-1, -1};
+/* The lifeline: the parent keeps both ends (a worker forked later needs the read end); each
+ * worker closes the write end at once and watches the read end. */
+static int life_pipe[2] = {-1, -1};
+/* In a worker: its main thread, which the watching thread signals. */
+static pthread_t worker_main;
 
 static void on_signal(int signum) {
     int saved = errno;
@@ -59,13 +67,28 @@ static long long now_ms(void) {
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The lifeline stays blocking (the watching thread sleeps in read) but is not inherited across
+ * exec. */
+static int set_cloexec(int fd) {
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0) return -errno;
+    return 0;
+}
+
+static void close_pipes(void) {
+    int *fds[] = {wake_pipe, life_pipe};
+    for (size_t i = 0; i < 2; i++) {
+        close(fds[i][0]);
+        close(fds[i][1]);
+        fds[i][0] = fds[i][1] = -1;
+    }
+}
+
+/* The self-pipe: non-blocking (the handler never waits, the drain stops when empty). */
 static int set_flags(int fd) {
     int fl = fcntl(fd, F_GETFL);
-    int fdfl = fcntl(fd, F_GETFD);
-    if (fl < 0 || fdfl < 0) return -errno;
-    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
-        return -errno;
-    return 0;
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+    return set_cloexec(fd);
 }
 
 /* The signals the parent handles, and their dispositions before it took them over. */
@@ -96,9 +119,42 @@ static void mask_handled(int how, sigset_t *saved) {
     for (size_t i = 0; i < N_HANDLED; i++)
         sigaddset(&set, handled[i]);
     if (how == SIG_BLOCK)
-        sigprocmask(SIG_BLOCK, &set, saved);
+        pthread_sigmask(SIG_BLOCK, &set, saved);
     else
-        sigprocmask(SIG_SETMASK, saved, NULL);
+        pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
+
+/* The worker's watching thread: blocks until the parent is gone (end of file: no write end is
+ * left, since the parent never writes), then asks the worker to stop. */
+static void *watch_parent(void *unused) {
+    (void)unused;
+    char c;
+    ssize_t n;
+    do {
+        n = read(life_pipe[0], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0) pthread_kill(worker_main, SIGTERM);
+    return NULL;
+}
+
+/* In a new worker: drops the parent's end of the lifeline and starts the watching thread, with
+ * every signal blocked so that signals keep going to the worker's own thread. If the parent is
+ * already gone, the thread sees end-of-file at once. */
+static void watch_lifeline(const char *prog) {
+    close(life_pipe[1]);
+    life_pipe[1] = -1;
+    worker_main = pthread_self();
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_t t;
+    int rc = pthread_create(&t, NULL, watch_parent, NULL);
+    if (rc == 0) pthread_detach(t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0)
+        fprintf(stderr,
+                "%s[%d]: cannot watch the parent (%s): this worker would outlive a killed parent\n",
+                prog, (int)getpid(), strerror(rc));
 }
 
 /* Forks the worker of slot s. The child gets default signal dispositions (its engine installs
@@ -106,22 +162,13 @@ static void mask_handled(int how, sigset_t *saved) {
 static void start_worker(slot *s, const fo_supervisor_cfg *cfg) {
     sigset_t saved;
     mask_handled(SIG_BLOCK, &saved);
-    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         for (size_t i = 0; i < N_HANDLED; i++)
             signal(handled[i], SIG_DFL);
-#ifdef __linux__
-        /* Should the parent be killed outright (SIGKILL), the worker is told to stop rather than
-         * serve on as an orphan. Other systems have no such notice; there an orphan lives until
-         * it is stopped by hand. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(0);
-#else
-        (void)parent;
-#endif
         close(wake_pipe[0]);
         close(wake_pipe[1]);
+        watch_lifeline(cfg->prog);
         mask_handled(SIG_SETMASK, &saved);
         /* _exit: the parent's atexit handlers and stdio buffers are not the child's to run. */
         _exit(cfg->child(cfg->arg));
@@ -244,15 +291,23 @@ int fo_supervise(const fo_supervisor_cfg *cfg) {
         free(slots);
         return 1;
     }
+    if (pipe(life_pipe) != 0) {
+        fprintf(stderr, "%s: cannot start the supervisor: %s\n", cfg->prog, strerror(errno));
+        close(wake_pipe[0]);
+        close(wake_pipe[1]);
+        free(slots);
+        return 1;
+    }
     struct sigaction old[N_HANDLED];
     stop_requested = 0; /* before the handlers: a signal from here on is kept */
     int rc = set_flags(wake_pipe[0]);
     if (rc == 0) rc = set_flags(wake_pipe[1]);
+    if (rc == 0) rc = set_cloexec(life_pipe[0]);
+    if (rc == 0) rc = set_cloexec(life_pipe[1]);
     if (rc == 0) rc = install_handlers(old);
     if (rc < 0) {
         fprintf(stderr, "%s: cannot start the supervisor: %s\n", cfg->prog, strerror(-rc));
-        close(wake_pipe[0]);
-        close(wake_pipe[1]);
+        close_pipes();
         free(slots);
         return 1;
     }
@@ -269,9 +324,7 @@ int fo_supervise(const fo_supervisor_cfg *cfg) {
     stop_all(cfg, slots);
 
     restore_handlers(old);
-    close(wake_pipe[0]);
-    close(wake_pipe[1]);
-    wake_pipe[0] = wake_pipe[1] = -1;
+    close_pipes();
     free(slots);
     return 0;
 }

@@ -65,6 +65,15 @@ children() {
     fo_children "$1"
 }
 
+# wait_children PID N: waits up to 5 s until PID has exactly N children.
+wait_children() {
+    for _ in $(seq 100); do
+        [ "$(children "$1" | wc -l)" -eq "$2" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # exited PID: true when PID has ended: no such process, or a zombie nobody has reaped yet.
 exited() {
     local stat

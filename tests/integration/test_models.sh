@@ -17,15 +17,6 @@ serve() {
     SPID=$PID
 }
 
-# wait_children PID N: waits up to 5 s until PID has exactly N children.
-wait_children() {
-    for _ in $(seq 100); do
-        [ "$(children "$1" | wc -l)" -eq "$2" ] && return 0
-        sleep 0.05
-    done
-    return 1
-}
-
 # gone PID: true when no process PID exists (a zombie not reaped yet counts as existing).
 gone() {
     ! ps -p "$1" >/dev/null 2>&1
