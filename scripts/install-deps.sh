@@ -1,73 +1,138 @@
 #!/usr/bin/env bash
 # Installs whatever fanout needs to build, test and benchmark, and nothing that is already there.
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew.
-# Usage: scripts/install-deps.sh [--check]   (--check only lists what is missing; exit 1 if anything is)
+# Usage: scripts/install-deps.sh [--check]   (--check only lists what is missing; exit 1 if a
+#        package that the build or the tests need is missing)
+#
+# Two groups. Required, for `make` and `make test`: a compiler, CMake, pkg-config, libuv,
+# libcurl, jansson, cmocka, llhttp, curl, perl and python3 (the tests' helpers), shellcheck (the
+# portability check) and PyYAML (the CI workflow's check). Optional, for `make bench` only:
+# gnuplot (charts) and wrk (bench/compare-wrk.sh). A required package that cannot be installed
+# stops this script with exit 1; an optional one only warns, and the benchmarks run without it.
 set -euo pipefail
 
 check_only=0
 case "${1:-}" in
   --check) check_only=1 ;;
-  -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   "") ;;
   *) echo "install-deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
 esac
 
-have_pc() { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists "$1"; }
+have() { command -v "$1" >/dev/null 2>&1; }
+have_pc() { have pkg-config && pkg-config --exists "$1"; }
 have_llhttp() {
   have_pc libllhttp && return 0
   [ -f /usr/share/llhttp/llhttp.c ] && [ -f /usr/share/include/llhttp/llhttp.h ]
 }
+have_pyyaml() { have python3 && python3 -c 'import yaml' >/dev/null 2>&1; }
+
+required=()   # packages to install, named for this system's package manager
+optional=()
+
+# report: with --check, lists what is missing and exits (1 when a required package is missing).
+report() {
+  [ ${#required[@]} -eq 0 ] || echo "missing: ${required[*]}"
+  [ ${#optional[@]} -eq 0 ] || echo "missing, optional (benchmarks only): ${optional[*]}"
+  [ ${#required[@]} -eq 0 ]
+}
+
+# Homebrew: on PATH, or where its installer puts it (Apple Silicon: /opt/homebrew, Intel:
+# /usr/local) when the shell profile does not set PATH up yet.
+find_brew() {
+  if have brew; then command -v brew; return 0; fi
+  local b
+  for b in /opt/homebrew/bin/brew /usr/local/bin/brew; do
+    [ -x "$b" ] && { echo "$b"; return 0; }
+  done
+  return 1
+}
 
 if [ "$(uname -s)" = Darwin ]; then
-  command -v brew >/dev/null || { echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)" >&2; exit 1; }
-  missing=()
-  for f in pkg-config cmake libuv curl jansson cmocka llhttp gnuplot wrk python3; do
-    if [ "$f" = python3 ]; then command -v python3 >/dev/null && continue; fi
-    brew list --versions "$f" >/dev/null 2>&1 || missing+=("$f")
+  brew=$(find_brew) || {
+    echo "install-deps.sh: Homebrew is needed on macOS (https://brew.sh)" >&2
+    exit 1
+  }
+  # The build finds what Homebrew installs through PATH (cmake, pkg-config): say so when the
+  # shell does not have it yet, after installing.
+  on_path=1
+  case ":$PATH:" in *":$(dirname "$brew"):"*) ;; *) on_path=0 ;; esac
+  path_hint() {
+    echo "install-deps.sh: Homebrew ($brew) is not on your PATH; add this line to ~/.zprofile and open a new shell:" >&2
+    echo "  eval \"\$($brew shellenv)\"" >&2
+  }
+  # brew's own PATH and pkg-config settings, for the checks and installs below.
+  eval "$("$brew" shellenv)"
+  # libcurl is the system's: Homebrew's pkg-config knows its .pc file; Homebrew's curl is
+  # keg-only (not on pkg-config's path) and the build does not use it.
+  have pkg-config      || required+=(pkg-config)
+  have cmake           || required+=(cmake)
+  have_pc libuv        || required+=(libuv)
+  have_pc jansson      || required+=(jansson)
+  have_pc cmocka       || required+=(cmocka)
+  have_pc libllhttp    || required+=(llhttp)
+  have python3         || required+=(python)
+  have shellcheck      || required+=(shellcheck)
+  have_pyyaml          || optional+=(pyyaml)   # Homebrew's PyYAML is for its own python3
+  have gnuplot         || optional+=(gnuplot)
+  have wrk             || optional+=(wrk)
+  if [ $check_only = 1 ]; then
+    [ $on_path = 1 ] || { path_hint; report || true; exit 1; }
+    report; exit
+  fi
+  if [ ${#required[@]} -gt 0 ]; then
+    echo "install-deps.sh: brew install ${required[*]}"
+    "$brew" install "${required[@]}" || {
+      echo "install-deps.sh: could not install ${required[*]}; the build needs them" >&2
+      exit 1
+    }
+  fi
+  # One at a time: gnuplot pulls in a lot (Qt) and may fail; that must not stop the others.
+  for p in ${optional[@]+"${optional[@]}"}; do
+    echo "install-deps.sh: brew install $p (optional)"
+    "$brew" install "$p" || echo "install-deps.sh: could not install $p; benchmarks run without it" >&2
   done
-  if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
-  if [ $check_only = 1 ]; then echo "missing: ${missing[*]}"; exit 1; fi
-  echo "install-deps.sh: brew install ${missing[*]}"
-  brew install "${missing[@]}"
+  [ $on_path = 1 ] || { path_hint; exit 1; }
   exit 0
 fi
 
-command -v apt-get >/dev/null || {
-  echo "install-deps.sh: no apt-get or brew here; install by hand: cmake, pkg-config, libuv, libcurl, jansson, cmocka, llhttp, gnuplot" >&2
+have apt-get || {
+  echo "install-deps.sh: no apt-get or brew here; install by hand: cmake, pkg-config, libuv, libcurl, jansson, cmocka, llhttp, curl, perl, python3 with PyYAML, shellcheck (and for benchmarks gnuplot, wrk)" >&2
   exit 1
 }
 
-# package -> test that says it is already there
-missing=()
-command -v cmake >/dev/null      || missing+=(cmake)
-command -v pkg-config >/dev/null || missing+=(pkg-config)
-command -v cc >/dev/null         || missing+=(build-essential)
-have_pc libuv                    || missing+=(libuv1-dev)
-have_pc libcurl                  || missing+=(libcurl4-openssl-dev)
-have_pc jansson                  || missing+=(libjansson-dev)
-have_pc cmocka                   || missing+=(libcmocka-dev)
-have_llhttp                      || missing+=(node-llhttp)
-command -v curl >/dev/null       || missing+=(curl)
-command -v python3 >/dev/null    || missing+=(python3)   # integration tests read JSON with it
-command -v gnuplot >/dev/null    || missing+=(gnuplot-nox)
-command -v wrk >/dev/null        || missing+=(wrk)
+have cmake                || required+=(cmake)
+have pkg-config           || required+=(pkg-config)
+have cc                   || required+=(build-essential)
+have_pc libuv             || required+=(libuv1-dev)
+have_pc libcurl           || required+=(libcurl4-openssl-dev)
+have_pc jansson           || required+=(libjansson-dev)
+have_pc cmocka            || required+=(libcmocka-dev)
+have_llhttp               || required+=(node-llhttp)
+have curl                 || required+=(curl)
+have perl                 || required+=(perl)
+have python3              || required+=(python3)
+have_pyyaml               || required+=(python3-yaml)
+have shellcheck           || required+=(shellcheck)
+have gnuplot              || optional+=(gnuplot-nox)
+have wrk                  || optional+=(wrk)
 
-if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
-if [ $check_only = 1 ]; then echo "missing: ${missing[*]}"; exit 1; fi
+if [ $check_only = 1 ]; then report; exit; fi
+[ ${#required[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ] || exit 0
 
 sudo=""
 if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  have sudo || { echo "install-deps.sh: need root or sudo to install: ${required[*]} ${optional[*]}" >&2; exit 1; }
   sudo=sudo
 fi
-echo "install-deps.sh: apt-get install ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-# gnuplot and wrk are for benchmarks only: a failure to get them must not stop a build.
-core=(); extra=()
-for p in "${missing[@]}"; do
-  case "$p" in gnuplot-nox|wrk) extra+=("$p") ;; *) core+=("$p") ;; esac
-done
-[ ${#core[@]} -eq 0 ] || $sudo apt-get install -y -qq --no-install-recommends "${core[@]}"
-[ ${#extra[@]} -eq 0 ] || $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" ||
-  echo "install-deps.sh: could not install ${extra[*]}; benchmarks will run without them" >&2
+if [ ${#required[@]} -gt 0 ]; then
+  echo "install-deps.sh: apt-get install ${required[*]}"
+  $sudo apt-get install -y -qq --no-install-recommends "${required[@]}"
+fi
+if [ ${#optional[@]} -gt 0 ]; then
+  echo "install-deps.sh: apt-get install ${optional[*]} (optional)"
+  $sudo apt-get install -y -qq --no-install-recommends "${optional[@]}" ||
+    echo "install-deps.sh: could not install ${optional[*]}; benchmarks run without them" >&2
+fi
