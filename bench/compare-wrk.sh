@@ -35,7 +35,7 @@ command -v wrk >/dev/null || { echo "compare-wrk.sh: wrk is not installed" >&2; 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/compare-wrk.XXXXXX")
 API_PID=""
 cleanup() {
-    [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
+    if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -14,7 +14,6 @@ DURATION=${DURATION:-30s}
 MS=${MS:-300}
 THREADS=${LOAD_THREADS:-1}
 OUT=""
-CI_MODE=0
 BASELINE=""
 WRITE_BASELINE=""
 TOLERANCE=${TOLERANCE:-0.25}
@@ -103,7 +102,7 @@ OUT=$(cd "$OUT" && pwd)
 PIDS=()
 cleanup() {
     local pid
-    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
     for pid in "${PIDS[@]:-}"; do
         [ -n "$pid" ] || continue
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -166,6 +165,7 @@ start api "$BIN/fanout-api" --port 0
 API=http://127.0.0.1:$PORT
 API_PID=$PID
 
+# shellcheck disable=SC2086 # a list of configurations, split on purpose
 set -- $CONFIGS
 n_configs=$#
 i=0

@@ -44,10 +44,10 @@ rc=$?
 set -e
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$LOG")
 cov=$(grep -E '^#[0-9]+' "$LOG" | tail -1 | grep -o 'cov: [0-9]*' || true)
-echo "fuzz: ${runs:-?} inputs run, ${cov:-cov: ?} edges, corpus $(ls "$OUT/corpus" | wc -l) files"
+echo "fuzz: ${runs:-?} inputs run, ${cov:-cov: ?} edges, corpus $(find "$OUT/corpus" -type f | wc -l | tr -d ' ') files"
 if [ "$rc" -ne 0 ]; then
     echo "fuzz: FAILED (exit $rc); the input is in $OUT/artifacts/:"
-    ls -1 "$OUT/artifacts/" | sed 's/^/  /'
+    find "$OUT/artifacts" -type f | sed 's/^/  /'
     grep -E -m 20 'ERROR|SUMMARY|invariant broken|runtime error' "$LOG" | sed 's/^/  /'
     exit 1
 fi

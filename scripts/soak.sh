@@ -14,7 +14,7 @@
 #
 # Linux only (/proc); elsewhere it says so and exits 0.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 export FANOUT_BIN=${FANOUT_BIN:-$PWD/build/bin}
 export FANOUT_TESTBIN=${FANOUT_TESTBIN:-$(dirname "$FANOUT_BIN")/tests}
 SECS=${SOAK_SECONDS:-120}
@@ -51,10 +51,13 @@ if [ "$FAULT_PAGES" -gt 0 ]; then
 fi
 
 echo "soak: part 2: $USERS users for ${SECS}s against each model, sampling every ${SAMPLE}s"
+# shellcheck source=../tests/integration/lib.sh
 . tests/integration/lib.sh
+# shellcheck source=../tests/integration/robust_lib.sh
 . tests/integration/robust_lib.sh
 
 start api "$BIN/fanout-api" --port 0
+# shellcheck disable=SC2153 # start (scripts/proc.sh) sets PORT
 API=http://127.0.0.1:$PORT
 
 for model in $SOAK_MODEL_LIST; do

@@ -8,7 +8,7 @@
 # The load: pages (many at once), pages whose upstream is down (502), and malformed and
 # cut-short requests. Everything is bounded; a run takes about a minute.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BIN=${FANOUT_BIN:-build/bin}
 TESTBIN=${FANOUT_TESTBIN:-$(dirname "$BIN")/tests}
 MODELS=${MODELS:-uv}
@@ -36,6 +36,7 @@ cleanup() {
 trap cleanup EXIT
 FAILED=0
 
+# shellcheck disable=SC2054 # the commas are inside valgrind's option values
 VG=(valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
     --error-exitcode=99 --track-fds=no --num-callers=30)
 
@@ -52,9 +53,9 @@ under() {
 
 # stop_and_judge NAME PID: SIGTERM, wait (up to 60 s), then read valgrind's verdict.
 stop_and_judge() {
-    local name=$1 pid=$2 i rc
+    local name=$1 pid=$2 rc
     kill -TERM "$pid"
-    for i in $(seq 600); do
+    for _ in $(seq 600); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -70,7 +71,7 @@ stop_and_judge() {
     if [ "$rc" -ne 0 ] || [ "${errors:-1}" != 0 ]; then
         FAILED=1
         echo "---- $name: valgrind's report ($WORK/$name.vg) ----"
-        grep -v '^==[0-9]*== *$' "$WORK/$name.vg" | sed -n '/ERROR SUMMARY\|Invalid\|uninitialised\|lost in loss record/,+25p' | head -120
+        grep -v '^==[0-9]*== *$' "$WORK/$name.vg" | grep -E -A 25 'ERROR SUMMARY|Invalid|uninitialised|lost in loss record' | head -120
         cp "$WORK/$name.vg" "${TMPDIR:-/tmp}/fanout-valgrind-$name.log" &&
             echo "(full report kept in ${TMPDIR:-/tmp}/fanout-valgrind-$name.log)"
     fi

@@ -57,6 +57,7 @@ stop() {
     done
     kill -9 "$pid" 2>/dev/null
     wait "$pid"
+    # shellcheck disable=SC2034 # for the caller
     RC=$?
 }
 

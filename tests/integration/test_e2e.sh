@@ -51,6 +51,7 @@ check "HTTP/1.0 keep-alive answered with Connection: keep-alive" \
 curl -s "$API/stats/reset" >/dev/null
 parallel_get 100 "$API/600/" >"$WORK/api100"
 check "100 concurrent API calls all 200" [ "$(grep -c '^200 ' "$WORK/api100")" = 100 ]
+# shellcheck disable=SC2016 # an awk program
 check "no API answer before 600 ms" awk '$2 < 0.600 { bad = 1 } END { exit bad }' "$WORK/api100"
 check "the API held 100 requests at once" [ "$(stat_field "$API" peak_in_flight)" = 100 ]
 

@@ -41,6 +41,7 @@ for m in prefork threads uv; do
     check "--help explains $m in one sentence" \
         grep -Eq "^  $m +[a-z].*\.\$" <<<"$help"
 done
+# shellcheck disable=SC2016 # bash -c's own $0
 check "--help lists no unbuilt model" bash -c '! grep -q "not built" <<<"$0"' "$help"
 
 for spec in "uv" "uv --workers 2" "threads" "prefork"; do
@@ -59,6 +60,7 @@ for spec in "uv" "uv --workers 2" "threads" "prefork"; do
         check "[$spec] one request per connection: Connection: close" \
             grep -qi '^connection: close' "$WORK/headers"
     else
+        # shellcheck disable=SC2016 # bash -c's own $0
         check "[$spec] keep-alive: no Connection: close" \
             bash -c '! grep -qi "^connection: close" "$0"' "$WORK/headers"
         check "[$spec] keep-alive: a second request reuses the connection" \

@@ -14,7 +14,7 @@ slow_clients() {
     local i
     SLOW=()
     for i in $(seq "$1"); do
-        printf "$REQ" | "$RC_BIN" "$3" --slow 1000 >"$WORK/slow.$2.$i" &
+        printf '%b' "$REQ" | "$RC_BIN" "$3" --slow 1000 >"$WORK/slow.$2.$i" &
         SLOW+=($!)
     done
 }
