@@ -30,7 +30,9 @@ check "found the repository's shell scripts ($(echo "$SCRIPTS" | wc -l | tr -d '
 # A command word starts a line or follows a blank, ; | & ( ` or $( .
 W='(^|[;&|(`[:space:]])'
 # The rules: an extended regex (grep -E, portable syntax only), a tab, and what to do instead.
-RULES=$(cat <<EOF
+# (read, not $(cat <<EOF): bash 3.2 misparses a here-document with unbalanced quotes or
+# parentheses inside a command substitution.)
+IFS= read -r -d '' RULES <<EOF
 ${W}g?timeout[[:space:]]+(-[-[:alnum:]=]+[[:space:]]+)*[0-9]	timeout(1) is GNU coreutils, not on macOS: use lib.sh's with_timeout
 ${W}date[[:space:]][^|;]*%[-_0^#]?[0-9]*N	date's %N is GNU (macOS prints a literal N): use lib.sh's now_ms
 ${W}date[[:space:]]+(-[[:alpha:]]*d|--date)	date -d is GNU (BSD's -d sets DST): compute with awk or perl
@@ -65,12 +67,12 @@ ${W}wait[[:space:]]+-[[:alpha:]]*[nfp]	wait -n / -f / -p are bash 4.3+: wait for
 \[-[0-9]+\]\}	negative array subscripts are bash 4.3: \${a[\${#a[@]}-1]}
 %\([^)]*\)T	printf's %(...)T is bash 4.2: date +FORMAT
 EOF
-)
 
 # gnu_lines FILE: the lines of FILE that break a rule, as "FILE:LINE: what to do instead".
 gnu_lines() {
     local f=$1 re why
     while IFS='	' read -r re why; do
+        [ -n "$re" ] || continue
         grep -nE -- "$re" "$SRC/$f" | grep -Ev '^[0-9]+:[[:space:]]*#' | grep -v '# portable: ' |
             while IFS=: read -r line _; do echo "$f:$line: $why"; done
     done <<<"$RULES"
