@@ -99,7 +99,7 @@ OUT=$(cd "$OUT" && pwd)
 PIDS=()
 cleanup() {
     local pid
-    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
     for pid in "${PIDS[@]:-}"; do
         [ -n "$pid" ] || continue
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -118,6 +118,7 @@ stop() {
     for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$1" 2>/dev/null; then
         kids=$(tree_pids "$1")
+        # shellcheck disable=SC2086 # one PID a word
         kill -9 $kids 2>/dev/null || true
     fi
     wait "$1" 2>/dev/null || true
@@ -293,11 +294,13 @@ for model in $MODELS; do
             n=$((n + 1))
             # Descriptors every 4th sample: counting them is the costly part.
             FDS=$((n % 4 == 1 ? 1 : 0))
+            # shellcheck disable=SC2046 # sample prints four numbers, one a word
             set -- $(FDS=$FDS sample "$srv_pid")
             [ "$1" -gt "$peak_rss" ] && peak_rss=$1
             [ "$2" -gt "$peak_threads" ] && peak_threads=$2
             [ "$3" -gt "$peak_procs" ] && peak_procs=$3
             [ "$4" -gt "$peak_fds" ] && peak_fds=$4
+            # shellcheck disable=SC2046
             set -- $(sample "$api_pid")
             [ "$1" -gt "$api_peak_rss" ] && api_peak_rss=$1
             sleep 1

@@ -26,6 +26,7 @@ check "uv's steps record the API's and the load's CPU" \
 check "index.html is written" grep -q "Models × users" "$OUT/index.html"
 # Every server the run started named its API's URL on its command line: none may remain.
 urls=$(sed -n '1s/.*listening on \([^ ]*\).*/\1/p' "$OUT"/*.api.log | paste -sd'|' -)
+# shellcheck disable=SC2009 # pgrep -f cannot match the URLs in the whole command line as one pattern here
 left=$(ps -A -o pid= -o args= | grep -E "fanout-(server|api|load)" | grep -E "$urls|$OUT" | grep -v grep || true)
 check "no process left behind ($left)" [ -z "$left" ]
 check "... and the check can see one (the API URLs were found: $urls)" [ -n "$urls" ]
