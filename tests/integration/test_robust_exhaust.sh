@@ -58,7 +58,11 @@ for model in $MODELS; do
     kill "$PID"
     # A header timeout longer than the hold: a connection the server accepted stays open, so a
     # connection closed by the server could only be one it accepted and then shed.
-    start "$model-64" under_limit 64 "$BIN/fanout-server" --model "$model" --port 0 \
+    # Not through under_limit: a function started in the background runs in a subshell that
+    # forks bash, so PID would be that subshell's and the server, never signalled, would outlive
+    # the test (and the SIGTERM check below would watch the wrong process). exec keeps one PID.
+    # shellcheck disable=SC2016 # bash -c's own $0 and $@
+    start "$model-64" bash -c 'ulimit -n "$0" && exec "$@"' 64 "$BIN/fanout-server" --model "$model" --port 0 \
         ${args[@]+"${args[@]}"} --backlog 256 --header-timeout 20000 --shutdown-timeout 2000 \
         --upstream "$API"
     SPID=$PID
