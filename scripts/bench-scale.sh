@@ -235,7 +235,10 @@ for model in $MODELS; do
             size_flag=(--workers "$size")
             ;;
         esac
-        api_ports=$(ceil_div $((3 * users)) 15000)
+        # Ports: one address pair offers ~28,000 source ports, and libcurl looks for an idle
+        # connection among all of one host:port's (a list): a few thousand a port keeps it short.
+        api_ports=$(ceil_div $((3 * users)) 2000)
+        [ "$api_ports" -gt 32 ] && api_ports=32
         api_workers=$(ceil_div $((3 * users * 5 / 4)) $((hard - 100)))
         load_threads=1
         [ "$users" -ge 3000 ] && load_threads=2
