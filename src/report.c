@@ -11,7 +11,7 @@ double fo_bench_floor_ms(const fo_bench_row *r) {
 }
 
 int fo_bench_capacity(const fo_bench_row *r) {
-    if (strcmp(r->model, "uv") == 0) return r->users;
+    if (!r->size_caps) return r->users;
     return r->size < r->users ? r->size : r->users;
 }
 

@@ -95,9 +95,8 @@ static int run_uv(const fo_server_opts *o, int listen_fd) {
 }
 
 /* Default: one process, one loop (no fork). */
-static int uv_size(fo_server_opts *o, const char **unit) {
+static int uv_size(fo_server_opts *o) {
     if (o->workers < 1) o->workers = 1;
-    *unit = "workers";
     return o->workers;
 }
 
@@ -105,6 +104,10 @@ const fo_engine fo_engine_uv = {
     .name = "uv",
     .help = "one libuv event loop per process (--workers, default 1) runs connections and the "
             "fan-out together, like Uvicorn or gevent.",
+    .size_flag = "workers",
+    .size_help = "processes, one loop each",
+    .size_default = "1",
+    .size_caps = 0,
     .size = uv_size,
     .run = run_uv,
 };

@@ -18,24 +18,44 @@
 static const fo_engine *const engines[] = {&fo_engine_prefork, &fo_engine_threads, &fo_engine_uv};
 #define N_ENGINES (sizeof engines / sizeof engines[0])
 
-static int cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+/* The models' names as prose: "prefork, threads, uv or coro". */
+static void print_model_names(FILE *f) {
+    for (size_t i = 0; i < N_ENGINES; i++)
+        fprintf(f, "%s%s", i == 0 ? "" : i + 1 < N_ENGINES ? ", " : " or ", engines[i]->name);
+}
+
+/* One line per engine sized by --FLAG: "  --workers N   prefork: processes (default ...)". */
+static void print_size_flag(FILE *f, const char *flag) {
+    int first = 1;
+    for (size_t i = 0; i < N_ENGINES; i++) {
+        const fo_engine *e = engines[i];
+        if (strcmp(e->size_flag, flag) != 0) continue;
+        /* The default as the engine applies it, shown beside a formula such as "2 x cores". */
+        fo_server_opts scratch = {.workers = -1, .threads = -1};
+        char n[16], head[32];
+        snprintf(n, sizeof n, "%d", e->size(&scratch));
+        snprintf(head, sizeof head, "--%s N", flag);
+        fprintf(f, "  %-26s %s: %s (default %s%s%s)\n", first ? head : "", e->name, e->size_help,
+                e->size_default, strcmp(n, e->size_default) == 0 ? "" : " = ",
+                strcmp(n, e->size_default) == 0 ? "" : n);
+        first = 0;
+    }
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: fanout-server --model MODEL [options]\n\n"
+    fprintf(f, "usage: fanout-server --model MODEL [options]\n"
+               "       fanout-server --list-models\n\n"
                "Serves the front page: GET / (or /<ms>/, ms 0..60000, default 300) calls the country\n"
                "API three times at once (/<ms>/, /<2*ms>/, /<ms/2>/) and renders the first country.\n\n"
                "Models:\n");
     for (size_t i = 0; i < N_ENGINES; i++)
         fprintf(f, "  %-8s %s\n", engines[i]->name, engines[i]->help);
+    fprintf(f, "\nOptions:\n  --model MODEL              ");
+    print_model_names(f);
+    fprintf(f, " (required)\n");
+    print_size_flag(f, "workers");
+    print_size_flag(f, "threads");
     fprintf(f,
-            "\nOptions:\n"
-            "  --model MODEL              prefork, threads or uv (required)\n"
-            "  --workers N                prefork: processes (default 2 x cores = %d); uv: processes,\n"
-            "                             one loop each (default 1)\n"
-            "  --threads N                threads: requests served at once (default 100)\n"
             "  --host HOST                address to listen on (default 127.0.0.1)\n"
             "  --port PORT                port (default 8000; 0 picks a free one, printed at start)\n"
             "  --upstream URL             the country API (default http://127.0.0.1:5000)\n"
@@ -45,8 +65,17 @@ static void usage(FILE *f) {
             "  --header-timeout MS        drop a client whose request is not whole after MS (default 10000)\n"
             "  --shutdown-timeout MS      on SIGTERM/SIGINT, wait this long for requests in flight\n"
             "                             (default 10000)\n"
-            "  -h, --help                 this help\n",
-            2 * cpu_count());
+            "  --list-models              print one line per model and exit: NAME SIZE_FLAG CAPS, where\n"
+            "                             SIZE_FLAG is the flag that sizes it (workers or threads) and\n"
+            "                             CAPS is 1 when that size caps the requests served at once\n"
+            "                             (else 0); for scripts, e.g. \"uv workers 0\"\n"
+            "  -h, --help                 this help\n");
+}
+
+/* --list-models: the engine table for scripts and tests, one stable line per model. */
+static void list_models(void) {
+    for (size_t i = 0; i < N_ENGINES; i++)
+        printf("%s %s %d\n", engines[i]->name, engines[i]->size_flag, engines[i]->size_caps);
 }
 
 /* Opens the listening socket every engine shares: bound and listening before any fork. */
@@ -104,6 +133,7 @@ int main(int argc, char **argv) {
         {"keepalive-timeout", required_argument, NULL, 'k'},
         {"header-timeout", required_argument, NULL, 'r'},
         {"shutdown-timeout", required_argument, NULL, 's'},
+        {"list-models", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -125,6 +155,7 @@ int main(int argc, char **argv) {
             o.upstream.timeout_ms = timeout;
             break;
         case 'h': usage(stdout); return 0;
+        case 'L': list_models(); return 0;
         default: usage(stderr); return 2;
         }
         if (bad) return 2;
@@ -137,8 +168,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; o.model && i < N_ENGINES; i++)
         if (strcmp(o.model, engines[i]->name) == 0) engine = engines[i];
     if (!engine) {
-        fprintf(stderr, "fanout-server: --model must be prefork, threads or uv%s%s%s\n",
-                o.model ? " (not '" : "", o.model ? o.model : "", o.model ? "')" : "");
+        fprintf(stderr, "fanout-server: --model must be ");
+        print_model_names(stderr);
+        fprintf(stderr, "%s%s%s\n", o.model ? " (not '" : "", o.model ? o.model : "",
+                o.model ? "')" : "");
         return 2;
     }
     if (strncmp(o.upstream.base_url, "http://", 7) != 0) {
@@ -146,8 +179,7 @@ int main(int argc, char **argv) {
                 o.upstream.base_url);
         return 2;
     }
-    const char *unit = "workers";
-    int size = engine->size(&o, &unit);
+    int size = engine->size(&o);
 
     signal(SIGPIPE, SIG_IGN);
     fo_raise_fd_limit();
@@ -159,7 +191,7 @@ int main(int argc, char **argv) {
     if (fd < 0) return 1;
 
     printf("fanout-server: model=%s %s=%d listening on http://%s:%d upstream=%s\n", engine->name,
-           unit, size, o.host, o.port, o.upstream.base_url);
+           engine->size_flag, size, o.host, o.port, o.upstream.base_url);
     fflush(stdout);
 
     int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */
