@@ -1,7 +1,8 @@
 # Helpers for the robustness tests (sourced after lib.sh, not run): start a model that may not
 # be built yet, talk raw bytes through robust_client, and read a process's descriptors and memory.
 RC_BIN=$TESTBIN/robust_client
-MODELS=${ROBUST_MODELS:-uv threads prefork}
+# Every model in the engine table (fanout-server --list-models), unless told otherwise.
+MODELS=${ROBUST_MODELS:-$("$BIN/fanout-server" --list-models | awk '{ print $1 }')}
 
 # start_model NAME MODEL ARGS...: starts fanout-server --model MODEL ARGS... --port 0; sets PORT
 # and PID. Returns 1 (after saying why) when the model is only a placeholder or exits at once.

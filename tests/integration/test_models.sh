@@ -79,15 +79,44 @@ batch() {
     BATCH_MS=$(($(now_ms) - t0))
 }
 
+# --- The models, from the engine table -------------------------------------------------------
+# Each model is run at sizes chosen by its --list-models line ("NAME SIZE_FLAG CAPS"): where the
+# size caps concurrency, wide (100) and narrow (2); where it is processes, 2 of them as well.
+list=$("$BIN/fanout-server" --list-models)
+check "--list-models: one 'NAME workers|threads 0|1' line per model" \
+    bash -c '[ -n "$0" ] && ! grep -Evq "^[a-z0-9_]+ (workers|threads) [01]\$" <<<"$0"' "$list"
+NAMES=() SAME=() WIDE=() NARROW=() TERM=() PROCS=()
+while read -r name flag caps; do
+    NAMES+=("$name")
+    SAME+=("$name")
+    if [ "$caps" = 1 ]; then
+        WIDE+=("$name --$flag 100")
+        NARROW+=("$name --$flag 2")
+        TERM+=("$name --$flag 12")
+    else
+        WIDE+=("$name")
+        TERM+=("$name")
+        [ "$flag" = workers ] && SAME+=("$name --workers 2") && TERM+=("$name --workers 2")
+    fi
+    [ "$flag" = workers ] && PROCS+=("$name --workers 2")
+done <<<"$list"
+
+# wait_workers PID SPEC: with --workers N in SPEC, waits until PID has its N children.
+wait_workers() {
+    case $2 in
+    *"--workers "*) wait_children "$1" "${2##* }" ;;
+    esac
+}
+
 # --- The same answers from every model -------------------------------------------------------
 help=$("$BIN/fanout-server" --help)
-for m in prefork threads uv; do
+for m in "${NAMES[@]}"; do
     check "--help explains $m in one sentence" \
         grep -Eq "^  $m +[a-z].*\.\$" <<<"$help"
 done
 check "--help lists no unbuilt model" bash -c '! grep -q "not built" <<<"$0"' "$help"
 
-for spec in "uv" "uv --workers 2" "threads" "prefork"; do
+for spec in "${SAME[@]}"; do
     # shellcheck disable=SC2086 # spec is a model and its flags, split on purpose
     serve "suite-${spec// /_}" --model $spec
     m=${spec%% *}
@@ -151,10 +180,10 @@ stop_server "$SPID"
 # 100 pages at once, each 3 calls: a model that really serves 100 requests at once keeps about
 # 300 calls in flight at the API. At /1000/ the shortest call lasts 500 ms, so 100 workers on a
 # busy CI machine have time to all start theirs before the first ones end.
-for spec in "threads --threads 100" "prefork --workers 100" "uv"; do
+for spec in "${WIDE[@]}"; do
     # shellcheck disable=SC2086
     serve "wide-${spec// /_}" --model $spec
-    [ "${spec%% *}" = prefork ] && wait_children "$SPID" 100
+    wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
     batch 100 "$SRV/1000/" "$WORK/wide"
     peak=$(stat_field "$API" peak_in_flight)
@@ -168,10 +197,10 @@ done
 
 # 2 at once: never more than 6 calls in flight, and every one of the 100 users is served (in
 # arrival order, so nobody starves).
-for spec in "threads --threads 2" "prefork --workers 2"; do
+for spec in "${NARROW[@]}"; do
     # shellcheck disable=SC2086
     serve "narrow-${spec// /_}" --model $spec
-    [ "${spec%% *}" = prefork ] && wait_children "$SPID" 2
+    wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
     batch 100 "$SRV/30/" "$WORK/narrow"
     peak=$(stat_field "$API" peak_in_flight)
@@ -186,13 +215,10 @@ done
 # --- Graceful shutdown ----------------------------------------------------------------------
 # 10 pages at /1000/ (2 s each); SIGTERM 300 ms in. Every page completes, the server exits 0,
 # and none of its processes is left.
-for spec in "prefork --workers 12" "threads --threads 20" "uv" "uv --workers 2"; do
+for spec in "${TERM[@]}"; do
     # shellcheck disable=SC2086
     serve "term-${spec// /_}" --model $spec
-    case $spec in
-    prefork*) wait_children "$SPID" 12 ;;
-    "uv --workers 2") wait_children "$SPID" 2 ;;
-    esac
+    wait_workers "$SPID" "$spec"
     parallel_get 10 "$SRV/1000/" >"$WORK/term" &
     client=$!
     sleep 0.3
@@ -208,7 +234,7 @@ for spec in "prefork --workers 12" "threads --threads 20" "uv" "uv --workers 2";
 done
 
 # --- A dead worker is replaced --------------------------------------------------------------
-for spec in "prefork --workers 3" "uv --workers 2"; do
+for spec in "${PROCS[@]}"; do
     n=${spec##* }
     # shellcheck disable=SC2086
     serve "kill-${spec// /_}" --model $spec
