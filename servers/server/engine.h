@@ -17,6 +17,7 @@ typedef struct fo_server_opts {
     int keepalive_timeout_ms;
     int header_timeout_ms;
     int shutdown_timeout_ms; /* how long in-flight requests get to finish on SIGTERM/SIGINT */
+    int stack_size;          /* coro: bytes of each request's coroutine stack */
 } fo_server_opts;
 
 typedef struct fo_engine {
@@ -43,5 +44,6 @@ typedef struct fo_engine {
 extern const fo_engine fo_engine_prefork;
 extern const fo_engine fo_engine_threads;
 extern const fo_engine fo_engine_uv;
+extern const fo_engine fo_engine_coro;
 
 #endif

@@ -103,7 +103,7 @@ static int uv_size(fo_server_opts *o) {
 const fo_engine fo_engine_uv = {
     .name = "uv",
     .help = "one libuv event loop per process (--workers, default 1) runs connections and the "
-            "fan-out together, like Uvicorn or gevent.",
+            "fan-out together, like Uvicorn.",
     .size_flag = "workers",
     .size_help = "processes, one loop each",
     .size_default = "1",

@@ -167,6 +167,17 @@ check "prefork: still serving after all that" \
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/0/")" = 200 ]
 stop_server "$SPID"
 
+# --- coro: the coroutines' stack size ---------------------------------------------------------
+out=$("$BIN/fanout-server" --model coro --stack-size 4096 --port 0 2>&1)
+rc=$?
+check "coro: --stack-size 4096 is refused (exit $rc)" [ "$rc" = 2 ]
+check "coro: ... saying what it takes" grep -q -- "--stack-size must be a whole number from 16384" <<<"$out"
+serve stack --model coro --stack-size 32768
+check "coro --stack-size 32768: 20 pages at once, all 200" \
+    [ "$(parallel_get 20 "$SRV/30/" | grep -c '^200 ')" = 20 ]
+stop_server "$SPID"
+check "coro --stack-size 32768: stops with exit 0 (got $RC)" [ "$RC" = 0 ]
+
 # --- threads: idle connections wait on the loop, not on a thread ----------------------------
 serve idle --model threads --threads 2
 for fd in 4 5 6 7; do eval "exec $fd<>/dev/tcp/127.0.0.1/$SPORT"; done
