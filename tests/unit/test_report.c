@@ -55,6 +55,9 @@ static void test_tables(void **state) {
     free(t);
     char *b = fo_bench_blog_md();
     assert_non_null(strstr(b, "| Uvicorn, 1 process, async | uv:1 | 616 | 1000 | 853.56 | 115 |"));
+    /* gevent's green threads are the coro model's. */
+    assert_non_null(strstr(b, "| uWSGI, 1 process, gevent | coro:1 | 614 | 1100 | 857.10 | 110 |"));
+    assert_non_null(strstr(b, "| Gunicorn, 1 process, gevent | coro:1 |"));
     assert_non_null(strstr(b, "| uWSGI, 1 process, 2 threads | threads:2 | 783 | 22000 | 12107.87 | 3 |"));
     free(b);
 }
