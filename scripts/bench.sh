@@ -7,7 +7,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 BIN=${FANOUT_BIN:-$top/build/bin}
-CONFIGS=${CONFIGS:-"threads:2 threads:100 prefork:2 prefork:100 uv:1 uv:$ncpu"}
+CONFIGS=${CONFIGS:-"threads:2 threads:100 prefork:2 prefork:100 uv:1 uv:$ncpu coro:1"}
 USERS=${USERS:-100}
 SPAWN_RATE=${SPAWN_RATE:-10}
 DURATION=${DURATION:-30s}
