@@ -30,9 +30,7 @@
 #include "engine.h"
 #include "fanout/coro.h"
 #include "fanout/handler.h"
-#include "fanout/server_uv.h"
-#include "fanout/upstream_uv.h"
-#include "loop_stop.h"
+#include "loop_serve.h"
 #include "supervisor.h"
 
 /* Stacks of finished coroutines kept for the next requests: enough for a few hundred pages in
@@ -40,11 +38,8 @@
 #define IDLE_STACKS 256
 
 typedef struct coro_engine {
-    uv_loop_t loop;
-    fo_server_uv server;
-    fo_upstream_uv *upstream;
+    fo_loop_serve ls;
     fo_coro_pool *stacks;
-    fo_loop_stop stop;
 } coro_engine;
 
 /* What a request's coroutine is given; copied onto its stack before it first parks. */
@@ -63,7 +58,7 @@ static void on_fanout_done(fo_fanout *f, void *data) {
  * as fo_upstream_block_run is for prefork and threads. When they cannot even be started every
  * call is failed, so fo_handle_finish answers 502 as it does for a failed blocking run. */
 static void run_fanout(coro_engine *e, fo_fanout *f) {
-    if (fo_upstream_uv_start(e->upstream, f, on_fanout_done, fo_coro_self()) != 0) {
+    if (fo_upstream_uv_start(e->ls.upstream, f, on_fanout_done, fo_coro_self()) != 0) {
         for (int i = 0; i < FO_FANOUT_CALLS; i++) {
             f->calls[i].outcome = FO_CALL_IO;
             snprintf(f->calls[i].error, sizeof f->calls[i].error,
@@ -102,12 +97,6 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     fo_coro_resume(co);
 }
 
-static void on_drained(fo_server_uv *s) {
-    coro_engine *e = s->data;
-    fo_loop_stop_close(&e->stop);
-    fo_upstream_uv_close(e->upstream);
-}
-
 /* One loop serving until a signal; used directly (one worker) or in each forked worker. */
 static int serve_loop(const fo_server_opts *o, int listen_fd) {
     coro_engine e = {0};
@@ -120,31 +109,11 @@ static int serve_loop(const fo_server_opts *o, int listen_fd) {
         perror("fanout-server: cannot set up coroutine stacks");
         return 1;
     }
-    int rc = uv_loop_init(&e.loop);
-    if (rc < 0) {
-        fprintf(stderr, "fanout-server: cannot start a loop: %s\n", uv_strerror(rc));
-        fo_coro_pool_free(e.stacks);
-        return 1;
-    }
-    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
-                            .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
-                            .backlog = o->backlog};
-    fo_server_uv_init(&e.server, &e.loop, &so, on_request, &e);
-    e.upstream = fo_upstream_uv_new(&e.loop, &o->upstream);
-    rc = e.upstream ? fo_server_uv_listen_fd(&e.server, listen_fd) : UV_ENOMEM;
-    if (rc < 0) {
-        fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
-        return 1;
-    }
-    fo_loop_stop_start(&e.stop, &e.server, (uint64_t)o->shutdown_timeout_ms, on_drained);
-    uv_run(&e.loop, UV_RUN_DEFAULT);
-    /* After a shutdown timeout, parked coroutines and the loop's handles are abandoned: the
-     * process is about to exit. */
-    if (e.server.pending == 0) {
-        uv_loop_close(&e.loop);
-        fo_coro_pool_free(e.stacks);
-    }
-    return 0;
+    int rc = fo_loop_serve_run(&e.ls, o, listen_fd, on_request, &e);
+    /* After a shutdown timeout, parked coroutines are abandoned with the loop: the process is
+     * about to exit. */
+    if (rc == 0 && e.ls.server.pending == 0) fo_coro_pool_free(e.stacks);
+    return rc;
 }
 
 static int run_coro(const fo_server_opts *o, int listen_fd) {
