@@ -35,9 +35,9 @@
 
 #ifdef CORO_UCONTEXT
 #include <ucontext.h>
-#if defined(__APPLE__) && defined(__clang__)
+#if defined(__APPLE__)
 /* macOS deprecates ucontext (it still works); the warning would fail -Werror builds. */
-#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #endif
 #endif
 
@@ -127,8 +127,14 @@ void fo_coro__start(void);
 #define ASM_TEXT ".text\n"
 #define ASM_POP ""
 #else
+#if defined(__aarch64__)
+#define ASM_FUNCTION "%function"
+#else
+#define ASM_FUNCTION "@function"
+#endif
 #define ASM_FUNC(name)                                                                             \
-    ".globl " #name "\n.hidden " #name "\n.type " #name ",@function\n.p2align 4\n" #name ":\n"
+    ".globl " #name "\n.hidden " #name "\n.type " #name "," ASM_FUNCTION "\n.p2align 4\n" #name     \
+    ":\n"
 #define ASM_END(name) ".size " #name ",.-" #name "\n"
 #define ASM_TEXT ".pushsection .text\n"
 #define ASM_POP ".popsection\n"
