@@ -24,8 +24,6 @@
  * calls on_request from inside fo_conn_uv_respond): that request's coroutine is then started
  * from inside this one and parks back into it, which the coroutines allow. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <uv.h>
 
 #include "engine.h"
 #include "fanout/coro.h"
