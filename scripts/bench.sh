@@ -7,7 +7,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 BIN=${FANOUT_BIN:-$top/build/bin}
-CONFIGS=${CONFIGS:-"threads:2 threads:100 prefork:2 prefork:100 uv:1 uv:$ncpu"}
+CONFIGS=${CONFIGS:-"threads:2 threads:100 prefork:2 prefork:100 uv:1 uv:$ncpu coro:1"}
 USERS=${USERS:-100}
 SPAWN_RATE=${SPAWN_RATE:-10}
 DURATION=${DURATION:-30s}
@@ -26,8 +26,9 @@ Starts fanout-api, then for each configuration starts fanout-server, waits until
 runs fanout-load against GET /<ms>/ and stops the server; prints the blog's table for this
 machine with each row's Little's-law bound, and writes bench/results/<date-time>/.
 
-  --configs "M:N ..."   configurations, model:size (threads:N threads, prefork:N workers,
-                        uv:N loops/processes); default "$CONFIGS"
+  --configs "M:N ..."   configurations, model:size, the size going to the model's --workers
+                        or --threads (fanout-server --list-models says which);
+                        default "$CONFIGS"
   --users N             users (default $USERS)
   --spawn-rate R        users started per second, Locust's way (default $SPAWN_RATE)
   --duration D          each configuration's run, ramp included (default $DURATION)
@@ -71,14 +72,22 @@ die() { echo "bench.sh: $*" >&2; exit 2; }
 [[ $USERS =~ ^[0-9]+$ && $USERS -gt 0 ]] || die "--users must be a positive whole number, not '$USERS'"
 [[ $MS =~ ^[0-9]+$ && $MS -le 60000 ]] || die "--ms must be a whole number from 0 to 60000, not '$MS'"
 [[ $SPAWN_RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--spawn-rate must be a number, not '$SPAWN_RATE'"
-seen=" "
-for c in $CONFIGS; do
-    [[ $c =~ ^(prefork|threads|uv):[1-9][0-9]*$ ]] || die "a configuration is model:size with model prefork, threads or uv and a size of 1 or more, not '$c'"
-    [[ $seen == *" $c "* ]] && die "configuration '$c' is listed twice"
-    seen="$seen$c "
-done
 for b in fanout-api fanout-server fanout-load fanout-report; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
+done
+# The models, from the server's engine table: "NAME SIZE_FLAG CAPS" a line.
+MODEL_LIST=$("$BIN/fanout-server" --list-models) || die "$BIN/fanout-server --list-models failed"
+# model_field MODEL N: column N of MODEL's line (2: its size flag, 3: whether the size caps
+# concurrency); empty for an unknown model.
+model_field() {
+    awk -v m="$1" -v n="$2" '$1 == m { print $n }' <<<"$MODEL_LIST"
+}
+seen=" "
+for c in $CONFIGS; do
+    [[ $c =~ ^[a-z0-9_]+:[1-9][0-9]*$ && -n $(model_field "${c%%:*}" 2) ]] ||
+        die "a configuration is model:size with model one of $(awk '{ print $1 }' <<<"$MODEL_LIST" | paste -sd, - | sed 's/,/, /g') and a size of 1 or more, not '$c'"
+    [[ $seen == *" $c "* ]] && die "configuration '$c' is listed twice"
+    seen="$seen$c "
 done
 
 # Seconds of a duration like 30s, 2m, 1m30s, 500ms (for the progress line only).
@@ -178,11 +187,8 @@ for cfg in $CONFIGS; do
     model=${cfg%%:*}
     size=${cfg##*:}
     name="$model-$size"
-    case $model in
-    threads) size_flag=(--threads "$size") ;;
-    *) size_flag=(--workers "$size") ;;
-    esac
-    start "$name.server" "$BIN/fanout-server" --model "$model" "${size_flag[@]}" --port 0 \
+    size_caps=$(model_field "$model" 3)
+    start "$name.server" "$BIN/fanout-server" --model "$model" "--$(model_field "$model" 2)" "$size" --port 0 \
         --upstream "$API" --backlog 4096 --upstream-timeout 60000
     srv_pid=$PID
     url=http://127.0.0.1:$PORT/$MS/
@@ -222,8 +228,8 @@ for cfg in $CONFIGS; do
         echo "bench.sh: fanout-load failed for $name (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
         exit 1
     fi
-    printf '{"config":"%s","model":"%s","size":%d,"users":%d,"ms":%d,"peak_rss_kib":%d,"cpu_s":%s,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
-        "$cfg" "$model" "$size" "$USERS" "$MS" "$peak_rss" "$cpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
+    printf '{"config":"%s","model":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"peak_rss_kib":%d,"cpu_s":%s,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
+        "$cfg" "$model" "$size" "$size_caps" "$USERS" "$MS" "$peak_rss" "$cpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
     echo "$name" >>"$OUT/configs.txt"
     echo "[$i/$n_configs] $cfg done: $(tail -1 "$OUT/$name.load.txt")"
 done

@@ -24,7 +24,8 @@ MS=${SOAK_MS:-300}
 FAULT_PAGES=${SOAK_FAULT_PAGES:-10000}
 RSS_SLACK_KB=$((${SOAK_RSS_SLACK_MB:-10} * 1024))
 FD_SLACK=${SOAK_FD_SLACK:-20}
-SOAK_MODEL_LIST=${SOAK_MODELS:-uv threads prefork}
+# Every model in the engine table, unless told otherwise.
+SOAK_MODEL_LIST=${SOAK_MODELS:-$("$FANOUT_BIN/fanout-server" --list-models | awk '{ print $1 }')}
 if ! [[ $SECS =~ ^[0-9]+$ && $SAMPLE =~ ^[0-9]+$ ]] || [ "$SAMPLE" -lt 1 ] || [ "$SECS" -lt $((2 * SAMPLE + 2)) ]; then
     echo "soak: SOAK_SECONDS ($SECS) must be at least $((2 * SAMPLE + 2)): two samples, ${SAMPLE}s apart, are needed to see a trend" >&2
     exit 2

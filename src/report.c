@@ -11,7 +11,7 @@ double fo_bench_floor_ms(const fo_bench_row *r) {
 }
 
 int fo_bench_capacity(const fo_bench_row *r) {
-    if (strcmp(r->model, "uv") == 0) return r->users;
+    if (!r->size_caps) return r->users;
     return r->size < r->users ? r->size : r->users;
 }
 
@@ -102,9 +102,9 @@ static const struct {
 } blog[] = {
     {"uWSGI, 1 process, 2 threads", "threads:2", 783, 22000, 12107.87, 3},
     {"uWSGI, 1 process, 100 threads", "threads:100", 613, 950, 782.45, 131},
-    {"uWSGI, 1 process, gevent", "uv:1", 614, 1100, 857.1, 110},
+    {"uWSGI, 1 process, gevent", "coro:1", 614, 1100, 857.1, 110},
     {"Gunicorn, 1 process, 100 threads", "threads:100", 612, 1000, 716.69, 140},
-    {"Gunicorn, 1 process, gevent", "uv:1", 619, 1400, 1038.78, 91},
+    {"Gunicorn, 1 process, gevent", "coro:1", 619, 1400, 1038.78, 91},
     {"Uvicorn, 1 process, async", "uv:1", 616, 1000, 853.56, 115},
 };
 

@@ -73,6 +73,16 @@ static int read_config(config *c) {
     memcpy(r->config, cfg, strlen(cfg) + 1);
     memcpy(r->model, model, strlen(model) + 1);
     r->size = (int)num(srv, "size");
+    /* Whether the size caps concurrency is the engine's fact (fanout-server --list-models);
+     * bench.sh records it, so that no model name is known here. */
+    const json_t *caps = json_object_get(srv, "size_caps");
+    if (!json_is_integer(caps) || (json_integer_value(caps) != 0 && json_integer_value(caps) != 1)) {
+        fprintf(stderr, "fanout-report: %s/%s.server.json lacks size_caps (0 or 1); it comes from "
+                        "fanout-server --list-models through scripts/bench.sh\n", dir, c->name);
+        json_decref(srv);
+        return -1;
+    }
+    r->size_caps = (int)json_integer_value(caps);
     r->users = (int)num(srv, "users");
     r->ms = (int)num(srv, "ms");
     r->peak_rss_mib = num(srv, "peak_rss_kib") / 1024.0;
@@ -160,8 +170,8 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
         const fo_bench_row *r = &cs[i].row;
         uint64_t pages = r->requests + r->failures;
         json_t *o = json_pack(
-            "{s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "config",
-            r->config, "model", r->model, "size", r->size, "users", r->users, "ms", r->ms,
+            "{s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "config",
+            r->config, "model", r->model, "size", r->size, "size_caps", r->size_caps, "users", r->users, "ms", r->ms,
             "requests", (json_int_t)r->requests, "failures", (json_int_t)r->failures, "min_ms",
             r->min_ms, "p95_ms", r->p95_ms, "p95_locust_ms", r->p95_locust_ms, "mean_ms",
             r->mean_ms, "max_ms", r->max_ms, "max_rps", r->max_rps, "max_rps_raw", r->max_rps_raw);

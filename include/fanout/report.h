@@ -10,8 +10,9 @@
 
 typedef struct fo_bench_row {
     char config[32];      /* "threads:100" */
-    char model[16];       /* prefork, threads, uv */
+    char model[16];       /* the model's name, as fanout-server --list-models says it */
     int size;             /* workers, threads or loops */
+    int size_caps;        /* 1: at most `size` requests at once (--list-models' CAPS column) */
     int users, ms;
     uint64_t requests, failures;
     double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
@@ -25,8 +26,8 @@ typedef struct fo_bench_row {
 /* The floor of a page: its slowest call, 2 * ms. */
 double fo_bench_floor_ms(const fo_bench_row *r);
 
-/* How many requests the configuration can work on at once: the users, capped by the threads
- * (threads) or worker processes (prefork); the uv model has no cap. */
+/* How many requests the configuration can work on at once: the users, capped by the size when
+ * the model's size caps concurrency (prefork's processes, threads' threads). */
 int fo_bench_capacity(const fo_bench_row *r);
 
 /* Little's law: capacity / floor, in requests per second; 0 when ms is 0 (no bound). */

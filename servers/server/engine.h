@@ -19,6 +19,7 @@ typedef struct fo_server_opts {
     int header_timeout_ms;
     int shutdown_timeout_ms; /* how long in-flight requests get to finish on SIGTERM/SIGINT */
     long max_conns;          /* connections one process holds at once (< 1: what the limit fits) */
+    int stack_size;          /* coro: bytes of each request's coroutine stack */
 } fo_server_opts;
 
 /* What one process of a configuration needs of the machine, checked before it starts. */
@@ -33,10 +34,19 @@ typedef struct fo_engine_needs {
 typedef struct fo_engine {
     const char *name;
     const char *help; /* one sentence for --help */
-    /* Fills in the size the user left unset (workers or threads below 1) with the model's
-     * default, and returns that size, setting *unit to what it counts ("workers", "threads")
-     * for the start-up banner. */
-    int (*size)(fo_server_opts *opts, const char **unit);
+    /* The flag that sizes the model, without its dashes: "workers" (--workers N, opts->workers)
+     * or "threads" (--threads N, opts->threads), the two main.c parses. It names the size in
+     * the start-up banner and in --list-models. */
+    const char *size_flag;
+    const char *size_help;    /* what N counts, for --help: "processes, one loop each" */
+    const char *size_default; /* the default as --help says it: "1", "2 x cores" */
+    /* 1 when the size caps the requests served at once (prefork's processes, threads' threads);
+     * 0 when every process takes all it is given and the size only spreads the load. The
+     * benchmark's Little's-law bound depends on it (scripts read it from --list-models). */
+    int size_caps;
+    /* Fills in the size the user left unset (opts->workers or opts->threads below 1, as
+     * size_flag says) with the model's default, and returns the size. */
+    int (*size)(fo_server_opts *opts);
     /* What one process of the configuration in opts (sized) needs; see fo_engine_needs. */
     fo_engine_needs (*needs)(const fo_server_opts *opts);
     /* Serves on listen_fd (bound, listening, blocking) until SIGTERM or SIGINT, then stops
@@ -52,5 +62,6 @@ int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
 extern const fo_engine fo_engine_prefork;
 extern const fo_engine fo_engine_threads;
 extern const fo_engine fo_engine_uv;
+extern const fo_engine fo_engine_coro;
 
 #endif

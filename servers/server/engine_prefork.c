@@ -117,10 +117,9 @@ static int run_prefork(const fo_server_opts *o, int listen_fd) {
 }
 
 /* Default: two processes per core, as gunicorn's docs suggest for sync workers. */
-static int prefork_size(fo_server_opts *o, const char **unit) {
+static int prefork_size(fo_server_opts *o) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (o->workers < 1) o->workers = 2 * (cores > 0 ? (int)cores : 1);
-    *unit = "workers";
     return o->workers;
 }
 
@@ -138,6 +137,10 @@ const fo_engine fo_engine_prefork = {
     .name = "prefork",
     .help = "forks N worker processes (--workers, default 2 x cores) on one shared socket, each "
             "serving one request per connection at a time, blocking, like gunicorn's sync workers.",
+    .size_flag = "workers",
+    .size_help = "processes, one connection at a time each",
+    .size_default = "2 x cores",
+    .size_caps = 1,
     .size = prefork_size,
     .needs = prefork_needs,
     .run = run_prefork,

@@ -273,9 +273,8 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
 }
 
 /* Default: 100 threads, the blog's "1 process, 100 threads". */
-static int threads_size(fo_server_opts *o, const char **unit) {
+static int threads_size(fo_server_opts *o) {
     if (o->threads < 1) o->threads = 100;
-    *unit = "threads";
     return o->threads;
 }
 
@@ -295,6 +294,10 @@ const fo_engine fo_engine_threads = {
     .name = "threads",
     .help = "one process whose N threads (--threads, default 100) each serve one request at a "
             "time, blocking, while idle connections wait on a libuv loop, like gunicorn's gthread.",
+    .size_flag = "threads",
+    .size_help = "requests served at once",
+    .size_default = "100",
+    .size_caps = 1,
     .size = threads_size,
     .needs = threads_needs,
     .run = run_threads,

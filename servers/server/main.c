@@ -8,52 +8,92 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fanout/coro.h"
 #include "fanout/sys.h"
 
-static const fo_engine *const engines[] = {&fo_engine_prefork, &fo_engine_threads, &fo_engine_uv};
+static const fo_engine *const engines[] = {&fo_engine_prefork, &fo_engine_threads, &fo_engine_uv,
+                                             &fo_engine_coro};
 #define N_ENGINES (sizeof engines / sizeof engines[0])
 
-static int cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
+/* coro's stacks: 64 KiB holds a request's handler, libcurl's and libuv's calls from it with
+ * room to spare, even under AddressSanitizer; the pages a request never touches cost only
+ * address space. */
+#define STACK_SIZE_DEFAULT 65536
+#define STACK_SIZE_MAX (64u * 1024u * 1024u)
+
+/* The models' names as prose: "prefork, threads, uv or coro". */
+static void print_model_names(FILE *f) {
+    for (size_t i = 0; i < N_ENGINES; i++)
+        fprintf(f, "%s%s", i == 0 ? "" : i + 1 < N_ENGINES ? ", " : " or ", engines[i]->name);
+}
+
+/* One line per engine sized by --FLAG: "  --workers N   prefork: processes (default ...)". */
+static void print_size_flag(FILE *f, const char *flag) {
+    int first = 1;
+    for (size_t i = 0; i < N_ENGINES; i++) {
+        const fo_engine *e = engines[i];
+        if (strcmp(e->size_flag, flag) != 0) continue;
+        /* The default as the engine applies it, shown beside a formula such as "2 x cores". */
+        fo_server_opts scratch = {.workers = -1, .threads = -1};
+        char n[16], head[32];
+        snprintf(n, sizeof n, "%d", e->size(&scratch));
+        snprintf(head, sizeof head, "--%s N", flag);
+        fprintf(f, "  %-26s %s: %s (default %s%s%s)\n", first ? head : "", e->name, e->size_help,
+                e->size_default, strcmp(n, e->size_default) == 0 ? "" : " = ",
+                strcmp(n, e->size_default) == 0 ? "" : n);
+        first = 0;
+    }
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: fanout-server --model MODEL [options]\n\n"
+    fprintf(f, "usage: fanout-server --model MODEL [options]\n"
+               "       fanout-server --list-models\n\n"
                "Serves the front page: GET / (or /<ms>/, ms 0..60000, default 300) calls the country\n"
                "API three times at once (/<ms>/, /<2*ms>/, /<ms/2>/) and renders the first country.\n\n"
                "Models:\n");
     for (size_t i = 0; i < N_ENGINES; i++)
         fprintf(f, "  %-8s %s\n", engines[i]->name, engines[i]->help);
+    fprintf(f, "\nOptions:\n  --model MODEL              ");
+    print_model_names(f);
+    fprintf(f, " (required)\n");
+    print_size_flag(f, "workers");
+    print_size_flag(f, "threads");
     fprintf(f,
-            "\nOptions:\n"
-            "  --model MODEL              prefork, threads or uv (required)\n"
-            "  --workers N                prefork: processes (default 2 x cores = %d); uv: processes,\n"
-            "                             one loop each (default 1)\n"
-            "  --threads N                threads: requests served at once (default 100)\n"
             "  --host HOST                address to listen on (default 127.0.0.1)\n"
             "  --port PORT                port (default 8000; 0 picks a free one, printed at start)\n"
             "  --upstream URL[,URL...]    the country API (default http://127.0.0.1:5000); with\n"
             "                             several, the calls go to each in turn\n"
             "  --upstream-timeout MS      a call that takes longer answers 504 (default 30000)\n"
             "  --backlog N                listen backlog (default 1024)\n"
-            "  --max-connections N        uv, threads: connections one process holds at once;\n"
-            "                             beyond, clients wait in the backlog (default: what the\n"
-            "                             open-files limit fits, which is checked at start)\n"
+            "  --max-connections N        connections one process holds at once; beyond, clients\n"
+            "                             wait in the backlog (default: what the open-files limit\n"
+            "                             fits, checked at start; prefork takes one at a time)\n"
             "  --keepalive-timeout MS     close idle keep-alive connections after MS (default 5000)\n"
             "  --header-timeout MS        drop a client whose request is not whole after MS (default 10000)\n"
             "  --shutdown-timeout MS      on SIGTERM/SIGINT, wait this long for requests in flight\n"
             "                             (default 10000)\n"
+            "  --stack-size BYTES         coro: each request's coroutine stack, %u to %u (default\n"
+            "                             %d); an overflow stops the server with a message\n"
+            "  --list-models              print one line per model and exit: NAME SIZE_FLAG CAPS, where\n"
+            "                             SIZE_FLAG is the flag that sizes it (workers or threads) and\n"
+            "                             CAPS is 1 when that size caps the requests served at once\n"
+            "                             (else 0); for scripts, e.g. \"uv workers 0\"\n"
             "  -h, --help                 this help\n",
-            2 * cpu_count());
+            FO_CORO_STACK_MIN, STACK_SIZE_MAX, STACK_SIZE_DEFAULT);
+}
+
+/* --list-models: the engine table for scripts and tests, one stable line per model. */
+static void list_models(void) {
+    for (size_t i = 0; i < N_ENGINES; i++)
+        printf("%s %s %d\n", engines[i]->name, engines[i]->size_flag, engines[i]->size_caps);
 }
 
 /* Checks the configuration against the machine's limits before anything starts: the tasks it
  * starts against the process limit, the descriptors of one process against the open-files
  * limit (raised to the hard limit), and settles the connection cap. 0, or -1 after saying why. */
-static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size, const char *unit) {
+static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size) {
     char what[96];
-    snprintf(what, sizeof what, "%s --%s %d", engine->name, unit, size);
+    snprintf(what, sizeof what, "%s --%s %d", engine->name, engine->size_flag, size);
     fo_engine_needs need = engine->needs(o);
     long tasks_free = fo_tasks_available();
     if (tasks_free >= 0 && need.tasks > tasks_free) {
@@ -85,6 +125,7 @@ int main(int argc, char **argv) {
         .header_timeout_ms = 10000,
         .shutdown_timeout_ms = 10000,
         .max_conns = 0,
+        .stack_size = STACK_SIZE_DEFAULT,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -99,6 +140,8 @@ int main(int argc, char **argv) {
         {"header-timeout", required_argument, NULL, 'r'},
         {"shutdown-timeout", required_argument, NULL, 's'},
         {"max-connections", required_argument, NULL, 'C'},
+        {"stack-size", required_argument, NULL, 'S'},
+        {"list-models", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -121,11 +164,13 @@ int main(int argc, char **argv) {
             o.max_conns = v;
             break;
         }
+        case 'S': bad |= fo_flag_int("fanout-server", "stack-size", optarg, FO_CORO_STACK_MIN, STACK_SIZE_MAX, &o.stack_size); break;
         case 'U':
             bad |= fo_flag_int("fanout-server", "upstream-timeout", optarg, 1, 3600000, &timeout);
             o.upstream.timeout_ms = timeout;
             break;
         case 'h': usage(stdout); return 0;
+        case 'L': list_models(); return 0;
         default: usage(stderr); return 2;
         }
         if (bad) return 2;
@@ -138,8 +183,10 @@ int main(int argc, char **argv) {
     for (size_t i = 0; o.model && i < N_ENGINES; i++)
         if (strcmp(o.model, engines[i]->name) == 0) engine = engines[i];
     if (!engine) {
-        fprintf(stderr, "fanout-server: --model must be prefork, threads or uv%s%s%s\n",
-                o.model ? " (not '" : "", o.model ? o.model : "", o.model ? "')" : "");
+        fprintf(stderr, "fanout-server: --model must be ");
+        print_model_names(stderr);
+        fprintf(stderr, "%s%s%s\n", o.model ? " (not '" : "", o.model ? o.model : "",
+                o.model ? "')" : "");
         return 2;
     }
     char err[256];
@@ -147,9 +194,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fanout-server: --upstream: %s\n", err);
         return 2;
     }
-    const char *unit = "workers";
-    int size = engine->size(&o, &unit);
-    if (plan_limits(engine, &o, size, unit) != 0) return 1;
+    int size = engine->size(&o);
+    if (plan_limits(engine, &o, size) != 0) return 1;
 
     signal(SIGPIPE, SIG_IGN);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -165,7 +211,7 @@ int main(int argc, char **argv) {
     char conns[48] = "";
     if (o.max_conns > 0) snprintf(conns, sizeof conns, " max-connections=%ld", o.max_conns);
     printf("fanout-server: model=%s %s=%d listening on http://%s:%d upstream=%s%s\n", engine->name,
-           unit, size, o.host, o.port, o.upstream.base_url, conns);
+           engine->size_flag, size, o.host, o.port, o.upstream.base_url, conns);
     fflush(stdout);
 
     int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */

@@ -2,8 +2,9 @@
 # Helpers for the robustness tests (sourced after lib.sh, not run): start a model, talk raw
 # bytes through robust_client, and read a process's descriptors and memory.
 RC_BIN=$TESTBIN/robust_client
+# Every model in the engine table (fanout-server --list-models), unless told otherwise.
 # shellcheck disable=SC2034 # for the tests that source this file
-MODELS=${ROBUST_MODELS:-uv threads prefork}
+MODELS=${ROBUST_MODELS:-$("$BIN/fanout-server" --list-models | awk '{ print $1 }')}
 
 # start_model NAME MODEL ARGS...: starts fanout-server --model MODEL ARGS... --port 0; sets PORT
 # and PID. A model that does not start, or exits at once, is a failed check (never a skip: a

@@ -35,16 +35,45 @@ batch() {
     BATCH_MS=$(($(now_ms) - t0))
 }
 
+# --- The models, from the engine table -------------------------------------------------------
+# Each model is run at sizes chosen by its --list-models line ("NAME SIZE_FLAG CAPS"): where the
+# size caps concurrency, wide (100) and narrow (2); where it is processes, 2 of them as well.
+list=$("$BIN/fanout-server" --list-models)
+check "--list-models: one 'NAME workers|threads 0|1' line per model" \
+    bash -c '[ -n "$0" ] && ! grep -Evq "^[a-z0-9_]+ (workers|threads) [01]\$" <<<"$0"' "$list"
+NAMES=() SAME=() WIDE=() NARROW=() TERM=() PROCS=()
+while read -r name flag caps; do
+    NAMES+=("$name")
+    SAME+=("$name")
+    if [ "$caps" = 1 ]; then
+        WIDE+=("$name --$flag 100")
+        NARROW+=("$name --$flag 2")
+        TERM+=("$name --$flag 12")
+    else
+        WIDE+=("$name")
+        TERM+=("$name")
+        [ "$flag" = workers ] && SAME+=("$name --workers 2") && TERM+=("$name --workers 2")
+    fi
+    [ "$flag" = workers ] && PROCS+=("$name --workers 2")
+done <<<"$list"
+
+# wait_workers PID SPEC: with --workers N in SPEC, waits until PID has its N children.
+wait_workers() {
+    case $2 in
+    *"--workers "*) wait_children "$1" "${2##* }" ;;
+    esac
+}
+
 # --- The same answers from every model -------------------------------------------------------
 help=$("$BIN/fanout-server" --help)
-for m in prefork threads uv; do
+for m in "${NAMES[@]}"; do
     check "--help explains $m in one sentence" \
         grep -Eq "^  $m +[a-z].*\.\$" <<<"$help"
 done
 # shellcheck disable=SC2016 # bash -c's own $0
 check "--help lists no unbuilt model" bash -c '! grep -q "not built" <<<"$0"' "$help"
 
-for spec in "uv" "uv --workers 2" "threads" "prefork"; do
+for spec in "${SAME[@]}"; do
     # shellcheck disable=SC2086 # spec is a model and its flags, split on purpose
     serve "suite-${spec// /_}" --model $spec
     m=${spec%% *}
@@ -96,6 +125,17 @@ check "prefork: still serving after all that" \
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$SRV/0/")" = 200 ]
 stop "$SPID"
 
+# --- coro: the coroutines' stack size ---------------------------------------------------------
+out=$("$BIN/fanout-server" --model coro --stack-size 4096 --port 0 2>&1)
+rc=$?
+check "coro: --stack-size 4096 is refused (exit $rc)" [ "$rc" = 2 ]
+check "coro: ... saying what it takes" grep -q -- "--stack-size must be a whole number from 16384" <<<"$out"
+serve stack --model coro --stack-size 32768
+check "coro --stack-size 32768: 20 pages at once, all 200" \
+    [ "$(parallel_get 20 "$SRV/30/" | grep -c '^200 ')" = 20 ]
+stop_server "$SPID"
+check "coro --stack-size 32768: stops with exit 0 (got $RC)" [ "$RC" = 0 ]
+
 # --- threads: idle connections wait on the loop, not on a thread ----------------------------
 serve idle --model threads --threads 2
 for fd in 4 5 6 7; do eval "exec $fd<>/dev/tcp/127.0.0.1/$SPORT"; done
@@ -112,28 +152,28 @@ stop "$SPID"
 # 300 connections to the API at once: where the system caps listen backlogs below that (macOS:
 # kern.ipc.somaxconn, 128), fewer pages go at once (42 there), so that no connection is dropped
 # and retried a second later.
-WIDE=$(burst 100 3)
-for spec in "threads --threads 100" "prefork --workers 100" "uv"; do
+PAGES=$(burst 100 3)
+for spec in "${WIDE[@]}"; do
     # shellcheck disable=SC2086
     serve "wide-${spec// /_}" --model $spec
-    [ "${spec%% *}" = prefork ] && wait_children "$SPID" 100
+    wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
-    batch "$WIDE" "$SRV/1000/" "$WORK/wide"
+    batch "$PAGES" "$SRV/1000/" "$WORK/wide"
     peak=$(stat_field "$API" peak_in_flight)
-    echo "     $spec: $WIDE pages at /1000/ in $BATCH_MS ms, API peak in flight $peak"
-    check "[$spec] $WIDE concurrent pages all 200" [ "$(count_ok "$WORK/wide")" = "$WIDE" ]
-    check "[$spec] API peak in flight about $((3 * WIDE)) (>= $((27 * WIDE / 10)); got $peak)" \
-        awk -v p="$peak" -v n="$WIDE" 'BEGIN { exit !(p >= 2.7 * n && p <= 3 * n) }'
+    echo "     $spec: $PAGES pages at /1000/ in $BATCH_MS ms, API peak in flight $peak"
+    check "[$spec] $PAGES concurrent pages all 200" [ "$(count_ok "$WORK/wide")" = "$PAGES" ]
+    check "[$spec] API peak in flight about $((3 * PAGES)) (>= $((27 * PAGES / 10)); got $peak)" \
+        awk -v p="$peak" -v n="$PAGES" 'BEGIN { exit !(p >= 2.7 * n && p <= 3 * n) }'
     stop "$SPID"
     check "[$spec] stops with exit 0 (got $RC)" [ "$RC" = 0 ]
 done
 
 # 2 at once: never more than 6 calls in flight, and every one of the 100 users is served (in
 # arrival order, so nobody starves).
-for spec in "threads --threads 2" "prefork --workers 2"; do
+for spec in "${NARROW[@]}"; do
     # shellcheck disable=SC2086
     serve "narrow-${spec// /_}" --model $spec
-    [ "${spec%% *}" = prefork ] && wait_children "$SPID" 2
+    wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
     batch 100 "$SRV/30/" "$WORK/narrow"
     peak=$(stat_field "$API" peak_in_flight)
@@ -148,13 +188,10 @@ done
 # --- Graceful shutdown ----------------------------------------------------------------------
 # 10 pages at /1000/ (2 s each); SIGTERM 300 ms in. Every page completes, the server exits 0,
 # and none of its processes is left.
-for spec in "prefork --workers 12" "threads --threads 20" "uv" "uv --workers 2"; do
+for spec in "${TERM[@]}"; do
     # shellcheck disable=SC2086
     serve "term-${spec// /_}" --model $spec
-    case $spec in
-    prefork*) wait_children "$SPID" 12 ;;
-    "uv --workers 2") wait_children "$SPID" 2 ;;
-    esac
+    wait_workers "$SPID" "$spec"
     parallel_get 10 "$SRV/1000/" >"$WORK/term" &
     client=$!
     sleep 0.3
@@ -170,7 +207,7 @@ for spec in "prefork --workers 12" "threads --threads 20" "uv" "uv --workers 2";
 done
 
 # --- A dead worker is replaced --------------------------------------------------------------
-for spec in "prefork --workers 3" "uv --workers 2"; do
+for spec in "${PROCS[@]}"; do
     n=${spec##* }
     # shellcheck disable=SC2086
     serve "kill-${spec// /_}" --model $spec

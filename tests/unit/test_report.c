@@ -10,9 +10,9 @@
 
 #include "fanout/report.h"
 
-static fo_bench_row row(const char *config, const char *model, int size, double max_rps,
-                        double p95) {
-    fo_bench_row r = {.size = size, .users = 100, .ms = 300, .requests = 1000, .max_rps = max_rps,
+static fo_bench_row row(const char *config, const char *model, int size, int caps,
+                        double max_rps, double p95) {
+    fo_bench_row r = {.size = size, .size_caps = caps, .users = 100, .ms = 300, .requests = 1000, .max_rps = max_rps,
                       .p95_ms = p95, .min_ms = 601, .mean_ms = 610};
     strcpy(r.config, config);
     strcpy(r.model, model);
@@ -21,14 +21,19 @@ static fo_bench_row row(const char *config, const char *model, int size, double 
 
 static void test_bounds(void **state) {
     (void)state;
-    fo_bench_row uv = row("uv:1", "uv", 1, 160, 630);
-    fo_bench_row t2 = row("threads:2", "threads", 2, 3.2, 22000);
-    fo_bench_row p200 = row("prefork:200", "prefork", 200, 160, 620);
+    fo_bench_row uv = row("uv:1", "uv", 1, 0, 160, 630);
+    fo_bench_row t2 = row("threads:2", "threads", 2, 1, 3.2, 22000);
+    fo_bench_row p200 = row("prefork:200", "prefork", 200, 1, 160, 620);
     assert_true(fo_bench_floor_ms(&uv) == 600.0);
     /* 100 users over a 600 ms floor: 166.7 RPS; 2 threads: 3.33 RPS. */
     assert_int_equal(fo_bench_capacity(&uv), 100);
     assert_int_equal(fo_bench_capacity(&t2), 2);
     assert_int_equal(fo_bench_capacity(&p200), 100);
+    /* The cap is the row's size_caps, whatever the model is called. */
+    fo_bench_row coro4 = row("coro:4", "coro", 4, 0, 160, 620);
+    fo_bench_row capped = row("newmodel:4", "newmodel", 4, 1, 6, 620);
+    assert_int_equal(fo_bench_capacity(&coro4), 100);
+    assert_int_equal(fo_bench_capacity(&capped), 4);
     assert_true(fo_bench_bound_rps(&uv) > 166.66 && fo_bench_bound_rps(&uv) < 166.67);
     assert_true(fo_bench_bound_rps(&t2) > 3.33 && fo_bench_bound_rps(&t2) < 3.34);
     assert_true(fo_bench_rps_ratio(&uv) > 0.95 && fo_bench_rps_ratio(&uv) < 0.97);
@@ -41,7 +46,7 @@ static void test_bounds(void **state) {
 
 static void test_tables(void **state) {
     (void)state;
-    fo_bench_row rows[] = {row("threads:2", "threads", 2, 3.2, 22000), row("uv:1", "uv", 1, 160, 630)};
+    fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(strstr(t, "| Configuration | Min (ms) | 95%-ile (ms) | Average (ms) | Max RPS |"));
@@ -50,13 +55,16 @@ static void test_tables(void **state) {
     free(t);
     char *b = fo_bench_blog_md();
     assert_non_null(strstr(b, "| Uvicorn, 1 process, async | uv:1 | 616 | 1000 | 853.56 | 115 |"));
+    /* gevent's green threads are the coro model's. */
+    assert_non_null(strstr(b, "| uWSGI, 1 process, gevent | coro:1 | 614 | 1100 | 857.10 | 110 |"));
+    assert_non_null(strstr(b, "| Gunicorn, 1 process, gevent | coro:1 |"));
     assert_non_null(strstr(b, "| uWSGI, 1 process, 2 threads | threads:2 | 783 | 22000 | 12107.87 | 3 |"));
     free(b);
 }
 
 static void test_baseline_round_trip(void **state) {
     (void)state;
-    fo_bench_row rows[] = {row("threads:2", "threads", 2, 3.2, 22000), row("uv:1", "uv", 1, 160, 630)};
+    fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
     json_t *base = fo_bench_baseline(rows, 2);
     char msg[2048];
     /* The same run against its own baseline: no regression. */
@@ -82,7 +90,7 @@ static void test_baseline_round_trip(void **state) {
     assert_int_equal(fo_bench_compare(&failing, 1, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "failure ratio"));
     /* A configuration the baseline lacks is reported, not failed; one not run is reported. */
-    fo_bench_row other = row("prefork:4", "prefork", 4, 6.6, 700);
+    fo_bench_row other = row("prefork:4", "prefork", 4, 1, 6.6, 700);
     assert_int_equal(fo_bench_compare(&other, 1, base, 0.25, msg, sizeof msg), 0);
     assert_non_null(strstr(msg, "prefork:4: not in the baseline"));
     assert_non_null(strstr(msg, "uv:1: in the baseline but not run"));

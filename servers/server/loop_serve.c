@@ -1,0 +1,34 @@
+#include "loop_serve.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+static void on_drained(fo_server_uv *s) {
+    fo_loop_serve *ls = (fo_loop_serve *)((char *)s - offsetof(fo_loop_serve, server));
+    fo_loop_stop_close(&ls->stop);
+    fo_upstream_uv_close(ls->upstream);
+}
+
+int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
+                      fo_request_cb on_request, void *data) {
+    int rc = uv_loop_init(&ls->loop);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot start a loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
+                            .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
+                            .backlog = o->backlog,
+                            .max_conns = o->max_conns};
+    fo_server_uv_init(&ls->server, &ls->loop, &so, on_request, data);
+    ls->upstream = fo_upstream_uv_new(&ls->loop, &o->upstream);
+    rc = ls->upstream ? fo_server_uv_listen_fd(&ls->server, listen_fd) : UV_ENOMEM;
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    fo_loop_stop_start(&ls->stop, &ls->server, (uint64_t)o->shutdown_timeout_ms, on_drained);
+    uv_run(&ls->loop, UV_RUN_DEFAULT);
+    if (ls->server.pending == 0) uv_loop_close(&ls->loop);
+    return 0;
+}

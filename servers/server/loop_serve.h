@@ -1,0 +1,29 @@
+/* One process serving on one libuv loop, as the uv and coro engines do: the HTTP server
+ * (server_uv) on the shared listening socket, a fan-out runner (upstream_uv) on the same loop,
+ * and a graceful stop on SIGTERM or SIGINT (loop_stop). The engines differ only in what they do
+ * with a request. */
+#ifndef FANOUT_SERVER_LOOP_SERVE_H
+#define FANOUT_SERVER_LOOP_SERVE_H
+
+#include <uv.h>
+
+#include "engine.h"
+#include "fanout/server_uv.h"
+#include "fanout/upstream_uv.h"
+#include "loop_stop.h"
+
+typedef struct fo_loop_serve {
+    uv_loop_t loop;
+    fo_server_uv server;
+    fo_upstream_uv *upstream; /* for the engine's on_request: start fan-outs here */
+    fo_loop_stop stop;
+} fo_loop_serve;
+
+/* Serves listen_fd until a signal has stopped the server, handing every request to
+ * on_request(conn, req, data). Returns 0 once stopped, or 1 after saying why it could not
+ * serve. Afterwards ls->server.pending counts the requests a shutdown timeout abandoned; the
+ * loop is closed only when there are none (otherwise the process is about to exit). */
+int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *opts, int listen_fd,
+                      fo_request_cb on_request, void *data);
+
+#endif
