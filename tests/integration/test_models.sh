@@ -39,6 +39,7 @@ batch() {
 # Each model is run at sizes chosen by its --list-models line ("NAME SIZE_FLAG CAPS"): where the
 # size caps concurrency, wide (100) and narrow (2); where it is processes, 2 of them as well.
 list=$("$BIN/fanout-server" --list-models)
+# shellcheck disable=SC2016 # the list is the inner shell's $0, expanded there
 check "--list-models: one 'NAME workers|threads 0|1' line per model" \
     bash -c '[ -n "$0" ] && ! grep -Evq "^[a-z0-9_]+ (workers|threads) [01]\$" <<<"$0"' "$list"
 NAMES=() SAME=() WIDE=() NARROW=() TERM=() PROCS=()
@@ -133,7 +134,7 @@ check "coro: ... saying what it takes" grep -q -- "--stack-size must be a whole 
 serve stack --model coro --stack-size 32768
 check "coro --stack-size 32768: 20 pages at once, all 200" \
     [ "$(parallel_get 20 "$SRV/30/" | grep -c '^200 ')" = 20 ]
-stop_server "$SPID"
+stop "$SPID"
 check "coro --stack-size 32768: stops with exit 0 (got $RC)" [ "$RC" = 0 ]
 
 # --- threads: idle connections wait on the loop, not on a thread ----------------------------
