@@ -32,15 +32,15 @@ static int setup(void **state) {
                     (char *)"-d",          (char *)"5s", (char *)"http://127.0.0.1:5000/600/"};
     assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
     assert_int_equal(fo_windows_init(&f->r.windows, 1, &f->o.sched), 0);
-    assert_int_equal(fo_load_stats_init(&f->r.stats, 0), 0);
+    assert_int_equal(fo_load_stats_init(&f->r.stats, 0, 0), 0);
     fo_hist h;
     assert_int_equal(fo_hist_init(&h), 0);
     for (uint64_t s = 0; s < 5; s++) {
         fo_hist_reset(&h);
         for (int i = 0; i < 160; i++)
             fo_hist_record(&h, MS(600) + (uint64_t)i * 100000);
-        assert_int_equal(fo_windows_flush(&f->r.windows, 0, s, &h, s == 3 ? 2 : 0, 160 * 33, s + 1),
-                         0);
+        fo_win_part p = {&h, NULL, s == 3 ? 2 : 0, 160 * 33, 0, 0};
+        assert_int_equal(fo_windows_flush(&f->r.windows, 0, s, &p, s + 1), 0);
     }
     fo_hist_free(&h);
     f->r.stats.failures[FO_FAIL_TIMEOUT] = 2;
