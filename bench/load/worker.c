@@ -29,7 +29,10 @@ static void on_tick(uv_timer_t *timer) {
     fo_worker *w = timer->data;
     uint64_t now = uv_hrtime();
     fo_recorder_tick(&w->rec, now);
-    fo_users_check_timeouts(&w->users, now);
+    if (w->opts->open)
+        fo_pool_check_timeouts(&w->pool, now);
+    else
+        fo_users_check_timeouts(&w->users, now);
 }
 
 static void stop(fo_worker *w) {
@@ -38,7 +41,10 @@ static void stop(fo_worker *w) {
     w->client.stopping = 1;
     uint64_t now = uv_hrtime();
     w->stopped_ns = now > w->t0 ? now - w->t0 : 0;
-    fo_users_abort(&w->users);
+    if (w->opts->open)
+        fo_pool_abort(&w->pool, now);
+    else
+        fo_users_abort(&w->users);
     fo_recorder_close(&w->rec);
     uv_close((uv_handle_t *)&w->sched_timer, NULL);
     uv_close((uv_handle_t *)&w->tick_timer, NULL);
@@ -70,7 +76,10 @@ static void thread_main(void *arg) {
     uint64_t tick = w->opts->timeout_ns / 4000000;
     if (tick > TICK_MS) tick = TICK_MS;
     if (tick < 1) tick = 1;
-    uv_timer_start(&w->sched_timer, on_sched, ms_until(w, 0), 0);
+    if (w->opts->open)
+        fo_pool_start(&w->pool);
+    else
+        uv_timer_start(&w->sched_timer, on_sched, ms_until(w, 0), 0);
     uv_timer_start(&w->tick_timer, on_tick, tick, tick);
     uv_timer_start(&w->stop_timer, on_stop, ms_until(w, w->opts->sched.total_ns), 0);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -99,21 +108,24 @@ int fo_worker_init(fo_worker *w) {
     if (rc < 0) return rc;
     init_client(w);
     w->client.rbuf = malloc(RBUF_LEN);
-    size_t n_stages = o->staged ? o->sched.n_stages : 0;
+    size_t n_stages = !o->staged ? 0 : o->open ? o->rates.n_stages : o->sched.n_stages;
     uint64_t seed = 0x9e3779b97f4a7c15ull ^ ((uint64_t)w->id << 32) ^ uv_hrtime();
     if (!w->client.rbuf) {
         uv_loop_close(&w->loop);
         return -ENOMEM;
     }
     if (fo_recorder_init(&w->rec, w->windows, w->id, w->t0, o->sched.total_ns, w->spans,
-                         n_stages, 0) < 0) {
+                         n_stages, o->open) < 0) {
         free(w->client.rbuf);
         uv_loop_close(&w->loop);
         return -ENOMEM;
     }
-    if (fo_users_init(&w->users, &w->client,
-                      fo_sched_share(o->sched.max_users, w->id, w->n_workers), o->wait_min_ns,
-                      o->wait_max_ns, seed) < 0) {
+    rc = o->open ? fo_pool_init(&w->pool, &w->client, &o->rates, w->id, w->n_workers,
+                                fo_sched_share(o->max_connections, w->id, w->n_workers), w->t0)
+                 : fo_users_init(&w->users, &w->client,
+                                 fo_sched_share(o->sched.max_users, w->id, w->n_workers),
+                                 o->wait_min_ns, o->wait_max_ns, seed);
+    if (rc < 0) {
         fo_recorder_free(&w->rec);
         fo_load_stats_free(&w->rec.stats);
         free(w->client.rbuf);
@@ -135,7 +147,10 @@ int fo_worker_start(fo_worker *w) {
 
 static void release(fo_worker *w) {
     uv_loop_close(&w->loop);
-    fo_users_free(&w->users);
+    if (w->opts->open)
+        fo_pool_free(&w->pool);
+    else
+        fo_users_free(&w->users);
     fo_recorder_free(&w->rec);
     free(w->client.rbuf);
     w->client.rbuf = NULL;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "conn.h"
+#include "open.h"
 #include "opts.h"
 #include "recorder.h"
 #include "user.h"
@@ -39,6 +40,7 @@ typedef struct fo_worker {
     fo_client client;
     fo_recorder rec; /* its stats are the worker's: the caller merges them after join */
     fo_users users;  /* the closed model */
+    fo_pool pool;    /* the open model */
     int stopping;
     uint64_t stopped_ns; /* run time at which it stopped (at or after the end, unless interrupted) */
 } fo_worker;
