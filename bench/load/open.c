@@ -4,9 +4,13 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/select.h>
+#include <time.h>
 
-#define CHUNK 256               /* connections per chunk */
-#define SPIN_NS (2 * 1000000ull) /* closer than this, poll without blocking until it is time */
+#define CHUNK 256                 /* connections per chunk */
+#define SPIN_NS (2 * 1000000ull)  /* closer than this, poll without blocking until it is time */
+#define NAP_MIN_NS (200 * 1000ull) /* farther than this, nap in the spin (see nap) */
+#define NAP_EARLY_NS (100 * 1000ull) /* ... and wake this early: the kernel's timer slack */
 
 static fo_conn *conn_at(fo_pool *p, uint32_t i) {
     return &p->chunks[i / CHUNK][i % CHUNK].conn;
@@ -138,8 +142,26 @@ static void on_wake(uv_timer_t *t) {
     pump(t->data);
 }
 
+/* Sleeps up to ns, or until the loop has an event to handle. The loop's backend descriptor
+ * (epoll's or kqueue's) becomes readable when any of its watched descriptors has an event, so a
+ * response that arrives meanwhile wakes us at once; pselect takes nanoseconds, where libuv's
+ * timers take milliseconds. This keeps the spin before each arrival to ~0.1 ms of CPU. */
+static void nap(fo_pool *p, uint64_t ns) {
+    int fd = uv_backend_fd(p->cl->loop);
+    if (fd < 0 || fd >= FD_SETSIZE) return;
+    fd_set in;
+    FD_ZERO(&in);
+    FD_SET(fd, &in);
+    struct timespec ts = {(time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull)};
+    pselect(fd + 1, &in, NULL, NULL, &ts, NULL);
+}
+
 static void on_spin(uv_idle_t *h) {
-    pump(h->data);
+    fo_pool *p = h->data;
+    pump(p);
+    if (!uv_is_active((uv_handle_t *)&p->spin)) return;
+    uint64_t now = uv_hrtime();
+    if (p->next_at > now + NAP_MIN_NS) nap(p, p->next_at - now - NAP_EARLY_NS);
 }
 
 void fo_pool_start(fo_pool *p) {

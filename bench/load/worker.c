@@ -67,7 +67,14 @@ void fo_worker_interrupt(fo_worker *w) {
 }
 
 static void on_stop(uv_timer_t *timer) {
-    stop(timer->data);
+    fo_worker *w = timer->data;
+    /* The loop's millisecond clock may fire the timer a little before the end: wait for it. */
+    uint64_t left = ms_until(w, w->opts->sched.total_ns);
+    if (left > 0) {
+        uv_timer_start(&w->stop_timer, on_stop, left, 0);
+        return;
+    }
+    stop(w);
 }
 
 static void thread_main(void *arg) {
