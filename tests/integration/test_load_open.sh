@@ -63,26 +63,26 @@ URL=http://127.0.0.1:$PORT/
 check "serial at 50/s: exit 0" [ $? -eq 0 ]
 show s50 '(d.response.p50_ms, d.service.p50_ms, d.response.mean_ms, d.service.mean_ms, d.late_starts)'
 check "serial at 50/s: service time is the server's 10 ms" js s50 '10 <= d.service.p50_ms <= 20'
-check "serial at 50/s: response time = service time (within 1 ms)" \
-    js s50 'abs(d.response.p50_ms - d.service.p50_ms) <= 1 and abs(d.response.mean_ms - d.service.mean_ms) <= 1'
+check "serial at 50/s: response time = service time (p50 within 1 ms, mean within 3 ms)" \
+    js s50 'abs(d.response.p50_ms - d.service.p50_ms) <= 1 and abs(d.response.mean_ms - d.service.mean_ms) <= 3'
 check "serial at 50/s: one connection does it all" js s50 'd.connections <= 2 and d.queued_starts == 0'
 
-# 3. At 150/s the same server is overloaded: it completes 1/S a second (S its service time,
-# 10 ms: 100/s) while 150 arrive. With one connection the queue forms here, visibly: arrival t
-# is answered at 1.5 t, so each second of arrivals adds half a second of waiting (150 S - 1 in
-# general), while service time stays S. Seen by completion time c, the response time grows by
-# (150 S - 1) / (150 S) a second: the slope of the windows' medians.
+# 3. At 150/s the same server is overloaded: it completes mu = 1/S a second (S its service
+# time, 10 ms: 100/s) while 150 arrive. With one connection the queue forms here, visibly:
+# arrival t is answered at 150 t / mu = 1.5 t, so each second of arrivals adds 150 / mu - 1 =
+# half a second of waiting, while service time stays S. Seen by completion time c, response
+# time is c (1 - mu / 150): the windows' medians grow by 1 - mu / 150 = 1/3 s a second. The
+# check uses the mu measured, since a busy machine stretches the server's 10 ms.
 "$LOAD" -q --rate 150 -d 3s --max-connections 1 --json "$WORK/s150.json" "$URL" >"$WORK/s150.out" 2>&1
 check "serial at 150/s: exit 0" [ $? -eq 0 ]
 slope='(lambda ws: (sum((i - 1) * w.p50_ms for i, w in enumerate(ws)) / 2 / 1000))(d.windows[0:3])'
-theory='(lambda a: a / (1 + a))(150 * d.service.mean_ms / 1000 - 1)'
-show s150 "(d.service.mean_ms, [round(w.p50_ms) for w in d.windows], $slope, $theory, d.late_starts, d.queued_starts, d.unsent)"
-check "serial at 150/s: service time stays the server's ~10 ms" js s150 '10 <= d.service.p50_ms <= 20 and d.service.p99_ms <= 30'
-check "serial at 150/s: completions at 1/S a second" js s150 'abs(d.windows[1].requests - 1000 / d.service.mean_ms) <= 5'
-check "serial at 150/s: the response time grows as queueing theory says, within 10%" \
-    js s150 "abs($slope - $theory) <= 0.1 * $theory"
-check "serial at 150/s: ... which with S = 10 ms is half a second per second of arrivals" \
-    js s150 "abs((lambda s: s / (1 - s))($slope) - 0.5) <= 0.15"
+mu='(sum(w.requests for w in d.windows[0:3]) / 3)'
+show s150 "(d.service.mean_ms, $mu, [round(w.p50_ms) for w in d.windows], $slope, 1 - $mu / 150, (lambda s: s / (1 - s))($slope), d.late_starts, d.queued_starts, d.unsent)"
+check "serial at 150/s: service time stays the server's ~10 ms, flat while response time grows" \
+    js s150 '10 <= d.service.p50_ms <= 20 and d.windows[2].service_p50_ms <= d.windows[0].service_p50_ms + 5 and d.windows[2].p50_ms >= d.windows[0].p50_ms + 400'
+check "serial at 150/s: completions at about 1/S a second" js s150 "abs($mu - 1000 / d.service.mean_ms) <= 0.1 * $mu"
+check "serial at 150/s: the response time grows as queueing theory says (1 - mu/150 s a second), within 10%" \
+    js s150 "abs($slope - (1 - $mu / 150)) <= 0.1 * (1 - $mu / 150)"
 check "serial at 150/s: the waiting arrivals are late and queued, and the rest unsent" \
     js s150 'd.late_starts >= 250 and d.queued_starts >= 250 and d.sent + d.unsent == d.arrivals == 450 and d.unsent >= 100'
 check "serial at 150/s: lateness is the queueing (its p50 near the response time's)" \
