@@ -207,69 +207,66 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
     return 0;
 }
 
-int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
-    const char *p = list;
-    if (!*p) return fail(err, errlen, "--stages is empty");
+/* Adds one stage, given its count's text and its hold; 0, or -EINVAL with err set. */
+typedef int (*stage_fn)(void *list, const char *count, uint64_t hold, char *err, size_t errlen);
+
+/* Splits "COUNT:DURATION,COUNT:DURATION,..." (COUNT named `what` in errors) for option `opt`
+ * and hands each stage to add. 0, or -EINVAL with a one-line reason. */
+static int parse_stage_list(const char *opt, const char *what, const char *text, stage_fn add,
+                            void *list, char *err, size_t errlen) {
+    const char *p = text;
+    if (!*p) return fail(err, errlen, "%s is empty", opt);
     while (*p) {
         size_t len = strcspn(p, ",");
         char item[64];
         if (len == 0 || len >= sizeof item)
-            return fail(err, errlen, "--stages: bad stage near \"%.20s\"", p);
+            return fail(err, errlen, "%s: bad stage near \"%.20s\"", opt, p);
         memcpy(item, p, len);
         item[len] = '\0';
         char *colon = strchr(item, ':');
-        if (!colon) return fail(err, errlen, "--stages: \"%s\" is not USERS:DURATION", item);
+        if (!colon) return fail(err, errlen, "%s: \"%s\" is not %s:DURATION", opt, item, what);
         *colon = '\0';
-        uint32_t users;
         uint64_t hold;
-        if (parse_u32(item, 0, FO_SCHED_MAX_USERS, &users) < 0)
-            return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", item,
-                        FO_SCHED_MAX_USERS);
         if (fo_parse_duration(colon + 1, &hold) < 0)
-            return fail(err, errlen, "--stages: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)",
+            return fail(err, errlen, "%s: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)", opt,
                         colon + 1);
-        if (fo_sched_add_stage(s, users, hold) < 0)
-            return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
+        if (add(list, item, hold, err, errlen) < 0) return -EINVAL;
         p += len;
         if (*p == ',') {
             p++;
-            if (!*p) return fail(err, errlen, "--stages ends with a comma");
+            if (!*p) return fail(err, errlen, "%s ends with a comma", opt);
         }
     }
     return 0;
 }
 
-int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen) {
-    const char *p = list;
-    if (!*p) return fail(err, errlen, "--rate-stages is empty");
-    while (*p) {
-        size_t len = strcspn(p, ",");
-        char item[64];
-        if (len == 0 || len >= sizeof item)
-            return fail(err, errlen, "--rate-stages: bad stage near \"%.20s\"", p);
-        memcpy(item, p, len);
-        item[len] = '\0';
-        char *colon = strchr(item, ':');
-        if (!colon) return fail(err, errlen, "--rate-stages: \"%s\" is not RATE:DURATION", item);
-        *colon = '\0';
-        double rate;
-        uint64_t hold;
-        if (parse_double(item, 0, FO_RATES_MAX_RATE, &rate) < 0)
-            return fail(err, errlen, "--rate-stages: \"%s\" is not a rate (0 to %g a second)",
-                        item, FO_RATES_MAX_RATE);
-        if (fo_parse_duration(colon + 1, &hold) < 0)
-            return fail(err, errlen,
-                        "--rate-stages: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)",
-                        colon + 1);
-        if (fo_rates_add_stage(r, rate, hold) < 0)
-            return fail(err, errlen, "--rate-stages: at most %d stages", FO_RATES_MAX_STAGES);
-        p += len;
-        if (*p == ',') {
-            p++;
-            if (!*p) return fail(err, errlen, "--rate-stages ends with a comma");
-        }
-    }
+static int add_users_stage(void *list, const char *count, uint64_t hold, char *err,
+                           size_t errlen) {
+    uint32_t users;
+    if (parse_u32(count, 0, FO_SCHED_MAX_USERS, &users) < 0)
+        return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", count,
+                    FO_SCHED_MAX_USERS);
+    if (fo_sched_add_stage(list, users, hold) < 0)
+        return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
     return 0;
+}
+
+int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
+    return parse_stage_list("--stages", "USERS", list, add_users_stage, s, err, errlen);
+}
+
+static int add_rate_stage(void *list, const char *count, uint64_t hold, char *err, size_t errlen) {
+    double rate;
+    if (parse_double(count, 0, FO_RATES_MAX_RATE, &rate) < 0)
+        return fail(err, errlen, "--rate-stages: \"%s\" is not a rate (0 to %g a second)", count,
+                    FO_RATES_MAX_RATE);
+    if (fo_rates_add_stage(list, rate, hold) < 0)
+        return fail(err, errlen, "--rate-stages: at most %d stages", FO_RATES_MAX_STAGES);
+    return 0;
+}
+
+int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen) {
+    return parse_stage_list("--rate-stages", "RATE", list, add_rate_stage, r, err, errlen);
 }
 
 static int parse_wait(fo_load_opts *o, const char *v, char *err, size_t errlen) {
