@@ -34,23 +34,19 @@ done
 [ -x "$BIN/fanout-load" ] || { echo "open-rate.sh: $BIN/fanout-load is not built (make)" >&2; exit 2; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/open-rate.XXXXXX")
-API_PID=""
+PIDS=()
 cleanup() {
-    [ -n "$API_PID" ] && kill "$API_PID" 2>/dev/null || true
+    local pid
+    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+. "$ROOT/scripts/proc.sh"
 
 if [ -z "$URL" ]; then
     [ -x "$BIN/fanout-api" ] || { echo "open-rate.sh: $BIN/fanout-api is not built; give --url" >&2; exit 2; }
-    "$BIN/fanout-api" --port 0 >"$WORK/api.log" 2>&1 &
-    API_PID=$!
-    for _ in $(seq 100); do
-        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/api.log")
-        [ -n "$PORT" ] && break
-        sleep 0.05
-    done
-    [ -n "${PORT:-}" ] || { echo "open-rate.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
+    fo_start "$WORK/api.log" 100 "$BIN/fanout-api" --port 0 ||
+        { echo "open-rate.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
     URL=http://127.0.0.1:$PORT/0/
 fi
 

@@ -7,13 +7,6 @@
 # The assertions check the physics with margins for a busy shared machine, not tight timings.
 source "$(dirname "$0")/lib.sh"
 LOAD=$BIN/fanout-load
-# js NAME EXPR: EXPR, a Python expression over d (the JSON of $WORK/NAME.json, with objects as
-# attributes: d.failures.total), is true. Python, which every machine here has.
-js() {
-    python3 -c 'import json, sys, types
-d = json.load(open(sys.argv[1]), object_hook=lambda o: types.SimpleNamespace(**o))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.json" "$2"
-}
 # show NAME EXPR: prints EXPR's value, for the log (the figures behind the checks).
 show() {
     python3 -c 'import json, sys, types
