@@ -52,12 +52,12 @@ struct fo_conn {
     llhttp_t parser;
     fo_client *cl;
     fo_conn_cb done;
-    void *data;           /* the owner's */
-    uint64_t intended_ns; /* when the current request was meant to start (uv_hrtime) */
-    uint64_t start_ns;    /* when it was issued: its connect or its write */
-    uint64_t body_bytes;  /* of the current response */
-    unsigned connects;    /* successful connects so far */
-    int status;           /* the current response's status code */
+    void *data;               /* the owner's */
+    uint64_t intended_ns;     /* when the current request was meant to start (uv_hrtime) */
+    uint64_t start_ns;        /* when it was issued: its connect or its write */
+    uint64_t body_bytes;      /* of the current response */
+    unsigned connects;        /* successful connects so far */
+    int status;               /* the current response's status code */
     unsigned in_request : 1;  /* a request is timed and not yet finished */
     unsigned tcp_open : 1;    /* tcp is initialised and its close callback has not run */
     unsigned connected : 1;   /* tcp is connected and usable for the next request */

@@ -92,8 +92,7 @@ static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
-static int write_history(const char *prefix, const fo_load_result *r, double start_unix,
-                         int open) {
+static int write_history(const char *prefix, const fo_load_result *r, double start_unix, int open) {
     FILE *f = open_csv(prefix, "_stats_history.csv");
     if (!f) return -errno;
     fprintf(

@@ -7,9 +7,9 @@
 #include <sys/select.h>
 #include <time.h>
 
-#define CHUNK 256                 /* connections per chunk */
-#define SPIN_NS (2 * 1000000ull)  /* closer than this, poll without blocking until it is time */
-#define NAP_MIN_NS (200 * 1000ull) /* farther than this, nap in the spin (see nap) */
+#define CHUNK 256                    /* connections per chunk */
+#define SPIN_NS (2 * 1000000ull)     /* closer than this, poll without blocking until it is time */
+#define NAP_MIN_NS (200 * 1000ull)   /* farther than this, nap in the spin (see nap) */
 #define NAP_EARLY_NS (100 * 1000ull) /* ... and wake this early: the kernel's timer slack */
 
 static fo_conn *conn_at(fo_pool *p, uint32_t i) {
@@ -21,8 +21,8 @@ static void on_conn_done(fo_conn *c);
 /* Sets next_at to the intended hrtime of the thread's next arrival. */
 static void load_next(fo_pool *p) {
     p->next_at = p->next_i < p->own_total
-                     ? p->t0 + fo_rates_at(p->rates,
-                                           fo_rates_global_index(p->thread, p->n_threads, p->next_i))
+                     ? p->t0 + fo_rates_at(p->rates, fo_rates_global_index(p->thread, p->n_threads,
+                                                                           p->next_i))
                      : UINT64_MAX;
 }
 

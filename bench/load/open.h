@@ -33,11 +33,11 @@ struct fo_pool {
     fo_client *cl;
     const fo_rates *rates;
     unsigned thread, n_threads;
-    uint64_t t0;        /* the run's start, uv_hrtime() */
-    uint64_t own_total; /* this thread's arrivals in the whole run */
-    uint64_t next_i;    /* its next arrival to send, counted among its own */
-    uint64_t next_at;   /* that arrival's intended hrtime; UINT64_MAX when none is left */
-    uint64_t end_at;    /* the run's end, hrtime: nothing is sent from then on */
+    uint64_t t0;           /* the run's start, uv_hrtime() */
+    uint64_t own_total;    /* this thread's arrivals in the whole run */
+    uint64_t next_i;       /* its next arrival to send, counted among its own */
+    uint64_t next_at;      /* that arrival's intended hrtime; UINT64_MAX when none is left */
+    uint64_t end_at;       /* the run's end, hrtime: nothing is sent from then on */
     fo_pool_conn **chunks; /* the connections, in chunks that never move (handles live inside) */
     uint32_t n_conns, cap;
     uint32_t *idle; /* a stack of idle connections' indexes, the last freed on top */

@@ -53,7 +53,8 @@ static const char usage_text[] =
     "waits: their difference is queueing, which a closed model hides); a start more than 1 ms\n"
     "after its intended time is late, and --timeout counts from the send.\n"
     "Failures (connect, timeout, HTTP status >= 400, malformed response, connection closed\n"
-    "mid-response) are counted by kind and never enter the latency figures. Requests still in flight at the end are dropped.\n"
+    "mid-response) are counted by kind and never enter the latency figures. Requests still in "
+    "flight at the end are dropped.\n"
     "Ctrl-C (or SIGTERM) ends the run early and still reports it; a second one kills it.\n"
     "Max RPS is given twice: the peak of Locust's smoothed \"current RPS\" (mean of seconds\n"
     "[L-12, L-3]) and the peak of raw one-second counts.\n"
@@ -240,8 +241,7 @@ static int parse_stage_list(const char *opt, const char *what, const char *text,
     return 0;
 }
 
-static int add_users_stage(void *list, const char *count, uint64_t hold, char *err,
-                           size_t errlen) {
+static int add_users_stage(void *list, const char *count, uint64_t hold, char *err, size_t errlen) {
     uint32_t users;
     if (parse_u32(count, 0, FO_SCHED_MAX_USERS, &users) < 0)
         return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", count,
@@ -339,10 +339,11 @@ static void defaults(fo_load_opts *o) {
 }
 
 /* The open model: --rate or --rate-stages, checked against the closed model's options. */
-static int finish_open(fo_load_opts *o, double rate, const char *rate_stages, const char *closed_opt,
-                       char *err, size_t errlen) {
+static int finish_open(fo_load_opts *o, double rate, const char *rate_stages,
+                       const char *closed_opt, char *err, size_t errlen) {
     if (rate > 0 && rate_stages)
-        return fail(err, errlen, "--rate and --rate-stages do not go together: stages set the rate");
+        return fail(err, errlen,
+                    "--rate and --rate-stages do not go together: stages set the rate");
     const char *which = rate_stages ? "--rate-stages" : "--rate";
     if (closed_opt)
         return fail(err, errlen,

@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <string.h>
 
-int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0,
-                     uint64_t total_ns, const fo_span *spans, size_t n_stages, int open) {
+int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0, uint64_t total_ns,
+                     const fo_span *spans, size_t n_stages, int open) {
     memset(r, 0, sizeof *r);
     assert(spans || n_stages == 0);
     r->windows = w;
@@ -112,8 +112,7 @@ void fo_recorder_reconnect(fo_recorder *r) {
 
 void fo_recorder_tick(fo_recorder *r, uint64_t now) {
     uint64_t t = now > r->t0 ? now - r->t0 : 0;
-    if (!r->closed && t / FO_NS_PER_S > r->win_idx && t < r->total_ns)
-        flush(r, t / FO_NS_PER_S);
+    if (!r->closed && t / FO_NS_PER_S > r->win_idx && t < r->total_ns) flush(r, t / FO_NS_PER_S);
 }
 
 void fo_recorder_close(fo_recorder *r) {

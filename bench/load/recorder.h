@@ -42,8 +42,8 @@ typedef struct fo_recorder {
 } fo_recorder;
 
 /* 0, or -ENOMEM. spans may be NULL when n_stages is 0; both must outlive r. */
-int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0,
-                     uint64_t total_ns, const fo_span *spans, size_t n_stages, int open);
+int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0, uint64_t total_ns,
+                     const fo_span *spans, size_t n_stages, int open);
 /* Frees what init allocated, except stats. */
 void fo_recorder_free(fo_recorder *r);
 

@@ -173,8 +173,8 @@ static void print_closed(FILE *f, const fo_load_summary *s) {
         fprintf(f, "  latency      no successful request\n");
         return;
     }
-    fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n", s->min_ms,
-            s->mean_ms, s->max_ms);
+    fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n",
+            s->min_ms, s->mean_ms, s->max_ms);
     fprintf(f,
             "  percentiles  p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms (within "
             "0.05%%)\n",

@@ -33,16 +33,16 @@ typedef struct fo_load_summary {
     /* The open model (open is 1); the latency figures above are then response times. */
     int open;
     fo_latency response, service, lateness;
-    uint64_t arrivals;            /* intended before the run's end */
-    uint64_t sent, unsent;        /* sent; due and never sent */
-    uint64_t late, queued;        /* starts later than FO_LATE_NS; starts that waited for a connection */
-    uint64_t connections;         /* in use at once at most */
+    uint64_t arrivals;     /* intended before the run's end */
+    uint64_t sent, unsent; /* sent; due and never sent */
+    uint64_t late, queued; /* starts later than FO_LATE_NS; starts that waited for a connection */
+    uint64_t connections;  /* in use at once at most */
     double offered_rps, achieved_rps; /* arrivals and sends per second over the run */
 } fo_load_summary;
 
 typedef struct fo_stage_summary {
-    uint32_t users; /* the closed model's stages */
-    double rate;    /* the open model's */
+    uint32_t users;        /* the closed model's stages */
+    double rate;           /* the open model's */
     double start_s, end_s; /* the hold (the open model: the stage) */
     uint64_t requests, failures;
     double rps;

@@ -31,12 +31,12 @@ typedef struct fo_window {
     uint64_t failures;
     uint64_t bytes; /* body bytes of the successes */
     uint32_t users; /* users running at the window's end (before a batch due then) */
-    uint64_t pct_ns[FO_WINDOW_PCTS];        /* of the window's successes; 0 when there are none */
+    uint64_t pct_ns[FO_WINDOW_PCTS];         /* of the window's successes; 0 when there are none */
     uint64_t service_pct_ns[FO_WINDOW_PCTS]; /* the same of their service times (open model) */
     uint64_t offered, starts, late;          /* the open model: arrivals due, sent, sent late */
-    uint64_t locust_pct_ms[FO_WINDOW_PCTS]; /* the same by Locust's rule and rounding */
-    double rps_smoothed;                    /* Locust's current RPS once this window is complete */
-    double length_s;                        /* 1, or less for a last partial window */
+    uint64_t locust_pct_ms[FO_WINDOW_PCTS];  /* the same by Locust's rule and rounding */
+    double rps_smoothed;                     /* Locust's current RPS once this window is complete */
+    double length_s;                         /* 1, or less for a last partial window */
     /* Running totals over windows 0..this one, as Locust's history CSV wants them. */
     uint64_t total_requests, total_failures, total_bytes;
     uint64_t total_p50_ns, total_min_ns, total_max_ns;
@@ -59,9 +59,9 @@ typedef struct fo_windows {
     uint64_t *watermark; /* per thread: it will hand over nothing for windows below this */
     /* Windows [0, n_done) are final; [n_done, n) are gathering. */
     fo_window *win;
-    fo_hist **pending; /* per window: its merged histogram while gathering, else NULL */
+    fo_hist **pending;         /* per window: its merged histogram while gathering, else NULL */
     fo_hist **pending_service; /* the same for service times */
-    uint64_t *counts;  /* per window: requests (for the smoothed RPS) */
+    uint64_t *counts;          /* per window: requests (for the smoothed RPS) */
     size_t n, cap, n_done;
     fo_hist total;         /* every final window's successes */
     fo_hist service_total; /* their service times (open model; empty otherwise) */

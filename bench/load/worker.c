@@ -121,8 +121,8 @@ int fo_worker_init(fo_worker *w) {
         uv_loop_close(&w->loop);
         return -ENOMEM;
     }
-    if (fo_recorder_init(&w->rec, w->windows, w->id, w->t0, o->sched.total_ns, w->spans,
-                         n_stages, o->open) < 0) {
+    if (fo_recorder_init(&w->rec, w->windows, w->id, w->t0, o->sched.total_ns, w->spans, n_stages,
+                         o->open) < 0) {
         free(w->client.rbuf);
         uv_loop_close(&w->loop);
         return -ENOMEM;

@@ -27,7 +27,7 @@ typedef struct fo_worker {
     size_t request_len;
     uint64_t t0; /* the run's start, uv_hrtime() */
     fo_windows *windows;
-    const fo_span *spans; /* the stages' spans (opts' stages), for the recorder */
+    const fo_span *spans;   /* the stages' spans (opts' stages), for the recorder */
     uv_async_t *done_async; /* sent once when the worker's loop has ended, ... */
     uv_mutex_t *done_lock;  /* ... after adding 1 to *done_count under this lock */
     unsigned *done_count;
@@ -42,7 +42,8 @@ typedef struct fo_worker {
     fo_users users;  /* the closed model */
     fo_pool pool;    /* the open model */
     int stopping;
-    uint64_t stopped_ns; /* run time at which it stopped (at or after the end, unless interrupted) */
+    uint64_t
+        stopped_ns; /* run time at which it stopped (at or after the end, unless interrupted) */
 } fo_worker;
 
 /* Prepares w (its loop, connections, buffers); nothing runs yet. 0, or a negative errno. */

@@ -16,8 +16,9 @@
  *
  * --serial makes the server work on one request at a time, whatever the connections: a request
  * waits for the one before to be answered, then takes its MS ms (a server of capacity 1, as
- * prefork with one worker). --die-after N exits the whole process after N answers (a server dying mid-run). --lifetime S
- * (default 120) ends the process in any case, so a forgotten server never lingers. */
+ * prefork with one worker). --die-after N exits the whole process after N answers (a server dying
+ * mid-run). --lifetime S (default 120) ends the process in any case, so a forgotten server never
+ * lingers. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

@@ -22,7 +22,7 @@ static void test_even_spacing(void **state) {
     assert_int_equal(r.total, 300);
     assert_int_equal(r.total_ns, S(2));
     assert_int_equal(fo_rates_at(&r, 0), 0);
-    assert_int_equal(fo_rates_at(&r, 3), 20000000);   /* 3/150 s exactly */
+    assert_int_equal(fo_rates_at(&r, 3), 20000000); /* 3/150 s exactly */
     assert_int_equal(fo_rates_at(&r, 150), S(1));
     assert_int_equal(fo_rates_at(&r, 299), 1993333333);
     assert_int_equal(fo_rates_at(&r, 300), UINT64_MAX);

@@ -202,8 +202,11 @@ static void test_refusals(void **state) {
     assert_true(parse(&o, err, "http://a/", "http://b/", NULL, NULL, NULL, NULL) < 0);
     assert_true(parse(&o, err, "--stages", "5:1s", "--users", "3", "http://a/", NULL) < 0);
     /* The open model refuses the closed model's options, whichever comes first. */
-    static const char *closed[][2] = {
-        {"--users", "5"}, {"-u", "5"}, {"--spawn-rate", "2"}, {"--stages", "5:1s"}, {"--wait", "1:2"}};
+    static const char *closed[][2] = {{"--users", "5"},
+                                      {"-u", "5"},
+                                      {"--spawn-rate", "2"},
+                                      {"--stages", "5:1s"},
+                                      {"--wait", "1:2"}};
     for (size_t i = 0; i < sizeof closed / sizeof closed[0]; i++) {
         assert_true(parse(&o, err, "--rate", "10", closed[i][0], closed[i][1], "http://a/", NULL) <
                     0);

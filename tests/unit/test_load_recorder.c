@@ -31,7 +31,8 @@ static int setup(void **state) {
     f->windows.rates = &f->rates;
     f->spans[0] = (fo_span){0, FO_NS_PER_S};
     f->spans[1] = (fo_span){FO_NS_PER_S, 3 * FO_NS_PER_S};
-    assert_int_equal(fo_recorder_init(&f->rec, &f->windows, 0, T0, 3 * FO_NS_PER_S, f->spans, 2, 1), 0);
+    assert_int_equal(fo_recorder_init(&f->rec, &f->windows, 0, T0, 3 * FO_NS_PER_S, f->spans, 2, 1),
+                     0);
     *state = f;
     return 0;
 }
