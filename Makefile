@@ -11,7 +11,7 @@ ifneq ($(SANITIZE),)
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=$(SANITIZE)
 endif
 
-.PHONY: all build deps test clean bench bench-ci bench-baseline soak fuzz format help
+.PHONY: all build deps test clean bench bench-ci bench-baseline bench-scale soak fuzz format help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make                build into $(BUILD)/ (installs missing dependencies first)"
 	@echo "make test           build and run the unit and integration tests"
 	@echo "make bench          run the model comparison (see scripts/bench.sh --help)"
+	@echo "make bench-scale    every model on a ladder of users up to 10,000 (scripts/bench-scale.sh)"
 	@echo "make bench-ci       short regression run against bench/baseline.json"
 	@echo "make bench-baseline rewrite bench/baseline.json from a bench-ci run"
 	@echo "make clean          remove build directories"
@@ -46,6 +47,11 @@ BENCH_ENV = CONFIGS="$(CONFIGS)" USERS="$(USERS)" SPAWN_RATE="$(SPAWN_RATE)" \
 BENCH_ENV += MODE="$(MODE)" RATE="$(RATE)"
 bench: build
 	$(BENCH_ENV) scripts/bench.sh
+
+# The models at scale: make bench-scale MODELS="uv threads" LADDER="100 1000 10000" RATE=1667
+bench-scale: build
+	MODELS="$(MODELS)" LADDER="$(LADDER)" RATE="$(RATE)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" \
+	    scripts/bench-scale.sh
 
 # The regression run for CI: short, fast pages, compared with bench/baseline.json by ratios.
 CI_BENCH = CONFIGS="$(or $(CONFIGS),$(CI_CONFIGS))" USERS=20 SPAWN_RATE=20 DURATION=6s MS=30 \

@@ -46,12 +46,19 @@ machine with each row's Little's-law bound, and writes bench/results/<date-time>
   --baseline FILE       compare ratios with FILE; exit 1 when a configuration is worse than it
                         by more than --tolerance (default $TOLERANCE, relative)
   --write-baseline FILE write this run's ratios as the new baseline
+  --scale [options]     the models at scale instead: scripts/bench-scale.sh (see --scale --help)
   -h, --help            this help
 
 The same settings are read from the environment: CONFIGS, USERS, SPAWN_RATE, DURATION, MS,
 MODE, RATE.
 USAGE
 }
+
+# The models at scale are their own run (scripts/bench-scale.sh).
+if [ "${1:-}" = --scale ]; then
+    shift
+    exec "$top/scripts/bench-scale.sh" "$@"
+fi
 
 while [ $# -gt 0 ]; do
     case "$1" in

@@ -11,9 +11,15 @@
  * is still out with the application. */
 #include "fanout/server_uv.h"
 
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "fanout/sys.h"
 
 #define READ_CHUNK 16384
 #define LINGER_MS 2000
@@ -21,6 +27,9 @@
  * requests but does not read the answers stops being read at this many, instead of making us
  * queue answers without limit. */
 #define MAX_QUEUED_WRITES 4
+/* After an accept that failed for want of descriptors or memory, the server stops accepting
+ * for this long instead of retrying at once (libuv would spin on the listener otherwise). */
+#define ACCEPT_BACKOFF_MS 250
 
 typedef enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER } timer_kind;
 
@@ -32,18 +41,18 @@ struct fo_conn_uv {
     fo_conn_uv *prev, *next;
     fo_http_parser parser;
     fo_request req;
-    char *buf;        /* received bytes not yet parsed (pipelined requests) */
+    char *buf; /* received bytes not yet parsed (pipelined requests) */
     size_t len, cap;
     timer_kind timer_kind;
     int handles_open; /* tcp and timer: freed when both are closed */
     int waiting;      /* a request is out with the application */
     int in_process;   /* inside process(): respond must not re-enter it */
     int reading;
-    int eof;          /* the client will send no more */
-    int close_after;  /* close once the queued answers are written */
-    int lingering;    /* the sending side is shut down; draining input */
+    int eof;         /* the client will send no more */
+    int close_after; /* close once the queued answers are written */
+    int lingering;   /* the sending side is shut down; draining input */
     int closing;
-    int writes;       /* writes queued and not completed */
+    int writes; /* writes queued and not completed */
 };
 
 typedef struct write_req {
@@ -56,21 +65,27 @@ static void conn_close(fo_conn_uv *c);
 static void start_reading(fo_conn_uv *c);
 
 static void maybe_drained(fo_server_uv *s) {
-    if (s->stopping && s->n_conns == 0 && s->listener.data == NULL && s->on_drained) {
+    if (s->stopping && s->n_conns == 0 && s->handles_closing == 0 && s->on_drained) {
         void (*cb)(fo_server_uv *) = s->on_drained;
         s->on_drained = NULL;
         cb(s);
     }
 }
 
+static void resume_accepting(fo_server_uv *s);
+
 static void conn_free(fo_conn_uv *c) {
     fo_server_uv *s = c->server;
-    if (c->prev) c->prev->next = c->next;
-    else s->conns = c->next;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->n_conns--;
+    assert(s->n_conns >= 0);
     free(c->buf);
     free(c);
+    if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
     maybe_drained(s);
 }
 
@@ -140,8 +155,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (nread == 0) return;
     if (c->lingering) {
         /* Draining after our last answer: discard everything until EOF or the linger timer. */
-        if (nread < 0) conn_close(c);
-        else c->len = 0;
+        if (nread < 0)
+            conn_close(c);
+        else
+            c->len = 0;
         return;
     }
     if (nread < 0) {
@@ -151,8 +168,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
             /* A half-close: answer what is complete, then close. */
             c->eof = 1;
             process(c);
-            if (!c->waiting && !c->writes) conn_close(c);
-            else close_after_writes(c);
+            if (!c->waiting && !c->writes)
+                conn_close(c);
+            else
+                close_after_writes(c);
         } else if (!c->waiting) {
             conn_close(c); /* reset: nothing to answer */
         } else {
@@ -162,7 +181,8 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     c->len += (size_t)nread;
-    if (c->timer_kind != TIMER_HEADER) arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
+    if (c->timer_kind != TIMER_HEADER)
+        arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
     process(c);
 }
 
@@ -205,13 +225,17 @@ static void process(fo_conn_uv *c) {
         return;
     }
     if (c->eof) {
-        if (!c->writes) conn_close(c);
-        else close_after_writes(c);
+        if (!c->writes)
+            conn_close(c);
+        else
+            close_after_writes(c);
         return;
     }
     if (c->server->stopping && !fo_http_parser_mid_request(&c->parser)) {
-        if (!c->writes) conn_close(c);
-        else close_after_writes(c);
+        if (!c->writes)
+            conn_close(c);
+        else
+            close_after_writes(c);
         return;
     }
     if (c->writes >= MAX_QUEUED_WRITES) {
@@ -236,8 +260,10 @@ static void process(fo_conn_uv *c) {
 
 static void start_reading(fo_conn_uv *c) {
     if (c->reading || c->closing) return;
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
-    else conn_close(c);
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+        c->reading = 1;
+    else
+        conn_close(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
@@ -251,8 +277,10 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     c->lingering = 1;
     c->len = 0;
     arm_timer(c, TIMER_LINGER, LINGER_MS);
-    if (c->eof) conn_close(c);
-    else start_reading(c);
+    if (c->eof)
+        conn_close(c);
+    else
+        start_reading(c);
 }
 
 static void finish_connection(fo_conn_uv *c) {
@@ -276,8 +304,10 @@ static void on_write(uv_write_t *req, int status) {
         conn_close(c);
         return;
     }
-    if (c->close_after && c->writes == 0) finish_connection(c);
-    else if (!c->close_after && !c->waiting && c->writes == MAX_QUEUED_WRITES - 1) process(c);
+    if (c->close_after && c->writes == 0)
+        finish_connection(c);
+    else if (!c->close_after && !c->waiting && c->writes == MAX_QUEUED_WRITES - 1)
+        process(c);
 }
 
 void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
@@ -316,16 +346,114 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     process(c);
 }
 
+/* Accepting: libuv watches a listening socket through a handle, and offers no way to stop
+ * watching it but closing the handle. So each socket is kept open by the server and accepting
+ * runs on a handle over a duplicate of it: pausing closes the handles (the socket, its port and
+ * its backlog stay), resuming opens new ones. */
+
+static void on_connection(uv_stream_t *listener, int status);
+
+static void on_handle_freed(uv_handle_t *h) {
+    fo_server_uv *s = h->data;
+    if (h->type == UV_TCP) free(h);
+    s->handles_closing--;
+    maybe_drained(s);
+}
+
+static void close_listeners(fo_server_uv *s) {
+    for (int i = 0; i < s->n_listen; i++) {
+        if (!s->listeners[i]) continue;
+        s->handles_closing++;
+        uv_close((uv_handle_t *)s->listeners[i], on_handle_freed);
+        s->listeners[i] = NULL;
+    }
+}
+
+/* Starts accepting on listening socket i. 0 or a negative libuv error. */
+static int open_listener(fo_server_uv *s, int i) {
+    assert(s->listeners[i] == NULL);
+    uv_tcp_t *h = malloc(sizeof *h);
+    if (!h) return UV_ENOMEM;
+    int fd = dup(s->listen_fds[i]);
+    if (fd < 0) {
+        int rc = uv_translate_sys_error(errno);
+        free(h);
+        return rc;
+    }
+    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+    int rc = uv_tcp_init(s->loop, h);
+    if (rc < 0) {
+        close(fd);
+        free(h);
+        return rc;
+    }
+    h->data = s;
+    rc = uv_tcp_open(h, (uv_os_sock_t)fd);
+    if (rc < 0)
+        close(fd); /* not adopted by the handle */
+    else
+        rc = uv_listen((uv_stream_t *)h, s->opts.backlog, on_connection);
+    if (rc < 0) {
+        s->handles_closing++;
+        uv_close((uv_handle_t *)h, on_handle_freed); /* closes fd once adopted */
+        return rc;
+    }
+    s->listeners[i] = h;
+    return 0;
+}
+
+/* Stops accepting until resume_accepting: at the cap, or for ACCEPT_BACKOFF_MS. */
+static void pause_accepting(fo_server_uv *s, fo_accept_state why) {
+    assert(why == FO_ACCEPT_FULL || why == FO_ACCEPT_BACKOFF);
+    if (s->accept_state != FO_ACCEPTING) return;
+    s->accept_state = why;
+    s->pauses++;
+    close_listeners(s);
+}
+
+static void on_backoff_over(uv_timer_t *t) {
+    resume_accepting(t->data);
+}
+
+static void resume_accepting(fo_server_uv *s) {
+    if (s->accept_state == FO_ACCEPTING || s->accept_state == FO_ACCEPT_STOPPED) return;
+    if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns) {
+        s->accept_state = FO_ACCEPT_FULL;
+        return;
+    }
+    s->accept_state = FO_ACCEPTING;
+    for (int i = 0; i < s->n_listen; i++) {
+        if (open_listener(s, i) == 0) continue;
+        /* Out of descriptors or memory even for a handle: try again after the backoff. */
+        s->accept_errors++;
+        close_listeners(s);
+        s->accept_state = FO_ACCEPT_BACKOFF;
+        uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
+        return;
+    }
+}
+
 static void on_connection(uv_stream_t *listener, int status) {
     fo_server_uv *s = listener->data;
     if (status < 0) {
-        /* EMFILE and friends: libuv sheds the connection; we count and keep serving. */
+        /* EMFILE and friends: libuv has shed the connection. Retrying at once would find the
+         * same shortage, so accepting pauses and resumes on a timer. */
         s->accept_errors++;
+        if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS ||
+            status == UV_ENOMEM) {
+            pause_accepting(s, FO_ACCEPT_BACKOFF);
+            uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
+        }
         return;
     }
+    assert(s->accept_state == FO_ACCEPTING);
     fo_conn_uv *c = calloc(1, sizeof *c);
     if (!c) {
+        /* Leave the connection in libuv's hands: it stops watching the listener until an
+         * accept, so pause (which closes the handle, and the connection with it) and retry. */
         s->accept_errors++;
+        pause_accepting(s, FO_ACCEPT_BACKOFF);
+        uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
         return;
     }
     c->server = s;
@@ -338,7 +466,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
-    s->n_conns++;
+    if (++s->n_conns > s->peak_conns) s->peak_conns = s->n_conns;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         s->accept_errors++;
         conn_close(c);
@@ -347,6 +475,8 @@ static void on_connection(uv_stream_t *listener, int status) {
     uv_tcp_nodelay(&c->tcp, 1);
     arm_timer(c, TIMER_HEADER, s->opts.header_timeout_ms);
     start_reading(c);
+    if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns)
+        pause_accepting(s, FO_ACCEPT_FULL);
 }
 
 void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
@@ -359,73 +489,67 @@ void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts
     if (!s->opts.backlog) s->opts.backlog = 1024;
     s->on_request = on_request;
     s->data = data;
+    s->accept_state = FO_ACCEPTING;
+    uv_timer_init(loop, &s->backoff);
+    s->backoff.data = s;
 }
 
 int fo_server_uv_listen(fo_server_uv *s, const char *host, int port) {
-    struct addrinfo hints = {0};
-    uv_getaddrinfo_t gai;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int rc = uv_getaddrinfo(s->loop, &gai, NULL, host, portstr, &hints);
-    if (rc < 0) return rc;
-    rc = uv_tcp_init(s->loop, &s->listener);
-    if (rc == 0) {
-        s->listener.data = s;
-        rc = uv_tcp_bind(&s->listener, gai.addrinfo->ai_addr, 0);
-        if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, s->opts.backlog, on_connection);
-        if (rc < 0) {
-            uv_close((uv_handle_t *)&s->listener, NULL);
-            s->listener.data = NULL;
-        }
-    }
-    uv_freeaddrinfo(gai.addrinfo);
-    return rc;
+    char err[256];
+    int bound = 0;
+    int fd = fo_listen_tcp(host, port, s->opts.backlog, &bound, err, sizeof err);
+    if (fd < 0) return errno ? uv_translate_sys_error(errno) : UV_EINVAL;
+    return fo_server_uv_listen_fd(s, fd);
 }
 
 int fo_server_uv_listen_fd(fo_server_uv *s, int fd) {
-    int rc = uv_tcp_init(s->loop, &s->listener);
-    if (rc < 0) return rc;
-    s->listener.data = s;
-    rc = uv_tcp_open(&s->listener, (uv_os_sock_t)fd);
-    if (rc == 0) rc = uv_listen((uv_stream_t *)&s->listener, s->opts.backlog, on_connection);
+    if (s->n_listen >= FO_SERVER_UV_MAX_LISTENERS) {
+        close(fd);
+        return UV_EINVAL;
+    }
+    int i = s->n_listen++;
+    s->listen_fds[i] = fd;
+    if (s->accept_state != FO_ACCEPTING) return 0; /* watched once accepting resumes */
+    int rc = open_listener(s, i);
     if (rc < 0) {
-        uv_close((uv_handle_t *)&s->listener, NULL);
-        s->listener.data = NULL;
+        close(fd);
+        s->n_listen--;
     }
     return rc;
 }
 
 int fo_server_uv_port(fo_server_uv *s) {
+    if (s->n_listen == 0) return UV_EINVAL;
     struct sockaddr_storage ss;
-    int len = sizeof ss;
-    int rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&ss, &len);
-    if (rc < 0) return rc;
+    socklen_t len = sizeof ss;
+    if (getsockname(s->listen_fds[0], (struct sockaddr *)&ss, &len) != 0)
+        return uv_translate_sys_error(errno);
     if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static void on_listener_closed(uv_handle_t *h) {
-    fo_server_uv *s = h->data;
-    s->listener.data = NULL;
-    maybe_drained(s);
 }
 
 void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
     if (s->stopping) return;
     s->stopping = 1;
     s->on_drained = on_drained;
-    if (s->listener.data && !uv_is_closing((uv_handle_t *)&s->listener))
-        uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    s->accept_state = FO_ACCEPT_STOPPED;
+    close_listeners(s);
+    /* The sockets themselves close too: with no process accepting, new clients are refused at
+     * once instead of waiting in a backlog nobody reads. */
+    for (int i = 0; i < s->n_listen; i++)
+        close(s->listen_fds[i]);
+    s->n_listen = 0;
+    s->handles_closing++;
+    uv_close((uv_handle_t *)&s->backoff, on_handle_freed);
     for (fo_conn_uv *c = s->conns, *next; c; c = next) {
         next = c->next;
         /* A request being read or served is finished first (it is answered with
          * "Connection: close"); idle connections close now, or once their answers are out. */
         if (c->waiting || fo_http_parser_mid_request(&c->parser)) continue;
-        if (c->writes) close_after_writes(c);
-        else conn_close(c);
+        if (c->writes)
+            close_after_writes(c);
+        else
+            conn_close(c);
     }
     maybe_drained(s);
 }

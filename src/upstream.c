@@ -89,10 +89,33 @@ static size_t collect_body(char *data, size_t size, size_t nmemb, void *userp) {
     return n;
 }
 
-/* base_url + "/<ms>/", with exactly one slash between them whether or not base_url ends in one.
- * malloc'd; NULL when out of memory. */
-static char *call_url(const char *base_url, int ms) {
-    size_t base_len = strlen(base_url);
+/* How many comma-separated URLs base_url holds. */
+static unsigned count_bases(const char *base_url) {
+    unsigned n = 1;
+    for (const char *p = base_url; *p; p++)
+        n += *p == ',';
+    return n;
+}
+
+int fo_upstream_check(const char *base_url, char *err, size_t errlen) {
+    const char *p = base_url;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        if (len <= 7 || strncmp(p, "http://", 7) != 0) {
+            snprintf(err, errlen, "each upstream must be an http:// URL, not '%.*s'", (int)len, p);
+            return -1;
+        }
+        if (!p[len]) return 0;
+        p += len + 1;
+    }
+}
+
+/* The base URL numbered turn modulo their count + "/<ms>/", with exactly one slash between
+ * them whether or not the base ends in one. malloc'd; NULL when out of memory. */
+static char *call_url(const char *base_url, unsigned turn, int ms) {
+    for (unsigned skip = turn % count_bases(base_url); skip > 0; skip--)
+        base_url = strchr(base_url, ',') + 1;
+    size_t base_len = strcspn(base_url, ",");
     while (base_len > 0 && base_url[base_len - 1] == '/')
         base_len--;
     size_t cap = base_len + 32;
@@ -102,7 +125,7 @@ static char *call_url(const char *base_url, int ms) {
     return url;
 }
 
-int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call) {
+int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call, unsigned turn) {
     call->outcome = FO_CALL_PENDING;
     call->http_status = 0;
     call->body_len = 0;
@@ -110,7 +133,7 @@ int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call) {
     call->country[0] = '\0';
     call->error[0] = '\0';
 
-    char *url = call_url(cfg->base_url, call->ms);
+    char *url = call_url(cfg->base_url, turn, call->ms);
     if (!url) return -ENOMEM;
     /* Each option is set on every call because the runners reuse their easy handles: nothing may
      * be left over from the previous fan-out. The first failure is kept; later ones are skipped. */

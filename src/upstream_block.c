@@ -16,6 +16,7 @@ struct fo_upstream_block {
     CURLM *multi;
     CURL *easy[FO_FANOUT_CALLS];
     int added[FO_FANOUT_CALLS]; /* 1 while easy[i] is in the multi handle */
+    unsigned turn;              /* spreads the calls over the upstream URLs */
 };
 
 fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg) {
@@ -29,10 +30,11 @@ fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg) {
         ok = u->easy[i] != NULL;
     }
     /* The three calls go to the same host at once: each needs its own connection (HTTP/1.1, no
-     * multiplexing), and the cache must keep all of them, plus some slack, between fan-outs. */
+     * multiplexing), and the cache keeps exactly those between fan-outs. Each is a descriptor
+     * per thread (FO_UPSTREAM_BLOCK_FDS), which is what limits a threads server's size. */
     if (ok) ok = curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) == CURLM_OK;
     if (ok)
-        ok = curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 2L * FO_FANOUT_CALLS) == CURLM_OK;
+        ok = curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, (long)FO_FANOUT_CALLS) == CURLM_OK;
     if (ok)
         ok = curl_multi_setopt(u->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING) == CURLM_OK;
     if (!ok) {
@@ -105,7 +107,7 @@ int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f) {
     f->start_ns = fo_now_ns();
     f->done = 0;
     for (int i = 0; i < FO_FANOUT_CALLS; i++) {
-        int rc = fo_call_setup(u->easy[i], u->cfg, &f->calls[i]);
+        int rc = fo_call_setup(u->easy[i], u->cfg, &f->calls[i], u->turn++);
         if (rc < 0) return abandon(u, f, rc, "could not set up the call");
         CURLMcode mc = curl_multi_add_handle(u->multi, u->easy[i]);
         if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));

@@ -44,8 +44,9 @@ struct fo_upstream_uv {
     const fo_upstream_cfg *cfg;
     CURLM *multi;
     uv_timer_t timer;
-    int active;                   /* fan-outs in flight */
-    CURL *idle[IDLE_EASY_MAX];    /* easy handles kept for reuse */
+    int active;                /* fan-outs in flight */
+    unsigned turn;             /* spreads the calls over the upstream URLs */
+    CURL *idle[IDLE_EASY_MAX]; /* easy handles kept for reuse */
     int n_idle;
 };
 
@@ -54,7 +55,8 @@ static void collect_done(fo_upstream_uv *u);
 static void on_poll(uv_poll_t *h, int status, int events) {
     sock_watch *w = h->data;
     int flags = 0;
-    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
     else {
         if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
         if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -111,7 +113,8 @@ static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
     if (timeout_ms < 0) uv_timer_stop(&u->timer);
     /* Even a 0 ms timeout goes through the loop: curl must not be re-entered from here. */
-    else uv_timer_start(&u->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    else
+        uv_timer_start(&u->timer, on_timeout, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
@@ -152,6 +155,10 @@ static void collect_done(fo_upstream_uv *u) {
     }
 }
 
+static void on_runner_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
 fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg) {
     fo_upstream_uv *u = calloc(1, sizeof *u);
     if (!u) return NULL;
@@ -164,13 +171,20 @@ fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg) 
     }
     uv_timer_init(loop, &u->timer);
     u->timer.data = u;
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-    /* Keep enough idle upstream connections for every call of a busy loop to find one. */
-    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 4096L);
-    curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    /* Keep an idle upstream connection for every call a busy loop may have in flight: with
+     * fewer, each wave of calls closes connections only to open new ones. */
+    int ok = curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, on_socket) == CURLM_OK &&
+             curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u) == CURLM_OK &&
+             curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, on_timer_change) == CURLM_OK &&
+             curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u) == CURLM_OK &&
+             curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, cfg->pool > 0 ? cfg->pool : 4096L) ==
+                 CURLM_OK &&
+             curl_multi_setopt(u->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L) == CURLM_OK;
+    if (!ok) {
+        curl_multi_cleanup(u->multi);
+        uv_close((uv_handle_t *)&u->timer, on_runner_closed);
+        return NULL;
+    }
     return u;
 }
 
@@ -192,7 +206,7 @@ int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void 
         }
         j->easy[i] = easy;
         j->refs[i] = (call_ref){j, i};
-        if (fo_call_setup(easy, u->cfg, &f->calls[i]) != 0) {
+        if (fo_call_setup(easy, u->cfg, &f->calls[i], u->turn++) != 0) {
             rc = -ENOMEM;
             break;
         }
@@ -222,12 +236,9 @@ int fo_upstream_uv_active(const fo_upstream_uv *u) {
     return u->active;
 }
 
-static void on_runner_closed(uv_handle_t *h) {
-    free(h->data);
-}
-
 void fo_upstream_uv_close(fo_upstream_uv *u) {
-    while (u->n_idle) curl_easy_cleanup(u->idle[--u->n_idle]);
+    while (u->n_idle)
+        curl_easy_cleanup(u->idle[--u->n_idle]);
     /* Closing the cached connections removes their sockets through on_socket. */
     curl_multi_cleanup(u->multi);
     u->multi = NULL;

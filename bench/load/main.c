@@ -1,12 +1,12 @@
 /* fanout-load: parse the command line, run the load, print the live line and the summary,
  * write the machine output, and turn the outcome into an exit status (see --help). */
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fanout/sys.h"
 #include "opts.h"
 #include "output.h"
 #include "report.h"
@@ -34,54 +34,30 @@ static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *d
     fflush(stderr);
 }
 
-/* Descriptors kept beside the connections: stdio, the loops, files, a margin. */
-#define FD_SPARE 64
-
-/* Raises the open-file limit towards `sockets` + FD_SPARE as far as the hard limit allows.
- * Returns the limit now in force (0 when unknown). */
-static rlim_t raise_fd_limit(uint32_t sockets) {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-    rlim_t want = (rlim_t)sockets + FD_SPARE;
-    if (rl.rlim_cur >= want) return rl.rlim_cur;
-    rlim_t old = rl.rlim_cur;
-    rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want) ? want : rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) == 0) return rl.rlim_cur;
-#ifdef OPEN_MAX
-    /* macOS refuses more than OPEN_MAX whatever the hard limit says: settle for that. */
-    if (rl.rlim_cur > OPEN_MAX && old < OPEN_MAX) {
-        rl.rlim_cur = OPEN_MAX;
-        if (setrlimit(RLIMIT_NOFILE, &rl) == 0) return rl.rlim_cur;
+/* Each connection holds one socket (a user's, or one of the open model's pool), and each
+ * thread's loop a few descriptors: the limit must hold them all, or connects would fail and be
+ * counted against the server. The open model's default cap (10000) is lowered to what fits; a
+ * --max-connections asked for is checked. 0, or -1 having said why. */
+static int plan_fds(fo_load_opts *o) {
+    fo_fd_need need = {.fixed = FO_FD_RESERVE + 8L * o->threads, .per_conn = 1};
+    char what[64];
+    if (!o->open) {
+        long conns = (long)o->sched.max_users;
+        snprintf(what, sizeof what, "--users %ld", conns);
+        return fo_fd_plan("fanout-load", what, &need, conns, &conns,
+                          "split the users over several fanout-load processes");
     }
-#endif
-    return old;
-}
-
-/* Each user holds one socket: make room for them all when the hard limit allows. */
-static void fit_users(uint32_t users) {
-    rlim_t lim = raise_fd_limit(users);
-    if (lim && lim < (rlim_t)users + FD_SPARE)
-        fprintf(
-            stderr,
-            "fanout-load: warning: open-file limit %llu is below %u users; connects will fail\n",
-            (unsigned long long)lim, users);
-}
-
-/* The open model's pool must fit the open-file limit: a --max-connections beyond it is an error
- * (0 with err set); the default is lowered to fit. 1 when it fits. */
-static int fit_connections(fo_load_opts *o, char *err, size_t errlen) {
-    rlim_t lim = raise_fd_limit(o->max_connections);
-    if (!lim || lim >= (rlim_t)o->max_connections + FD_SPARE) return 1;
-    if (o->max_connections_given || lim <= FD_SPARE) {
-        snprintf(err, errlen,
-                 "--max-connections %u needs %u open files, but the limit is %llu (raise it with "
-                 "ulimit -n, or ask for fewer connections)",
-                 o->max_connections, o->max_connections + FD_SPARE, (unsigned long long)lim);
-        return 0;
-    }
-    o->max_connections = (uint32_t)(lim - FD_SPARE);
+    long conns = o->max_connections_given ? (long)o->max_connections : 0;
+    if (conns)
+        snprintf(what, sizeof what, "--max-connections %ld", conns);
+    else
+        snprintf(what, sizeof what, "--rate with --threads %u", o->threads);
+    if (fo_fd_plan("fanout-load", what, &need, (long)o->threads, &conns,
+                   "ask for fewer connections") != 0)
+        return -1;
+    if (conns < (long)o->max_connections) o->max_connections = (uint32_t)conns;
     if (o->threads > o->max_connections) o->threads = o->max_connections;
-    return 1;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -98,12 +74,7 @@ int main(int argc, char **argv) {
     }
     /* A write to a connection the server has closed must be an error code, not a signal. */
     signal(SIGPIPE, SIG_IGN);
-    if (!opts.open) {
-        fit_users(opts.sched.max_users);
-    } else if (!fit_connections(&opts, err, sizeof err)) {
-        fprintf(stderr, "fanout-load: %s\n", err);
-        return EXIT_USAGE;
-    }
+    if (plan_fds(&opts) != 0) return EXIT_ERROR;
 
     live_state ls = {&opts, isatty(STDERR_FILENO), 0};
     fo_load_result result;

@@ -11,11 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fanout/report.h"
+#include "html.h"
+#include "scale.h"
 
 #define MAX_CONFIGS 64
 
@@ -133,54 +134,6 @@ static int write_series(const config *c) {
     return fclose(f);
 }
 
-static void machine(char *out, size_t len) {
-    struct utsname u;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    if (uname(&u) == 0)
-        snprintf(out, len, "%s %s, %ld cores", u.sysname, u.machine, cpus);
-    else
-        snprintf(out, len, "%ld cores", cpus);
-}
-
-static void html_escape_to(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&': fputs("&amp;", f); break;
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
-/* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
-static void md_table_to_html(FILE *f, const char *md) {
-    fputs("<table>\n", f);
-    int line = 0;
-    for (const char *p = md; *p; line++) {
-        const char *end = strchr(p, '\n');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (line != 1) {
-            char *row = strndup(p, n);
-            const char *tag = line == 0 ? "th" : "td";
-            fputs("<tr>", f);
-            char *save = NULL;
-            for (char *cell = strtok_r(row, "|", &save); cell; cell = strtok_r(NULL, "|", &save)) {
-                while (*cell == ' ') cell++;
-                size_t l = strlen(cell);
-                while (l && cell[l - 1] == ' ') cell[--l] = '\0';
-                fprintf(f, "<%s>", tag);
-                html_escape_to(f, cell);
-                fprintf(f, "</%s>", tag);
-            }
-            fputs("</tr>\n", f);
-            free(row);
-        }
-        p += n + (end ? 1 : 0);
-    }
-    fputs("</table>\n", f);
-}
-
 static int write_index(const config *cs, size_t n, const char *table, const char *blog,
                        const char *settings) {
     FILE *f = open_out("index.html");
@@ -195,15 +148,15 @@ static int write_index(const config *cs, size_t n, const char *table, const char
           "</style></head><body>\n<h1>fanout: which concurrency model serves a page that waits on slow APIs?</h1>\n",
           f);
     fprintf(f, "<p>");
-    html_escape_to(f, settings);
+    fo_html_escape(f, settings);
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
-    md_table_to_html(f, table);
+    fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
           "page's floor (its slowest call). Ratios near 1 are perfect.</p>\n"
           "<img src=\"compare.svg\" alt=\"p95 and Max RPS per configuration\">\n"
           "<h2>The blog's figures</h2>\n",
           f);
-    md_table_to_html(f, blog);
+    fo_html_md_table(f, blog);
     fputs("<h2>Each configuration over time</h2>\n", f);
     if (n && cs[0].open)
         fputs("<p>The open model: visitors arrive at the offered rate whatever the server does. "
@@ -267,11 +220,14 @@ static void usage(FILE *f) {
           "  --baseline FILE        exit 1 when a configuration's RPS / bound, p95 / floor or\n"
           "                         failure ratio is worse than FILE's beyond the tolerance\n"
           "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
-          "  --write-baseline FILE  write this run's ratios as a baseline\n",
+          "  --write-baseline FILE  write this run's ratios as a baseline\n"
+          "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
+          "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n",
           f);
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && strncmp(argv[1], "--scale", 7) == 0) return fo_report_scale_main(argc, argv);
     const char *baseline = NULL, *write_baseline = NULL;
     double tolerance = 0.25;
     static const struct option longopts[] = {
@@ -330,7 +286,7 @@ int main(int argc, char **argv) {
     char *table = fo_bench_table_md(rows, n);
     char *blog = fo_bench_blog_md();
     char mach[256], settings[640], stamp[64];
-    machine(mach, sizeof mach);
+    fo_machine_line(mach, sizeof mach);
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M", localtime(&now));
     const json_t *l0 = cs[0].load;

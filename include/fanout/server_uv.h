@@ -17,23 +17,48 @@ typedef struct fo_conn_uv fo_conn_uv;
 typedef void (*fo_request_cb)(fo_conn_uv *conn, const fo_request *req, void *data);
 
 typedef struct fo_server_uv_opts {
-    uint64_t header_timeout_ms;    /* a request must arrive whole within this; 0 = 10000 */
-    uint64_t keepalive_timeout_ms; /* an idle keep-alive connection is closed after this; 0 = 5000 */
-    int backlog;                   /* listen backlog; 0 = 1024 */
+    uint64_t header_timeout_ms; /* a request must arrive whole within this; 0 = 10000 */
+    uint64_t
+        keepalive_timeout_ms; /* an idle keep-alive connection is closed after this; 0 = 5000 */
+    int backlog;              /* listen backlog; 0 = 1024 */
+    /* The most connections held at once (like nginx's worker_connections); 0 = no cap. At the
+     * cap the server stops accepting, so further clients wait in the listen backlog (or are
+     * taken by another process on the same socket) instead of being accepted and failed. */
+    long max_conns;
 } fo_server_uv_opts;
+
+/* How many sockets one server may listen on (the country API spreads over several ports). */
+#define FO_SERVER_UV_MAX_LISTENERS 64
+
+/* Why the server is not accepting right now. */
+typedef enum fo_accept_state {
+    FO_ACCEPTING,      /* watching every listening socket */
+    FO_ACCEPT_FULL,    /* at max_conns: resumes when a connection closes */
+    FO_ACCEPT_BACKOFF, /* accept failed for want of descriptors or memory: resumes on a timer */
+    FO_ACCEPT_STOPPED, /* fo_server_uv_stop: for good */
+} fo_accept_state;
 
 struct fo_server_uv {
     uv_loop_t *loop;
-    uv_tcp_t listener;
     fo_server_uv_opts opts;
     fo_request_cb on_request;
     void *data;
-    fo_conn_uv *conns;      /* every open connection (a doubly linked list) */
-    int n_conns;
-    int pending;            /* requests handed out and not answered yet */
-    int stopping;           /* set by fo_server_uv_stop */
+    /* The listening sockets, owned. Accepting runs on a libuv handle over a duplicate of each;
+     * pausing closes the handles and keeps these, so the socket and its backlog stay. */
+    int listen_fds[FO_SERVER_UV_MAX_LISTENERS];
+    uv_tcp_t *listeners[FO_SERVER_UV_MAX_LISTENERS]; /* NULL while not accepting */
+    int n_listen;
+    int handles_closing; /* listener handles and the backoff timer not yet closed */
+    fo_accept_state accept_state;
+    uv_timer_t backoff;
+    fo_conn_uv *conns; /* every open connection (a doubly linked list) */
+    long n_conns;
+    long peak_conns;                     /* the most connections held at once */
+    int pending;                         /* requests handed out and not answered yet */
+    int stopping;                        /* set by fo_server_uv_stop */
     void (*on_drained)(fo_server_uv *s); /* after stop: called once nothing is left open */
-    uint64_t accept_errors; /* accept failures (e.g. EMFILE) survived */
+    uint64_t accept_errors;              /* accept failures (e.g. EMFILE) survived */
+    uint64_t pauses; /* times accepting stopped at the cap or for want of descriptors */
 };
 
 /* Sets the server up on loop; no socket yet. */
@@ -43,10 +68,12 @@ void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts
 /* Binds host:port (port 0 picks one) and listens. Returns 0 or a negative libuv error. */
 int fo_server_uv_listen(fo_server_uv *s, const char *host, int port);
 
-/* Listens on an already bound and listening socket (shared between processes). 0 or < 0. */
+/* Also accepts on an already bound and listening socket (shared between processes); the server
+ * owns fd from here, even on failure. May be called for up to FO_SERVER_UV_MAX_LISTENERS
+ * sockets. 0 or a negative libuv error. */
 int fo_server_uv_listen_fd(fo_server_uv *s, int fd);
 
-/* The port the listener is bound to, or a negative libuv error. */
+/* The port the first listening socket is bound to, or a negative libuv error. */
 int fo_server_uv_port(fo_server_uv *s);
 
 /* Graceful stop: stop accepting, close idle connections, let every request handed out finish

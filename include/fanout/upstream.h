@@ -12,8 +12,13 @@
 
 /* Where the upstream is and how long a call may take. Shared, read-only, by the runners. */
 typedef struct fo_upstream_cfg {
-    const char *base_url; /* "http://127.0.0.1:5000", no trailing slash needed */
-    long timeout_ms;      /* whole-call timeout; 0 = none */
+    /* "http://127.0.0.1:5000", no trailing slash needed; or several, comma-separated, over
+     * which the calls are spread in turn (one address pair offers only ~28,000 ports). */
+    const char *base_url;
+    long timeout_ms; /* whole-call timeout; 0 = none */
+    /* Idle connections a runner keeps for reuse. The uv runner needs one for every call it may
+     * have in flight, or it closes and reopens connections under load; 0 = 4096. */
+    long pool;
 } fo_upstream_cfg;
 
 typedef enum fo_call_outcome {
@@ -27,13 +32,13 @@ typedef enum fo_call_outcome {
 } fo_call_outcome;
 
 typedef struct fo_call {
-    int ms;                              /* the delay asked of the API */
+    int ms; /* the delay asked of the API */
     fo_call_outcome outcome;
     long http_status;
-    char *body;                          /* the answer as received (malloc'd, grows) */
+    char *body; /* the answer as received (malloc'd, grows) */
     size_t body_len, body_cap;
-    char country[FO_COUNTRY_NAME_MAX];   /* after FO_CALL_OK: the country's name */
-    char error[CURL_ERROR_SIZE];         /* curl's message, when there is one */
+    char country[FO_COUNTRY_NAME_MAX]; /* after FO_CALL_OK: the country's name */
+    char error[CURL_ERROR_SIZE];       /* curl's message, when there is one */
 } fo_call;
 
 /* One page's fan-out: three calls made at once, and how long they took together. */
@@ -53,9 +58,14 @@ void fo_fanout_release(fo_fanout *f);
  * short static reason (not JSON, not an object, name missing or not a string, too long, ...). */
 int fo_country_parse(const char *json, size_t len, char *name, size_t cap, const char **why);
 
-/* Prepares an easy handle for call i of f (URL, timeouts, body collection, keep-alive).
+/* Checks a base_url list: one or more comma-separated http:// URLs. 0, or -1 with a one-line
+ * reason in err. */
+int fo_upstream_check(const char *base_url, char *err, size_t errlen);
+
+/* Prepares an easy handle for a call (URL, timeouts, body collection, keep-alive), to the
+ * base URL numbered turn modulo their count: runners pass a counter, so calls spread evenly.
  * CURLOPT_PRIVATE is left to the runner. Returns 0 or -ENOMEM. */
-int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call);
+int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call, unsigned turn);
 
 /* Records how a call ended, from curl's result code and the handle's response code, and
  * parses the body when the status is 200. */

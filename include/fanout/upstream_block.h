@@ -9,6 +9,10 @@
 
 typedef struct fo_upstream_block fo_upstream_block;
 
+/* Descriptors one runner holds: its multi handle's wake-up socket pair, and a kept connection
+ * for each of the three calls. */
+#define FO_UPSTREAM_BLOCK_FDS (2 + FO_FANOUT_CALLS)
+
 /* cfg must outlive the runner. NULL when out of memory or when curl cannot be set up. */
 fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg);
 

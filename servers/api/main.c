@@ -3,13 +3,21 @@
  * GET /<ms>/ answers after ms milliseconds with one country, picked uniformly at random, as JSON.
  * The wait is a libuv timer, so any number of requests can wait at once at the cost of a timer
  * each. GET /stats tells how many requests were served and how many waited at once, so tests and
- * benchmarks can see how concurrent a front server's fan-out really was. */
+ * benchmarks can see how concurrent a front server's fan-out really was.
+ *
+ * The API must never be what limits a benchmark. At thousands of users it holds tens of
+ * thousands of connections: more than one process's open-files limit, and more than the ports
+ * one pair of addresses offers. So it can listen on several ports (--ports) and serve with
+ * several processes (--workers) that share every port; the counters of /stats live in memory
+ * shared by the workers, so /stats speaks for all of them. */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -17,13 +25,29 @@
 #include "fanout/page.h"
 #include "fanout/server_uv.h"
 #include "fanout/sys.h"
+#include "supervisor.h"
+
+/* The counters of /stats, in memory shared by every worker. */
+typedef struct api_stats {
+    atomic_llong served, in_flight, peak_in_flight;
+} api_stats;
+
+/* What a worker serves with, set up before any fork. */
+typedef struct api_cfg {
+    fo_countries countries;
+    char **bodies; /* the JSON answer of each country, made once */
+    size_t *body_lens;
+    api_stats *stats;
+    int listen_fds[FO_SERVER_UV_MAX_LISTENERS];
+    int n_ports;
+    fo_server_uv_opts server_opts;
+} api_cfg;
 
 typedef struct api {
     uv_loop_t *loop;
     fo_server_uv server;
-    fo_countries countries;
+    const api_cfg *cfg;
     uint64_t rng;
-    uint64_t served, in_flight, peak_in_flight;
     uv_signal_t sigint, sigterm;
 } api;
 
@@ -50,6 +74,18 @@ static void respond_text(fo_conn_uv *conn, int status, const char *text, int kee
     fo_conn_uv_respond(conn, &r);
 }
 
+static void respond_body(fo_conn_uv *conn, const char *body, size_t len, int keep_alive) {
+    fo_response r = {.status = 200, .content_type = "application/json", .keep_alive = keep_alive};
+    r.body = malloc(len);
+    if (!r.body) {
+        respond_text(conn, 503, "out of memory\n", 0);
+        return;
+    }
+    memcpy(r.body, body, len);
+    r.body_len = len;
+    fo_conn_uv_respond(conn, &r);
+}
+
 static void respond_json(fo_conn_uv *conn, json_t *obj, int keep_alive) {
     fo_response r = {.status = 200, .content_type = "application/json", .keep_alive = keep_alive};
     r.body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
@@ -66,6 +102,13 @@ static void on_delayed_closed(uv_handle_t *h) {
     free(h->data);
 }
 
+/* Answers with a random country. */
+static void respond_country(api *a, fo_conn_uv *conn, int keep_alive) {
+    size_t i = next_random(a) % a->cfg->countries.n;
+    atomic_fetch_add(&a->cfg->stats->served, 1);
+    respond_body(conn, a->cfg->bodies[i], a->cfg->body_lens[i], keep_alive);
+}
+
 static void on_delay_over(uv_timer_t *t) {
     delayed *d = t->data;
     uint64_t now = uv_hrtime();
@@ -74,34 +117,41 @@ static void on_delay_over(uv_timer_t *t) {
         uv_timer_start(t, on_delay_over, (d->due_ns - now + 999999) / 1000000, 0);
         return;
     }
-    api *a = d->a;
-    const fo_country *c = &a->countries.items[next_random(a) % a->countries.n];
-    a->in_flight--;
-    a->served++;
-    respond_json(d->conn, json_pack("{s:s, s:s}", "name", c->name, "code", c->code), d->keep_alive);
+    atomic_fetch_sub(&d->a->cfg->stats->in_flight, 1);
+    respond_country(d->a, d->conn, d->keep_alive);
     uv_close((uv_handle_t *)t, on_delayed_closed);
 }
 
-static json_t *stats_json(const api *a) {
-    return json_pack("{s:I, s:I, s:I}", "served", (json_int_t)a->served, "in_flight",
-                     (json_int_t)a->in_flight, "peak_in_flight", (json_int_t)a->peak_in_flight);
+static json_t *stats_json(const api_stats *st) {
+    return json_pack("{s:I, s:I, s:I}", "served", (json_int_t)atomic_load(&st->served), "in_flight",
+                     (json_int_t)atomic_load(&st->in_flight), "peak_in_flight",
+                     (json_int_t)atomic_load(&st->peak_in_flight));
+}
+
+/* One more request waits: in flight, and perhaps a new peak. */
+static void count_waiting(api_stats *st) {
+    long long now = atomic_fetch_add(&st->in_flight, 1) + 1;
+    long long peak = atomic_load(&st->peak_in_flight);
+    while (now > peak && !atomic_compare_exchange_weak(&st->peak_in_flight, &peak, now)) {
+    }
 }
 
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     api *a = data;
+    api_stats *st = a->cfg->stats;
     if (strcmp(req->method, "GET") != 0) {
         respond_text(conn, 405, "method not allowed\n", req->keep_alive);
         return;
     }
     if (strcmp(req->path, "/stats") == 0 || strcmp(req->path, "/stats/") == 0) {
-        respond_json(conn, stats_json(a), req->keep_alive);
+        respond_json(conn, stats_json(st), req->keep_alive);
         return;
     }
     if (strcmp(req->path, "/stats/reset") == 0) {
         /* Starts a new measurement: the peak restarts from what is in flight now. */
-        a->served = 0;
-        a->peak_in_flight = a->in_flight;
-        respond_json(conn, stats_json(a), req->keep_alive);
+        atomic_store(&st->served, 0);
+        atomic_store(&st->peak_in_flight, atomic_load(&st->in_flight));
+        respond_json(conn, stats_json(st), req->keep_alive);
         return;
     }
     int ms = 0;
@@ -112,6 +162,13 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     }
     if (rc < 0) {
         respond_text(conn, 400, "ms must be a whole number from 0 to 60000\n", req->keep_alive);
+        return;
+    }
+    if (ms == 0) {
+        /* Nothing to wait for: no timer (this is the path that measures the API's own speed). */
+        count_waiting(st);
+        atomic_fetch_sub(&st->in_flight, 1);
+        respond_country(a, conn, req->keep_alive);
         return;
     }
     delayed *d = malloc(sizeof *d);
@@ -128,7 +185,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     uv_timer_init(a->loop, &d->timer);
     d->timer.data = d;
     uv_timer_start(&d->timer, on_delay_over, (uint64_t)ms, 0);
-    if (++a->in_flight > a->peak_in_flight) a->peak_in_flight = a->in_flight;
+    count_waiting(st);
 }
 
 static void on_drained(fo_server_uv *s) {
@@ -139,96 +196,223 @@ static void on_drained(fo_server_uv *s) {
 
 static void on_signal(uv_signal_t *h, int signum) {
     api *a = h->data;
-    fprintf(stderr, "fanout-api: signal %d, finishing %llu waiting requests\n", signum,
-            (unsigned long long)a->in_flight);
+    fprintf(stderr, "fanout-api[%d]: signal %d, finishing the requests waiting here\n",
+            (int)getpid(), signum);
     fo_server_uv_stop(&a->server, on_drained);
 }
 
+/* One worker: a loop serving every port until SIGTERM or SIGINT, then finishing what waits. */
+static int serve(void *arg) {
+    const api_cfg *cfg = arg;
+    uv_loop_t loop;
+    api a = {.loop = &loop, .cfg = cfg};
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-api: cannot set up the event loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    a.rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
+    fo_server_uv_init(&a.server, &loop, &cfg->server_opts, on_request, &a);
+    for (int i = 0; i < cfg->n_ports && rc == 0; i++)
+        rc = fo_server_uv_listen_fd(&a.server, cfg->listen_fds[i]);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-api: cannot serve: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    uv_signal_init(&loop, &a.sigint);
+    uv_signal_init(&loop, &a.sigterm);
+    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return 0;
+}
+
+/* The answer of every country, made once: {"name":"Albania","code":"AL"}. 0 or -1. */
+static int make_bodies(api_cfg *cfg) {
+    cfg->bodies = calloc(cfg->countries.n, sizeof *cfg->bodies);
+    cfg->body_lens = calloc(cfg->countries.n, sizeof *cfg->body_lens);
+    if (!cfg->bodies || !cfg->body_lens) return -1;
+    for (size_t i = 0; i < cfg->countries.n; i++) {
+        const fo_country *c = &cfg->countries.items[i];
+        json_t *obj = json_pack("{s:s, s:s}", "name", c->name, "code", c->code);
+        cfg->bodies[i] = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+        json_decref(obj);
+        if (!cfg->bodies[i]) return -1;
+        cfg->body_lens[i] = strlen(cfg->bodies[i]);
+    }
+    return 0;
+}
+
+static void free_cfg(api_cfg *cfg) {
+    for (size_t i = 0; cfg->bodies && i < cfg->countries.n; i++)
+        free(cfg->bodies[i]);
+    free(cfg->bodies);
+    free(cfg->body_lens);
+    fo_countries_free(&cfg->countries);
+}
+
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: fanout-api [--host HOST] [--port PORT] [--countries FILE]\n"
-            "\n"
-            "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0..60000; GET / waits\n"
-            "300) with a random ISO 3166-1 country as JSON, e.g. {\"name\":\"Albania\",\"code\":\"AL\"}.\n"
-            "GET /stats answers {\"served\":N,\"in_flight\":N,\"peak_in_flight\":N};\n"
-            "GET /stats/reset restarts those counts.\n"
-            "\n"
-            "  --host HOST           address to listen on (default 127.0.0.1)\n"
-            "  --port PORT           port (default 5000; 0 picks a free one, printed at start)\n"
-            "  --countries FILE      the country list (default %s/countries.tsv)\n"
-            "  --header-timeout MS   drop a client whose request is not complete after MS (default 10000)\n"
-            "  --keepalive-timeout MS close idle keep-alive connections after MS (default 5000)\n"
-            "  -h, --help            this help\n",
-            FANOUT_DATADIR);
+    fprintf(
+        f,
+        "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] [options]\n"
+        "\n"
+        "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0..60000; GET / waits\n"
+        "300) with a random ISO 3166-1 country as JSON, e.g. "
+        "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
+        "GET /stats answers {\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for all workers;\n"
+        "GET /stats/reset restarts those counts. The first line printed lists the URLs served,\n"
+        "comma-separated, as fanout-server --upstream takes them.\n"
+        "\n"
+        "  --host HOST           address to listen on (default 127.0.0.1)\n"
+        "  --port PORT           port (default 5000; 0 picks free ones, printed at start)\n"
+        "  --ports K             listen on K ports, PORT..PORT+K-1 (or K free ones), so that\n"
+        "                        clients are not short of source ports (default 1)\n"
+        "  --workers N           processes, one loop each, sharing every port (default 1)\n"
+        "  --max-connections N   connections one process holds at once; beyond, clients wait\n"
+        "                        in the backlog (default: what the open-files limit fits)\n"
+        "  --backlog N           listen backlog (default 4096)\n"
+        "  --countries FILE      the country list (default %s/countries.tsv)\n"
+        "  --header-timeout MS   drop a client whose request is not complete after MS (default "
+        "10000)\n"
+        "  --keepalive-timeout MS close idle keep-alive connections after MS (default 5000)\n"
+        "  --shutdown-timeout MS with --workers, how long workers get to finish on SIGTERM\n"
+        "                        (default 65000: the longest delay, and some)\n"
+        "  -h, --help            this help\n",
+        FANOUT_DATADIR);
 }
 
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1";
     const char *countries = FANOUT_DATADIR "/countries.tsv";
-    int port = 5000, header_ms = 10000, idle_ms = 5000;
+    int port = 5000, ports = 1, workers = 1, backlog = 4096, max_conns = 0;
+    int header_ms = 10000, idle_ms = 5000, shutdown_ms = 65000;
     static const struct option longopts[] = {
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
+        {"ports", required_argument, NULL, 'P'},
+        {"workers", required_argument, NULL, 'w'},
+        {"max-connections", required_argument, NULL, 'C'},
+        {"backlog", required_argument, NULL, 'b'},
         {"countries", required_argument, NULL, 'c'},
         {"header-timeout", required_argument, NULL, 't'},
         {"keepalive-timeout", required_argument, NULL, 'k'},
+        {"shutdown-timeout", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, bad = 0;
+    const char *p = "fanout-api";
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (opt) {
-        case 'H': host = optarg; break;
-        case 'c': countries = optarg; break;
+        case 'H':
+            host = optarg;
+            break;
+        case 'c':
+            countries = optarg;
+            break;
         case 'p':
-            if (fo_flag_int("fanout-api", "port", optarg, 0, 65535, &port) != 0) return 2;
+            bad |= fo_flag_int(p, "port", optarg, 0, 65535, &port);
+            break;
+        case 'P':
+            bad |= fo_flag_int(p, "ports", optarg, 1, FO_SERVER_UV_MAX_LISTENERS, &ports);
+            break;
+        case 'w':
+            bad |= fo_flag_int(p, "workers", optarg, 1, 256, &workers);
+            break;
+        case 'C':
+            bad |= fo_flag_int(p, "max-connections", optarg, 1, 10000000, &max_conns);
+            break;
+        case 'b':
+            bad |= fo_flag_int(p, "backlog", optarg, 1, 1000000, &backlog);
             break;
         case 't':
-            if (fo_flag_int("fanout-api", "header-timeout", optarg, 1, 3600000, &header_ms) != 0)
-                return 2;
+            bad |= fo_flag_int(p, "header-timeout", optarg, 1, 3600000, &header_ms);
             break;
         case 'k':
-            if (fo_flag_int("fanout-api", "keepalive-timeout", optarg, 1, 3600000, &idle_ms) != 0)
-                return 2;
+            bad |= fo_flag_int(p, "keepalive-timeout", optarg, 1, 3600000, &idle_ms);
             break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 's':
+            bad |= fo_flag_int(p, "shutdown-timeout", optarg, 0, 3600000, &shutdown_ms);
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
+        if (bad) return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "fanout-api: unexpected argument '%s' (try --help)\n", argv[optind]);
         return 2;
     }
+    if (port > 0 && port + ports - 1 > 65535) {
+        fprintf(stderr, "fanout-api: --port %d with --ports %d goes past port 65535\n", port,
+                ports);
+        return 2;
+    }
 
-    api a = {.loop = uv_default_loop()};
+    api_cfg cfg = {.n_ports = ports};
     char err[256];
-    if (fo_countries_load(&a.countries, countries, err, sizeof err) != 0) {
+    if (fo_countries_load(&cfg.countries, countries, err, sizeof err) != 0) {
         fprintf(stderr, "fanout-api: %s\n", err);
         return 1;
     }
-    a.rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
-    fo_raise_fd_limit();
-
-    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)header_ms,
-                            .keepalive_timeout_ms = (uint64_t)idle_ms};
-    fo_server_uv_init(&a.server, a.loop, &so, on_request, &a);
-    int rc = fo_server_uv_listen(&a.server, host, port);
-    if (rc < 0) {
-        fprintf(stderr, "fanout-api: cannot listen on %s:%d: %s\n", host, port, uv_strerror(rc));
-        fo_countries_free(&a.countries);
+    /* A process holds its listening sockets twice (server_uv.h) and one per connection. */
+    fo_fd_need need = {.fixed = FO_FD_RESERVE + 2L * ports, .per_conn = 1};
+    long cap = max_conns;
+    char what[64];
+    snprintf(what, sizeof what, "--workers %d --ports %d", workers, ports);
+    if (fo_fd_plan("fanout-api", what, &need, 1, &cap, "use more --workers") != 0) {
+        free_cfg(&cfg);
         return 1;
     }
-    uv_signal_init(a.loop, &a.sigint);
-    uv_signal_init(a.loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
-
-    printf("fanout-api: listening on http://%s:%d (%zu countries)\n", host,
-           fo_server_uv_port(&a.server), a.countries.n);
+    cfg.server_opts = (fo_server_uv_opts){.header_timeout_ms = (uint64_t)header_ms,
+                                          .keepalive_timeout_ms = (uint64_t)idle_ms,
+                                          .backlog = backlog,
+                                          .max_conns = cap};
+    cfg.stats = mmap(NULL, sizeof *cfg.stats, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
+    if (cfg.stats == MAP_FAILED || make_bodies(&cfg) != 0) {
+        fprintf(stderr, "fanout-api: out of memory\n");
+        free_cfg(&cfg);
+        return 1;
+    }
+    char urls[FO_SERVER_UV_MAX_LISTENERS * 32] = "";
+    size_t used = 0;
+    for (int i = 0; i < ports; i++) {
+        int bound = 0;
+        cfg.listen_fds[i] =
+            fo_listen_tcp(host, port ? port + i : 0, backlog, &bound, err, sizeof err);
+        if (cfg.listen_fds[i] < 0) {
+            fprintf(stderr, "fanout-api: %s\n", err);
+            while (i-- > 0)
+                close(cfg.listen_fds[i]);
+            free_cfg(&cfg);
+            return 1;
+        }
+        used += (size_t)snprintf(urls + used, sizeof urls - used, "%shttp://%s:%d", i ? "," : "",
+                                 host, bound);
+    }
+    printf("fanout-api: listening on %s (%zu countries, %d workers, max-connections=%ld each)\n",
+           urls, cfg.countries.n, workers, cap);
     fflush(stdout);
-    uv_run(a.loop, UV_RUN_DEFAULT);
-    uv_loop_close(a.loop);
-    fo_countries_free(&a.countries);
-    return 0;
+
+    int rc;
+    if (workers == 1) {
+        rc = serve(&cfg);
+    } else {
+        fo_supervisor_cfg sup = {.prog = "fanout-api",
+                                 .workers = workers,
+                                 .shutdown_timeout_ms = shutdown_ms,
+                                 .listen_fds = cfg.listen_fds,
+                                 .n_listen_fds = ports,
+                                 .child = serve,
+                                 .arg = &cfg};
+        rc = fo_supervise(&sup);
+    }
+    free_cfg(&cfg);
+    return rc;
 }

@@ -4,6 +4,7 @@
 #ifndef FANOUT_SERVER_ENGINE_H
 #define FANOUT_SERVER_ENGINE_H
 
+#include "fanout/sys.h"
 #include "fanout/upstream.h"
 
 typedef struct fo_server_opts {
@@ -11,13 +12,23 @@ typedef struct fo_server_opts {
     const char *host;
     int port;
     fo_upstream_cfg upstream;
-    int workers;             /* prefork: processes; uv: processes, one loop each (< 1: default) */
-    int threads;             /* threads: requests served at once (< 1: default) */
+    int workers; /* prefork: processes; uv: processes, one loop each (< 1: default) */
+    int threads; /* threads: requests served at once (< 1: default) */
     int backlog;
     int keepalive_timeout_ms;
     int header_timeout_ms;
     int shutdown_timeout_ms; /* how long in-flight requests get to finish on SIGTERM/SIGINT */
+    long max_conns;          /* connections one process holds at once (< 1: what the limit fits) */
 } fo_server_opts;
+
+/* What one process of a configuration needs of the machine, checked before it starts. */
+typedef struct fo_engine_needs {
+    fo_fd_need fds;     /* descriptors of one serving process */
+    long min_conns;     /* connections one process must be able to hold to be worth starting */
+    long tasks;         /* processes and threads the configuration starts (RLIMIT_NPROC) */
+    int caps_conns;     /* 1: the engine honours max_conns (an event loop that accepts freely) */
+    const char *advice; /* what else to do when the limit is too low: "use fewer --threads" */
+} fo_engine_needs;
 
 typedef struct fo_engine {
     const char *name;
@@ -26,10 +37,17 @@ typedef struct fo_engine {
      * default, and returns that size, setting *unit to what it counts ("workers", "threads")
      * for the start-up banner. */
     int (*size)(fo_server_opts *opts, const char **unit);
+    /* What one process of the configuration in opts (sized) needs; see fo_engine_needs. */
+    fo_engine_needs (*needs)(const fo_server_opts *opts);
     /* Serves on listen_fd (bound, listening, blocking) until SIGTERM or SIGINT, then stops
      * gracefully. The engine owns listen_fd and closes it. Returns the process exit code. */
     int (*run)(const fo_server_opts *opts, int listen_fd);
 } fo_engine;
+
+/* Runs o->workers processes, each calling serve(o, listen_fd), under the supervisor: replaced
+ * when they die, stopped gracefully on SIGTERM/SIGINT. Returns the parent's exit code. */
+int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
+                        int (*serve)(const fo_server_opts *opts, int listen_fd));
 
 extern const fo_engine fo_engine_prefork;
 extern const fo_engine fo_engine_threads;

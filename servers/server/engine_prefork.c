@@ -24,7 +24,6 @@
 #include "engine.h"
 #include "fanout/conn_block.h"
 #include "fanout/upstream_block.h"
-#include "supervisor.h"
 
 #define ACCEPT_ERROR_PAUSE_MS 100
 
@@ -114,7 +113,7 @@ static int run_prefork(const fo_server_opts *o, int listen_fd) {
         fprintf(stderr, "fanout-server: cannot make the socket blocking: %s\n", strerror(-rc));
         return 1;
     }
-    return fo_supervise(o, listen_fd, o->workers, worker);
+    return fo_engine_supervise(o, listen_fd, worker);
 }
 
 /* Default: two processes per core, as gunicorn's docs suggest for sync workers. */
@@ -125,10 +124,21 @@ static int prefork_size(fo_server_opts *o, const char **unit) {
     return o->workers;
 }
 
+/* A worker holds one connection and its runner's descriptors; the workers are processes, each
+ * with its own limit. Its blocking accept takes one connection at a time: no cap to apply. */
+static fo_engine_needs prefork_needs(const fo_server_opts *o) {
+    return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE + FO_UPSTREAM_BLOCK_FDS, .per_conn = 1},
+                             .min_conns = 1,
+                             .tasks = o->workers + 1,
+                             .caps_conns = 0,
+                             .advice = NULL};
+}
+
 const fo_engine fo_engine_prefork = {
     .name = "prefork",
     .help = "forks N worker processes (--workers, default 2 x cores) on one shared socket, each "
             "serving one request per connection at a time, blocking, like gunicorn's sync workers.",
     .size = prefork_size,
+    .needs = prefork_needs,
     .run = run_prefork,
 };

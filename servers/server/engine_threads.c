@@ -30,11 +30,6 @@
  * hundreds of threads cheap in memory. */
 #define THREAD_STACK_BYTES (256u * 1024u)
 
-/* Descriptors a pool thread holds (its libcurl multi handle's wake-up socket pair), and a floor
- * for the loop, the listener and a few connections. */
-#define FDS_PER_THREAD 2
-#define FDS_FOR_LOOP 32
-
 /* One request handed to the pool. The request itself stays in its connection, unchanged until
  * it is answered (server_uv.h); the job passes between threads only under the lock. */
 typedef struct job {
@@ -229,18 +224,6 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
     static threads_engine engine; /* large (a loop and a server); one per process */
     threads_engine *e = &engine;
     memset(e, 0, sizeof *e);
-    /* Each thread's libcurl multi handle keeps a socket pair to be woken with, and the loop,
-     * the listener and the connections need theirs: refuse to start rather than run unable to
-     * accept a single connection. */
-    struct rlimit rl;
-    rlim_t need = (rlim_t)o->threads * FDS_PER_THREAD + FDS_FOR_LOOP;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        fprintf(stderr,
-                "fanout-server: %d threads need about %llu descriptors, but the open-files limit "
-                "is %llu: raise it (ulimit -n) or use fewer --threads\n",
-                o->threads, (unsigned long long)need, (unsigned long long)rl.rlim_cur);
-        return 1;
-    }
     /* The loop first: its own descriptors must not be the ones the threads' upstream clients
      * leave missing under a low open-files limit (libuv aborts when it cannot get them). */
     int rc = uv_loop_init(&e->loop);
@@ -258,7 +241,8 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
     }
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
-                            .backlog = o->backlog};
+                            .backlog = o->backlog,
+                            .max_conns = o->max_conns};
     fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
 
     int started = start_threads(e);
@@ -295,10 +279,23 @@ static int threads_size(fo_server_opts *o, const char **unit) {
     return o->threads;
 }
 
+/* Every thread holds its runner's descriptors from the start (FO_UPSTREAM_BLOCK_FDS), whether
+ * it serves or not; a connection costs only its socket. Threads without a connection each are
+ * idle: the limit must hold at least one per thread. */
+static fo_engine_needs threads_needs(const fo_server_opts *o) {
+    return (fo_engine_needs){
+        .fds = {.fixed = FO_FD_RESERVE + (long)o->threads * FO_UPSTREAM_BLOCK_FDS, .per_conn = 1},
+        .min_conns = o->threads,
+        .tasks = o->threads + 1,
+        .caps_conns = 1,
+        .advice = "use fewer --threads"};
+}
+
 const fo_engine fo_engine_threads = {
     .name = "threads",
     .help = "one process whose N threads (--threads, default 100) each serve one request at a "
             "time, blocking, while idle connections wait on a libuv loop, like gunicorn's gthread.",
     .size = threads_size,
+    .needs = threads_needs,
     .run = run_threads,
 };

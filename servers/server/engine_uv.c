@@ -10,7 +10,6 @@
 #include "fanout/server_uv.h"
 #include "fanout/upstream_uv.h"
 #include "loop_stop.h"
-#include "supervisor.h"
 
 typedef struct uv_engine {
     uv_loop_t loop;
@@ -73,7 +72,8 @@ static int serve_loop(const fo_server_opts *o, int listen_fd) {
     uv_loop_init(&e.loop);
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
-                            .backlog = o->backlog};
+                            .backlog = o->backlog,
+                            .max_conns = o->max_conns};
     fo_server_uv_init(&e.server, &e.loop, &so, on_request, &e);
     e.upstream = fo_upstream_uv_new(&e.loop, &o->upstream);
     int rc = e.upstream ? fo_server_uv_listen_fd(&e.server, listen_fd) : UV_ENOMEM;
@@ -91,7 +91,7 @@ static int serve_loop(const fo_server_opts *o, int listen_fd) {
 
 static int run_uv(const fo_server_opts *o, int listen_fd) {
     if (o->workers <= 1) return serve_loop(o, listen_fd);
-    return fo_supervise(o, listen_fd, o->workers, serve_loop);
+    return fo_engine_supervise(o, listen_fd, serve_loop);
 }
 
 /* Default: one process, one loop (no fork). */
@@ -101,10 +101,21 @@ static int uv_size(fo_server_opts *o, const char **unit) {
     return o->workers;
 }
 
+/* A connection costs its socket and, while its page is out, one upstream connection per call
+ * (the pool keeps them for the next page). Each process has its own limit. */
+static fo_engine_needs uv_needs(const fo_server_opts *o) {
+    return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE, .per_conn = 1 + FO_FANOUT_CALLS},
+                             .min_conns = 1,
+                             .tasks = o->workers > 1 ? o->workers + 1 : 1,
+                             .caps_conns = 1,
+                             .advice = "spread the connections over more --workers"};
+}
+
 const fo_engine fo_engine_uv = {
     .name = "uv",
     .help = "one libuv event loop per process (--workers, default 1) runs connections and the "
             "fan-out together, like Uvicorn or gevent.",
     .size = uv_size,
+    .needs = uv_needs,
     .run = run_uv,
 };

@@ -1,16 +1,11 @@
 /* fanout-server: the front server. One binary, one flag for the concurrency model; the request
  * handler is the same for all (fanout/handler.h), only the engine differs (engine.h). */
-#include <errno.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 #include "engine.h"
 #include "fanout/sys.h"
@@ -38,9 +33,13 @@ static void usage(FILE *f) {
             "  --threads N                threads: requests served at once (default 100)\n"
             "  --host HOST                address to listen on (default 127.0.0.1)\n"
             "  --port PORT                port (default 8000; 0 picks a free one, printed at start)\n"
-            "  --upstream URL             the country API (default http://127.0.0.1:5000)\n"
+            "  --upstream URL[,URL...]    the country API (default http://127.0.0.1:5000); with\n"
+            "                             several, the calls go to each in turn\n"
             "  --upstream-timeout MS      a call that takes longer answers 504 (default 30000)\n"
             "  --backlog N                listen backlog (default 1024)\n"
+            "  --max-connections N        uv, threads: connections one process holds at once;\n"
+            "                             beyond, clients wait in the backlog (default: what the\n"
+            "                             open-files limit fits, which is checked at start)\n"
             "  --keepalive-timeout MS     close idle keep-alive connections after MS (default 5000)\n"
             "  --header-timeout MS        drop a client whose request is not whole after MS (default 10000)\n"
             "  --shutdown-timeout MS      on SIGTERM/SIGINT, wait this long for requests in flight\n"
@@ -49,35 +48,29 @@ static void usage(FILE *f) {
             2 * cpu_count());
 }
 
-/* Opens the listening socket every engine shares: bound and listening before any fork. */
-static int open_listener(const char *host, int port, int backlog, int *bound_port) {
-    struct addrinfo hints = {0}, *res = NULL;
-    char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", port);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0) {
-        fprintf(stderr, "fanout-server: cannot resolve '%s': %s\n", host, gai_strerror(rc));
+/* Checks the configuration against the machine's limits before anything starts: the tasks it
+ * starts against the process limit, the descriptors of one process against the open-files
+ * limit (raised to the hard limit), and settles the connection cap. 0, or -1 after saying why. */
+static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size, const char *unit) {
+    char what[96];
+    snprintf(what, sizeof what, "%s --%s %d", engine->name, unit, size);
+    fo_engine_needs need = engine->needs(o);
+    long tasks_free = fo_tasks_available();
+    if (tasks_free >= 0 && need.tasks > tasks_free) {
+        fprintf(stderr,
+                "fanout-server: %s starts %ld processes and threads, but only %ld more can be "
+                "started here (the process limit, ulimit -u, or the system's task count)\n",
+                what, need.tasks, tasks_free);
         return -1;
     }
-    int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
-        fprintf(stderr, "fanout-server: cannot listen on %s:%d: %s\n", host, port, strerror(errno));
-        if (fd >= 0) close(fd);
-        freeaddrinfo(res);
+    long cap = need.caps_conns ? o->max_conns : 0;
+    if (fo_fd_plan("fanout-server", what, &need.fds, need.min_conns, &cap, need.advice) != 0)
         return -1;
-    }
-    freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    *bound_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                           : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    return fd;
+    if (need.caps_conns) o->max_conns = cap;
+    /* The uv runner keeps an idle upstream connection for each call it may have in flight. */
+    long pool = cap * FO_FANOUT_CALLS;
+    o->upstream.pool = pool > 0 && pool < 1000000 ? pool : 0;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -91,6 +84,7 @@ int main(int argc, char **argv) {
         .keepalive_timeout_ms = 5000,
         .header_timeout_ms = 10000,
         .shutdown_timeout_ms = 10000,
+        .max_conns = 0,
     };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -104,6 +98,7 @@ int main(int argc, char **argv) {
         {"keepalive-timeout", required_argument, NULL, 'k'},
         {"header-timeout", required_argument, NULL, 'r'},
         {"shutdown-timeout", required_argument, NULL, 's'},
+        {"max-connections", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -120,6 +115,12 @@ int main(int argc, char **argv) {
         case 'k': bad |= fo_flag_int("fanout-server", "keepalive-timeout", optarg, 1, 3600000, &o.keepalive_timeout_ms); break;
         case 'r': bad |= fo_flag_int("fanout-server", "header-timeout", optarg, 1, 3600000, &o.header_timeout_ms); break;
         case 's': bad |= fo_flag_int("fanout-server", "shutdown-timeout", optarg, 0, 3600000, &o.shutdown_timeout_ms); break;
+        case 'C': {
+            int v = 0;
+            bad |= fo_flag_int("fanout-server", "max-connections", optarg, 1, 10000000, &v);
+            o.max_conns = v;
+            break;
+        }
         case 'U':
             bad |= fo_flag_int("fanout-server", "upstream-timeout", optarg, 1, 3600000, &timeout);
             o.upstream.timeout_ms = timeout;
@@ -141,25 +142,30 @@ int main(int argc, char **argv) {
                 o.model ? " (not '" : "", o.model ? o.model : "", o.model ? "')" : "");
         return 2;
     }
-    if (strncmp(o.upstream.base_url, "http://", 7) != 0) {
-        fprintf(stderr, "fanout-server: --upstream must be an http:// URL, not '%s'\n",
-                o.upstream.base_url);
+    char err[256];
+    if (fo_upstream_check(o.upstream.base_url, err, sizeof err) != 0) {
+        fprintf(stderr, "fanout-server: --upstream: %s\n", err);
         return 2;
     }
     const char *unit = "workers";
     int size = engine->size(&o, &unit);
+    if (plan_limits(engine, &o, size, unit) != 0) return 1;
 
     signal(SIGPIPE, SIG_IGN);
-    fo_raise_fd_limit();
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "fanout-server: libcurl failed to initialise\n");
         return 1;
     }
-    int fd = open_listener(o.host, o.port, o.backlog, &o.port);
-    if (fd < 0) return 1;
+    int fd = fo_listen_tcp(o.host, o.port, o.backlog, &o.port, err, sizeof err);
+    if (fd < 0) {
+        fprintf(stderr, "fanout-server: %s\n", err);
+        return 1;
+    }
 
-    printf("fanout-server: model=%s %s=%d listening on http://%s:%d upstream=%s\n", engine->name,
-           unit, size, o.host, o.port, o.upstream.base_url);
+    char conns[48] = "";
+    if (o.max_conns > 0) snprintf(conns, sizeof conns, " max-connections=%ld", o.max_conns);
+    printf("fanout-server: model=%s %s=%d listening on http://%s:%d upstream=%s%s\n", engine->name,
+           unit, size, o.host, o.port, o.upstream.base_url, conns);
     fflush(stdout);
 
     int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */

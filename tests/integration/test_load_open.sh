@@ -143,10 +143,15 @@ for args in "--rate 10 --users 5" "--rate 10 --spawn-rate 2" "--rate-stages 10:1
     rc=$?
     check "bad arguments '$args': exit 2 with one line" [ "$rc" -eq 2 -a "$(wc -l <"$WORK/bad.txt")" -eq 1 ]
 done
+start fd "$TESTBIN/load_server" --delay 5 --lifetime 60
+URL=http://127.0.0.1:$PORT/
 (ulimit -n 256 && "$LOAD" --rate 10 --max-connections 1000 "$URL" >/dev/null 2>"$WORK/fd.txt")
 rc=$?
-check "--max-connections beyond the open-file limit: exit 2, saying so" [ "$rc" -eq 2 ] &&
-    grep -q "open files, but the limit is" "$WORK/fd.txt"
+check "--max-connections beyond the open-files limit: exit 4" [ "$rc" -eq 4 ]
+check "... saying so in one line" \
+    bash -c "[ \$(wc -l <'$WORK/fd.txt') -eq 1 ] && grep -q 'max-connections 1000 needs .* open-files limit is 256' '$WORK/fd.txt'"
+(ulimit -n 256 && "$LOAD" -q --rate 10 -d 1s --json "$WORK/fdfit.json" "$URL" >/dev/null 2>&1)
+check "... while the default cap is lowered to fit it" js fdfit 'd.max_connections <= 256 - 32 and d.sent == 10'
 free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$LOAD" -q --rate 10 -d 30s "http://127.0.0.1:$free_port/" >/dev/null 2>&1
 check "an unreachable target: exit 3" [ $? -eq 3 ]

@@ -1,66 +1,108 @@
 #!/usr/bin/env bash
-# Resource exhaustion: a server limited to 64 descriptors (ulimit -n 64) is sent 150 connections
-# at once and a small accept queue (--backlog 4) overflows. Every model keeps running, sheds what
-# it cannot take, and serves normally once those connections are gone.
+# Resource exhaustion. Every binary works out the descriptors its configuration needs at start
+# and refuses, with the numbers, when the limit is too low. A server limited to 64 descriptors
+# (ulimit -n 64) caps its connections below that limit: sent 150 connections at once, it takes
+# what fits and leaves the rest waiting in the backlog (none accepted and then failed), spends no
+# CPU while full (no accept loop spinning on EMFILE), serves a page that arrives meanwhile once
+# room is made, and stops within --shutdown-timeout when told to while full. Every model.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/robust_lib.sh"
 
 HOLD=${EXHAUST_CONNECTIONS:-150}
+HOLD_MS=3000
 
 start api "$BIN/fanout-api" --port 0
 API=http://127.0.0.1:$PORT
 
-# served_again URL: true once a page is 200 again, trying for up to 10 s.
-served_again() {
-    local i
-    for i in $(seq 20); do
-        [ "$(code "$1")" = 200 ] && return 0
-        sleep 0.5
-    done
-    return 1
+# under_limit N CMD...: runs CMD with the open-files limit (soft and hard) at N.
+under_limit() {
+    local n=$1
+    shift
+    bash -c 'ulimit -n "$0" && exec "$@"' "$n" "$@"
 }
 
+# cpu_ticks PID: user + system CPU of PID so far, in clock ticks (Linux /proc; empty elsewhere).
+cpu_ticks() {
+    [ -r /proc/"$1"/stat ] || return 0
+    sed 's/^.*) //' /proc/"$1"/stat | awk '{ print $12 + $13 }'
+}
+
+# --- Refusals at start, with the numbers ---------------------------------------------------
+out=$(under_limit 64 "$BIN/fanout-server" --model threads --port 0 --upstream "$API" 2>&1)
+rc=$?
+check "threads: 100 threads under 64 descriptors exit 1 (exit $rc)" [ "$rc" -eq 1 ]
+check "threads: ... saying what they need ($out)" \
+    grep -q "threads --threads 100 needs 632 descriptors (532 fixed + 1 per connection x 100 connections), but the open-files limit is 64" <<<"$out"
+out=$(under_limit 64 "$BIN/fanout-server" --model uv --port 0 --max-connections 100 \
+    --upstream "$API" 2>&1)
+rc=$?
+check "uv: --max-connections 100 under 64 descriptors exits 1 (exit $rc)" [ "$rc" -eq 1 ]
+check "uv: ... saying 4 per connection ($out)" grep -q "4 per connection x 100 connections" <<<"$out"
+out=$(under_limit 64 "$BIN/fanout-api" --port 0 --max-connections 100 2>&1)
+rc=$?
+check "api: --max-connections 100 under 64 descriptors exits 1 (exit $rc)" [ "$rc" -eq 1 ]
+check "api: ... saying why ($out)" grep -q "open-files limit is 64" <<<"$out"
+out=$(under_limit 64 "$BIN/fanout-load" -q --users 100 --duration 1s "$API/0/" 2>&1)
+rc=$?
+check "load: 100 users under 64 descriptors exit 4 without a request (exit $rc)" [ "$rc" -eq 4 ]
+check "load: ... saying why ($out)" grep -q "users 100 needs .* the open-files limit is 64" <<<"$out"
+check "api: served nothing to the refused load generator" [ "$(stat_field "$API" served)" = 0 ]
+
+# --- Full: the cap, no spin, a page meanwhile, a stop -------------------------------------
 for model in $MODELS; do
     args=()
     [ "$model" = prefork ] && args=(--workers 2)
-    # A few threads, so that their upstream connections leave descriptors to shed.
-    [ "$model" = threads ] && args=(--threads 8)
-    # The limit is set in a shell that then becomes the server, so PID is the server's.
-    start_model "$model" "$model" ${args[@]+"${args[@]}"} --backlog 4 --header-timeout 2000 --upstream "$API" \
-        || continue
+    # Few threads, so that their descriptors leave room for some connections.
+    [ "$model" = threads ] && args=(--threads 4)
+    start_model "$model" "$model" ${args[@]+"${args[@]}"} --upstream "$API" || continue
     kill "$PID"
-    start "$model-64" bash -c 'ulimit -n 64 && exec "$0" "$@"' "$BIN/fanout-server" --model "$model" \
-        --port 0 ${args[@]+"${args[@]}"} --backlog 4 --header-timeout 2000 --upstream "$API"
+    # A header timeout longer than the hold: a connection the server accepted stays open, so a
+    # connection closed by the server could only be one it accepted and then shed.
+    start "$model-64" under_limit 64 "$BIN/fanout-server" --model "$model" --port 0 \
+        ${args[@]+"${args[@]}"} --backlog 256 --header-timeout 20000 --shutdown-timeout 2000 \
+        --upstream "$API"
     SPID=$PID
     SRV=http://127.0.0.1:$PORT
+    echo "# $(head -1 "$WORK/$model-64.log")"
     check "$model: serves with 64 descriptors" [ "$(code "$SRV/0/")" = 200 ]
-    "$RC_BIN" "$PORT" --hold "$HOLD" --hold-ms 3000 >"$WORK/hold.$model" &
+    "$RC_BIN" "$PORT" --hold "$HOLD" --hold-ms "$HOLD_MS" >"$WORK/hold.$model" &
     holder=$!
-    sleep 1.5
-    during=$(code "$SRV/0/")
-    check "$model: still running with $HOLD connections held (a page meanwhile: $during)" kill -0 "$SPID"
+    sleep 0.5
+    # A page asked for while the server is full waits for room instead of failing.
+    curl -s -o /dev/null -m 15 -w '%{http_code}' "$SRV/0/" >"$WORK/meanwhile.$model" &
+    pager=$!
+    t0=$(cpu_ticks "$SPID")
+    sleep 1
+    t1=$(cpu_ticks "$SPID")
+    if [ -n "$t0" ] && [ -n "$t1" ]; then
+        check "$model: no spin while full ($((t1 - t0)) ticks of CPU in 1 s)" [ $((t1 - t0)) -le 20 ]
+    fi
+    check "$model: still running with $HOLD connections offered" kill -0 "$SPID"
     wait "$holder"
     held=$(cat "$WORK/hold.$model")
     echo "# $model: $held"
-    check "$model: the held connections were all accounted for ($held)" \
-        grep -q "^#HOLD connected=[0-9]* closed-by-server=[0-9]* pending=[0-9]*$" "$WORK/hold.$model"
-    if [ "$model" != prefork ]; then
-        # Out of descriptors, the loop sheds connections it cannot take rather than leaving
-        # them queued forever.
-        check "$model: out of descriptors, some connections were shed ($held)" \
-            bash -c "! grep -q 'closed-by-server=0 ' '$WORK/hold.$model'"
-    fi
-    check "$model: serves normally once they are gone" served_again "$SRV/0/"
-    check "$model: still running" kill -0 "$SPID"
-done
+    check "$model: none of the $HOLD connections was accepted and then dropped ($held)" \
+        grep -q "^#HOLD connected=[0-9]* closed-by-server=0 pending=[0-9]*$" "$WORK/hold.$model"
+    wait "$pager"
+    check "$model: the page asked for while full was answered 200 once there was room" \
+        [ "$(cat "$WORK/meanwhile.$model")" = 200 ]
+    check "$model: serves normally once they are gone" [ "$(code "$SRV/0/")" = 200 ]
 
-# The default pool of 100 threads needs more than 64 descriptors (each thread's libcurl handle
-# keeps a socket pair): the server says so and exits, instead of aborting or starting unable to
-# accept anything.
-out=$(bash -c 'ulimit -n 64 && exec "$0" "$@"' "$BIN/fanout-server" --model threads --port 0 \
-    --upstream "$API" 2>&1)
-rc=$?
-check "threads: 100 threads under 64 descriptors exit 1 (exit $rc)" [ "$rc" -eq 1 ]
-check "threads: ... saying why" grep -q "open-files limit is 64" <<<"$out"
+    # Full again, then SIGTERM: the process ends within --shutdown-timeout (2 s), and a bit.
+    "$RC_BIN" "$PORT" --hold "$HOLD" --hold-ms 8000 >/dev/null &
+    holder=$!
+    sleep 1
+    kill -TERM "$SPID"
+    ended=no
+    for _ in $(seq 40); do
+        if ! kill -0 "$SPID" 2>/dev/null; then
+            ended=yes
+            break
+        fi
+        sleep 0.1
+    done
+    check "$model: SIGTERM while full ends the server within 4 s" [ "$ended" = yes ]
+    wait "$holder"
+done
 
 robust_finish

@@ -137,7 +137,7 @@ static void run_call(const char *base_url, long timeout_ms, fo_call *call) {
     CURLM *multi = curl_multi_init();
     assert_non_null(easy);
     assert_non_null(multi);
-    assert_int_equal(fo_call_setup(easy, &cfg, call), 0);
+    assert_int_equal(fo_call_setup(easy, &cfg, call, 0), 0);
     assert_int_equal(curl_multi_add_handle(multi, easy), CURLM_OK);
     int running = 1;
     while (running) {

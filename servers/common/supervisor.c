@@ -1,6 +1,6 @@
-/* The parent of a multi-process engine (prefork, uv --workers N).
+/* The parent of a multi-process program (prefork, uv --workers N, fanout-api --workers N).
  *
- * The parent serves nothing: it forks the workers on the shared listening socket, waits, and
+ * The parent serves nothing: it forks the workers on the shared listening sockets, waits, and
  * replaces a worker that dies. Signals only set a flag and write a byte to a pipe (the
  * "self-pipe"), and the parent sleeps in poll(2) on that pipe, so it wakes for a signal without
  * races and can still sleep with a timeout (for restart backoff and the shutdown deadline).
@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <time.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -53,7 +54,9 @@ static void on_signal(int signum) {
 }
 
 static long long now_ms(void) {
-    return (long long)(fo_now_ns() / 1000000u);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int set_flags(int fd) {
@@ -100,8 +103,7 @@ static void mask_handled(int how, sigset_t *saved) {
 
 /* Forks the worker of slot s. The child gets default signal dispositions (its engine installs
  * its own) and never returns from here. */
-static void start_worker(slot *s, const fo_server_opts *opts, int listen_fd,
-                         int (*child)(const fo_server_opts *, int)) {
+static void start_worker(slot *s, const fo_supervisor_cfg *cfg) {
     sigset_t saved;
     mask_handled(SIG_BLOCK, &saved);
     pid_t parent = getpid();
@@ -122,12 +124,12 @@ static void start_worker(slot *s, const fo_server_opts *opts, int listen_fd,
         close(wake_pipe[1]);
         mask_handled(SIG_SETMASK, &saved);
         /* _exit: the parent's atexit handlers and stdio buffers are not the child's to run. */
-        _exit(child(opts, listen_fd));
+        _exit(cfg->child(cfg->arg));
     }
     mask_handled(SIG_SETMASK, &saved);
     long long now = now_ms();
     if (pid < 0) {
-        fprintf(stderr, "fanout-server: cannot start a worker: %s; retrying in %d ms\n",
+        fprintf(stderr, "%s: cannot start a worker: %s; retrying in %d ms\n", cfg->prog,
                 strerror(errno), s->backoff_ms);
         s->pid = 0;
         s->restart_ms = now + s->backoff_ms;
@@ -147,7 +149,7 @@ static void describe_status(int status, char *out, size_t cap) {
 
 /* Reaps every child that has ended. While serving (replace = 1), logs each death and schedules
  * a new worker in its slot. Returns the number of children still running. */
-static int reap(slot *slots, int n, int replace) {
+static int reap(const fo_supervisor_cfg *cfg, slot *slots, int n, int replace) {
     pid_t pid;
     int status;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
@@ -169,10 +171,10 @@ static int reap(slot *slots, int n, int replace) {
             }
             s->restart_ms = now + delay;
             if (delay)
-                fprintf(stderr, "fanout-server: worker %d died (%s); starting a new one in %d ms\n",
+                fprintf(stderr, "%s: worker %d died (%s); starting a new one in %d ms\n", cfg->prog,
                         (int)pid, why, delay);
             else
-                fprintf(stderr, "fanout-server: worker %d died (%s); starting a new one\n",
+                fprintf(stderr, "%s: worker %d died (%s); starting a new one\n", cfg->prog,
                         (int)pid, why);
             break;
         }
@@ -194,14 +196,14 @@ static void sleep_for_signal(int timeout_ms) {
 }
 
 /* Serves until SIGTERM/SIGINT: keeps every slot filled. */
-static void supervise(slot *slots, int n, const fo_server_opts *opts, int listen_fd,
-                      int (*child)(const fo_server_opts *, int)) {
+static void supervise(const fo_supervisor_cfg *cfg, slot *slots) {
+    int n = cfg->workers;
     while (!stop_requested) {
-        reap(slots, n, 1);
+        reap(cfg, slots, n, 1);
         long long now = now_ms(), next = -1;
         for (int i = 0; i < n && !stop_requested; i++) {
             slot *s = &slots[i];
-            if (s->pid == 0 && s->restart_ms <= now) start_worker(s, opts, listen_fd, child);
+            if (s->pid == 0 && s->restart_ms <= now) start_worker(s, cfg);
             if (s->pid == 0 && (next < 0 || s->restart_ms < next)) next = s->restart_ms;
         }
         if (stop_requested) break;
@@ -213,18 +215,19 @@ static void supervise(slot *slots, int n, const fo_server_opts *opts, int listen
 
 /* Stops every worker: SIGTERM, up to timeout_ms for them to finish what they serve, then
  * SIGKILL; returns once all are reaped. */
-static void stop_all(slot *slots, int n, int timeout_ms) {
+static void stop_all(const fo_supervisor_cfg *cfg, slot *slots) {
+    int n = cfg->workers;
     for (int i = 0; i < n; i++)
         if (slots[i].pid > 0) kill(slots[i].pid, SIGTERM);
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = now_ms() + cfg->shutdown_timeout_ms;
     int alive;
-    while ((alive = reap(slots, n, 0)) > 0) {
+    while ((alive = reap(cfg, slots, n, 0)) > 0) {
         long long left = deadline - now_ms();
         if (left <= 0) break;
         sleep_for_signal(left > 1000 ? 1000 : (int)left);
     }
     if (alive == 0) return;
-    fprintf(stderr, "fanout-server: shutdown timeout: killing %d workers still serving\n", alive);
+    fprintf(stderr, "%s: shutdown timeout: killing %d workers still serving\n", cfg->prog, alive);
     for (int i = 0; i < n; i++) {
         if (slots[i].pid <= 0) continue;
         kill(slots[i].pid, SIGKILL);
@@ -234,11 +237,10 @@ static void stop_all(slot *slots, int n, int timeout_ms) {
     }
 }
 
-int fo_supervise(const fo_server_opts *opts, int listen_fd, int workers,
-                 int (*child)(const fo_server_opts *opts, int listen_fd)) {
-    slot *slots = calloc((size_t)workers, sizeof *slots);
+int fo_supervise(const fo_supervisor_cfg *cfg) {
+    slot *slots = calloc((size_t)cfg->workers, sizeof *slots);
     if (!slots || pipe(wake_pipe) != 0) {
-        fprintf(stderr, "fanout-server: cannot start the supervisor: %s\n", strerror(errno));
+        fprintf(stderr, "%s: cannot start the supervisor: %s\n", cfg->prog, strerror(errno));
         free(slots);
         return 1;
     }
@@ -248,22 +250,23 @@ int fo_supervise(const fo_server_opts *opts, int listen_fd, int workers,
     if (rc == 0) rc = set_flags(wake_pipe[1]);
     if (rc == 0) rc = install_handlers(old);
     if (rc < 0) {
-        fprintf(stderr, "fanout-server: cannot start the supervisor: %s\n", strerror(-rc));
+        fprintf(stderr, "%s: cannot start the supervisor: %s\n", cfg->prog, strerror(-rc));
         close(wake_pipe[0]);
         close(wake_pipe[1]);
         free(slots);
         return 1;
     }
-    for (int i = 0; i < workers; i++)
+    for (int i = 0; i < cfg->workers; i++)
         slots[i].backoff_ms = BACKOFF_MIN_MS;
 
-    supervise(slots, workers, opts, listen_fd, child);
+    supervise(cfg, slots);
 
-    /* The parent never accepts; closing its copy now means that once the last worker has
-     * stopped accepting, the socket is gone and new clients are refused at once instead of
+    /* The parent never accepts; closing its copies now means that once the last worker has
+     * stopped accepting, the sockets are gone and new clients are refused at once instead of
      * waiting in a backlog nobody reads. */
-    close(listen_fd);
-    stop_all(slots, workers, opts->shutdown_timeout_ms);
+    for (int i = 0; i < cfg->n_listen_fds; i++)
+        close(cfg->listen_fds[i]);
+    stop_all(cfg, slots);
 
     restore_handlers(old);
     close(wake_pipe[0]);

@@ -1,0 +1,64 @@
+/* What the report's pages share: the machine's line, HTML escaping, Markdown tables as HTML. */
+#include "html.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+void fo_machine_line(char *out, size_t len) {
+    struct utsname u;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (uname(&u) == 0)
+        snprintf(out, len, "%s %s, %ld cores", u.sysname, u.machine, cpus);
+    else
+        snprintf(out, len, "%ld cores", cpus);
+}
+
+void fo_html_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            fputs("&amp;", f);
+            break;
+        case '<':
+            fputs("&lt;", f);
+            break;
+        case '>':
+            fputs("&gt;", f);
+            break;
+        default:
+            fputc(*s, f);
+        }
+    }
+}
+
+/* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
+void fo_html_md_table(FILE *f, const char *md) {
+    fputs("<table>\n", f);
+    int line = 0;
+    for (const char *p = md; *p; line++) {
+        const char *end = strchr(p, '\n');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (line != 1) {
+            char *row = strndup(p, n);
+            const char *tag = line == 0 ? "th" : "td";
+            fputs("<tr>", f);
+            char *save = NULL;
+            for (char *cell = strtok_r(row, "|", &save); cell; cell = strtok_r(NULL, "|", &save)) {
+                while (*cell == ' ')
+                    cell++;
+                size_t l = strlen(cell);
+                while (l && cell[l - 1] == ' ')
+                    cell[--l] = '\0';
+                fprintf(f, "<%s>", tag);
+                fo_html_escape(f, cell);
+                fprintf(f, "</%s>", tag);
+            }
+            fputs("</tr>\n", f);
+            free(row);
+        }
+        p += n + (end ? 1 : 0);
+    }
+    fputs("</table>\n", f);
+}

@@ -1,0 +1,16 @@
+/* What fanout-report's pages share (bench/report). */
+#ifndef FANOUT_REPORT_HTML_H
+#define FANOUT_REPORT_HTML_H
+
+#include <stdio.h>
+
+/* "Linux x86_64, 2 cores" */
+void fo_machine_line(char *out, size_t len);
+
+/* Writes s with &, < and > escaped. */
+void fo_html_escape(FILE *f, const char *s);
+
+/* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
+void fo_html_md_table(FILE *f, const char *md);
+
+#endif

@@ -1,0 +1,270 @@
+/* fanout-report --scale: turns a results folder of scripts/bench-scale.sh into the answer.
+ *
+ * Each step NAME (listed in DIR/steps.txt, ladder order per model) has NAME.step.json (what the
+ * script measured, or why the step did not run) and, when it ran, NAME.load.json (fanout-load).
+ * --scale-step DIR/NAME judges one step as soon as it has run: prints its line and exits 3 when
+ * the model broke there, so the script stops climbing. --scale --dir DIR writes scale.md,
+ * scale.json, scale.dat (for scripts/plot-scale.gp) and index.html, and prints the tables. */
+#include "scale.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fanout/scale.h"
+#include "html.h"
+
+#define MAX_STEPS 128
+
+static double num(const json_t *o, const char *key) {
+    return json_number_value(json_object_get(o, key));
+}
+
+static long num_or(const json_t *o, const char *key, long dflt) {
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? (long)json_number_value(v) : dflt;
+}
+
+static void copy_str(char *dst, size_t cap, const json_t *o, const char *key) {
+    const char *v = json_string_value(json_object_get(o, key));
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+/* Reads PREFIX.step.json and, for a step that ran, PREFIX.load.json. 0 or -1 (said why). */
+static int read_step(const char *prefix, fo_scale_step *s) {
+    char path[4096];
+    json_error_t err;
+    memset(s, 0, sizeof *s);
+    snprintf(path, sizeof path, "%s.step.json", prefix);
+    json_t *st = json_load_file(path, 0, &err);
+    if (!st) {
+        fprintf(stderr, "fanout-report: %s: %s\n", path, err.text);
+        return -1;
+    }
+    copy_str(s->model, sizeof s->model, st, "model");
+    copy_str(s->cause, sizeof s->cause, st, "cause");
+    copy_str(s->reason, sizeof s->reason, st, "reason");
+    char status[16];
+    copy_str(status, sizeof status, st, "status");
+    s->status = strcmp(status, "ran") == 0       ? FO_STEP_RAN
+                : strcmp(status, "refused") == 0 ? FO_STEP_REFUSED
+                : strcmp(status, "skipped") == 0 ? FO_STEP_SKIPPED
+                                                 : FO_STEP_NOT_RUN;
+    s->users = (int)num(st, "users");
+    s->ms = (int)num(st, "ms");
+    s->size = (int)num(st, "size");
+    s->wall_s = num(st, "wall_s");
+    s->peak_rss_kib = num(st, "peak_rss_kib");
+    s->cpu_s = num(st, "cpu_s");
+    s->peak_threads = num_or(st, "peak_threads", -1);
+    s->peak_procs = num_or(st, "peak_procs", 1);
+    s->peak_fds = num_or(st, "peak_fds", -1);
+    s->fd_limit = num_or(st, "fd_limit", 0);
+    s->api_workers = (int)num_or(st, "api_workers", 1);
+    s->api_ports = (int)num_or(st, "api_ports", 1);
+    s->load_threads = (int)num_or(st, "load_threads", 1);
+    s->api_cpu_s = num(st, "api_cpu_s");
+    s->load_cpu_s = num(st, "load_cpu_s");
+    s->api_peak_in_flight = num_or(st, "api_peak_in_flight", 0);
+    s->mem_kib = num(st, "mem_kib");
+    s->cores = (int)num_or(st, "cores", 1);
+    json_decref(st);
+    if (!s->model[0] || s->users <= 0) {
+        fprintf(stderr, "fanout-report: %s lacks a model or users\n", path);
+        return -1;
+    }
+    if (s->status != FO_STEP_RAN) return 0;
+
+    snprintf(path, sizeof path, "%s.load.json", prefix);
+    json_t *l = json_load_file(path, 0, &err);
+    if (!l) {
+        fprintf(stderr, "fanout-report: %s: %s\n", path, err.text);
+        return -1;
+    }
+    s->requests = (uint64_t)num(l, "requests");
+    s->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
+    s->min_ms = num(l, "min_ms");
+    s->p95_ms = num(l, "p95_ms");
+    s->mean_ms = num(l, "mean_ms");
+    s->max_rps = num(l, "max_rps_smoothed");
+    json_decref(l);
+    return 0;
+}
+
+static json_t *step_json(const fo_scale_step *s) {
+    static const char *const words[] = {"ran", "refused", "skipped", "not-run"};
+    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:s, s:s, s:s}", "model", s->model, "users",
+                          s->users, "ms", s->ms, "size", s->size, "status", words[s->status],
+                          "cause", s->cause, "reason", s->reason);
+    if (s->status != FO_STEP_RAN) return o;
+    json_object_update_new(
+        o,
+        json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "requests",
+                  (json_int_t)s->requests, "failures", (json_int_t)s->failures, "min_ms", s->min_ms,
+                  "p95_ms", s->p95_ms, "mean_ms", s->mean_ms, "max_rps", s->max_rps, "bound_rps",
+                  fo_scale_bound_rps(s), "rps_ratio", fo_scale_rps_ratio(s), "p95_ratio",
+                  fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s), "peak_rss_mib",
+                  s->peak_rss_kib / 1024, "rss_per_user_kib", s->peak_rss_kib / s->users,
+                  "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
+    json_object_update_new(
+        o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:f}", "peak_fds",
+                     (json_int_t)s->peak_fds, "peak_threads", (json_int_t)s->peak_threads,
+                     "peak_procs", (json_int_t)s->peak_procs, "api_workers", s->api_workers,
+                     "api_ports", s->api_ports, "api_busy", fo_scale_api_busy(s),
+                     "api_peak_in_flight", (json_int_t)s->api_peak_in_flight, "load_threads",
+                     s->load_threads, "load_busy", fo_scale_load_busy(s)));
+    return o;
+}
+
+static int scale_step(const char *prefix) {
+    fo_scale_step s;
+    if (read_step(prefix, &s) != 0) return 1;
+    int broke = fo_scale_judge(&s);
+    char line[512];
+    fo_scale_line(&s, line, sizeof line);
+    printf("  %s\n", line);
+    return broke ? 3 : 0;
+}
+
+static FILE *open_in(const char *dir, const char *file) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "w");
+    if (!f) fprintf(stderr, "fanout-report: cannot write %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* scale.dat: one block per model (gnuplot's index), a line per step that ran:
+ * users rps_ratio p95_ratio rss_per_user_kib cpu_ms_per_page "model". */
+static int write_dat(const char *dir, const fo_scale_step *steps, size_t n) {
+    FILE *f = open_in(dir, "scale.dat");
+    if (!f) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && strcmp(steps[i].model, steps[i - 1].model) != 0) fputs("\n\n", f);
+        if (i == 0 || strcmp(steps[i].model, steps[i - 1].model) != 0)
+            fprintf(f, "# %s\n", steps[i].model);
+        const fo_scale_step *s = &steps[i];
+        if (s->status != FO_STEP_RAN) continue;
+        fprintf(f, "%d %.4f %.4f %.2f %.4f \"%s\"\n", s->users, fo_scale_rps_ratio(s),
+                fo_scale_p95_ratio(s), s->peak_rss_kib / s->users, fo_scale_cpu_ms_per_page(s),
+                s->model);
+    }
+    return fclose(f);
+}
+
+static int write_index(const char *dir, const char *settings, const char *matrix,
+                       const char *table) {
+    FILE *f = open_in(dir, "index.html");
+    if (!f) return -1;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<title>fanout at scale</title>\n<style>\n"
+          "body { font-family: sans-serif; margin: 2em auto; max-width: 1400px; color: #222; }\n"
+          "table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }\n"
+          "th, td { border: 1px solid #ccc; padding: 4px 6px; text-align: right; }\n"
+          "th:first-child, td:first-child { text-align: left; }\n"
+          "th { background: #f0f0f0; } img { max-width: 100%; border: 1px solid #eee; }\n"
+          "</style></head><body>\n<h1>fanout at scale: where each model breaks</h1>\n<p>",
+          f);
+    fo_html_escape(f, settings);
+    fputs("</p>\n<h2>Models × users</h2>\n<p>Each cell: RPS / bound · p95 / floor (1 · 1 is "
+          "perfect; ✗ marks the step where the model broke: failures above 1% or p95 above 1.5 × "
+          "the floor).</p>\n",
+          f);
+    fo_html_md_table(f, matrix);
+    fputs("<img src=\"scale.svg\" alt=\"ratios, memory and CPU against users\">\n"
+          "<h2>Every step</h2>\n<p>API CPU is the country API's share of a core per worker, load "
+          "CPU fanout-load's per thread: well below 100% shows the harness was not the "
+          "limit.</p>\n",
+          f);
+    fo_html_md_table(f, table);
+    fputs("<p><a href=\"scale.md\">scale.md</a> · <a href=\"scale.json\">scale.json</a></p>\n"
+          "</body></html>\n",
+          f);
+    return fclose(f);
+}
+
+static int scale_report(const char *dir) {
+    char path[4096], name[128];
+    snprintf(path, sizeof path, "%s/steps.txt", dir);
+    FILE *list = fopen(path, "r");
+    if (!list) {
+        fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
+        return 2;
+    }
+    static fo_scale_step steps[MAX_STEPS];
+    size_t n = 0;
+    while (n < MAX_STEPS && fscanf(list, "%127s", name) == 1) {
+        char prefix[4096];
+        snprintf(prefix, sizeof prefix, "%s/%s", dir, name);
+        if (read_step(prefix, &steps[n]) != 0) {
+            fclose(list);
+            return 1;
+        }
+        fo_scale_judge(&steps[n]);
+        n++;
+    }
+    fclose(list);
+    if (n == 0) {
+        fprintf(stderr, "fanout-report: %s lists no step\n", path);
+        return 2;
+    }
+    char *matrix = fo_scale_matrix_md(steps, n);
+    char *table = fo_scale_table_md(steps, n);
+    if (!matrix || !table) {
+        fprintf(stderr, "fanout-report: out of memory\n");
+        return 1;
+    }
+    char mach[256], settings[512], stamp[64];
+    fo_machine_line(mach, sizeof mach);
+    time_t now = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M", localtime(&now));
+    /* The offered rate: users / floor of any step, the same on every rung. */
+    snprintf(settings, sizeof settings,
+             "%s on %s, %.0f GiB: every step offers %.0f pages a second (the page's ms grows with "
+             "the users), users spawned over 10 s; open-files hard limit %ld",
+             stamp, mach, steps[0].mem_kib / 1048576, fo_scale_bound_rps(&steps[0]),
+             steps[0].fd_limit);
+
+    int rc = 0;
+    FILE *f = open_in(dir, "scale.md");
+    if (f) {
+        fprintf(f,
+                "# fanout at scale\n\n%s\n\n## Models × users (RPS / bound · p95 / floor)\n\n%s\n"
+                "## Every step\n\n%s",
+                settings, matrix, table);
+        rc |= fclose(f) != 0;
+    } else {
+        rc = 1;
+    }
+    rc |= write_dat(dir, steps, n) != 0;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, step_json(&steps[i]));
+    json_t *root =
+        json_pack("{s:s, s:s, s:o}", "machine", mach, "settings", settings, "steps", arr);
+    snprintf(path, sizeof path, "%s/scale.json", dir);
+    rc |= json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0;
+    json_decref(root);
+    rc |= write_index(dir, settings, matrix, table) != 0;
+    if (rc) fprintf(stderr, "fanout-report: some files of %s could not be written\n", dir);
+    printf("\n%s\n\nModels x users (RPS / bound · p95 / floor):\n\n%s\n%s", settings, matrix,
+           table);
+    free(matrix);
+    free(table);
+    return rc;
+}
+
+int fo_report_scale_main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--scale-step") == 0) return scale_step(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--scale") == 0 && strcmp(argv[2], "--dir") == 0)
+        return scale_report(argv[3]);
+    FILE *f = argc == 3 && strcmp(argv[2], "--help") == 0 ? stdout : stderr;
+    fputs(
+        "usage: fanout-report --scale --dir DIR     the report of a scripts/bench-scale.sh folder\n"
+        "       fanout-report --scale-step DIR/NAME judge one step: exit 3 when the model broke\n",
+        f);
+    return f == stdout ? 0 : 2;
+}

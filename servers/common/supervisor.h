@@ -1,0 +1,23 @@
+/* The parent of a multi-process program (fanout-server's prefork and uv --workers N, the country
+ * API's --workers N): forks the workers on listening sockets opened before, replaces any that
+ * die, and on SIGTERM/SIGINT stops them gracefully. */
+#ifndef FANOUT_SUPERVISOR_H
+#define FANOUT_SUPERVISOR_H
+
+typedef struct fo_supervisor_cfg {
+    const char *prog;        /* names the parent in its messages: "fanout-server" */
+    int workers;             /* processes to keep running */
+    int shutdown_timeout_ms; /* how long stopping workers get before SIGKILL */
+    const int *listen_fds;   /* the parent's copies of the shared sockets, closed at the stop */
+    int n_listen_fds;
+    int (*child)(void *arg); /* a worker's whole life; what it returns is its exit code */
+    void *arg;
+} fo_supervisor_cfg;
+
+/* Runs cfg->workers children, each calling cfg->child(cfg->arg) and exiting with its result. A
+ * child that dies unexpectedly is logged and replaced. On SIGTERM/SIGINT the parent closes its
+ * copies of the sockets, sends SIGTERM to every child, waits up to shutdown_timeout_ms for them
+ * (then SIGKILL), reaps them all and returns 0; 1 when it cannot start. */
+int fo_supervise(const fo_supervisor_cfg *cfg);
+
+#endif

@@ -1,0 +1,223 @@
+#include "fanout/scale.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+double fo_scale_floor_ms(const fo_scale_step *s) {
+    return 2.0 * s->ms;
+}
+
+double fo_scale_bound_rps(const fo_scale_step *s) {
+    return s->ms > 0 ? s->users / (fo_scale_floor_ms(s) / 1000.0) : 0;
+}
+
+double fo_scale_rps_ratio(const fo_scale_step *s) {
+    double b = fo_scale_bound_rps(s);
+    return b > 0 ? s->max_rps / b : 0;
+}
+
+double fo_scale_p95_ratio(const fo_scale_step *s) {
+    return s->ms > 0 ? s->p95_ms / fo_scale_floor_ms(s) : 0;
+}
+
+double fo_scale_failure_ratio(const fo_scale_step *s) {
+    uint64_t pages = s->requests + s->failures;
+    return pages ? (double)s->failures / (double)pages : 0;
+}
+
+double fo_scale_cpu_ms_per_page(const fo_scale_step *s) {
+    uint64_t pages = s->requests + s->failures;
+    return pages ? 1000.0 * s->cpu_s / (double)pages : 0;
+}
+
+static double busy(double cpu_s, double wall_s, int units) {
+    return wall_s > 0 && units > 0 ? cpu_s / wall_s / units : 0;
+}
+
+double fo_scale_api_busy(const fo_scale_step *s) {
+    return busy(s->api_cpu_s, s->wall_s, s->api_workers);
+}
+
+double fo_scale_load_busy(const fo_scale_step *s) {
+    return busy(s->load_cpu_s, s->wall_s, s->load_threads);
+}
+
+static void set_cause(fo_scale_step *s, const char *cause) {
+    snprintf(s->cause, sizeof s->cause, "%s", cause);
+}
+
+int fo_scale_judge(fo_scale_step *s) {
+    if (s->status != FO_STEP_RAN) return 0;
+    int broke = fo_scale_failure_ratio(s) > FO_SCALE_MAX_FAILURE_RATIO ||
+                fo_scale_p95_ratio(s) > FO_SCALE_MAX_P95_RATIO || s->requests == 0;
+    if (!broke) {
+        s->cause[0] = '\0';
+        return 0;
+    }
+    long procs = s->peak_procs > 0 ? s->peak_procs : 1;
+    double all_busy = busy(s->cpu_s + s->api_cpu_s + s->load_cpu_s, s->wall_s, s->cores);
+    if (s->peak_fds >= 0 && s->fd_limit > 0 && s->peak_fds >= 0.9 * (double)s->fd_limit * procs)
+        set_cause(s, "descriptors");
+    else if (s->mem_kib > 0 && s->peak_rss_kib >= s->mem_kib / 2)
+        set_cause(s, "memory");
+    else if (fo_scale_api_busy(s) >= 0.9 || fo_scale_load_busy(s) >= 0.9)
+        set_cause(s, "harness");
+    else if (all_busy >= 0.9)
+        set_cause(s, "CPU");
+    else
+        set_cause(s, "queueing");
+    return 1;
+}
+
+static const char *status_word(const fo_scale_step *s) {
+    switch (s->status) {
+    case FO_STEP_RAN:
+        return s->cause[0] ? "broke" : "held";
+    case FO_STEP_REFUSED:
+        return "refused";
+    case FO_STEP_SKIPPED:
+        return "skipped";
+    case FO_STEP_NOT_RUN:
+        return "not run";
+    }
+    return "?";
+}
+
+void fo_scale_line(const fo_scale_step *s, char *out, size_t len) {
+    if (s->status != FO_STEP_RAN) {
+        snprintf(out, len, "%s %d: %s (%s): %s", s->model, s->users, status_word(s),
+                 s->cause[0] ? s->cause : "-", s->reason);
+        return;
+    }
+    snprintf(out, len,
+             "%s %d: RPS / bound %.2f, p95 / floor %.2f, failures %.2f%%, RSS %.0f MiB, CPU %.2f "
+             "ms/page; API %.0f%%, load %.0f%% of a core: %s%s%s",
+             s->model, s->users, fo_scale_rps_ratio(s), fo_scale_p95_ratio(s),
+             100 * fo_scale_failure_ratio(s), s->peak_rss_kib / 1024, fo_scale_cpu_ms_per_page(s),
+             100 * fo_scale_api_busy(s), 100 * fo_scale_load_busy(s), status_word(s),
+             s->cause[0] ? ": " : "", s->cause);
+}
+
+/* Builds a string with printf calls into an open_memstream. */
+typedef struct out {
+    FILE *f;
+    char *buf;
+    size_t len;
+} out;
+
+static int out_open(out *o) {
+    o->buf = NULL;
+    o->len = 0;
+    o->f = open_memstream(&o->buf, &o->len);
+    return o->f ? 0 : -1;
+}
+
+static char *out_take(out *o) {
+    if (fclose(o->f) != 0) {
+        free(o->buf);
+        return NULL;
+    }
+    return o->buf;
+}
+
+/* The distinct users of the ladder, in order of first appearance, and the distinct models. */
+static size_t distinct_users(const fo_scale_step *steps, size_t n, int *users, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = 0;
+        while (j < k && users[j] != steps[i].users)
+            j++;
+        if (j == k && k < cap) users[k++] = steps[i].users;
+    }
+    /* Ascending: the ladder rises. */
+    for (size_t a = 1; a < k; a++)
+        for (size_t b = a; b > 0 && users[b - 1] > users[b]; b--) {
+            int t = users[b];
+            users[b] = users[b - 1];
+            users[b - 1] = t;
+        }
+    return k;
+}
+
+char *fo_scale_matrix_md(const fo_scale_step *steps, size_t n) {
+    int users[32];
+    size_t nu = distinct_users(steps, n, users, 32);
+    out o;
+    if (out_open(&o) != 0) return NULL;
+    fprintf(o.f, "| model |");
+    for (size_t u = 0; u < nu; u++)
+        fprintf(o.f, " %d users |", users[u]);
+    fprintf(o.f, " breaks at |\n|---|");
+    for (size_t u = 0; u < nu; u++)
+        fprintf(o.f, "---:|");
+    fprintf(o.f, "---|\n");
+    for (size_t i = 0; i < n;) {
+        size_t end = i;
+        while (end < n && strcmp(steps[end].model, steps[i].model) == 0)
+            end++;
+        fprintf(o.f, "| %s |", steps[i].model);
+        const fo_scale_step *brk = NULL;
+        for (size_t u = 0; u < nu; u++) {
+            const fo_scale_step *s = NULL;
+            for (size_t j = i; j < end; j++)
+                if (steps[j].users == users[u]) s = &steps[j];
+            if (!s)
+                fprintf(o.f, " |");
+            else if (s->status == FO_STEP_RAN)
+                fprintf(o.f, " %.2f · %.2f%s |", fo_scale_rps_ratio(s), fo_scale_p95_ratio(s),
+                        s->cause[0] ? " ✗" : "");
+            else
+                fprintf(o.f, " %s |", status_word(s));
+            if (s && !brk &&
+                (s->cause[0] || s->status == FO_STEP_REFUSED || s->status == FO_STEP_SKIPPED))
+                brk = s;
+        }
+        if (brk)
+            fprintf(o.f, " %d users: %s (%s) |\n", brk->users, status_word(brk),
+                    brk->cause[0] ? brk->cause : "-");
+        else
+            fprintf(o.f, " held at every step |\n");
+        i = end;
+    }
+    return out_take(&o);
+}
+
+char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
+    out o;
+    if (out_open(&o) != 0) return NULL;
+    fprintf(o.f,
+            "| model | users | page | size | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | "
+            "RPS / bound | p95 / floor | failures | peak RSS (MiB) | RSS / user (KiB) | "
+            "CPU / page (ms) | descriptors | threads | processes | API CPU | API in flight | "
+            "load CPU | verdict |\n"
+            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "---:|---:|---:|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        const fo_scale_step *s = &steps[i];
+        if (s->status != FO_STEP_RAN) {
+            fprintf(o.f,
+                    "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | %s (%s): ", s->model,
+                    s->users, s->ms, s->size, status_word(s), s->cause[0] ? s->cause : "-");
+            /* The reason's own words, without what would break the table. */
+            for (const char *p = s->reason; *p; p++)
+                fputc(*p == '|' || *p == '\n' ? ' ' : *p, o.f);
+            fprintf(o.f, " |\n");
+            continue;
+        }
+        char fds[24] = "n/a", threads[24] = "n/a";
+        if (s->peak_fds >= 0) snprintf(fds, sizeof fds, "%ld", s->peak_fds);
+        if (s->peak_threads >= 0) snprintf(threads, sizeof threads, "%ld", s->peak_threads);
+        fprintf(
+            o.f,
+            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %.1f | "
+            "%.1f | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d | %s%s%s |\n",
+            s->model, s->users, s->ms, s->size, s->min_ms, s->p95_ms, s->mean_ms, s->max_rps,
+            fo_scale_rps_ratio(s), fo_scale_p95_ratio(s), 100 * fo_scale_failure_ratio(s),
+            s->peak_rss_kib / 1024, s->peak_rss_kib / s->users, fo_scale_cpu_ms_per_page(s), fds,
+            threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
+            s->api_peak_in_flight, 3 * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
+            status_word(s), s->cause[0] ? ": " : "", s->cause);
+    }
+    return out_take(&o);
+}
