@@ -184,8 +184,13 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
     uint64_t n = (run_ns + FO_NS_PER_S - 1) / FO_NS_PER_S;
     uv_mutex_lock(&w->lock);
     finalize_upto(w, n);
-    if (n && run_ns % FO_NS_PER_S && w->n_done == n)
-        w->win[n - 1].length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
+    if (n && run_ns % FO_NS_PER_S && w->n_done == n) {
+        fo_window *last = &w->win[n - 1];
+        last->length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
+        if (w->rates)
+            last->offered = fo_rates_count_before(w->rates, run_ns) -
+                            fo_rates_count_before(w->rates, (n - 1) * FO_NS_PER_S);
+    }
     size_t done = w->n_done;
     uv_mutex_unlock(&w->lock);
     return done;

@@ -152,6 +152,16 @@ check "... saying so in one line" \
     bash -c "[ \$(wc -l <'$WORK/fd.txt') -eq 1 ] && grep -q 'max-connections 1000 needs .* open-files limit is 256' '$WORK/fd.txt'"
 (ulimit -n 256 && "$LOAD" -q --rate 10 -d 1s --json "$WORK/fdfit.json" "$URL" >/dev/null 2>&1)
 check "... while the default cap is lowered to fit it" js fdfit 'd.max_connections <= 256 - 32 and d.sent == 10'
+# Ctrl-C ends a long open run early, and it still reports what it measured.
+"$LOAD" -q --rate 100 -t 2 -d 60s --json "$WORK/int.json" "$URL" >"$WORK/int.out" 2>&1 &
+load_pid=$!
+PIDS+=("$load_pid")
+sleep 1.5
+kill -INT "$load_pid"
+wait "$load_pid"
+check "SIGINT: the open run ends with exit 0" [ $? -eq 0 ]
+check "SIGINT: interrupted, its arrivals offered and sent up to then, windows adding up" \
+    js int 'd.interrupted and 1 < d.duration_s < 10 and d.arrivals >= 100 and d.sent + d.unsent == d.arrivals == sum(w.offered for w in d.windows) and sum(w.sent for w in d.windows) == d.sent'
 free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$LOAD" -q --rate 10 -d 30s "http://127.0.0.1:$free_port/" >/dev/null 2>&1
 check "an unreachable target: exit 3" [ $? -eq 3 ]

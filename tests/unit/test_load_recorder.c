@@ -83,6 +83,18 @@ static void test_late_starts(void **state) {
     assert_int_equal(f->windows.win[2].offered, 100);
 }
 
+/* A run interrupted at 1.25 s: its last window is a quarter second, with 25 arrivals offered. */
+static void test_partial_window(void **state) {
+    fixture *f = *state;
+    fo_recorder_start(&f->rec, T0 + MS(1200), T0 + MS(1200), 0);
+    fo_recorder_close(&f->rec);
+    assert_int_equal(fo_windows_finish(&f->windows, MS(1250)), 2);
+    assert_int_equal(f->windows.win[0].offered, 100);
+    assert_int_equal(f->windows.win[1].offered, 25);
+    assert_int_equal(f->windows.win[1].starts, 1);
+    assert_true(f->windows.win[1].length_s == 0.25);
+}
+
 static void test_two_latencies(void **state) {
     fixture *f = *state;
     fo_recorder *r = &f->rec;
@@ -141,6 +153,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_late_starts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_latencies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_partial_window, setup, teardown),
         cmocka_unit_test(test_closed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
