@@ -53,8 +53,8 @@ static const char usage_text[] =
     "waits: their difference is queueing, which a closed model hides); a start more than 1 ms\n"
     "after its intended time is late, and --timeout counts from the send.\n"
     "Failures (connect, timeout, HTTP status >= 400, malformed response, connection closed\n"
-    "mid-response) are counted by kind and never enter the latency figures. Requests still in "
-    "flight at the end are dropped.\n"
+    "mid-response) are counted by kind and never enter the latency figures. Requests still\n"
+    "in flight at the end are dropped (and counted as such).\n"
     "Ctrl-C (or SIGTERM) ends the run early and still reports it; a second one kills it.\n"
     "Max RPS is given twice: the peak of Locust's smoothed \"current RPS\" (mean of seconds\n"
     "[L-12, L-3]) and the peak of raw one-second counts.\n"
@@ -82,7 +82,8 @@ static const char usage_text[] =
     "  late, p99_ms, service_p50_ms, service_p95_ms, service_p99_ms; stages have rate.\n"
     "\n"
     "Exit status: 0 success; 1 failure ratio above --max-failure-ratio; 2 bad arguments;\n"
-    "3 target unreachable at the start; 4 other errors (out of memory, output files).\n";
+    "3 target unreachable at the start; 4 other errors (the open-files limit, out of memory,\n"
+    "output files).\n";
 
 const char *fo_load_usage(void) {
     return usage_text;
