@@ -42,6 +42,9 @@ test: build
 # DURATION=60s MS=300 (see scripts/bench.sh --help).
 BENCH_ENV = CONFIGS="$(CONFIGS)" USERS="$(USERS)" SPAWN_RATE="$(SPAWN_RATE)" \
             DURATION="$(DURATION)" MS="$(MS)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin"
+# The open model (issue 13): make bench MODE=open [RATE=150] runs every configuration at one
+# offered rate (default 0.9 of the uncapped bound, users / (2 * ms / 1000)).
+BENCH_ENV += MODE="$(MODE)" RATE="$(RATE)"
 bench: build
 	$(BENCH_ENV) scripts/bench.sh
 

@@ -13,6 +13,8 @@ SPAWN_RATE=${SPAWN_RATE:-10}
 DURATION=${DURATION:-30s}
 MS=${MS:-300}
 THREADS=${LOAD_THREADS:-1}
+MODE=${MODE:-closed}
+RATE=${RATE:-}
 OUT=""
 BASELINE=""
 WRITE_BASELINE=""
@@ -34,6 +36,12 @@ machine with each row's Little's-law bound, and writes bench/results/<date-time>
   --duration D          each configuration's run, ramp included (default $DURATION)
   --ms MS               the page's ms: calls of MS, 2*MS, MS/2; floor 2*MS (default $MS)
   --load-threads T      fanout-load event loops (default $THREADS)
+  --mode closed|open    closed: Locust's users (the blog's load; the default). open: visitors
+                        arrive at --rate a second whatever the server does (fanout-load --rate),
+                        so a model that cannot keep up builds a queue that shows as growing
+                        response time; the charts show response and service time over time
+  --rate R              the open model's offered rate (default 0.9 of the uncapped bound,
+                        0.9 * users / (2 * ms / 1000): 150/s for 100 users and /300/)
   --out DIR             results folder (default bench/results/<date-time>)
   --baseline FILE       compare ratios with FILE; exit 1 when a configuration is worse than it
                         by more than --tolerance (default $TOLERANCE, relative)
@@ -41,7 +49,8 @@ machine with each row's Little's-law bound, and writes bench/results/<date-time>
   --scale [options]     the models at scale instead: scripts/bench-scale.sh (see --scale --help)
   -h, --help            this help
 
-The same settings are read from the environment: CONFIGS, USERS, SPAWN_RATE, DURATION, MS.
+The same settings are read from the environment: CONFIGS, USERS, SPAWN_RATE, DURATION, MS,
+MODE, RATE.
 USAGE
 }
 
@@ -59,6 +68,8 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --ms) MS=$2; shift 2 ;;
     --load-threads) THREADS=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --baseline) BASELINE=$2; shift 2 ;;
     --write-baseline) WRITE_BASELINE=$2; shift 2 ;;
@@ -72,6 +83,31 @@ die() { echo "bench.sh: $*" >&2; exit 2; }
 [[ $USERS =~ ^[0-9]+$ && $USERS -gt 0 ]] || die "--users must be a positive whole number, not '$USERS'"
 [[ $MS =~ ^[0-9]+$ && $MS -le 60000 ]] || die "--ms must be a whole number from 0 to 60000, not '$MS'"
 [[ $SPAWN_RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--spawn-rate must be a number, not '$SPAWN_RATE'"
+# The load's flags: Locust's users (closed), or arrivals at RATE a second (open; issue 13).
+load_flags() {
+    case $MODE in
+    closed)
+        [ -z "$RATE" ] || die "--rate is for --mode open"
+        LOAD_FLAGS=(--users "$USERS" --spawn-rate "$SPAWN_RATE")
+        LOAD_DESC="$USERS users (spawn rate $SPAWN_RATE/s)"
+        ;;
+    open)
+        LOAD_DESC="open model"
+        if [ -z "$RATE" ]; then
+            [ "$MS" -gt 0 ] || die "--mode open with --ms 0 has no bound to take 0.9 of: give --rate"
+            RATE=$(awk -v u="$USERS" -v ms="$MS" 'BEGIN { printf "%g", 0.9 * u / (2 * ms / 1000) }')
+            LOAD_DESC="open model (0.9 of the bound of $USERS users)"
+        fi
+        [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v r="$RATE" 'BEGIN { exit !(r > 0) }' ||
+            die "--rate must be a number of arrivals a second above 0, not '$RATE'"
+        LOAD_FLAGS=(--rate "$RATE")
+        LOAD_DESC="$LOAD_DESC, $RATE arrivals/s offered"
+        ;;
+    *) die "--mode is closed or open, not '$MODE'" ;;
+    esac
+}
+load_flags
+
 for b in fanout-api fanout-server fanout-load fanout-report; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
 done
@@ -180,7 +216,7 @@ n_configs=$#
 i=0
 t_begin=$(date +%s)
 per_config=$((run_s + 4))
-echo "fanout bench: $n_configs configurations, $USERS users (spawn rate $SPAWN_RATE/s), $DURATION each, page /$MS/ (floor $((2 * MS)) ms)"
+echo "fanout bench: $n_configs configurations, $LOAD_DESC, $DURATION each, page /$MS/ (floor $((2 * MS)) ms)"
 echo "results: $OUT"
 for cfg in $CONFIGS; do
     i=$((i + 1))
@@ -200,7 +236,7 @@ for cfg in $CONFIGS; do
     [ $ready = 1 ] || { echo "bench.sh: $name does not answer; see $OUT/$name.server.log" >&2; exit 1; }
     curl -s "$API/stats/reset" >/dev/null
 
-    "$BIN/fanout-load" --quiet --users "$USERS" --spawn-rate "$SPAWN_RATE" --duration "$DURATION" \
+    "$BIN/fanout-load" --quiet "${LOAD_FLAGS[@]}" --duration "$DURATION" \
         --threads "$THREADS" --timeout 60s --max-failure-ratio 1 \
         --json "$OUT/$name.load.json" --csv "$OUT/$name" "$url" >"$OUT/$name.load.txt" 2>"$OUT/$name.load.err" &
     load_pid=$!

@@ -1,11 +1,15 @@
 # Charts for a results folder, run inside it by scripts/bench.sh (gnuplot 5).
 # Reads what fanout-report wrote: configs.txt (the configurations' file names, in order),
-# <name>.series.dat (one line a second: t users rps rps_locust failures p50_ms p95_ms) and
-# summary.dat (one line a configuration: index "label" p95_ms max_rps bound_rps floor_ms).
-# Writes <name>.svg/.png (Locust's picture: RPS, response times, users over time) and
+# <name>.series.dat (one line a second: t users rps rps_locust failures p50_ms p95_ms, and in
+# the open model offered sent late p99_ms service_p50_ms service_p95_ms service_p99_ms),
+# summary.dat (one line a configuration: index "label" p95_ms max_rps bound_rps floor_ms) and
+# mode.dat ("open" or "closed"; missing in older folders: closed).
+# Writes <name>.svg/.png (Locust's picture: RPS, response times, users over time; in the open
+# model: offered, sent and completed per second, response and service time, late starts) and
 # compare.svg/.png (p95 and Max RPS of every configuration against their limits).
 
 names = system("cat configs.txt")
+mode = system("cat mode.dat 2>/dev/null")
 floor_ms = real(system("awk 'NR == 1 { print $6 }' summary.dat"))
 
 set datafile missing "nan"
@@ -27,6 +31,27 @@ series_plot = "set multiplot layout 3,1 title title_of(n) font ',13'; \
   set ylabel 'users'; set format x '%g'; set xlabel 'seconds'; set bmargin 3; \
   plot n.'.series.dat' u 1:2 w steps lw 2 lc rgb '#756bb1' t 'users'; \
   unset xlabel; unset multiplot; set offsets 0, 0, 0, 0"
+
+# The open model: the queue shows as response time (from the intended arrival) leaving service
+# time (from the send) behind.
+open_plot = "set multiplot layout 3,1 title title_of(n) font ',13'; \
+  set offsets 0, 0, graph 0.25, 0; set key top left horizontal; \
+  set lmargin 10; set rmargin 4; set tmargin 1.5; set bmargin 1.5; \
+  set ylabel 'requests/s'; set format x ''; set yrange [0:*]; \
+  plot n.'.series.dat' u 1:8 w steps lw 2 dt 2 lc rgb '#777777' t 'offered', \
+       '' u 1:9 w steps lw 1 lc rgb '#9ecae1' t 'sent', \
+       '' u 1:3 w steps lw 2 lc rgb '#08519c' t 'completed', \
+       '' u 1:5 w impulses lw 2 lc rgb '#cb181d' t 'failures per second'; \
+  set ylabel 'time (ms)'; set yrange [0:*]; \
+  plot n.'.series.dat' u 1:6 w lines lw 2 lc rgb '#41ab5d' t 'response p50', \
+       '' u 1:7 w lines lw 2 lc rgb '#fd8d3c' t 'response p95', \
+       '' u 1:12 w lines lw 1 dt 3 lc rgb '#41ab5d' t 'service p50', \
+       '' u 1:13 w lines lw 1 dt 3 lc rgb '#fd8d3c' t 'service p95', \
+       floor_ms w lines dt 2 lc rgb '#777777' t sprintf('floor %g ms', floor_ms); \
+  set ylabel 'late starts'; set format x '%g'; set xlabel 'seconds'; set bmargin 3; \
+  plot n.'.series.dat' u 1:10 w steps lw 2 lc rgb '#756bb1' t 'starts over 1 ms late, per second'; \
+  unset xlabel; unset multiplot; set offsets 0, 0, 0, 0"
+if (mode eq "open") { series_plot = open_plot }
 
 title_of(n) = system("head -1 ".n.".series.dat | sed 's/^# *//'")
 

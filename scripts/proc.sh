@@ -10,6 +10,7 @@
 fo_start() {
     local log=$1 tries=$2
     shift 2
+    : >"$log" # exists before the first poll, whenever the child opens it
     "$@" >"$log" 2>&1 &
     PID=$!
     PIDS+=("$PID")

@@ -2,7 +2,14 @@
  * PREFIX_stats_history.csv (one row a second), with Locust 2.x's column names and order, so
  * tools written for Locust's --csv read these. Percentile columns hold Locust's figures (its
  * index rule over its rounded times); averages are exact. Failures are not in the latency
- * columns, as everywhere in fanout-load. */
+ * columns, as everywhere in fanout-load.
+ *
+ * In the open model the latency columns hold response times (from the intended arrival), and
+ * both files have more columns at the end, after Locust's: the stats, "Offered/s",
+ * "Achieved/s", "Late Starts", "Queued Starts", "Unsent", "Lateness 99%", and the service
+ * times' "Service Median", "Service Average", "Service 95%", "Service 99%", "Service Max"; the
+ * history, "Offered/s", "Sent/s", "Late Starts", "Service 50%", "Service 95%", "Service 99%"
+ * (that second's, ms). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +53,7 @@ static void quoted(FILE *f, const char *text) {
 }
 
 static void stats_row(FILE *f, const char *type, const char *name, const fo_hist *h,
-                      const fo_load_summary *s) {
+                      const fo_load_summary *s, int open) {
     double dur = s->duration_s > 0 ? s->duration_s : 1;
     uint64_t med = fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.5));
     quoted(f, type);
@@ -58,6 +65,11 @@ static void stats_row(FILE *f, const char *type, const char *name, const fo_hist
             s->requests ? (double)s->bytes / (double)s->requests : 0.0,
             (double)(s->requests + s->failures) / dur, (double)s->failures / dur);
     locust_pcts(f, h);
+    if (open)
+        fprintf(f, ",%.6f,%.6f,%llu,%llu,%llu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f", s->offered_rps,
+                s->achieved_rps, (unsigned long long)s->late, (unsigned long long)s->queued,
+                (unsigned long long)s->unsent, s->lateness.p99_ms, s->service.p50_ms,
+                s->service.mean_ms, s->service.p95_ms, s->service.p99_ms, s->service.max_ms);
     fprintf(f, "\n");
 }
 
@@ -69,14 +81,18 @@ static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_
             "\"Type\",\"Name\",\"Request Count\",\"Failure Count\",\"Median Response Time\","
             "\"Average Response Time\",\"Min Response Time\",\"Max Response Time\",\"Average "
             "Content Size\","
-            "\"Requests/s\",\"Failures/s\",%s\n",
-            pct_header);
-    stats_row(f, "GET", o->path, &r->windows.total, s);
-    stats_row(f, "", "Aggregated", &r->windows.total, s);
+            "\"Requests/s\",\"Failures/s\",%s%s\n",
+            pct_header,
+            o->open ? ",\"Offered/s\",\"Achieved/s\",\"Late Starts\",\"Queued Starts\",\"Unsent\","
+                      "\"Lateness 99%\",\"Service Median\",\"Service Average\",\"Service 95%\","
+                      "\"Service 99%\",\"Service Max\""
+                    : "");
+    stats_row(f, "GET", o->path, &r->windows.total, s, o->open);
+    stats_row(f, "", "Aggregated", &r->windows.total, s, o->open);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
-static int write_history(const char *prefix, const fo_load_result *r, double start_unix) {
+static int write_history(const char *prefix, const fo_load_result *r, double start_unix, int open) {
     FILE *f = open_csv(prefix, "_stats_history.csv");
     if (!f) return -errno;
     fprintf(
@@ -84,8 +100,11 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
         "\"Timestamp\",\"User Count\",\"Type\",\"Name\",\"Requests/s\",\"Failures/s\",%s,"
         "\"Total Request Count\",\"Total Failure Count\",\"Total Median Response Time\","
         "\"Total Average Response Time\",\"Total Min Response Time\",\"Total Max Response Time\","
-        "\"Total Average Content Size\"\n",
-        pct_header);
+        "\"Total Average Content Size\"%s\n",
+        pct_header,
+        open ? ",\"Offered/s\",\"Sent/s\",\"Late Starts\",\"Service 50%\",\"Service 95%\","
+               "\"Service 99%\""
+             : "");
     for (size_t i = 0; i < r->windows.n_done; i++) {
         const fo_window *w = &r->windows.win[i];
         double fail_rps = 0;
@@ -108,11 +127,19 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
                 fprintf(f, ",N/A");
         }
         uint64_t total = w->total_requests + w->total_failures;
-        fprintf(f, ",%llu,%llu,%.0f,%.3f,%.3f,%.3f,%.2f\n", (unsigned long long)total,
+        fprintf(f, ",%llu,%llu,%.0f,%.3f,%.3f,%.3f,%.2f", (unsigned long long)total,
                 (unsigned long long)w->total_failures,
                 fo_locust_round((double)w->total_p50_ns / 1e6), w->total_mean_ns / 1e6,
                 (double)w->total_min_ns / 1e6, (double)w->total_max_ns / 1e6,
                 w->total_requests ? (double)w->total_bytes / (double)w->total_requests : 0.0);
+        if (open) {
+            double per_s = w->length_s > 0 ? 1.0 / w->length_s : 0;
+            fprintf(f, ",%.3f,%.3f,%llu,%.3f,%.3f,%.3f", (double)w->offered * per_s,
+                    (double)w->starts * per_s, (unsigned long long)w->late,
+                    (double)w->service_pct_ns[0] / 1e6, (double)w->service_pct_ns[5] / 1e6,
+                    (double)w->service_pct_ns[7] / 1e6);
+        }
+        fputc('\n', f);
     }
     return fclose(f) == 0 ? 0 : -EIO;
 }
@@ -120,5 +147,5 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
 int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r,
                       const fo_load_summary *s, double start_unix) {
     int rc = write_stats(prefix, o, r, s);
-    return rc < 0 ? rc : write_history(prefix, r, start_unix);
+    return rc < 0 ? rc : write_history(prefix, r, start_unix, o->open);
 }

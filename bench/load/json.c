@@ -18,12 +18,26 @@
  *                 figures over each stage's hold),
  *     "histogram": {"unit": "ns", "sub_bucket_bits": 10, "count", "sum_ns", "min_ns",
  *                   "max_ns", "buckets": [[lo_ns, hi_ns, count], ...]} (non-empty buckets of
- *                   the successes; a value v is in [lo, hi); merge runs by adding counts)
+ *                   the successes; a value v is in [lo, hi); merge runs by adding counts),
+ *     "model": "closed" or "open",
  *   }
+ * and in the open model (--rate), where the latency keys above are response times (from the
+ * intended arrival) and "users" is 0:
+ *     "offered_rps", "achieved_rps" (sent/s), "arrivals" (intended before the end), "sent",
+ *     "unsent" (due and never sent), "max_connections", "connections" (in use at once at most),
+ *     "late_starts" (sent over 1 ms late), "queued_starts" (waited for a connection),
+ *     "lateness": {"late_ms" (the threshold), "mean_ms", "p50_ms", "p90_ms", "p99_ms", "p999_ms",
+ *                  "max_ms"},
+ *     "response", "service": {"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
+ *                             "p999_ms", "max_ms"},
+ *     "service_histogram": as "histogram", of the service times (from the actual send),
+ *     each window adds "offered", "sent", "late", "p99_ms", "service_p50_ms", "service_p95_ms",
+ *     "service_p99_ms", and each stage has "rate" instead of "users".
  */
 #include <errno.h>
 #include <jansson.h>
 #include "output.h"
+#include "recorder.h"
 
 static json_t *failures_obj(const fo_load_summary *s) {
     json_t *f = json_object();
@@ -38,27 +52,46 @@ static json_t *windows_arr(const fo_load_result *r) {
     json_t *a = json_array();
     for (size_t i = 0; i < r->windows.n_done; i++) {
         const fo_window *w = &r->windows.win[i];
-        json_array_append_new(
-            a, json_pack("{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f}", "t_s", (json_int_t)i, "length_s",
-                         w->length_s, "users", (json_int_t)w->users, "requests",
-                         (json_int_t)w->requests, "failures", (json_int_t)w->failures, "p50_ms",
-                         (double)w->pct_ns[0] / 1e6, "p95_ms", (double)w->pct_ns[5] / 1e6,
-                         "rps_smoothed", w->rps_smoothed));
+        json_t *o = json_pack("{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f}", "t_s", (json_int_t)i, "length_s",
+                              w->length_s, "users", (json_int_t)w->users, "requests",
+                              (json_int_t)w->requests, "failures", (json_int_t)w->failures,
+                              "p50_ms", (double)w->pct_ns[0] / 1e6, "p95_ms",
+                              (double)w->pct_ns[5] / 1e6, "rps_smoothed", w->rps_smoothed);
+        if (r->stats.open)
+            json_object_update_new(
+                o, json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "offered", (json_int_t)w->offered,
+                             "sent", (json_int_t)w->starts, "late", (json_int_t)w->late, "p99_ms",
+                             (double)w->pct_ns[7] / 1e6, "service_p50_ms",
+                             (double)w->service_pct_ns[0] / 1e6, "service_p95_ms",
+                             (double)w->service_pct_ns[5] / 1e6, "service_p99_ms",
+                             (double)w->service_pct_ns[7] / 1e6));
+        json_array_append_new(a, o);
     }
     return a;
 }
 
+static json_t *latency_obj(const fo_latency *l) {
+    return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "min_ms", l->min_ms, "mean_ms",
+                     l->mean_ms, "p50_ms", l->p50_ms, "p90_ms", l->p90_ms, "p95_ms", l->p95_ms,
+                     "p99_ms", l->p99_ms, "p999_ms", l->p999_ms, "max_ms", l->max_ms);
+}
+
 static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
     json_t *a = json_array();
-    for (size_t i = 0; o->staged && i < o->sched.n_stages; i++) {
+    size_t n = !o->staged ? 0 : o->open ? o->rates.n_stages : o->sched.n_stages;
+    for (size_t i = 0; i < n; i++) {
         fo_stage_summary s;
         fo_stage_summarize(o, r, i, &s);
-        json_array_append_new(
-            a, json_pack("{s:I,s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "users",
-                         (json_int_t)s.users, "start_s", s.start_s, "end_s", s.end_s, "requests",
-                         (json_int_t)s.requests, "failures", (json_int_t)s.failures, "rps", s.rps,
-                         "min_ms", s.min_ms, "mean_ms", s.mean_ms, "p50_ms", s.p50_ms, "p95_ms",
-                         s.p95_ms, "p99_ms", s.p99_ms, "max_ms", s.max_ms));
+        json_t *st = json_pack("{s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "start_s",
+                               s.start_s, "end_s", s.end_s, "requests", (json_int_t)s.requests,
+                               "failures", (json_int_t)s.failures, "rps", s.rps, "min_ms", s.min_ms,
+                               "mean_ms", s.mean_ms, "p50_ms", s.p50_ms, "p95_ms", s.p95_ms,
+                               "p99_ms", s.p99_ms, "max_ms", s.max_ms);
+        if (o->open)
+            json_object_set_new(st, "rate", json_real(s.rate));
+        else
+            json_object_set_new(st, "users", json_integer((json_int_t)s.users));
+        json_array_append_new(a, st);
     }
     return a;
 }
@@ -76,6 +109,29 @@ static json_t *histogram_obj(const fo_hist *h) {
                      FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
                      "min_ns", (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns,
                      "buckets", buckets);
+}
+
+/* The open model's keys (see the schema above). */
+static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *r,
+                     const fo_load_summary *s) {
+    json_object_set_new(root, "offered_rps", json_real(s->offered_rps));
+    json_object_set_new(root, "achieved_rps", json_real(s->achieved_rps));
+    json_object_set_new(root, "arrivals", json_integer((json_int_t)s->arrivals));
+    json_object_set_new(root, "sent", json_integer((json_int_t)s->sent));
+    json_object_set_new(root, "unsent", json_integer((json_int_t)s->unsent));
+    json_object_set_new(root, "max_connections", json_integer(o->max_connections));
+    json_object_set_new(root, "connections", json_integer((json_int_t)s->connections));
+    json_object_set_new(root, "late_starts", json_integer((json_int_t)s->late));
+    json_object_set_new(root, "queued_starts", json_integer((json_int_t)s->queued));
+    const fo_latency *l = &s->lateness;
+    json_object_set_new(root, "lateness",
+                        json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "late_ms",
+                                  (double)FO_LATE_NS / 1e6, "mean_ms", l->mean_ms, "p50_ms",
+                                  l->p50_ms, "p90_ms", l->p90_ms, "p99_ms", l->p99_ms, "p999_ms",
+                                  l->p999_ms, "max_ms", l->max_ms));
+    json_object_set_new(root, "response", latency_obj(&s->response));
+    json_object_set_new(root, "service", latency_obj(&s->service));
+    json_object_set_new(root, "service_histogram", histogram_obj(&r->windows.service_total));
 }
 
 int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r,
@@ -111,6 +167,8 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "windows", windows_arr(r));
     json_object_set_new(root, "stages", stages_arr(o, r));
     json_object_set_new(root, "histogram", histogram_obj(&r->windows.total));
+    json_object_set_new(root, "model", json_string(o->open ? "open" : "closed"));
+    if (o->open) add_open(root, o, r, s);
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     return rc == 0 ? 0 : -EIO;

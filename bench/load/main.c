@@ -23,7 +23,8 @@ typedef struct live_state {
 static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *data) {
     live_state *ls = data;
     char line[256];
-    fo_load_live_line(line, sizeof line, win, index, ls->opts->sched.total_ns, run_ns);
+    fo_load_live_line(line, sizeof line, win, index, ls->opts->sched.total_ns, run_ns,
+                      ls->opts->open);
     if (ls->tty) {
         fprintf(stderr, "\r\033[K%s", line);
         ls->drawn = 1;
@@ -33,15 +34,30 @@ static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *d
     fflush(stderr);
 }
 
-/* Each user holds one socket, and each thread's loop a few descriptors: the limit must hold
- * them all, or connects would fail and be counted against the server. 0, or -1 having said why. */
-static int plan_fds(const fo_load_opts *o) {
+/* Each connection holds one socket (a user's, or one of the open model's pool), and each
+ * thread's loop a few descriptors: the limit must hold them all, or connects would fail and be
+ * counted against the server. The open model's default cap (10000) is lowered to what fits; a
+ * --max-connections asked for is checked. 0, or -1 having said why. */
+static int plan_fds(fo_load_opts *o) {
     fo_fd_need need = {.fixed = FO_FD_RESERVE + 8L * o->threads, .per_conn = 1};
-    long conns = (long)o->sched.max_users;
     char what[64];
-    snprintf(what, sizeof what, "--users %ld", conns);
-    return fo_fd_plan("fanout-load", what, &need, conns, &conns,
-                      "split the users over several fanout-load processes");
+    if (!o->open) {
+        long conns = (long)o->sched.max_users;
+        snprintf(what, sizeof what, "--users %ld", conns);
+        return fo_fd_plan("fanout-load", what, &need, conns, &conns,
+                          "split the users over several fanout-load processes");
+    }
+    long conns = o->max_connections_given ? (long)o->max_connections : 0;
+    if (conns)
+        snprintf(what, sizeof what, "--max-connections %ld", conns);
+    else
+        snprintf(what, sizeof what, "--rate with --threads %u", o->threads);
+    if (fo_fd_plan("fanout-load", what, &need, (long)o->threads, &conns,
+                   "ask for fewer connections") != 0)
+        return -1;
+    if (conns < (long)o->max_connections) o->max_connections = (uint32_t)conns;
+    if (o->threads > o->max_connections) o->threads = o->max_connections;
+    return 0;
 }
 
 int main(int argc, char **argv) {

@@ -13,8 +13,10 @@ static const char usage_text[] =
     "\n"
     "A load generator with Locust's semantics: each user is a closed loop on its own HTTP/1.1\n"
     "keep-alive connection, sending its next request as soon as the last one is answered.\n"
+    "With --rate it runs the open model instead: visitors arrive at a fixed rate whatever the\n"
+    "server does.\n"
     "\n"
-    "Load:\n"
+    "Load (the closed model):\n"
     "  -u, --users N            users (connections) to run (default 10)\n"
     "  -r, --spawn-rate R       users started per second, in Locust's batches of max(1, floor(R))\n"
     "                           every batch/R s, the first at 0 (default: all at once)\n"
@@ -24,8 +26,19 @@ static const char usage_text[] =
     "                           its hold; --duration, if given, caps the run\n"
     "      --wait MIN:MAX       wait a uniform MIN..MAX ms between a user's requests (default 0)\n"
     "      --timeout D          a request not answered within D fails (default 60s)\n"
-    "  -t, --threads T          event loops to spread users over (default 1)\n"
+    "  -t, --threads T          event loops to spread users (or arrivals) over (default 1)\n"
     "  -H, --header 'N: V'      add a request header (repeatable)\n"
+    "\n"
+    "Load (the open model; not with --users, --spawn-rate, --stages or --wait):\n"
+    "      --rate R             R arrivals a second, evenly spaced (1/R s apart on a monotonic\n"
+    "                           ns clock) for --duration; one global schedule, dealt\n"
+    "                           round-robin over --threads\n"
+    "      --rate-stages LIST   \"50:10s,200:20s\": 50/s for 10 s, then 200/s for 20 s (steps;\n"
+    "                           a rate of 0 pauses); figures per stage; --duration caps the run\n"
+    "      --max-connections N  the pool's cap (default 10000, lowered to fit the open-files\n"
+    "                           limit; an N the limit cannot hold is an error, exit 4). Each\n"
+    "                           arrival takes an idle keep-alive connection, or opens one; at\n"
+    "                           the cap it waits for one and counts as queued. None is dropped.\n"
     "\n"
     "Output:\n"
     "  -q, --quiet              no live line on stderr\n"
@@ -35,15 +48,20 @@ static const char usage_text[] =
     "  -h, --help               this text\n"
     "\n"
     "Response time: from the first byte of the request sent (or the connect started, when the\n"
-    "user has to connect first) to the last byte of the response. Failures (connect, timeout,\n"
-    "HTTP status >= 400, malformed response, connection closed mid-response) are counted by\n"
-    "kind and never enter the latency figures. Requests still in flight at the end are dropped.\n"
+    "user has to connect first) to the last byte of the response. In the open model that is the\n"
+    "service time, and the response time starts at the arrival's intended time (what a visitor\n"
+    "waits: their difference is queueing, which a closed model hides); a start more than 1 ms\n"
+    "after its intended time is late, and --timeout counts from the send.\n"
+    "Failures (connect, timeout, HTTP status >= 400, malformed response, connection closed\n"
+    "mid-response) are counted by kind and never enter the latency figures. Requests still\n"
+    "in flight at the end are dropped (and counted as such).\n"
     "Ctrl-C (or SIGTERM) ends the run early and still reports it; a second one kills it.\n"
     "Max RPS is given twice: the peak of Locust's smoothed \"current RPS\" (mean of seconds\n"
     "[L-12, L-3]) and the peak of raw one-second counts.\n"
     "\n"
     "The last two lines on stdout are the blog's table header and this run's row:\n"
-    "  | Min(ms) | 95%-ile(ms) | Average(ms) | Max RPS |   (exact p95; smoothed Max RPS)\n"
+    "  | Min(ms) | 95%-ile(ms) | Average(ms) | Max RPS |   (exact p95; smoothed Max RPS;\n"
+    "  the open model: response times)\n"
     "\n"
     "JSON (--json): one object. Times are ms unless named _s or _ns.\n"
     "  url, users, threads, duration_s, interrupted, requests, failures {total, connect,\n"
@@ -56,9 +74,16 @@ static const char usage_text[] =
     "  p95_ms, p99_ms, max_ms}] (with --stages),\n"
     "  histogram {unit: \"ns\", sub_bucket_bits, count, sum_ns, min_ns, max_ns,\n"
     "  buckets [[lo_ns, hi_ns, count], ...]} (non-empty buckets, values in [lo, hi)).\n"
+    "  model (\"closed\" or \"open\"). The open model: the latency keys above are response\n"
+    "  times, and also offered_rps, achieved_rps (sent/s), arrivals, sent, unsent,\n"
+    "  max_connections, connections, late_starts, queued_starts, lateness {late_ms, mean_ms,\n"
+    "  p50_ms, p90_ms, p99_ms, p999_ms, max_ms}, response and service {min_ms, mean_ms, p50_ms,\n"
+    "  p90_ms, p95_ms, p99_ms, p999_ms, max_ms}, service_histogram; windows add offered, sent,\n"
+    "  late, p99_ms, service_p50_ms, service_p95_ms, service_p99_ms; stages have rate.\n"
     "\n"
     "Exit status: 0 success; 1 failure ratio above --max-failure-ratio; 2 bad arguments;\n"
-    "3 target unreachable at the start; 4 other errors (out of memory, output files).\n";
+    "3 target unreachable at the start; 4 other errors (the open-files limit, out of memory,\n"
+    "output files).\n";
 
 const char *fo_load_usage(void) {
     return usage_text;
@@ -184,36 +209,65 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
     return 0;
 }
 
-int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
-    const char *p = list;
-    if (!*p) return fail(err, errlen, "--stages is empty");
+/* Adds one stage, given its count's text and its hold; 0, or -EINVAL with err set. */
+typedef int (*stage_fn)(void *list, const char *count, uint64_t hold, char *err, size_t errlen);
+
+/* Splits "COUNT:DURATION,COUNT:DURATION,..." (COUNT named `what` in errors) for option `opt`
+ * and hands each stage to add. 0, or -EINVAL with a one-line reason. */
+static int parse_stage_list(const char *opt, const char *what, const char *text, stage_fn add,
+                            void *list, char *err, size_t errlen) {
+    const char *p = text;
+    if (!*p) return fail(err, errlen, "%s is empty", opt);
     while (*p) {
         size_t len = strcspn(p, ",");
         char item[64];
         if (len == 0 || len >= sizeof item)
-            return fail(err, errlen, "--stages: bad stage near \"%.20s\"", p);
+            return fail(err, errlen, "%s: bad stage near \"%.20s\"", opt, p);
         memcpy(item, p, len);
         item[len] = '\0';
         char *colon = strchr(item, ':');
-        if (!colon) return fail(err, errlen, "--stages: \"%s\" is not USERS:DURATION", item);
+        if (!colon) return fail(err, errlen, "%s: \"%s\" is not %s:DURATION", opt, item, what);
         *colon = '\0';
-        uint32_t users;
         uint64_t hold;
-        if (parse_u32(item, 0, FO_SCHED_MAX_USERS, &users) < 0)
-            return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", item,
-                        FO_SCHED_MAX_USERS);
         if (fo_parse_duration(colon + 1, &hold) < 0)
-            return fail(err, errlen, "--stages: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)",
+            return fail(err, errlen, "%s: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)", opt,
                         colon + 1);
-        if (fo_sched_add_stage(s, users, hold) < 0)
-            return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
+        if (add(list, item, hold, err, errlen) < 0) return -EINVAL;
         p += len;
         if (*p == ',') {
             p++;
-            if (!*p) return fail(err, errlen, "--stages ends with a comma");
+            if (!*p) return fail(err, errlen, "%s ends with a comma", opt);
         }
     }
     return 0;
+}
+
+static int add_users_stage(void *list, const char *count, uint64_t hold, char *err, size_t errlen) {
+    uint32_t users;
+    if (parse_u32(count, 0, FO_SCHED_MAX_USERS, &users) < 0)
+        return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", count,
+                    FO_SCHED_MAX_USERS);
+    if (fo_sched_add_stage(list, users, hold) < 0)
+        return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
+    return 0;
+}
+
+int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
+    return parse_stage_list("--stages", "USERS", list, add_users_stage, s, err, errlen);
+}
+
+static int add_rate_stage(void *list, const char *count, uint64_t hold, char *err, size_t errlen) {
+    double rate;
+    if (parse_double(count, 0, FO_RATES_MAX_RATE, &rate) < 0)
+        return fail(err, errlen, "--rate-stages: \"%s\" is not a rate (0 to %g a second)", count,
+                    FO_RATES_MAX_RATE);
+    if (fo_rates_add_stage(list, rate, hold) < 0)
+        return fail(err, errlen, "--rate-stages: at most %d stages", FO_RATES_MAX_STAGES);
+    return 0;
+}
+
+int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen) {
+    return parse_stage_list("--rate-stages", "RATE", list, add_rate_stage, r, err, errlen);
 }
 
 static int parse_wait(fo_load_opts *o, const char *v, char *err, size_t errlen) {
@@ -285,9 +339,41 @@ static void defaults(fo_load_opts *o) {
     o->max_failure_ratio = 0.01;
 }
 
+/* The open model: --rate or --rate-stages, checked against the closed model's options. */
+static int finish_open(fo_load_opts *o, double rate, const char *rate_stages,
+                       const char *closed_opt, char *err, size_t errlen) {
+    if (rate > 0 && rate_stages)
+        return fail(err, errlen,
+                    "--rate and --rate-stages do not go together: stages set the rate");
+    const char *which = rate_stages ? "--rate-stages" : "--rate";
+    if (closed_opt)
+        return fail(err, errlen,
+                    "%s and %s do not go together: the open model has arrivals, not users "
+                    "(see --max-connections)",
+                    which, closed_opt);
+    o->open = 1;
+    if (rate_stages) {
+        if (fo_parse_rate_stages(&o->rates, rate_stages, err, errlen) < 0) return -EINVAL;
+        o->staged = 1;
+        fo_rates_finish(&o->rates, o->duration_ns);
+    } else {
+        if (!o->duration_ns) o->duration_ns = 10ull * 1000000000ull;
+        fo_rates_simple(&o->rates, rate, o->duration_ns);
+    }
+    if (o->rates.total == 0) return fail(err, errlen, "%s never sends a request", which);
+    if (!o->max_connections_given) o->max_connections = FO_LOAD_DEFAULT_MAX_CONNECTIONS;
+    o->users = 0;
+    fo_sched_simple(&o->sched, 0, 0, o->rates.total_ns);
+    /* Each thread needs a connection of its own. */
+    if (o->threads > o->max_connections) o->threads = o->max_connections;
+    return 0;
+}
+
 int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t errlen) {
-    const char *url = NULL, *stages = NULL, *v = NULL;
+    const char *url = NULL, *stages = NULL, *rate_stages = NULL, *v = NULL;
+    const char *closed_opt = NULL; /* an option of the closed model only, when given */
     int users_given = 0;
+    double rate = 0;
     defaults(o);
     for (int i = 1; i < argc; i++) {
         int missing = 0;
@@ -303,11 +389,13 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
                 return fail(err, errlen, "--users wants a whole number from 1 to %u, got \"%s\"",
                             FO_SCHED_MAX_USERS, v);
             users_given = 1;
+            closed_opt = "--users";
         } else if (match(argc, argv, &i, 'r', "spawn-rate", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_double(v, 0.001, 1e6, &o->spawn_rate) < 0)
                 return fail(err, errlen, "--spawn-rate wants users per second above 0, got \"%s\"",
                             v);
+            closed_opt = "--spawn-rate";
         } else if (match(argc, argv, &i, 'd', "duration", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (fo_parse_duration(v, &o->duration_ns) < 0 || o->duration_ns < 1000000)
@@ -318,9 +406,27 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 0, "stages", 1, &v, &missing)) {
             if (missing) goto missing_value;
             stages = v;
+            closed_opt = "--stages";
         } else if (match(argc, argv, &i, 0, "wait", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_wait(o, v, err, errlen) < 0) return -EINVAL;
+            closed_opt = "--wait";
+        } else if (match(argc, argv, &i, 0, "rate-stages", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            rate_stages = v;
+        } else if (match(argc, argv, &i, 0, "rate", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_double(v, 0.001, FO_RATES_MAX_RATE, &rate) < 0)
+                return fail(err, errlen,
+                            "--rate wants arrivals a second from 0.001 to %g, got \"%s\"",
+                            FO_RATES_MAX_RATE, v);
+        } else if (match(argc, argv, &i, 0, "max-connections", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_u32(v, 1, FO_LOAD_MAX_CONNECTIONS, &o->max_connections) < 0)
+                return fail(err, errlen,
+                            "--max-connections wants a whole number from 1 to %u, got \"%s\"",
+                            FO_LOAD_MAX_CONNECTIONS, v);
+            o->max_connections_given = 1;
         } else if (match(argc, argv, &i, 0, "timeout", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (fo_parse_duration(v, &o->timeout_ns) < 0 || o->timeout_ns < 1000000)
@@ -360,6 +466,12 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
     if (!url)
         return fail(err, errlen, "no URL given (usage: fanout-load [options] URL; see --help)");
     if (fo_load_parse_url(o, url, err, errlen) < 0) return -EINVAL;
+    if (rate > 0 || rate_stages) {
+        if (finish_open(o, rate, rate_stages, closed_opt, err, errlen) < 0) return -EINVAL;
+        return FO_LOAD_OPTS_RUN;
+    }
+    if (o->max_connections_given)
+        return fail(err, errlen, "--max-connections is for the open model: give --rate too");
     if (stages) {
         if (users_given)
             return fail(err, errlen,

@@ -5,12 +5,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "arrivals.h"
 #include "schedule.h"
 
 #define FO_LOAD_MAX_HOST 255
 #define FO_LOAD_MAX_PATH 4096
 #define FO_LOAD_MAX_HEADERS 4096 /* bytes of extra header lines, CRLFs included */
 #define FO_LOAD_MAX_THREADS 64
+#define FO_LOAD_DEFAULT_MAX_CONNECTIONS 10000u /* the open model's pool, when not given */
+#define FO_LOAD_MAX_CONNECTIONS 1000000u
 
 typedef struct fo_load_opts {
     /* The target, from the URL. */
@@ -24,8 +27,13 @@ typedef struct fo_load_opts {
     uint32_t users;
     double spawn_rate;    /* 0 = all at once */
     uint64_t duration_ns; /* 0 = not given */
-    int staged;           /* 1 when --stages was given */
-    fo_sched sched;       /* filled by fo_load_opts_parse */
+    int staged;           /* 1 when --stages (or --rate-stages) was given */
+    fo_sched sched;       /* filled by fo_load_opts_parse; the open model: 0 users, its length */
+    /* The open model (--rate or --rate-stages): arrivals instead of users. */
+    int open;
+    fo_rates rates;           /* filled by fo_load_opts_parse */
+    uint32_t max_connections; /* the pool's cap over all threads */
+    int max_connections_given;
     unsigned threads;
     uint64_t timeout_ns;
     uint64_t wait_min_ns, wait_max_ns;
@@ -51,6 +59,10 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
 
 /* Parses "users:hold,users:hold,..." into stages of s (holds are durations). 0 or -EINVAL. */
 int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen);
+
+/* Parses "rate:hold,rate:hold,..." (arrivals a second, durations) into stages of r. 0 or
+ * -EINVAL. */
+int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen);
 
 /* The text of --help. */
 const char *fo_load_usage(void);

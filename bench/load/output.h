@@ -19,9 +19,11 @@ int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_r
                       const fo_load_summary *s, double start_unix);
 
 /* The live line for window `index`: elapsed/total, users, requests per second in that window,
- * its p50 and p95, and the failures so far. run_ns is the run's length once known (0 before):
- * the last window of an interrupted run is shorter. No newline. */
+ * its p50 and p95, and the failures so far; in the open model (open = 1) the arrivals offered,
+ * sent and answered per second, the response and service p95, and the late starts. run_ns is
+ * the run's length once known (0 before): the last window of an interrupted run is shorter.
+ * No newline. */
 void fo_load_live_line(char *buf, size_t len, const fo_window *w, size_t index, uint64_t total_ns,
-                       uint64_t run_ns);
+                       uint64_t run_ns, int open);
 
 #endif

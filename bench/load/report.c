@@ -3,9 +3,38 @@
 
 #include <string.h>
 #include "locust.h"
+#include "recorder.h"
 
 static double ms(uint64_t ns) {
     return (double)ns / 1e6;
+}
+
+void fo_latency_of(const fo_hist *h, fo_latency *l) {
+    memset(l, 0, sizeof *l);
+    if (!h->n) return;
+    l->min_ms = ms(h->min_ns);
+    l->max_ms = ms(h->max_ns);
+    l->mean_ms = fo_hist_mean(h) / 1e6;
+    l->p50_ms = ms(fo_hist_percentile(h, 50));
+    l->p90_ms = ms(fo_hist_percentile(h, 90));
+    l->p95_ms = ms(fo_hist_percentile(h, 95));
+    l->p99_ms = ms(fo_hist_percentile(h, 99));
+    l->p999_ms = ms(fo_hist_percentile(h, 99.9));
+}
+
+static void summarize_open(const fo_load_result *r, fo_load_summary *s) {
+    const fo_load_stats *st = &r->stats;
+    s->open = 1;
+    fo_latency_of(&r->windows.service_total, &s->service);
+    fo_latency_of(&st->lateness, &s->lateness);
+    s->arrivals = r->windows.rates ? fo_rates_count_before(r->windows.rates, r->run_ns) : 0;
+    s->sent = st->starts;
+    s->unsent = st->unsent;
+    s->late = st->late;
+    s->queued = st->queued;
+    s->connections = st->connections;
+    s->offered_rps = s->duration_s > 0 ? (double)s->arrivals / s->duration_s : 0;
+    s->achieved_rps = s->duration_s > 0 ? (double)s->sent / s->duration_s : 0;
 }
 
 void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
@@ -19,35 +48,44 @@ void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
     s->reconnects = r->stats.reconnects;
     s->dropped = r->stats.dropped;
     s->bytes = r->windows.total_bytes;
-    if (h->n) {
-        s->min_ms = ms(h->min_ns);
-        s->max_ms = ms(h->max_ns);
-        s->mean_ms = fo_hist_mean(h) / 1e6;
-        s->p50_ms = ms(fo_hist_percentile(h, 50));
-        s->p90_ms = ms(fo_hist_percentile(h, 90));
-        s->p95_ms = ms(fo_hist_percentile(h, 95));
-        s->p99_ms = ms(fo_hist_percentile(h, 99));
-        s->p999_ms = ms(fo_hist_percentile(h, 99.9));
+    fo_latency_of(h, &s->response);
+    s->min_ms = s->response.min_ms;
+    s->max_ms = s->response.max_ms;
+    s->mean_ms = s->response.mean_ms;
+    s->p50_ms = s->response.p50_ms;
+    s->p90_ms = s->response.p90_ms;
+    s->p95_ms = s->response.p95_ms;
+    s->p99_ms = s->response.p99_ms;
+    s->p999_ms = s->response.p999_ms;
+    if (h->n)
         s->p95_locust_ms =
             fo_locust_round(ms(fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.95))));
-    }
     s->duration_s = (double)r->run_ns / 1e9;
     s->rps = s->duration_s > 0 ? (double)s->requests / s->duration_s : 0;
     s->max_rps_smoothed = fo_windows_max_rps_smoothed(&r->windows);
     s->max_rps_raw = fo_windows_max_rps_raw(&r->windows);
     uint64_t all = s->requests + s->failures;
     s->failure_ratio = all ? (double)s->failures / (double)all : 0;
+    if (r->stats.open) summarize_open(r, s);
 }
 
 void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i,
                         fo_stage_summary *s) {
-    const fo_stage *st = &o->sched.stages[i];
     const fo_hist *h = &r->stats.stages[i].hist;
+    uint64_t start_ns, end_ns;
     memset(s, 0, sizeof *s);
-    s->users = st->users;
-    s->start_s = (double)st->hold_start_ns / 1e9;
+    if (o->open) {
+        s->rate = o->rates.stages[i].rate;
+        start_ns = o->rates.stages[i].start_ns;
+        end_ns = o->rates.stages[i].end_ns;
+    } else {
+        s->users = o->sched.stages[i].users;
+        start_ns = o->sched.stages[i].hold_start_ns;
+        end_ns = o->sched.stages[i].end_ns;
+    }
+    s->start_s = (double)start_ns / 1e9;
     /* An interrupted run ends before its planned end, and so may the stage. */
-    s->end_s = (double)(st->end_ns < r->run_ns || !r->run_ns ? st->end_ns : r->run_ns) / 1e9;
+    s->end_s = (double)(end_ns < r->run_ns || !r->run_ns ? end_ns : r->run_ns) / 1e9;
     if (s->end_s < s->start_s) s->end_s = s->start_s;
     s->requests = h->n;
     s->failures = r->stats.stages[i].failures;
@@ -64,6 +102,16 @@ void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i
 
 static void print_load_line(FILE *f, const fo_load_opts *o) {
     fprintf(f, "fanout-load %s: ", o->url);
+    if (o->open) {
+        if (o->staged)
+            fprintf(f, "open model, %zu rate stages up to %g/s", o->rates.n_stages,
+                    o->rates.max_rate);
+        else
+            fprintf(f, "open model, %g arrivals/s", o->rates.stages[0].rate);
+        fprintf(f, ", up to %u connections, %.3g s, %u thread%s\n", o->max_connections,
+                (double)o->sched.total_ns / 1e9, o->threads, o->threads == 1 ? "" : "s");
+        return;
+    }
     if (o->staged) {
         fprintf(f, "%zu stages up to %u users", o->sched.n_stages, o->sched.max_users);
     } else {
@@ -83,6 +131,74 @@ void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {
             s->max_rps_smoothed);
 }
 
+static void print_latency(FILE *f, const char *name, const fo_latency *l, const char *what) {
+    fprintf(f, "  %-12s min %.2f  mean %.2f  max %.2f ms (%s)\n", name, l->min_ms, l->mean_ms,
+            l->max_ms, what);
+    fprintf(f, "  %-12s p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms\n", "", l->p50_ms,
+            l->p90_ms, l->p95_ms, l->p99_ms, l->p999_ms);
+}
+
+/* The open model's lines: arrivals, starts, connections, the two latencies. */
+static void print_open(FILE *f, const fo_load_opts *o, const fo_load_summary *s) {
+    fprintf(f, "  arrivals     %llu offered (%.1f/s), %llu sent (%.1f/s achieved), %llu unsent\n",
+            (unsigned long long)s->arrivals, s->offered_rps, (unsigned long long)s->sent,
+            s->achieved_rps, (unsigned long long)s->unsent);
+    fprintf(f,
+            "  starts       %llu late (over %.0f ms after the intended time), %llu queued for a "
+            "connection\n",
+            (unsigned long long)s->late, (double)FO_LATE_NS / 1e6, (unsigned long long)s->queued);
+    fprintf(f, "  lateness     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms\n",
+            s->lateness.p50_ms, s->lateness.p90_ms, s->lateness.p99_ms, s->lateness.p999_ms,
+            s->lateness.max_ms);
+    fprintf(f,
+            "  connections  %llu in use at most (cap %u), %llu reconnects; %llu requests in flight "
+            "at the end (not counted)\n",
+            (unsigned long long)s->connections, o->max_connections,
+            (unsigned long long)s->reconnects, (unsigned long long)s->dropped);
+    if (!s->requests) {
+        fprintf(f, "  latency      no successful request\n");
+        return;
+    }
+    print_latency(f, "response", &s->response, "from the intended arrival: what a visitor waits");
+    print_latency(f, "service", &s->service, "from the actual send");
+    fprintf(f, "  Locust p95   %.0f ms (response time; its index rule and rounding)\n",
+            s->p95_locust_ms);
+}
+
+/* The closed model's lines: connections and latency. */
+static void print_closed(FILE *f, const fo_load_summary *s) {
+    fprintf(f, "  connections  %llu reconnects; %llu requests in flight at the end (not counted)\n",
+            (unsigned long long)s->reconnects, (unsigned long long)s->dropped);
+    if (!s->requests) {
+        fprintf(f, "  latency      no successful request\n");
+        return;
+    }
+    fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n",
+            s->min_ms, s->mean_ms, s->max_ms);
+    fprintf(f,
+            "  percentiles  p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms (within "
+            "0.05%%)\n",
+            s->p50_ms, s->p90_ms, s->p95_ms, s->p99_ms, s->p999_ms);
+    fprintf(f, "  Locust p95   %.0f ms (its index rule and rounding)\n", s->p95_locust_ms);
+}
+
+static void print_stages(FILE *f, const fo_load_opts *o, const fo_load_result *r) {
+    size_t n = o->open ? o->rates.n_stages : o->sched.n_stages;
+    fprintf(f, "  stages (figures over each %s%s):\n", o->open ? "stage" : "hold",
+            o->open ? "; response times" : "");
+    fprintf(f, "    %8s %13s %9s %8s %8s %9s %9s %9s %9s\n", o->open ? "rate/s" : "users",
+            o->open ? "span (s)" : "hold (s)", "requests", "failures", "req/s", "min ms", "p50 ms",
+            "p95 ms", "max ms");
+    for (size_t i = 0; i < n; i++) {
+        fo_stage_summary st;
+        fo_stage_summarize(o, r, i, &st);
+        fprintf(f, "    %8g %6.1f-%-6.1f %9llu %8llu %8.1f %9.2f %9.2f %9.2f %9.2f\n",
+                o->open ? st.rate : (double)st.users, st.start_s, st.end_s,
+                (unsigned long long)st.requests, (unsigned long long)st.failures, st.rps, st.min_ms,
+                st.p50_ms, st.p95_ms, st.max_ms);
+    }
+}
+
 void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r,
                            const fo_load_summary *s) {
     print_load_line(f, o);
@@ -99,20 +215,11 @@ void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result 
             sep = ", ";
         }
     }
-    fprintf(f,
-            "\n  connections  %llu reconnects; %llu requests in flight at the end (not counted)\n",
-            (unsigned long long)s->reconnects, (unsigned long long)s->dropped);
-    if (s->requests) {
-        fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n",
-                s->min_ms, s->mean_ms, s->max_ms);
-        fprintf(f,
-                "  percentiles  p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms (within "
-                "0.05%%)\n",
-                s->p50_ms, s->p90_ms, s->p95_ms, s->p99_ms, s->p999_ms);
-        fprintf(f, "  Locust p95   %.0f ms (its index rule and rounding)\n", s->p95_locust_ms);
-    } else {
-        fprintf(f, "  latency      no successful request\n");
-    }
+    fputc('\n', f);
+    if (o->open)
+        print_open(f, o, s);
+    else
+        print_closed(f, s);
     fprintf(f,
             "  max RPS      %.1f smoothed (peak of Locust's current RPS), %llu raw (peak of "
             "1-second counts)\n",
@@ -120,18 +227,6 @@ void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result 
     if (s->max_rps_smoothed == 0 && s->max_rps_raw > 0)
         fprintf(f, "               (Locust's current RPS leaves out the last 2 seconds: it needs a "
                    "run of 4 s or more)\n");
-    if (o->staged) {
-        fprintf(f, "  stages (figures over each hold):\n");
-        fprintf(f, "    %6s %13s %9s %8s %8s %9s %9s %9s %9s\n", "users", "hold (s)", "requests",
-                "failures", "req/s", "min ms", "p50 ms", "p95 ms", "max ms");
-        for (size_t i = 0; i < o->sched.n_stages; i++) {
-            fo_stage_summary st;
-            fo_stage_summarize(o, r, i, &st);
-            fprintf(f, "    %6u %6.1f-%-6.1f %9llu %8llu %8.1f %9.2f %9.2f %9.2f %9.2f\n", st.users,
-                    st.start_s, st.end_s, (unsigned long long)st.requests,
-                    (unsigned long long)st.failures, st.rps, st.min_ms, st.p50_ms, st.p95_ms,
-                    st.max_ms);
-        }
-    }
+    if (o->staged) print_stages(f, o, r);
     fo_load_print_blog_row(f, s);
 }

@@ -9,6 +9,14 @@
 #include "opts.h"
 #include "run.h"
 
+/* The figures of one latency histogram, in ms; 0 when it is empty. */
+typedef struct fo_latency {
+    double min_ms, mean_ms, max_ms;                 /* exact */
+    double p50_ms, p90_ms, p95_ms, p99_ms, p999_ms; /* within 0.05% */
+} fo_latency;
+
+void fo_latency_of(const fo_hist *h, fo_latency *l);
+
 typedef struct fo_load_summary {
     uint64_t requests; /* successes */
     uint64_t failures; /* all kinds */
@@ -22,11 +30,20 @@ typedef struct fo_load_summary {
     uint64_t max_rps_raw;                           /* peak of one-second counts */
     double failure_ratio;                           /* failures / (successes + failures) */
     double duration_s;
+    /* The open model (open is 1); the latency figures above are then response times. */
+    int open;
+    fo_latency response, service, lateness;
+    uint64_t arrivals;     /* intended before the run's end */
+    uint64_t sent, unsent; /* sent; due and never sent */
+    uint64_t late, queued; /* starts later than FO_LATE_NS; starts that waited for a connection */
+    uint64_t connections;  /* in use at once at most */
+    double offered_rps, achieved_rps; /* arrivals and sends per second over the run */
 } fo_load_summary;
 
 typedef struct fo_stage_summary {
-    uint32_t users;
-    double start_s, end_s; /* the hold */
+    uint32_t users;        /* the closed model's stages */
+    double rate;           /* the open model's */
+    double start_s, end_s; /* the hold (the open model: the stage) */
     uint64_t requests, failures;
     double rps;
     double min_ms, mean_ms, p50_ms, p95_ms, p99_ms, max_ms;

@@ -164,6 +164,24 @@ static void on_worker_done(uv_async_t *a) {
     close_signals(g);
 }
 
+/* The spans over which each stage's figures are taken: the holds of --stages, or the rate
+ * stages of --rate-stages. Returns how many (0 without stages). */
+static size_t stage_spans(const fo_load_opts *o, fo_span *spans) {
+    if (!o->staged) return 0;
+    if (o->open) {
+        for (size_t i = 0; i < o->rates.n_stages; i++) {
+            spans[i].start_ns = o->rates.stages[i].start_ns;
+            spans[i].end_ns = o->rates.stages[i].end_ns;
+        }
+        return o->rates.n_stages;
+    }
+    for (size_t i = 0; i < o->sched.n_stages; i++) {
+        spans[i].start_ns = o->sched.stages[i].hold_start_ns;
+        spans[i].end_ns = o->sched.stages[i].end_ns;
+    }
+    return o->sched.n_stages;
+}
+
 int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err,
                 size_t errlen) {
     uv_loop_t loop;
@@ -183,14 +201,19 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     size_t req_len;
     char *request = fo_load_request(o, &req_len);
     fo_worker *workers = calloc(o->threads, sizeof *workers);
+    _Static_assert(FO_RATES_MAX_STAGES <= FO_SCHED_MAX_STAGES, "spans hold either stages");
+    fo_span spans[FO_SCHED_MAX_STAGES];
+    size_t n_spans = stage_spans(o, spans);
     if (!request || !workers || fo_windows_init(&r->windows, o->threads, &o->sched) < 0 ||
-        fo_load_stats_init(&r->stats, o->staged ? o->sched.n_stages : 0) < 0) {
+        fo_load_stats_init(&r->stats, n_spans, o->open) < 0) {
         snprintf(err, errlen, "out of memory");
         free(request);
         free(workers);
         uv_loop_close(&loop);
         return -ENOMEM;
     }
+
+    if (o->open) r->windows.rates = &o->rates;
 
     gather g;
     memset(&g, 0, sizeof g);
@@ -218,13 +241,14 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
         w->request_len = req_len;
         w->t0 = t0;
         w->windows = &r->windows;
+        w->spans = spans;
         w->done_async = &g.done;
         w->done_lock = &g.lock;
         w->done_count = &g.finished;
         if ((rc = fo_worker_init(w)) < 0) break;
         if ((rc = fo_worker_start(w)) < 0) {
             fo_worker_destroy(w);
-            fo_load_stats_free(&w->stats);
+            fo_load_stats_free(&w->rec.stats);
             break;
         }
         started++;
@@ -253,8 +277,8 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     uint64_t run_ns = 0;
     for (unsigned i = 0; i < started; i++) {
         fo_worker_join(&workers[i]);
-        fo_load_stats_merge(&r->stats, &workers[i].stats);
-        fo_load_stats_free(&workers[i].stats);
+        fo_load_stats_merge(&r->stats, &workers[i].rec.stats);
+        fo_load_stats_free(&workers[i].rec.stats);
         if (workers[i].stopped_ns > run_ns) run_ns = workers[i].stopped_ns;
     }
     r->run_ns = run_ns < o->sched.total_ns ? run_ns : o->sched.total_ns;

@@ -11,8 +11,12 @@ const char *fo_fail_name(fo_fail_kind kind) {
     return (unsigned)kind < FO_FAIL_KINDS ? names[kind] : "?";
 }
 
-int fo_load_stats_init(fo_load_stats *s, size_t n_stages) {
+int fo_load_stats_init(fo_load_stats *s, size_t n_stages, int open) {
     memset(s, 0, sizeof *s);
+    if (open) {
+        if (fo_hist_init(&s->lateness) < 0) return -ENOMEM;
+        s->open = 1;
+    }
     if (n_stages == 0) return 0;
     s->stages = calloc(n_stages, sizeof *s->stages);
     if (!s->stages) return -ENOMEM;
@@ -32,6 +36,8 @@ void fo_load_stats_free(fo_load_stats *s) {
     free(s->stages);
     s->stages = NULL;
     s->n_stages = 0;
+    fo_hist_free(&s->lateness);
+    s->open = 0;
 }
 
 void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
@@ -42,6 +48,14 @@ void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
     for (size_t i = 0; i < dst->n_stages && i < src->n_stages; i++) {
         fo_hist_merge(&dst->stages[i].hist, &src->stages[i].hist);
         dst->stages[i].failures += src->stages[i].failures;
+    }
+    if (dst->open && src->open) {
+        dst->starts += src->starts;
+        dst->late += src->late;
+        dst->queued += src->queued;
+        dst->unsent += src->unsent;
+        dst->connections += src->connections;
+        fo_hist_merge(&dst->lateness, &src->lateness);
     }
 }
 

@@ -1,6 +1,7 @@
 /* What one worker thread counts apart from the per-second windows: failures by kind, reconnects,
- * requests dropped at the end, and each stage's own histogram. A worker owns its stats alone
- * (no locks); the runner merges them once the workers have stopped. */
+ * requests dropped at the end, each stage's own histogram, and in the open model the starts
+ * (how late each request went out). A worker owns its stats alone (no locks); the runner merges
+ * them once the workers have stopped. */
 #ifndef FANOUT_LOAD_STATS_H
 #define FANOUT_LOAD_STATS_H
 
@@ -21,8 +22,8 @@ typedef enum fo_fail_kind {
 const char *fo_fail_name(fo_fail_kind kind);
 
 typedef struct fo_stage_stats {
-    fo_hist hist;      /* successes whose response completed during the stage's hold */
-    uint64_t failures; /* failures detected during the hold */
+    fo_hist hist;      /* response times of the successes that completed during the stage */
+    uint64_t failures; /* failures detected during the stage */
 } fo_stage_stats;
 
 typedef struct fo_load_stats {
@@ -31,10 +32,18 @@ typedef struct fo_load_stats {
     uint64_t dropped;    /* requests in flight when the run ended: neither success nor failure */
     size_t n_stages;
     fo_stage_stats *stages; /* n_stages of them, or NULL */
+    /* The open model only (open is 1): */
+    int open;
+    uint64_t starts;      /* requests sent for an arrival */
+    uint64_t late;        /* of these, sent more than FO_LATE_NS after their intended time */
+    uint64_t queued;      /* of these, had to wait for a free connection (the cap was reached) */
+    uint64_t unsent;      /* arrivals due before the run ended and never sent */
+    uint64_t connections; /* connections open at once at most (summed over the threads) */
+    fo_hist lateness;     /* of every start: actual send - intended arrival */
 } fo_load_stats;
 
-/* 0, or -ENOMEM. */
-int fo_load_stats_init(fo_load_stats *s, size_t n_stages);
+/* 0, or -ENOMEM. open: keep the open model's counters and lateness histogram too. */
+int fo_load_stats_init(fo_load_stats *s, size_t n_stages, int open);
 void fo_load_stats_free(fo_load_stats *s);
 
 /* Adds src into dst; both have the same number of stages. */

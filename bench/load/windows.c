@@ -14,30 +14,39 @@ int fo_windows_init(fo_windows *w, unsigned n_threads, const fo_sched *sched) {
     w->n_threads = n_threads;
     w->watermark = calloc(n_threads, sizeof *w->watermark);
     if (!w->watermark) return -ENOMEM;
-    if (fo_hist_init(&w->total) < 0) {
+    if (fo_hist_init(&w->total) < 0 || fo_hist_init(&w->service_total) < 0) {
+        fo_hist_free(&w->total);
         free(w->watermark);
         return -ENOMEM;
     }
     if (uv_mutex_init(&w->lock) != 0) {
         fo_hist_free(&w->total);
+        fo_hist_free(&w->service_total);
         free(w->watermark);
         return -ENOMEM;
     }
     return 0;
 }
 
+static void drop_hist(fo_hist **h) {
+    if (!*h) return;
+    fo_hist_free(*h);
+    free(*h);
+    *h = NULL;
+}
+
 void fo_windows_free(fo_windows *w) {
     for (size_t i = 0; i < w->n; i++) {
-        if (w->pending[i]) {
-            fo_hist_free(w->pending[i]);
-            free(w->pending[i]);
-        }
+        drop_hist(&w->pending[i]);
+        drop_hist(&w->pending_service[i]);
     }
     free(w->pending);
+    free(w->pending_service);
     free(w->win);
     free(w->counts);
     free(w->watermark);
     fo_hist_free(&w->total);
+    fo_hist_free(&w->service_total);
     uv_mutex_destroy(&w->lock);
     memset(w, 0, sizeof *w);
 }
@@ -55,6 +64,9 @@ static int ensure(fo_windows *w, uint64_t idx) {
         fo_hist **pending = realloc(w->pending, cap * sizeof *pending);
         if (!pending) return -ENOMEM;
         w->pending = pending;
+        pending = realloc(w->pending_service, cap * sizeof *pending);
+        if (!pending) return -ENOMEM;
+        w->pending_service = pending;
         uint64_t *counts = realloc(w->counts, cap * sizeof *counts);
         if (!counts) return -ENOMEM;
         w->counts = counts;
@@ -64,33 +76,46 @@ static int ensure(fo_windows *w, uint64_t idx) {
         memset(&w->win[i], 0, sizeof w->win[i]);
         w->win[i].length_s = 1.0;
         w->pending[i] = NULL;
+        w->pending_service[i] = NULL;
         w->counts[i] = 0;
     }
     w->n = (size_t)idx + 1;
     return 0;
 }
 
-int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h,
-                     uint64_t failures, uint64_t bytes, uint64_t next) {
+/* Adds h into *slot, allocating it first. 0, or -ENOMEM. Lock held. */
+static int add_hist(fo_hist **slot, const fo_hist *h) {
+    if (!h || !h->n) return 0;
+    if (!*slot) {
+        *slot = malloc(sizeof(fo_hist));
+        if (!*slot || fo_hist_init(*slot) < 0) {
+            free(*slot);
+            *slot = NULL;
+            return -ENOMEM;
+        }
+    }
+    fo_hist_merge(*slot, h);
+    return 0;
+}
+
+int fo_windows_flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_win_part *p,
+                     uint64_t next) {
     int rc = 0;
+    uint64_t n = p->response ? p->response->n : 0;
     uv_mutex_lock(&w->lock);
     if (next > w->watermark[thread]) w->watermark[thread] = next;
-    int has_data = (h && h->n) || failures || bytes;
+    int has_data = n || p->failures || p->bytes || p->starts;
     if (has_data && idx >= w->n_done) {
         rc = ensure(w, idx);
-        if (rc == 0 && h && h->n && !w->pending[idx]) {
-            w->pending[idx] = malloc(sizeof(fo_hist));
-            if (!w->pending[idx] || fo_hist_init(w->pending[idx]) < 0) {
-                free(w->pending[idx]);
-                w->pending[idx] = NULL;
-                rc = -ENOMEM;
-            }
-        }
+        if (rc == 0) rc = add_hist(&w->pending[idx], p->response);
+        if (rc == 0) rc = add_hist(&w->pending_service[idx], p->service);
         if (rc == 0) {
-            if (h && h->n) fo_hist_merge(w->pending[idx], h);
-            w->win[idx].requests += h ? h->n : 0;
-            w->win[idx].failures += failures;
-            w->win[idx].bytes += bytes;
+            fo_window *win = &w->win[idx];
+            win->requests += n;
+            win->failures += p->failures;
+            win->bytes += p->bytes;
+            win->starts += p->starts;
+            win->late += p->late;
         }
     }
     uv_mutex_unlock(&w->lock);
@@ -112,10 +137,17 @@ static void finalize_one(fo_windows *w, size_t i) {
             win->locust_pct_ms[p] = (uint64_t)fo_locust_round((double)at / 1e6);
         }
         fo_hist_merge(&w->total, h);
-        fo_hist_free(h);
-        free(h);
-        w->pending[i] = NULL;
+        drop_hist(&w->pending[i]);
     }
+    if (w->pending_service[i]) {
+        for (int p = 0; p < FO_WINDOW_PCTS; p++)
+            win->service_pct_ns[p] = fo_hist_percentile(w->pending_service[i], fo_window_pcts[p]);
+        fo_hist_merge(&w->service_total, w->pending_service[i]);
+        drop_hist(&w->pending_service[i]);
+    }
+    if (w->rates)
+        win->offered = fo_rates_count_before(w->rates, end_ns) -
+                       fo_rates_count_before(w->rates, (uint64_t)i * FO_NS_PER_S);
     w->counts[i] = win->requests;
     w->total_failures += win->failures;
     w->total_bytes += win->bytes;
@@ -152,8 +184,13 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
     uint64_t n = (run_ns + FO_NS_PER_S - 1) / FO_NS_PER_S;
     uv_mutex_lock(&w->lock);
     finalize_upto(w, n);
-    if (n && run_ns % FO_NS_PER_S && w->n_done == n)
-        w->win[n - 1].length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
+    if (n && run_ns % FO_NS_PER_S && w->n_done == n) {
+        fo_window *last = &w->win[n - 1];
+        last->length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
+        if (w->rates)
+            last->offered = fo_rates_count_before(w->rates, run_ns) -
+                            fo_rates_count_before(w->rates, (n - 1) * FO_NS_PER_S);
+    }
     size_t done = w->n_done;
     uv_mutex_unlock(&w->lock);
     return done;

@@ -24,6 +24,7 @@ typedef struct config {
     char name[64];
     fo_bench_row row;
     json_t *load; /* the fanout-load JSON */
+    int open;     /* the open model (fanout-load --rate): its latency keys are response times */
 } config;
 
 static const char *dir = ".";
@@ -91,6 +92,8 @@ static int read_config(config *c) {
     json_decref(srv);
 
     const json_t *l = c->load;
+    const char *mode = json_string_value(json_object_get(l, "model"));
+    c->open = mode && strcmp(mode, "open") == 0;
     r->requests = (uint64_t)num(l, "requests");
     r->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
     r->min_ms = num(l, "min_ms");
@@ -103,14 +106,20 @@ static int read_config(config *c) {
     return 0;
 }
 
-/* NAME.series.dat: t users rps rps_locust failures p50_ms p95_ms, one line a second. */
+/* NAME.series.dat: t users rps rps_locust failures p50_ms p95_ms, one line a second; in the
+ * open model also offered/s sent/s late p99_ms service_p50_ms service_p95_ms service_p99_ms
+ * (columns 8 to 14; the latencies of columns 6, 7 and 11 are response times). */
 static int write_series(const config *c) {
     char file[128];
     if (snprintf(file, sizeof file, "%s.series.dat", c->name) >= (int)sizeof file) return -1;
     FILE *f = open_out(file);
     if (!f) return -1;
-    fprintf(f, "# %s: %d users, page /%d/ (floor %.0f ms)\n", c->row.config, c->row.users, c->row.ms,
-            fo_bench_floor_ms(&c->row));
+    if (c->open)
+        fprintf(f, "# %s: %g arrivals/s offered, page /%d/ (floor %.0f ms)\n", c->row.config,
+                num(c->load, "offered_rps"), c->row.ms, fo_bench_floor_ms(&c->row));
+    else
+        fprintf(f, "# %s: %d users, page /%d/ (floor %.0f ms)\n", c->row.config, c->row.users,
+                c->row.ms, fo_bench_floor_ms(&c->row));
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(c->load, "windows"), i, w) {
@@ -118,11 +127,19 @@ static int write_series(const config *c) {
         double req = num(w, "requests");
         double rps = len > 0 ? req / len : 0;
         if (req > 0)
-            fprintf(f, "%zu %d %.3f %.3f %.0f %.3f %.3f\n", i, (int)num(w, "users"), rps,
+            fprintf(f, "%zu %d %.3f %.3f %.0f %.3f %.3f", i, (int)num(w, "users"), rps,
                     num(w, "rps_smoothed"), num(w, "failures"), num(w, "p50_ms"), num(w, "p95_ms"));
         else
-            fprintf(f, "%zu %d %.3f %.3f %.0f nan nan\n", i, (int)num(w, "users"), rps,
+            fprintf(f, "%zu %d %.3f %.3f %.0f nan nan", i, (int)num(w, "users"), rps,
                     num(w, "rps_smoothed"), num(w, "failures"));
+        if (c->open && req > 0)
+            fprintf(f, " %.3f %.3f %.0f %.3f %.3f %.3f %.3f", len > 0 ? num(w, "offered") / len : 0,
+                    len > 0 ? num(w, "sent") / len : 0, num(w, "late"), num(w, "p99_ms"),
+                    num(w, "service_p50_ms"), num(w, "service_p95_ms"), num(w, "service_p99_ms"));
+        else if (c->open)
+            fprintf(f, " %.3f %.3f %.0f nan nan nan nan", len > 0 ? num(w, "offered") / len : 0,
+                    len > 0 ? num(w, "sent") / len : 0, num(w, "late"));
+        fputc('\n', f);
     }
     return fclose(f);
 }
@@ -151,6 +168,12 @@ static int write_index(const config *cs, size_t n, const char *table, const char
           f);
     fo_html_md_table(f, blog);
     fputs("<h2>Each configuration over time</h2>\n", f);
+    if (n && cs[0].open)
+        fputs("<p>The open model: visitors arrive at the offered rate whatever the server does. "
+              "Response time runs from a visitor's intended arrival, service time from the "
+              "request's actual send; the gap between them is the queue a capped model "
+              "builds.</p>\n",
+              f);
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "<h3>%s</h3>\n<img src=\"%s.svg\" alt=\"%s over time\">\n<p>", cs[i].row.config,
                 cs[i].name, cs[i].row.config);
@@ -183,6 +206,17 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          "cpu_s", r->cpu_s, "cpu_ms_per_page",
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
+        if (cs[i].open) {
+            const json_t *l = cs[i].load;
+            json_object_update_new(
+                o, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "mode", "open",
+                             "offered_rps", num(l, "offered_rps"), "achieved_rps",
+                             num(l, "achieved_rps"), "response_p99_ms", num(l, "p99_ms"),
+                             "service_p95_ms", num(json_object_get(l, "service"), "p95_ms"),
+                             "service_p99_ms", num(json_object_get(l, "service"), "p99_ms"),
+                             "late_starts", (json_int_t)num(l, "late_starts"), "unsent",
+                             (json_int_t)num(l, "unsent")));
+        }
         json_array_append_new(rows, o);
     }
     return json_pack("{s:s, s:o}", "machine", mach, "configs", rows);
@@ -261,16 +295,25 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) rows[i] = cs[i].row;
     char *table = fo_bench_table_md(rows, n);
     char *blog = fo_bench_blog_md();
-    char mach[256], settings[512], stamp[64];
+    char mach[256], settings[640], stamp[64];
     fo_machine_line(mach, sizeof mach);
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M", localtime(&now));
     const json_t *l0 = cs[0].load;
+    char load[160];
+    if (cs[0].open)
+        snprintf(load, sizeof load,
+                 "the open model at %g arrivals/s offered (response times from the intended "
+                 "arrival)",
+                 num(l0, "offered_rps"));
+    else
+        snprintf(load, sizeof load, "%d users (spawn rate %g/s)", rows[0].users,
+                 num(l0, "spawn_rate"));
     snprintf(settings, sizeof settings,
-             "%s on %s: %d users (spawn rate %g/s), %.0f s per configuration, page /%d/ "
+             "%s on %s: %s, %.0f s per configuration, page /%d/ "
              "(calls of %d, %d and %d ms; floor %d ms)",
-             stamp, mach, rows[0].users, num(l0, "spawn_rate"), num(l0, "duration_s"), rows[0].ms,
-             rows[0].ms, 2 * rows[0].ms, rows[0].ms / 2, 2 * rows[0].ms);
+             stamp, mach, load, num(l0, "duration_s"), rows[0].ms, rows[0].ms, 2 * rows[0].ms,
+             rows[0].ms / 2, 2 * rows[0].ms);
     if (!table || !blog) {
         fprintf(stderr, "fanout-report: out of memory\n");
         return 1;
@@ -295,6 +338,14 @@ int main(int argc, char **argv) {
         rc = 1;
     }
     for (size_t i = 0; i < n; i++) rc |= write_series(&cs[i]) != 0;
+    /* Which charts scripts/plot.gp draws. */
+    f = open_out("mode.dat");
+    if (f) {
+        fprintf(f, "%s\n", cs[0].open ? "open" : "closed");
+        rc |= fclose(f);
+    } else {
+        rc = 1;
+    }
     json_t *sum = summary_json(cs, n, mach);
     snprintf(path, sizeof path, "%s/summary.json", dir);
     rc |= json_dump_file(sum, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0;

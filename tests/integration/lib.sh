@@ -177,3 +177,11 @@ parallel_get() {
     curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$n" -K "$cfg" \
         -w '%{http_code} %{time_total}\n' 2>/dev/null
 }
+
+# js NAME EXPR: EXPR, a Python expression over d (the JSON of $WORK/NAME.json, with objects as
+# attributes: d.failures.total), is true. Python, which every machine here has.
+js() {
+    python3 -c 'import json, sys, types
+d = json.load(open(sys.argv[1]), object_hook=lambda o: types.SimpleNamespace(**o))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.json" "$2"
+}

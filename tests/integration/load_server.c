@@ -2,7 +2,7 @@
  * port 0, prints "load_server: listening on 127.0.0.1:PORT" on stdout, and serves each connection
  * on a thread of its own:
  *
- *   load_server [--delay MS] [--mode MODE] [--die-after N] [--lifetime S]
+ *   load_server [--delay MS] [--mode MODE] [--serial] [--die-after N] [--lifetime S]
  *
  * MODE is one of
  *   ok         answer 200 after MS ms, keep-alive (the default)
@@ -14,8 +14,11 @@
  *   status500  answer 500 after MS ms, keep-alive
  *   idle-close answer 200 keep-alive, then close the connection once it is idle 0.2 s
  *
- * --die-after N exits the whole process after N answers (a server dying mid-run). --lifetime S
- * (default 120) ends the process in any case, so a forgotten server never lingers. */
+ * --serial makes the server work on one request at a time, whatever the connections: a request
+ * waits for the one before to be answered, then takes its MS ms (a server of capacity 1, as
+ * prefork with one worker). --die-after N exits the whole process after N answers (a server dying
+ * mid-run). --lifetime S (default 120) ends the process in any case, so a forgotten server never
+ * lingers. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,7 +42,9 @@ static int delay_ms;
 static const char *mode = "ok";
 static long die_after = -1;
 static long answered;
+static int serial;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t work = PTHREAD_MUTEX_INITIALIZER; /* held while working, with --serial */
 
 static const char body[] = "{\"name\": \"Albania\", \"code\": \"AL\"}";
 
@@ -103,6 +108,7 @@ static void *serve(void *arg) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     while (read_request(fd, buf, sizeof buf, &have)) {
         if (strcmp(mode, "never") == 0) continue;
+        if (serial) pthread_mutex_lock(&work);
         sleep_ms(delay_ms);
         int n;
         if (strcmp(mode, "garbage") == 0) {
@@ -122,7 +128,9 @@ static void *serve(void *arg) {
                          status, status == 200 ? "OK" : "Internal Server Error", sizeof body - 1,
                          close_it ? "Connection: close\r\n" : "", body);
         }
-        if (write_all(fd, out, (size_t)n) < 0) break;
+        int written = write_all(fd, out, (size_t)n);
+        if (serial) pthread_mutex_unlock(&work);
+        if (written < 0) break;
         count_answer();
         if (strcmp(mode, "ok") != 0 && strcmp(mode, "status500") != 0 &&
             strcmp(mode, "idle-close") != 0)
@@ -141,6 +149,8 @@ int main(int argc, char **argv) {
             delay_ms = atoi(argv[++i]);
         else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
             mode = argv[++i];
+        else if (strcmp(argv[i], "--serial") == 0)
+            serial = 1;
         else if (strcmp(argv[i], "--die-after") == 0 && i + 1 < argc)
             die_after = atol(argv[++i]);
         else if (strcmp(argv[i], "--lifetime") == 0 && i + 1 < argc)

@@ -124,6 +124,40 @@ static void test_wait_and_headers(void **state) {
     assert_string_equal(o.headers, "X-A: 1\r\n");
 }
 
+/* --rate and --rate-stages: the open model, its schedule and its pool's cap. */
+static void test_rate_opts(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256];
+    assert_int_equal(parse(&o, err, "--rate", "150", "-d", "3s", "http://127.0.0.1:1/", NULL),
+                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.open, 1);
+    assert_int_equal(o.staged, 0);
+    assert_int_equal(o.rates.total, 450);
+    assert_int_equal(o.rates.total_ns, S(3));
+    assert_int_equal(o.sched.total_ns, S(3)); /* the windows' length */
+    assert_int_equal(o.users, 0);
+    assert_int_equal(o.max_connections, FO_LOAD_DEFAULT_MAX_CONNECTIONS);
+    /* No --duration: 10 s, as the closed model. */
+    assert_int_equal(parse(&o, err, "--rate=2.5", "http://127.0.0.1:1/", NULL, NULL, NULL, NULL),
+                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.rates.total, 25);
+    assert_int_equal(parse(&o, err, "--rate-stages", "50:10s,200:20s", "--max-connections", "7",
+                           "http://127.0.0.1:1/", NULL),
+                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.staged, 1);
+    assert_int_equal(o.rates.n_stages, 2);
+    assert_int_equal(o.rates.total, 500 + 4000);
+    assert_int_equal(o.sched.total_ns, S(30));
+    assert_int_equal(o.max_connections, 7);
+    /* --duration caps the stages; threads never outnumber the connections. */
+    assert_int_equal(parse(&o, err, "--rate-stages=50:10s,200:20s", "-d", "12s", "--threads=4",
+                           "--max-connections=2", "http://127.0.0.1:1/"),
+                     FO_LOAD_OPTS_RUN);
+    assert_int_equal(o.rates.total, 500 + 400);
+    assert_int_equal(o.threads, 2);
+}
+
 /* Every bad argument is refused with a one-line reason naming the problem. */
 static void test_refusals(void **state) {
     (void)state;
@@ -141,6 +175,15 @@ static void test_refusals(void **state) {
         {"--max-failure-ratio", "2", "max-failure-ratio"},
         {"-H", "NoColon", "header"},
         {"--bogus", "1", "unknown option"},
+        {"--rate", "0", "--rate wants"},
+        {"--rate", "fast", "--rate wants"},
+        {"--rate", "2e7", "--rate wants"},
+        {"--rate-stages", "50", "RATE:DURATION"},
+        {"--rate-stages", "-5:1s", "not a rate"},
+        {"--rate-stages", "5:soon", "not a duration"},
+        {"--rate-stages", "0:5s", "never sends"},
+        {"--max-connections", "0", "max-connections"},
+        {"--max-connections", "5", "for the open model"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fo_load_opts o;
@@ -158,6 +201,22 @@ static void test_refusals(void **state) {
     assert_non_null(strstr(err, "needs a value"));
     assert_true(parse(&o, err, "http://a/", "http://b/", NULL, NULL, NULL, NULL) < 0);
     assert_true(parse(&o, err, "--stages", "5:1s", "--users", "3", "http://a/", NULL) < 0);
+    /* The open model refuses the closed model's options, whichever comes first. */
+    static const char *closed[][2] = {{"--users", "5"},
+                                      {"-u", "5"},
+                                      {"--spawn-rate", "2"},
+                                      {"--stages", "5:1s"},
+                                      {"--wait", "1:2"}};
+    for (size_t i = 0; i < sizeof closed / sizeof closed[0]; i++) {
+        assert_true(parse(&o, err, "--rate", "10", closed[i][0], closed[i][1], "http://a/", NULL) <
+                    0);
+        if (!strstr(err, "do not go together")) fail_msg("for %s: \"%s\"", closed[i][0], err);
+        assert_true(parse(&o, err, closed[i][0], closed[i][1], "--rate-stages", "10:1s",
+                          "http://a/", NULL) < 0);
+        assert_non_null(strstr(err, "--rate-stages and"));
+    }
+    assert_true(parse(&o, err, "--rate", "10", "--rate-stages", "10:1s", "http://a/", NULL) < 0);
+    assert_non_null(strstr(err, "do not go together"));
 }
 
 int main(void) {
@@ -165,6 +224,7 @@ int main(void) {
         cmocka_unit_test(test_durations),         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_defaults_and_ramp), cmocka_unit_test(test_stages_opt),
         cmocka_unit_test(test_wait_and_headers),  cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_rate_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

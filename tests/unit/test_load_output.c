@@ -32,15 +32,15 @@ static int setup(void **state) {
                     (char *)"-d",          (char *)"5s", (char *)"http://127.0.0.1:5000/600/"};
     assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
     assert_int_equal(fo_windows_init(&f->r.windows, 1, &f->o.sched), 0);
-    assert_int_equal(fo_load_stats_init(&f->r.stats, 0), 0);
+    assert_int_equal(fo_load_stats_init(&f->r.stats, 0, 0), 0);
     fo_hist h;
     assert_int_equal(fo_hist_init(&h), 0);
     for (uint64_t s = 0; s < 5; s++) {
         fo_hist_reset(&h);
         for (int i = 0; i < 160; i++)
             fo_hist_record(&h, MS(600) + (uint64_t)i * 100000);
-        assert_int_equal(fo_windows_flush(&f->r.windows, 0, s, &h, s == 3 ? 2 : 0, 160 * 33, s + 1),
-                         0);
+        fo_win_part p = {&h, NULL, s == 3 ? 2 : 0, 160 * 33, 0, 0};
+        assert_int_equal(fo_windows_flush(&f->r.windows, 0, s, &p, s + 1), 0);
     }
     fo_hist_free(&h);
     f->r.stats.failures[FO_FAIL_TIMEOUT] = 2;
@@ -154,8 +154,109 @@ static void test_csv(void **state) {
     assert_int_equal(rows, 1 + 5);
 }
 
+/* The open model, 100/s for 2 s: each second 100 sent (3 late), 100 answered with a response
+ * time of 650 ms and a service time of 600 ms; the 200 arrivals all sent. */
+static int setup_open(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    char err[256];
+    char *argv[] = {(char *)"fanout-load", (char *)"--rate", (char *)"100",
+                    (char *)"-d",          (char *)"2s",     (char *)"http://127.0.0.1:5000/600/"};
+    assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
+    assert_int_equal(fo_windows_init(&f->r.windows, 1, &f->o.sched), 0);
+    f->r.windows.rates = &f->o.rates;
+    assert_int_equal(fo_load_stats_init(&f->r.stats, 0, 1), 0);
+    fo_hist resp, svc;
+    assert_int_equal(fo_hist_init(&resp), 0);
+    assert_int_equal(fo_hist_init(&svc), 0);
+    for (uint64_t s = 0; s < 2; s++) {
+        fo_hist_reset(&resp);
+        fo_hist_reset(&svc);
+        for (int i = 0; i < 100; i++) {
+            fo_hist_record(&resp, MS(650));
+            fo_hist_record(&svc, MS(600));
+            fo_hist_record(&f->r.stats.lateness, i < 3 ? MS(2) : 1000);
+        }
+        fo_win_part p = {&resp, &svc, 0, 100 * 33, 100, 3};
+        assert_int_equal(fo_windows_flush(&f->r.windows, 0, s, &p, s + 1), 0);
+    }
+    fo_hist_free(&resp);
+    fo_hist_free(&svc);
+    f->r.stats.starts = 200;
+    f->r.stats.late = 6;
+    f->r.stats.connections = 61;
+    f->r.run_ns = 2 * FO_NS_PER_S;
+    assert_int_equal(fo_windows_finish(&f->r.windows, f->r.run_ns), 2);
+    snprintf(f->dir, sizeof f->dir, "/tmp/fanout-test-output.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    *state = f;
+    return 0;
+}
+
+static void test_open_json(void **state) {
+    fixture *f = *state;
+    fo_load_summary s;
+    char path[128];
+    fo_load_summarize(&f->r, &s);
+    assert_int_equal(s.open, 1);
+    assert_int_equal(s.arrivals, 200);
+    assert_true(s.offered_rps == 100 && s.achieved_rps == 100);
+    snprintf(path, sizeof path, "%s/run.json", f->dir);
+    assert_int_equal(fo_load_write_json(path, &f->o, &f->r, &s), 0);
+    json_error_t err;
+    json_t *j = json_load_file(path, 0, &err);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "open");
+    /* The latency keys the closed model has are the response times; the service times apart. */
+    assert_true(num(j, "p95_ms") == 650 && num(j, "min_ms") == 650);
+    assert_true(num(json_object_get(j, "response"), "p95_ms") == 650);
+    assert_true(num(json_object_get(j, "service"), "p95_ms") == 600);
+    assert_true(num(json_object_get(j, "service"), "max_ms") == 600);
+    assert_true(num(j, "offered_rps") == 100 && num(j, "achieved_rps") == 100);
+    assert_true(num(j, "arrivals") == 200 && num(j, "sent") == 200 && num(j, "unsent") == 0);
+    assert_true(num(j, "late_starts") == 6 && num(j, "queued_starts") == 0);
+    assert_true(num(j, "connections") == 61 && num(j, "max_connections") == 10000);
+    json_t *late = json_object_get(j, "lateness");
+    assert_true(num(late, "late_ms") == 1 && num(late, "max_ms") == 2 &&
+                num(late, "p50_ms") == 0.001);
+    assert_true(num(json_object_get(j, "service_histogram"), "count") == 200);
+    json_t *w = json_array_get(json_object_get(j, "windows"), 1);
+    assert_true(num(w, "offered") == 100 && num(w, "sent") == 100 && num(w, "late") == 3);
+    assert_true(num(w, "p50_ms") == 650 && num(w, "service_p50_ms") == 600);
+    (void)num(w, "p99_ms");
+    (void)num(w, "service_p95_ms");
+    (void)num(w, "service_p99_ms");
+    json_decref(j);
+}
+
+/* The summary's blog row is made of response times; the live line shows the open figures. */
+static void test_open_text(void **state) {
+    fixture *f = *state;
+    fo_load_summary s;
+    char path[128], text[8192];
+    fo_load_summarize(&f->r, &s);
+    snprintf(path, sizeof path, "%s/run.json", f->dir); /* reused as the summary's file */
+    FILE *out = fopen(path, "w+");
+    assert_non_null(out);
+    fo_load_print_summary(out, &f->o, &f->r, &s);
+    rewind(out);
+    size_t n = fread(text, 1, sizeof text - 1, out);
+    text[n] = '\0';
+    fclose(out);
+    assert_non_null(strstr(text, "200 offered (100.0/s), 200 sent (100.0/s achieved), 0 unsent"));
+    assert_non_null(strstr(text, "6 late"));
+    assert_non_null(strstr(text, "\n| 650.00 | 650.00 | 650.00 |"));
+    char line[256];
+    fo_window w;
+    assert_int_equal(fo_windows_get(&f->r.windows, 1, &w), 0);
+    fo_load_live_line(line, sizeof line, &w, 1, f->o.sched.total_ns, 0, 1);
+    assert_non_null(strstr(line, "offered 100/s  sent 100/s  done 100/s"));
+    assert_non_null(strstr(line, "late 3"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_json, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_open_text, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_summary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv, setup, teardown),

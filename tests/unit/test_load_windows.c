@@ -11,6 +11,13 @@
 
 #define MS(x) ((uint64_t)((x)*1e6))
 
+/* Hands over a closed-model part: successes h, failures and bytes. */
+static int flush(fo_windows *w, unsigned thread, uint64_t idx, const fo_hist *h, uint64_t failures,
+                 uint64_t bytes, uint64_t next) {
+    fo_win_part p = {h, NULL, failures, bytes, 0, 0};
+    return fo_windows_flush(w, thread, idx, &p, next);
+}
+
 static void record_n(fo_hist *h, int n, uint64_t ns) {
     for (int i = 0; i < n; i++)
         fo_hist_record(h, ns);
@@ -27,11 +34,11 @@ static void test_two_threads(void **state) {
     assert_int_equal(fo_hist_init(&h), 0);
 
     record_n(&h, 5, MS(600));
-    assert_int_equal(fo_windows_flush(&w, 0, 0, &h, 1, 500, 1), 0);
+    assert_int_equal(flush(&w, 0, 0, &h, 1, 500, 1), 0);
     assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 0); /* thread 1 still in window 0 */
     fo_hist_reset(&h);
     record_n(&h, 3, MS(700));
-    assert_int_equal(fo_windows_flush(&w, 1, 0, &h, 0, 300, 2), 0);
+    assert_int_equal(flush(&w, 1, 0, &h, 0, 300, 2), 0);
     assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 1);
     const fo_window *w0 = &w.win[0];
     assert_int_equal(w0->requests, 8);
@@ -48,7 +55,7 @@ static void test_two_threads(void **state) {
 
     /* Thread 0 skips second 1 (nothing completed) and reports second 2. */
     record_n(&h, 4, MS(650));
-    assert_int_equal(fo_windows_flush(&w, 0, 2, &h, 0, 0, 3), 0);
+    assert_int_equal(flush(&w, 0, 2, &h, 0, 0, 3), 0);
     assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 2); /* thread 1 is at 2 */
     assert_int_equal(w.win[1].requests, 0);
     assert_int_equal(w.win[1].users, 20);
@@ -83,7 +90,7 @@ static void test_max_rps(void **state) {
         if (i == 20) counts[i] = 300;
         fo_hist_reset(&h);
         record_n(&h, (int)counts[i], MS(600));
-        assert_int_equal(fo_windows_flush(&w, 0, i, &h, 0, 0, i + 1), 0);
+        assert_int_equal(flush(&w, 0, i, &h, 0, 0, i + 1), 0);
     }
     assert_int_equal(fo_windows_finish(&w, 30 * FO_NS_PER_S), 30);
     assert_int_equal(fo_windows_max_rps_raw(&w), 300);
