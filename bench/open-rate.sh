@@ -37,7 +37,9 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/open-rate.XXXXXX")
 PIDS=()
 cleanup() {
     local pid
-    for pid in "${PIDS[@]:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]:-}"; do
+        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -98,8 +98,9 @@ load_flags() {
             RATE=$(awk -v u="$USERS" -v ms="$MS" 'BEGIN { printf "%g", 0.9 * u / (2 * ms / 1000) }')
             LOAD_DESC="open model (0.9 of the bound of $USERS users)"
         fi
-        [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] && awk -v r="$RATE" 'BEGIN { exit !(r > 0) }' ||
+        if ! [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v r="$RATE" 'BEGIN { exit !(r > 0) }'; then
             die "--rate must be a number of arrivals a second above 0, not '$RATE'"
+        fi
         LOAD_FLAGS=(--rate "$RATE")
         LOAD_DESC="$LOAD_DESC, $RATE arrivals/s offered"
         ;;

@@ -2,6 +2,7 @@
 #include "windows.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "locust.h"
@@ -56,8 +57,10 @@ static int ensure(fo_windows *w, uint64_t idx) {
     if (idx < w->n) return 0;
     if (idx >= w->cap) {
         size_t cap = w->cap ? w->cap : 64;
-        while (cap <= idx)
+        while (cap <= idx) {
+            if (cap > SIZE_MAX / 2 / sizeof(fo_window)) return -ENOMEM;
             cap *= 2;
+        }
         fo_window *win = realloc(w->win, cap * sizeof *win);
         if (!win) return -ENOMEM;
         w->win = win;
@@ -171,9 +174,15 @@ static void finalize_upto(fo_windows *w, uint64_t upto) {
 
 size_t fo_windows_finalize(fo_windows *w, uint64_t limit) {
     uv_mutex_lock(&w->lock);
-    uint64_t low = limit;
-    for (unsigned t = 0; t < w->n_threads; t++)
+    /* A thread that has closed says UINT64_MAX ("nothing more from me"). When every thread
+     * has, only the windows that hold something are final here: where the run ended is for
+     * fo_windows_finish to say (and finalising "up to UINT64_MAX" would never end). */
+    uint64_t low = limit, cap = w->n;
+    for (unsigned t = 0; t < w->n_threads; t++) {
         if (w->watermark[t] < low) low = w->watermark[t];
+        if (w->watermark[t] != UINT64_MAX && w->watermark[t] > cap) cap = w->watermark[t];
+    }
+    if (low > cap) low = cap;
     finalize_upto(w, low);
     size_t done = w->n_done;
     uv_mutex_unlock(&w->lock);

@@ -74,6 +74,29 @@ static void test_two_threads(void **state) {
     fo_windows_free(&w);
 }
 
+/* Every thread has closed (said UINT64_MAX) before the run is finished: finalising then stops
+ * at the windows that hold something instead of running towards UINT64_MAX (it hung the
+ * process), and the run's end is still finish's to set. */
+static void test_all_threads_closed(void **state) {
+    (void)state;
+    fo_sched s;
+    fo_windows w;
+    fo_hist h;
+    fo_sched_simple(&s, 100, 10, 20 * FO_NS_PER_S);
+    assert_int_equal(fo_windows_init(&w, 2, &s), 0);
+    assert_int_equal(fo_hist_init(&h), 0);
+    record_n(&h, 2, MS(600));
+    assert_int_equal(flush(&w, 0, 1, &h, 0, 0, UINT64_MAX), 0);
+    assert_int_equal(flush(&w, 1, 1, NULL, 0, 0, UINT64_MAX), 0);
+    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 2);
+    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 2);
+    assert_int_equal(fo_windows_finish(&w, 3500 * 1000000ull), 4);
+    assert_true(w.win[3].length_s == 0.5);
+    assert_int_equal(w.total.n, 2);
+    fo_hist_free(&h);
+    fo_windows_free(&w);
+}
+
 /* A closed loop at Little's bound, 100 users / 0.6 s: ramp by 10 a second, then 166 or 167 a
  * second; one burst second. Smoothed peak is Locust's 10-second mean, raw is the burst. */
 static void test_max_rps(void **state) {
@@ -118,6 +141,7 @@ static void test_max_rps(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_threads),
+        cmocka_unit_test(test_all_threads_closed),
         cmocka_unit_test(test_max_rps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
