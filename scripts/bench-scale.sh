@@ -243,8 +243,12 @@ for model in $MODELS; do
         load_threads=1
         [ "$users" -ge 3000 ] && load_threads=2
 
+        # The API keeps idle connections longer than a page lasts: a connection it closed while
+        # idle in the server's pool is dead there, and libcurl's pruning of dead connections
+        # walks the whole pool once for each (quadratic in the thousands).
+        keepalive_ms=$((6 * ms + 5000))
         fo_start "$OUT/$name.api.log" 100 "$BIN/fanout-api" --port 0 --ports "$api_ports" \
-            --workers "$api_workers" --backlog 4096 ||
+            --workers "$api_workers" --backlog 4096 --keepalive-timeout "$keepalive_ms" ||
             die "the country API did not start: $(head -3 "$OUT/$name.api.log")"
         api_pid=$PID
         upstream=$(sed -n '1s/.*listening on \([^ ]*\).*/\1/p' "$OUT/$name.api.log")
