@@ -5,11 +5,17 @@
 # be at least wrk's and its CPU per request lower.
 #
 #   bench/compare-wrk.sh [--url URL] [--users N] [--duration S] [--rounds R] [--check]
+#   bench/compare-wrk.sh --harness [--users N] [--duration S] [--rounds R] [--check]
 #
 # Without --url it starts build/bin/fanout-api on a free port and aims at its /0/ (an answer
 # at once), then stops it. --check exits 1 when fanout-load's req/s is below wrk's or its CPU
 # per request above wrk's, over all rounds. CPU is user + system time of each tool's process,
 # from bash's `time`. Loopback only; every run is bounded by --duration.
+#
+# --harness measures the suite's own harness against the tools people trust, in one run: nginx
+# (one worker, `return 200`; installed when missing) beside fanout-api's /0/ (one worker), both
+# loaded by wrk; and fanout-load beside wrk, both loading that nginx. --check then wants the
+# API at 1.0 x nginx's req/s or more and fanout-load at 1.3 x wrk's or more (issue 9).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${FANOUT_BIN:-$ROOT/build/bin}
@@ -18,14 +24,16 @@ USERS=100
 DURATION=5
 ROUNDS=1
 CHECK=0
+HARNESS=0
 while [ $# -gt 0 ]; do
     case $1 in
+        --harness) HARNESS=1; shift ;;
         --url) URL=$2; shift 2 ;;
         --users) USERS=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
         --check) CHECK=1; shift ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-wrk.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -34,11 +42,121 @@ command -v wrk >/dev/null || { echo "compare-wrk.sh: wrk is not installed" >&2; 
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/compare-wrk.XXXXXX")
 API_PID=""
+NGINX_PID=""
 cleanup() {
     if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; fi
+    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# free_port: a port nothing listens on now (the kernel picks it; python3 is a test dependency).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# ensure_nginx: installs nginx when it is missing, without starting the system's service.
+ensure_nginx() {
+    if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return 0; fi
+    echo "compare-wrk.sh: installing nginx (a peer to measure against)"
+    if command -v apt-get >/dev/null 2>&1; then
+        # RUNLEVEL=1: the package's service is not started (it would listen on port 80).
+        RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null
+    elif command -v brew >/dev/null 2>&1; then
+        brew install nginx >/dev/null
+    else
+        echo "compare-wrk.sh: nginx is missing and there is no apt-get or brew to install it" >&2
+        exit 2
+    fi
+}
+
+# start_nginx: one worker, no master, answering every request with an empty 200, on a free
+# loopback port; sets NGINX_URL and NGINX_PID.
+start_nginx() {
+    local bin port
+    bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+    port=$(free_port)
+    mkdir -p "$WORK/nginx/logs"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    keepalive_timeout 60s;
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200; }
+    }
+}
+CONF
+    "$bin" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    NGINX_URL=http://127.0.0.1:$port/
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "$NGINX_URL" && return 0
+        kill -0 "$NGINX_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "compare-wrk.sh: nginx did not start: $(cat "$WORK/nginx/logs/error.log" "$WORK/nginx/stdout.log" 2>/dev/null)" >&2
+    exit 1
+}
+
+if [ "$HARNESS" -eq 1 ]; then
+    [ -x "$BIN/fanout-api" ] || { echo "compare-wrk.sh: $BIN/fanout-api is not built (make)" >&2; exit 2; }
+    ensure_nginx
+    start_nginx
+    "$BIN/fanout-api" --port 0 --workers 1 >"$WORK/api.log" 2>&1 &
+    API_PID=$!
+    for _ in $(seq 100); do
+        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/api.log")
+        [ -n "$PORT" ] && break
+        sleep 0.05
+    done
+    [ -n "${PORT:-}" ] || { echo "compare-wrk.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
+    API_URL=http://127.0.0.1:$PORT/0/
+    TIMEFORMAT='%U %S'
+    # wrk_rps URL: wrk's req/s at URL (one thread, USERS connections, DURATION seconds).
+    wrk_rps() {
+        wrk -t1 -c"$USERS" -d"${DURATION}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
+    }
+    load_rps() {
+        "$BIN/fanout-load" -q -t 1 -u "$USERS" -d "${DURATION}s" --max-failure-ratio 1 "$1" |
+            awk '/^  requests/ { sub(/\/s;?/, "", $4); print $4 }'
+    }
+    sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a + b }'; }
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+    echo "the harness against its peers: nginx $NGINX_URL (1 worker, return 200) and fanout-api"
+    echo "$API_URL (1 worker); $USERS connections, one client thread, ${DURATION}s each, $ROUNDS round(s)"
+    printf "%-6s %14s %14s %8s   %14s %14s %8s\n" round "wrk->nginx" "wrk->api /0/" "api/ngx" \
+        "wrk->nginx" "load->nginx" "load/wrk"
+    t_n=0 t_a=0 t_w=0 t_l=0
+    for round in $(seq "$ROUNDS"); do
+        # Each pair alternates which goes first, so a machine getting busier favours neither.
+        if [ $((round % 2)) -eq 1 ]; then n=$(wrk_rps "$NGINX_URL"); a=$(wrk_rps "$API_URL")
+        else a=$(wrk_rps "$API_URL"); n=$(wrk_rps "$NGINX_URL"); fi
+        if [ $((round % 2)) -eq 1 ]; then l=$(load_rps "$NGINX_URL"); w=$(wrk_rps "$NGINX_URL")
+        else w=$(wrk_rps "$NGINX_URL"); l=$(load_rps "$NGINX_URL"); fi
+        printf "%-6s %14s %14s %8s   %14s %14s %8s\n" "$round" "$n" "$a" "$(ratio "$a" "$n")" \
+            "$w" "$l" "$(ratio "$l" "$w")"
+        t_n=$(sum "$t_n" "$n") t_a=$(sum "$t_a" "$a") t_w=$(sum "$t_w" "$w") t_l=$(sum "$t_l" "$l")
+    done
+    api_ratio=$(ratio "$t_a" "$t_n")
+    load_ratio=$(ratio "$t_l" "$t_w")
+    echo "all rounds: fanout-api /0/ / nginx = $api_ratio (want >= 1.0);" \
+        "fanout-load / wrk on nginx = $load_ratio (want >= 1.3)"
+    if [ "$CHECK" -eq 1 ]; then
+        awk -v a="$api_ratio" -v l="$load_ratio" 'BEGIN { exit !(a >= 1.0 && l >= 1.3) }' || {
+            echo "compare-wrk.sh: the harness fell behind its peers" >&2
+            exit 1
+        }
+    fi
+    exit 0
+fi
 
 if [ -z "$URL" ]; then
     [ -x "$BIN/fanout-api" ] || { echo "compare-wrk.sh: $BIN/fanout-api is not built; give --url" >&2; exit 2; }

@@ -214,7 +214,7 @@ for model in $MODELS; do
         fi
         # Guard the machine: the step's memory, projected from the step before.
         if [ "$rss_per_user" != 0 ]; then
-            projected=$(awk -v r="$rss_per_user" -v u="$users" 'BEGIN { printf "%d", r * u * 1.25 }')
+            projected=$(awk -v r="$rss_per_user" -v u="$users" 'BEGIN { printf "%d", r * u * 1.1 }')
             if [ "$projected" -gt "$half_kib" ]; then
                 reason=$(awk -v p="$projected" -v h="$half_kib" -v u="$users" 'BEGIN {
                     printf "memory: %d users would take about %.1f GiB, more than half of the RAM (%.1f GiB)",

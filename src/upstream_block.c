@@ -4,8 +4,10 @@
 #include "fanout/upstream_block.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* How long curl_multi_poll may sleep at most. curl wakes it earlier for its own timeouts and for
  * socket activity, so this only bounds how long a silent loop goes unchecked. */
@@ -16,13 +18,20 @@ struct fo_upstream_block {
     CURLM *multi;
     CURL *easy[FO_FANOUT_CALLS];
     int added[FO_FANOUT_CALLS]; /* 1 while easy[i] is in the multi handle */
-    unsigned turn;              /* spreads the calls over the upstream URLs */
+    /* Call i always goes to upstream URL turn + i: a runner keeps exactly one connection per
+     * call, so its calls must not wander between URLs (each move would open a connection while
+     * the cache still holds the old one). Runners take turns from a counter, so the load still
+     * spreads over the URLs. */
+    unsigned turn;
 };
 
 fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg) {
     fo_upstream_block *u = calloc(1, sizeof *u);
     if (!u) return NULL;
     u->cfg = cfg;
+    /* The process id too: prefork's workers each make their runner after the fork. */
+    static atomic_uint next_turn;
+    u->turn = (atomic_fetch_add(&next_turn, 1) + (unsigned)getpid()) * FO_FANOUT_CALLS;
     u->multi = curl_multi_init();
     int ok = u->multi != NULL;
     for (int i = 0; ok && i < FO_FANOUT_CALLS; i++) {
@@ -107,7 +116,7 @@ int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f) {
     f->start_ns = fo_now_ns();
     f->done = 0;
     for (int i = 0; i < FO_FANOUT_CALLS; i++) {
-        int rc = fo_call_setup(u->easy[i], u->cfg, &f->calls[i], u->turn++);
+        int rc = fo_call_setup(u->easy[i], u->cfg, &f->calls[i], u->turn + (unsigned)i);
         if (rc < 0) return abandon(u, f, rc, "could not set up the call");
         CURLMcode mc = curl_multi_add_handle(u->multi, u->easy[i]);
         if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
