@@ -106,6 +106,10 @@ CONF
     exit 1
 }
 
+# cpu_of FILE: user + system seconds from bash's `time` output ("U S").
+cpu_of() { awk '{ printf "%.3f", $1 + $2 }' "$1"; }
+TIMEFORMAT='%U %S'
+
 if [ "$HARNESS" -eq 1 ]; then
     [ -x "$BIN/fanout-api" ] || { echo "compare-wrk.sh: $BIN/fanout-api is not built (make)" >&2; exit 2; }
     ensure_nginx
@@ -119,36 +123,59 @@ if [ "$HARNESS" -eq 1 ]; then
     done
     [ -n "${PORT:-}" ] || { echo "compare-wrk.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
     API_URL=http://127.0.0.1:$PORT/0/
-    TIMEFORMAT='%U %S'
-    # wrk_rps URL: wrk's req/s at URL (one thread, USERS connections, DURATION seconds).
-    wrk_rps() {
-        wrk -t1 -c"$USERS" -d"${DURATION}s" "$1" | awk '/^Requests\/sec:/ { print $2 }'
+    # srv_cpu: CPU seconds nginx has used so far (Linux /proc; 0 elsewhere).
+    srv_cpu() {
+        if [ -r "/proc/$NGINX_PID/stat" ]; then
+            sed 's/^.*) //' "/proc/$NGINX_PID/stat" |
+                awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
+        else echo 0; fi
     }
-    load_rps() {
-        "$BIN/fanout-load" -q -t 1 -u "$USERS" -d "${DURATION}s" --max-failure-ratio 1 "$1" |
-            awk '/^  requests/ { sub(/\/s;?/, "", $4); print $4 }'
+    # wrk_run URL / load_run URL: one client's run; prints "req/s client-cpu-seconds".
+    wrk_run() {
+        { time wrk -t1 -c"$USERS" -d"${DURATION}s" "$1" >"$WORK/h.txt"; } 2>"$WORK/h.cpu"
+        echo "$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/h.txt") $(cpu_of "$WORK/h.cpu")"
     }
-    sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a + b }'; }
+    load_run() {
+        { time "$BIN/fanout-load" -q -t 1 -u "$USERS" -d "${DURATION}s" --max-failure-ratio 1 "$1" \
+            >"$WORK/h.txt"; } 2>"$WORK/h.cpu"
+        echo "$(awk '/^  requests/ { sub(/\/s;?/, "", $4); print $4 }' "$WORK/h.txt") $(cpu_of "$WORK/h.cpu")"
+    }
+    sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
     echo "the harness against its peers: nginx $NGINX_URL (1 worker, return 200) and fanout-api"
     echo "$API_URL (1 worker); $USERS connections, one client thread, ${DURATION}s each, $ROUNDS round(s)"
-    printf "%-6s %14s %14s %8s   %14s %14s %8s\n" round "wrk->nginx" "wrk->api /0/" "api/ngx" \
-        "wrk->nginx" "load->nginx" "load/wrk"
-    t_n=0 t_a=0 t_w=0 t_l=0
+    echo "(req/s of each; for the two clients on nginx also requests per CPU-second of the client, and"
+    echo " nginx's own CPU share: near 100% means nginx, not the client, set the pace)"
+    printf "%-5s %11s %11s %7s | %11s %11s %7s | %9s %9s %7s | %6s\n" round "wrk>nginx" "wrk>api" \
+        "api/ngx" "wrk>nginx" "load>nginx" "ld/wrk" "wrk/cpu-s" "load/cpu-s" "ld/wrk" "nginx%"
+    t_n=0 t_a=0 t_w=0 t_l=0 t_wc=0 t_lc=0
     for round in $(seq "$ROUNDS"); do
         # Each pair alternates which goes first, so a machine getting busier favours neither.
-        if [ $((round % 2)) -eq 1 ]; then n=$(wrk_rps "$NGINX_URL"); a=$(wrk_rps "$API_URL")
-        else a=$(wrk_rps "$API_URL"); n=$(wrk_rps "$NGINX_URL"); fi
-        if [ $((round % 2)) -eq 1 ]; then l=$(load_rps "$NGINX_URL"); w=$(wrk_rps "$NGINX_URL")
-        else w=$(wrk_rps "$NGINX_URL"); l=$(load_rps "$NGINX_URL"); fi
-        printf "%-6s %14s %14s %8s   %14s %14s %8s\n" "$round" "$n" "$a" "$(ratio "$a" "$n")" \
-            "$w" "$l" "$(ratio "$l" "$w")"
+        if [ $((round % 2)) -eq 1 ]; then
+            read -r n _ < <(wrk_run "$NGINX_URL"); read -r a _ < <(wrk_run "$API_URL")
+        else
+            read -r a _ < <(wrk_run "$API_URL"); read -r n _ < <(wrk_run "$NGINX_URL")
+        fi
+        c0=$(srv_cpu)
+        if [ $((round % 2)) -eq 1 ]; then
+            read -r l lc < <(load_run "$NGINX_URL"); read -r w wc < <(wrk_run "$NGINX_URL")
+        else
+            read -r w wc < <(wrk_run "$NGINX_URL"); read -r l lc < <(load_run "$NGINX_URL")
+        fi
+        busy=$(awk -v a="$c0" -v b="$(srv_cpu)" -v d="$DURATION" 'BEGIN { printf "%.0f", 100 * (b - a) / (2 * d) }')
+        wps=$(awk -v r="$w" -v c="$wc" -v d="$DURATION" 'BEGIN { printf "%.0f", (c > 0 ? r * d / c : 0) }')
+        lps=$(awk -v r="$l" -v c="$lc" -v d="$DURATION" 'BEGIN { printf "%.0f", (c > 0 ? r * d / c : 0) }')
+        printf "%-5s %11s %11s %7s | %11s %11s %7s | %9s %9s %7s | %5s%%\n" "$round" "$n" "$a" \
+            "$(ratio "$a" "$n")" "$w" "$l" "$(ratio "$l" "$w")" "$wps" "$lps" "$(ratio "$lps" "$wps")" "$busy"
         t_n=$(sum "$t_n" "$n") t_a=$(sum "$t_a" "$a") t_w=$(sum "$t_w" "$w") t_l=$(sum "$t_l" "$l")
+        t_wc=$(sum "$t_wc" "$wc") t_lc=$(sum "$t_lc" "$lc")
     done
+    eff_ratio=$(ratio "$(awk -v r="$t_l" -v c="$t_lc" 'BEGIN { print r / c }')" \
+        "$(awk -v r="$t_w" -v c="$t_wc" 'BEGIN { print r / c }')")
     api_ratio=$(ratio "$t_a" "$t_n")
     load_ratio=$(ratio "$t_l" "$t_w")
     echo "all rounds: fanout-api /0/ / nginx = $api_ratio (want >= 1.0);" \
-        "fanout-load / wrk on nginx = $load_ratio (want >= 1.3)"
+        "fanout-load / wrk on nginx = $load_ratio req/s (want >= 1.3), $eff_ratio requests per CPU-second"
     if [ "$CHECK" -eq 1 ]; then
         awk -v a="$api_ratio" -v l="$load_ratio" 'BEGIN { exit !(a >= 1.0 && l >= 1.3) }' || {
             echo "compare-wrk.sh: the harness fell behind its peers" >&2
@@ -171,9 +198,6 @@ if [ -z "$URL" ]; then
     URL=http://127.0.0.1:$PORT/0/
 fi
 
-# cpu_of FILE: user + system seconds from bash's `time` output ("U S").
-cpu_of() { awk '{ printf "%.3f", $1 + $2 }' "$1"; }
-TIMEFORMAT='%U %S'
 
 echo "target $URL, $USERS connections, ${DURATION}s each, $ROUNDS round(s)"
 printf "%-6s %-12s %12s %10s %12s %14s\n" round tool requests "req/s" "cpu (s)" "cpu/req (us)"
