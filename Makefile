@@ -56,7 +56,7 @@ bench-scale: build
 # The regression run for CI: short, fast pages, compared with bench/baseline.json by ratios.
 CI_BENCH = CONFIGS="$(or $(CONFIGS),$(CI_CONFIGS))" USERS=20 SPAWN_RATE=20 DURATION=6s MS=30 \
            FANOUT_BIN="$(CURDIR)/$(BUILD)/bin"
-CI_CONFIGS = threads:2 threads:100 prefork:2 prefork:100 uv:1
+CI_CONFIGS = threads:2 threads:100 prefork:2 prefork:100 uv:1 coro:1
 bench-ci: build
 	$(CI_BENCH) scripts/bench.sh --out $(BUILD)/bench-ci --baseline bench/baseline.json
 
