@@ -19,6 +19,8 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${FANOUT_BIN:-$ROOT/build/bin}
+# shellcheck source=../scripts/proc.sh
+. "$ROOT/scripts/proc.sh"
 URL=""
 USERS=100
 DURATION=5
@@ -123,13 +125,8 @@ if [ "$HARNESS" -eq 1 ]; then
     done
     [ -n "${PORT:-}" ] || { echo "compare-wrk.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
     API_URL=http://127.0.0.1:$PORT/0/
-    # srv_cpu: CPU seconds nginx has used so far (Linux /proc; 0 elsewhere).
-    srv_cpu() {
-        if [ -r "/proc/$NGINX_PID/stat" ]; then
-            sed 's/^.*) //' "/proc/$NGINX_PID/stat" |
-                awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($12 + $13) / hz }'
-        else echo 0; fi
-    }
+    # srv_cpu: CPU seconds nginx has used so far.
+    srv_cpu() { fo_tree_cpu_s "$NGINX_PID"; }
     # wrk_run URL / load_run URL: one client's run; prints "req/s client-cpu-seconds".
     wrk_run() {
         { time wrk -t1 -c"$USERS" -d"${DURATION}s" "$1" >"$WORK/h.txt"; } 2>"$WORK/h.cpu"

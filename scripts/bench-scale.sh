@@ -117,24 +117,18 @@ stop() {
     kill "$1" 2>/dev/null || return 0
     for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$1" 2>/dev/null; then
-        kids=$(tree_pids "$1")
+        kids=$(fo_tree_pids "$1")
         # shellcheck disable=SC2086 # one PID a word
         kill -9 $kids 2>/dev/null || true
     fi
     wait "$1" 2>/dev/null || true
 }
 
-# tree_pids PID: PID and its children, one per line.
-tree_pids() {
-    echo "$1"
-    ps -A -o pid= -o ppid= | awk -v p="$1" '$2 == p { print $1 }'
-}
-
 # sample PID: "rss_kib threads procs fds cpu_ticks" of a process tree. Linux reads /proc (fds
 # only when asked: FDS=1); elsewhere ps gives memory and processes, and fds and threads are -1.
 sample() {
     local pids
-    pids=$(tree_pids "$1")
+    pids=$(fo_tree_pids "$1")
     if [ -r /proc/self/status ]; then
         local fds=-1
         if [ "${FDS:-0}" = 1 ]; then
@@ -150,22 +144,6 @@ sample() {
     else
         ps -o rss= -p "$(echo "$pids" | paste -sd, -)" 2>/dev/null |
             awk '{ r += $1; n++ } END { printf "%d -1 %d -1\n", r, n }'
-    fi
-}
-
-# cpu_s PID: CPU seconds (user + system) of a process tree so far.
-cpu_s() {
-    local pids
-    pids=$(tree_pids "$1")
-    if [ -r /proc/self/stat ]; then
-        local tick
-        tick=$(getconf CLK_TCK)
-        for p in $pids; do
-            [ -r "/proc/$p/stat" ] && sed 's/^.*) //' "/proc/$p/stat"
-        done | awk -v hz="$tick" '{ s += $12 + $13 } END { printf "%.2f", s / hz }'
-    else
-        ps -o time= -p "$(echo "$pids" | paste -sd, -)" | awk '{ n = split($1, a, /[-:]/); s = 0;
-            for (i = 1; i <= n; i++) s = s * 60 + a[i]; t += s } END { printf "%.2f", t }'
     fi
 }
 
@@ -282,8 +260,8 @@ for model in $MODELS; do
             continue
         fi
         curl -s "$api_url/stats/reset" >/dev/null
-        srv_cpu0=$(cpu_s "$srv_pid")
-        api_cpu0=$(cpu_s "$api_pid")
+        srv_cpu0=$(fo_tree_cpu_s "$srv_pid")
+        api_cpu0=$(fo_tree_cpu_s "$api_pid")
         spawn=$(awk -v u="$users" 'BEGIN { printf "%g", u / 10 }')
         echo "[$model $users] /$ms/ (floor $floor_s s), $dur s, $model size $size, API $api_workers workers x $api_ports ports, load $load_threads threads"
         t0=$(date +%s)
@@ -292,11 +270,10 @@ for model in $MODELS; do
                 --threads "$load_threads" --timeout 60s --max-failure-ratio 1 \
                 --json "$OUT/$name.load.json" "$srv_url/$ms/" >"$OUT/$name.load.txt" 2>"$OUT/$name.load.err"
             echo "$?" >"$OUT/$name.load.rc"
-            times >"$OUT/$name.load.times"
         ) &
         load_pid=$!
         PIDS+=("$load_pid")
-        peak_rss=0 peak_threads=0 peak_procs=0 peak_fds=0 api_peak_rss=0 n=0
+        peak_rss=0 peak_threads=0 peak_procs=0 peak_fds=0 api_peak_rss=0 n=0 load_cpu=0
         while kill -0 "$load_pid" 2>/dev/null; do
             n=$((n + 1))
             # Descriptors every 4th sample: counting them is the costly part.
@@ -310,15 +287,15 @@ for model in $MODELS; do
             # shellcheck disable=SC2046
             set -- $(sample "$api_pid")
             [ "$1" -gt "$api_peak_rss" ] && api_peak_rss=$1
+            # The load generator's CPU so far (the subshell and fanout-load): its last second
+            # is missed, which only flatters the harness by under a second of its CPU.
+            load_cpu=$(fo_tree_cpu_s "$load_pid")
             sleep 1
         done
         wait "$load_pid" || true
         wall=$(($(date +%s) - t0))
-        srv_cpu=$(awk -v a="$srv_cpu0" -v b="$(cpu_s "$srv_pid")" 'BEGIN { printf "%.2f", b - a }')
-        api_cpu=$(awk -v a="$api_cpu0" -v b="$(cpu_s "$api_pid")" 'BEGIN { printf "%.2f", b - a }')
-        # bash's `times`: the second line is the children's user and system time, "1m2.5s 0m3.1s".
-        load_cpu=$(sed -n 2p "$OUT/$name.load.times" | awk '{ t = 0; for (i = 1; i <= 2; i++) {
-            split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.2f", t }')
+        srv_cpu=$(awk -v a="$srv_cpu0" -v b="$(fo_tree_cpu_s "$srv_pid")" 'BEGIN { printf "%.2f", b - a }')
+        api_cpu=$(awk -v a="$api_cpu0" -v b="$(fo_tree_cpu_s "$api_pid")" 'BEGIN { printf "%.2f", b - a }')
         api_peak=$(curl -s "$api_url/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
         load_rc=$(cat "$OUT/$name.load.rc" 2>/dev/null || echo 4)
         stop "$srv_pid"

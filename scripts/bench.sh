@@ -177,34 +177,6 @@ stop() {
     wait "$1" 2>/dev/null || true
 }
 
-# The server process and its children, one per line.
-tree_pids() {
-    echo "$1"
-    fo_children "$1"
-}
-
-# Resident memory of a process tree, in KiB.
-tree_rss_kib() {
-    ps -o rss= -p "$(tree_pids "$1" | paste -sd, -)" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
-}
-
-# CPU seconds (user + system) used so far by a process tree.
-tree_cpu_s() {
-    local pids
-    pids=$(tree_pids "$1")
-    if [ -r /proc/self/stat ]; then
-        local tick
-        tick=$(getconf CLK_TCK)
-        for p in $pids; do
-            [ -r "/proc/$p/stat" ] && sed 's/^.*) //' "/proc/$p/stat"
-        done | awk -v hz="$tick" '{ s += $12 + $13 } END { printf "%.2f", s / hz }'
-    else
-        # macOS and the BSDs: ps prints [[dd-]hh:]mm:ss.cc
-        ps -o time= -p "$(echo "$pids" | paste -sd, -)" | awk '{ n = split($1, a, /[-:]/); s = 0;
-            for (i = 1; i <= n; i++) s = s * 60 + a[i]; t += s } END { printf "%.2f", t }'
-    fi
-}
-
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 
 start api "$BIN/fanout-api" --port 0
@@ -245,7 +217,7 @@ for cfg in $CONFIGS; do
     peak_rss=0
     t0=$(date +%s)
     while kill -0 "$load_pid" 2>/dev/null; do
-        rss=$(tree_rss_kib "$srv_pid")
+        rss=$(fo_tree_rss_kib "$srv_pid")
         [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
         now=$(date +%s)
         el=$((now - t_begin))
@@ -258,7 +230,7 @@ for cfg in $CONFIGS; do
     load_rc=0
     wait "$load_pid" || load_rc=$?
     [ -t 1 ] && printf '\r\033[K'
-    cpu=$(tree_cpu_s "$srv_pid")
+    cpu=$(fo_tree_cpu_s "$srv_pid")
     peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
     stop "$srv_pid"
     if [ ! -s "$OUT/$name.load.json" ]; then
