@@ -43,14 +43,21 @@ command -v wrk >/dev/null || { echo "compare-wrk.sh: wrk is not installed" >&2; 
 [ -x "$BIN/fanout-load" ] || { echo "compare-wrk.sh: $BIN/fanout-load is not built (make)" >&2; exit 2; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/compare-wrk.XXXXXX")
-API_PID=""
-NGINX_PID=""
+PIDS=()
 cleanup() {
-    if [ -n "$API_PID" ]; then kill "$API_PID" 2>/dev/null || true; fi
-    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
+    fo_stop_all
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# start_api ARGS...: fanout-api on a free port (proc.sh's fo_start); sets API_ROOT.
+start_api() {
+    fo_start "$WORK/api.log" 100 "$BIN/fanout-api" --port 0 "$@" || {
+        echo "compare-wrk.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2
+        exit 1
+    }
+    API_ROOT=http://127.0.0.1:$PORT
+}
 
 # free_port: a port nothing listens on now (the kernel picks it; python3 is a test dependency).
 free_port() {
@@ -98,6 +105,7 @@ http {
 CONF
     "$bin" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
     NGINX_PID=$!
+    PIDS+=("$NGINX_PID")
     NGINX_URL=http://127.0.0.1:$port/
     for _ in $(seq 100); do
         curl -s -o /dev/null "$NGINX_URL" && return 0
@@ -116,15 +124,8 @@ if [ "$HARNESS" -eq 1 ]; then
     [ -x "$BIN/fanout-api" ] || { echo "compare-wrk.sh: $BIN/fanout-api is not built (make)" >&2; exit 2; }
     ensure_nginx
     start_nginx
-    "$BIN/fanout-api" --port 0 --workers 1 >"$WORK/api.log" 2>&1 &
-    API_PID=$!
-    for _ in $(seq 100); do
-        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/api.log")
-        [ -n "$PORT" ] && break
-        sleep 0.05
-    done
-    [ -n "${PORT:-}" ] || { echo "compare-wrk.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
-    API_URL=http://127.0.0.1:$PORT/0/
+    start_api --workers 1
+    API_URL=$API_ROOT/0/
     # srv_cpu: CPU seconds nginx has used so far.
     srv_cpu() { fo_tree_cpu_s "$NGINX_PID"; }
     # wrk_run URL / load_run URL: one client's run; prints "req/s client-cpu-seconds".
@@ -184,15 +185,8 @@ fi
 
 if [ -z "$URL" ]; then
     [ -x "$BIN/fanout-api" ] || { echo "compare-wrk.sh: $BIN/fanout-api is not built; give --url" >&2; exit 2; }
-    "$BIN/fanout-api" --port 0 >"$WORK/api.log" 2>&1 &
-    API_PID=$!
-    for _ in $(seq 100); do
-        PORT=$(sed -n '1s/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$WORK/api.log")
-        [ -n "$PORT" ] && break
-        sleep 0.05
-    done
-    [ -n "${PORT:-}" ] || { echo "compare-wrk.sh: fanout-api did not start: $(cat "$WORK/api.log")" >&2; exit 1; }
-    URL=http://127.0.0.1:$PORT/0/
+    start_api
+    URL=$API_ROOT/0/
 fi
 
 

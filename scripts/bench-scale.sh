@@ -96,33 +96,10 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 : >"$OUT/steps.txt"
 
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
-    for pid in "${PIDS[@]:-}"; do
-        [ -n "$pid" ] || continue
-        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'echo; echo "bench-scale.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
-
 . "$top/scripts/proc.sh"
-
-# stop PID: SIGTERM, up to 20 s, then SIGKILL of it and its children.
-stop() {
-    local kids
-    kill "$1" 2>/dev/null || return 0
-    for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$1" 2>/dev/null; then
-        kids=$(fo_tree_pids "$1")
-        # shellcheck disable=SC2086 # one PID a word
-        kill -9 $kids 2>/dev/null || true
-    fi
-    wait "$1" 2>/dev/null || true
-}
+PIDS=()
+trap fo_stop_all EXIT
+trap 'echo; echo "bench-scale.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
 # sample PID: "rss_kib threads procs fds cpu_ticks" of a process tree. Linux reads /proc (fds
 # only when asked: FDS=1); elsewhere ps gives memory and processes, and fds and threads are -1.
@@ -238,8 +215,8 @@ for model in $MODELS; do
             reason=$(grep -m1 "fanout-server:" "$OUT/$name.server.log" || tail -1 "$OUT/$name.server.log")
             echo "[$model $users] refused at start ($cause): $reason"
             step_json "$name" "${common[@]}" size="$size" status=refused cause="$cause" reason="$reason"
-            stop "$PID"
-            stop "$api_pid"
+            fo_stop "$PID"
+            fo_stop "$api_pid"
             broke=$users
             continue
         fi
@@ -254,8 +231,8 @@ for model in $MODELS; do
             echo "[$model $users] does not answer; see $OUT/$name.server.log" >&2
             step_json "$name" "${common[@]}" size="$size" status=refused cause=start \
                 reason="the server started but never answered"
-            stop "$srv_pid"
-            stop "$api_pid"
+            fo_stop "$srv_pid"
+            fo_stop "$api_pid"
             broke=$users
             continue
         fi
@@ -298,8 +275,8 @@ for model in $MODELS; do
         api_cpu=$(awk -v a="$api_cpu0" -v b="$(fo_tree_cpu_s "$api_pid")" 'BEGIN { printf "%.2f", b - a }')
         api_peak=$(curl -s "$api_url/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
         load_rc=$(cat "$OUT/$name.load.rc" 2>/dev/null || echo 4)
-        stop "$srv_pid"
-        stop "$api_pid"
+        fo_stop "$srv_pid"
+        fo_stop "$api_pid"
         if [ ! -s "$OUT/$name.load.json" ]; then
             echo "[$model $users] fanout-load failed (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
             step_json "$name" "${common[@]}" size="$size" status=refused cause=load \

@@ -145,20 +145,10 @@ ulimit -n "$hard" 2>/dev/null || true
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 : >"$OUT/configs.txt"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
-    for pid in "${PIDS[@]:-}"; do
-        [ -n "$pid" ] || continue
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$pid" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
-
 . "$top/scripts/proc.sh"
+PIDS=()
+trap fo_stop_all EXIT
+trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
 # start NAME CMD...: background process logging to $OUT/NAME.log; sets PID and PORT.
 start() {
@@ -167,14 +157,6 @@ start() {
     fo_start "$OUT/$name.log" 100 "$@" && return 0
     echo "bench.sh: $name did not start: $(head -3 "$OUT/$name.log")" >&2
     exit 1
-}
-
-# stop PID: SIGTERM, wait up to 20 s, then SIGKILL.
-stop() {
-    kill "$1" 2>/dev/null || return 0
-    for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
 }
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
@@ -232,7 +214,7 @@ for cfg in $CONFIGS; do
     [ -t 1 ] && printf '\r\033[K'
     cpu=$(fo_tree_cpu_s "$srv_pid")
     peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
-    stop "$srv_pid"
+    fo_stop "$srv_pid"
     if [ ! -s "$OUT/$name.load.json" ]; then
         echo "bench.sh: fanout-load failed for $name (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
         exit 1
@@ -242,7 +224,7 @@ for cfg in $CONFIGS; do
     echo "$name" >>"$OUT/configs.txt"
     echo "[$i/$n_configs] $cfg done: $(tail -1 "$OUT/$name.load.txt")"
 done
-stop "$API_PID"
+fo_stop "$API_PID"
 
 report_args=(--dir "$OUT")
 [ -n "$BASELINE" ] && report_args+=(--baseline "$BASELINE" --tolerance "$TOLERANCE")

@@ -37,7 +37,7 @@ fo_tree_pids() {
 
 # fo_tree_rss_kib PID: resident memory of PID and its children together, in KiB.
 fo_tree_rss_kib() {
-    ps -o rss= -p "$(fo_tree_pids "$1" | paste -sd, -)" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+    { ps -o rss= -p "$(fo_tree_pids "$1" | paste -sd, -)" 2>/dev/null || true; } | awk '{ s += $1 } END { print s + 0 }'
 }
 
 # fo_tree_cpu_s PID: CPU seconds PID and its children have run so far. On Linux the scheduler's
@@ -49,11 +49,38 @@ fo_tree_cpu_s() {
     local pids p
     pids=$(fo_tree_pids "$1")
     if [ -r /proc/self/schedstat ]; then
+        # A process may end while it is read: what is gone counts nothing, and is no error.
         for p in $pids; do
-            cat /proc/"$p"/task/*/schedstat 2>/dev/null
+            cat /proc/"$p"/task/*/schedstat 2>/dev/null || true
         done | awk '{ ns += $1 } END { printf "%.2f", ns / 1e9 }'
     else
-        ps -o time= -p "$(echo "$pids" | paste -sd, -)" | awk '{ n = split($1, a, /[-:]/); s = 0;
+        { ps -o time= -p "$(echo "$pids" | paste -sd, -)" || true; } | awk '{ n = split($1, a, /[-:]/); s = 0;
             for (i = 1; i <= n; i++) s = s * 60 + a[i]; t += s } END { printf "%.2f", t }'
     fi
+}
+
+# fo_stop PID: SIGTERM, up to 20 s for PID to end, then SIGKILL of it and its children (a
+# supervisor's workers must not outlive it); reaps PID when it is the caller's child.
+fo_stop() {
+    local kids
+    kill "$1" 2>/dev/null || return 0
+    for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$1" 2>/dev/null; then
+        kids=$(fo_tree_pids "$1")
+        # shellcheck disable=SC2086 # one PID a word
+        kill -9 $kids 2>/dev/null || true
+    fi
+    wait "$1" 2>/dev/null || true
+}
+
+# fo_stop_all: ends every process in PIDS, the way a script's EXIT trap should: SIGTERM to all
+# at once, up to 10 s for each, then SIGKILL.
+fo_stop_all() {
+    local pid
+    for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
+    for pid in "${PIDS[@]:-}"; do
+        [ -n "$pid" ] || continue
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
 }
