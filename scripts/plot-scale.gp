@@ -22,7 +22,7 @@ panels = "set multiplot layout 2,2 title 'fanout at scale: the same offered rate
   set ylabel 'p95 / floor'; set yrange [0.9:*]; set logscale y 2; \
   plot for [i=0:nblocks-1] 'scale.dat' index i u 1:3 w linespoints lw 2 pt 7 lc rgb word(colors, i+1) t word(models, i+1), \
        1.5 w lines dt 2 lc rgb '#cb181d' t 'break (1.5)'; \
-  unset logscale y; set ylabel 'peak RSS per user (KiB)'; set yrange [0:*]; set logscale y 10; \
+  unset logscale y; set ylabel 'peak RSS per user (KiB)'; set yrange [10:*]; set logscale y 10; \
   plot for [i=0:nblocks-1] 'scale.dat' index i u 1:4 w linespoints lw 2 pt 7 lc rgb word(colors, i+1) t word(models, i+1); \
   unset logscale y; set ylabel 'server CPU per page (ms)'; set yrange [0:*]; \
   plot for [i=0:nblocks-1] 'scale.dat' index i u 1:5 w linespoints lw 2 pt 7 lc rgb word(colors, i+1) t word(models, i+1); \
