@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fanout/sys.h"
 
 #define READ_CHUNK 16384
 #define LINGER_MS 2000
@@ -492,14 +491,6 @@ void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts
     s->accept_state = FO_ACCEPTING;
     uv_timer_init(loop, &s->backoff);
     s->backoff.data = s;
-}
-
-int fo_server_uv_listen(fo_server_uv *s, const char *host, int port) {
-    char err[256];
-    int bound = 0;
-    int fd = fo_listen_tcp(host, port, s->opts.backlog, &bound, err, sizeof err);
-    if (fd < 0) return errno ? uv_translate_sys_error(errno) : UV_EINVAL;
-    return fo_server_uv_listen_fd(s, fd);
 }
 
 int fo_server_uv_listen_fd(fo_server_uv *s, int fd) {

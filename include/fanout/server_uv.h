@@ -65,11 +65,8 @@ struct fo_server_uv {
 void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
                        fo_request_cb on_request, void *data);
 
-/* Binds host:port (port 0 picks one) and listens. Returns 0 or a negative libuv error. */
-int fo_server_uv_listen(fo_server_uv *s, const char *host, int port);
-
-/* Also accepts on an already bound and listening socket (shared between processes); the server
- * owns fd from here, even on failure. May be called for up to FO_SERVER_UV_MAX_LISTENERS
+/* Accepts on an already bound and listening socket (fo_listen_tcp in fanout/sys.h; it may be
+ * shared between processes); the server owns fd from here, even on failure. May be called for up to FO_SERVER_UV_MAX_LISTENERS
  * sockets. 0 or a negative libuv error. */
 int fo_server_uv_listen_fd(fo_server_uv *s, int fd);
 

@@ -5,11 +5,7 @@
 
 #include <stddef.h>
 
-/* Raises the soft limit on open files to the hard limit (capped where the OS requires it).
- * Returns the new soft limit, or a negative errno. */
-long fo_raise_fd_limit(void);
-
-/* The hard limit on open files as fo_raise_fd_limit can reach it (RLIM_INFINITY and macOS's
+/* The hard limit on open files as a process can raise its soft limit to it (RLIM_INFINITY and macOS's
  * OPEN_MAX cap folded in), or a negative errno. */
 long fo_fd_hard_limit(void);
 
@@ -30,7 +26,7 @@ typedef struct fo_fd_need {
  * per_conn, or 0 when not even one fits. */
 long fo_fd_max_conns(const fo_fd_need *need, long limit);
 
-/* Raises the soft limit (fo_raise_fd_limit) and settles the connection cap of one process:
+/* Raises the soft open-files limit to the hard one and settles the connection cap of one process:
  * *max_conns > 0 is the cap asked for, checked; *max_conns <= 0 asks for the largest that fits,
  * never below min_conns. Returns 0, or -1 after printing to stderr, in one line, what needs how
  * many descriptors against which soft and hard limits and what to do: raise the hard limit, or
