@@ -20,6 +20,13 @@
  *                   "max_ns", "buckets": [[lo_ns, hi_ns, count], ...]} (non-empty buckets of
  *                   the successes; a value v is in [lo, hi); merge runs by adding counts),
  *     "model": "closed" or "open",
+ *     "start_unix": the wall-clock instant of run time 0 (Unix seconds, with a fraction): window
+ *                   t_s covers [start_unix + t_s, start_unix + t_s + length_s),
+ *     "segment": {"index", "count"} (--segment; 0 and 1 without): "users", each window's
+ *                "users" and the open model's "arrivals" and "offered" are this segment's share,
+ *     "plan": {"model", "users" (the whole run's, every segment), "spawn_rate", "rate",
+ *              "stages" (the --stages or --rate-stages text, or ""), "total_s" (planned),
+ *              "wait_min_ms", "wait_max_ms"}: the settings fanout-report merge compares,
  *   }
  * and in the open model (--rate), where the latency keys above are response times (from the
  * intended arrival) and "users" is 0:
@@ -134,6 +141,15 @@ static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *
     json_object_set_new(root, "service_histogram", histogram_obj(&r->windows.service_total));
 }
 
+/* The settings that every segment of one run shares. */
+static json_t *plan_obj(const fo_load_opts *o) {
+    return json_pack("{s:s,s:i,s:f,s:f,s:s,s:f,s:f,s:f}", "model", o->open ? "open" : "closed", "users",
+                     (int)o->sched.max_users, "spawn_rate", o->spawn_rate, "rate", o->rate,
+                     "stages", o->plan_text ? o->plan_text : "", "total_s",
+                     (double)o->sched.total_ns / 1e9, "wait_min_ms", (double)o->wait_min_ns / 1e6,
+                     "wait_max_ms", (double)o->wait_max_ns / 1e6);
+}
+
 int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r,
                        const fo_load_summary *s) {
     json_t *root = json_object();
@@ -141,7 +157,8 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "tool", json_string("fanout-load"));
     json_object_set_new(root, "schema", json_integer(1));
     json_object_set_new(root, "url", json_string(o->url));
-    json_object_set_new(root, "users", json_integer(o->sched.max_users));
+    json_object_set_new(root, "users",
+                        json_integer(fo_load_segment_share(o, o->sched.max_users)));
     json_object_set_new(root, "threads", json_integer(o->threads));
     json_object_set_new(root, "duration_s", json_real(s->duration_s));
     json_object_set_new(root, "interrupted", json_boolean(r->interrupted));
@@ -168,6 +185,10 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "stages", stages_arr(o, r));
     json_object_set_new(root, "histogram", histogram_obj(&r->windows.total));
     json_object_set_new(root, "model", json_string(o->open ? "open" : "closed"));
+    json_object_set_new(root, "start_unix", json_real(r->start_unix));
+    json_object_set_new(root, "segment", json_pack("{s:i,s:i}", "index", (int)o->seg_index,
+                                                   "count", (int)o->seg_count));
+    json_object_set_new(root, "plan", plan_obj(o));
     if (o->open) add_open(root, o, r, s);
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);

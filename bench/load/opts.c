@@ -40,6 +40,14 @@ static const char usage_text[] =
     "                           arrival takes an idle keep-alive connection, or opens one; at\n"
     "                           the cap it waits for one and counts as queued. None is dropped.\n"
     "\n"
+    "Several processes (see README, \"Load from several machines\"):\n"
+    "      --segment I/N        run segment I (0..N-1) of N: global user k (or arrival k) is\n"
+    "                           this process's when k mod N = I, so N processes with the same\n"
+    "                           options run the single process's ramp exactly; merge their JSON\n"
+    "                           with fanout-report merge. --max-connections stays per process\n"
+    "      --start-at TIME      start the run's clock at TIME: Unix seconds (fractions allowed)\n"
+    "                           or +D from now (+10s); more than 1 s in the past is an error\n"
+    "\n"
     "Output:\n"
     "  -q, --quiet              no live line on stderr\n"
     "      --json FILE          write the results as JSON (schema below)\n"
@@ -74,7 +82,8 @@ static const char usage_text[] =
     "  p95_ms, p99_ms, max_ms}] (with --stages),\n"
     "  histogram {unit: \"ns\", sub_bucket_bits, count, sum_ns, min_ns, max_ns,\n"
     "  buckets [[lo_ns, hi_ns, count], ...]} (non-empty buckets, values in [lo, hi)).\n"
-    "  model (\"closed\" or \"open\"). The open model: the latency keys above are response\n"
+    "  model (\"closed\" or \"open\"), start_unix (the run's clock start, Unix s),\n"
+    "  segment {index, count}, plan {model, users, spawn_rate, rate, stages, total_s}. The open model: the latency keys above are response\n"
     "  times, and also offered_rps, achieved_rps (sent/s), arrivals, sent, unsent,\n"
     "  max_connections, connections, late_starts, queued_starts, lateness {late_ms, mean_ms,\n"
     "  p50_ms, p90_ms, p99_ms, p999_ms, max_ms}, response and service {min_ms, mean_ms, p50_ms,\n"
@@ -337,6 +346,7 @@ static void defaults(fo_load_opts *o) {
     o->threads = 1;
     o->timeout_ns = 60ull * 1000000000ull;
     o->max_failure_ratio = 0.01;
+    o->seg_count = 1;
 }
 
 /* The open model: --rate or --rate-stages, checked against the closed model's options. */
@@ -367,6 +377,65 @@ static int finish_open(fo_load_opts *o, double rate, const char *rate_stages,
     /* Each thread needs a connection of its own. */
     if (o->threads > o->max_connections) o->threads = o->max_connections;
     return 0;
+}
+
+#define MAX_SEGMENTS 10000u
+
+/* "I/N" with 0 <= I < N <= MAX_SEGMENTS. */
+static int parse_segment(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    const char *slash = strchr(v, '/');
+    char a[16];
+    size_t alen = slash ? (size_t)(slash - v) : 0;
+    uint32_t i, n;
+    if (!slash || alen == 0 || alen >= sizeof a)
+        return fail(err, errlen, "--segment wants I/N (e.g. 0/4), got \"%s\"", v);
+    memcpy(a, v, alen);
+    a[alen] = '\0';
+    if (parse_u32(slash + 1, 1, MAX_SEGMENTS, &n) < 0)
+        return fail(err, errlen, "--segment I/N: N must be a whole number from 1 to %u, got \"%s\"",
+                    MAX_SEGMENTS, v);
+    if (parse_u32(a, 0, n - 1, &i) < 0)
+        return fail(err, errlen, "--segment I/N: I must be a whole number from 0 to N-1, got \"%s\"",
+                    v);
+    o->seg_index = i;
+    o->seg_count = n;
+    return 0;
+}
+
+/* "+DURATION" (from now) or Unix seconds with an optional fraction. */
+static int parse_start_at(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    if (v[0] == '+') {
+        if (fo_parse_duration(v + 1, &o->start_at_rel_ns) < 0)
+            return fail(err, errlen, "--start-at +D wants a duration (e.g. +10s), got \"%s\"", v);
+        o->start_at = FO_START_REL;
+        return 0;
+    }
+    /* Unix seconds from 2001 to 2286: anything else is a typo (ms, or a duration without +). */
+    if (parse_double(v, 1e9, 1e10 - 1, &o->start_at_unix) < 0)
+        return fail(err, errlen,
+                    "--start-at wants Unix seconds (e.g. $(date +%%s) + 10) or +D (e.g. +10s), "
+                    "got \"%s\"",
+                    v);
+    o->start_at = FO_START_ABS;
+    return 0;
+}
+
+int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen) {
+    switch (o->start_at) {
+    case FO_START_NOW: o->start_unix = 0; return 0;
+    case FO_START_REL: o->start_unix = now_unix + (double)o->start_at_rel_ns / 1e9; return 0;
+    default: break;
+    }
+    if (o->start_at_unix < now_unix - FO_START_LATE_MAX_S)
+        return fail(err, errlen,
+                    "--start-at %.3f is %.3f s in the past (more than %g s): give a later time",
+                    o->start_at_unix, now_unix - o->start_at_unix, FO_START_LATE_MAX_S);
+    o->start_unix = o->start_at_unix;
+    return 0;
+}
+
+uint32_t fo_load_segment_share(const fo_load_opts *o, uint32_t total) {
+    return fo_sched_share(total, o->seg_index, o->seg_count);
 }
 
 int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t errlen) {
@@ -441,6 +510,12 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 'H', "header", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (add_header(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "segment", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_segment(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "start-at", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_start_at(o, v, err, errlen) < 0) return -EINVAL;
         } else if (match(argc, argv, &i, 0, "json", 1, &v, &missing)) {
             if (missing) goto missing_value;
             o->json_path = v;
@@ -466,8 +541,14 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
     if (!url)
         return fail(err, errlen, "no URL given (usage: fanout-load [options] URL; see --help)");
     if (fo_load_parse_url(o, url, err, errlen) < 0) return -EINVAL;
+    o->rate = rate;
+    o->plan_text = stages ? stages : rate_stages;
     if (rate > 0 || rate_stages) {
         if (finish_open(o, rate, rate_stages, closed_opt, err, errlen) < 0) return -EINVAL;
+        if (o->seg_count > o->rates.total)
+            return fail(err, errlen,
+                        "--segment %u/%u: more segments than the run's %llu arrivals",
+                        o->seg_index, o->seg_count, (unsigned long long)o->rates.total);
         return FO_LOAD_OPTS_RUN;
     }
     if (o->max_connections_given)
@@ -486,6 +567,10 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         fo_sched_simple(&o->sched, o->users, o->spawn_rate, o->duration_ns);
     }
     if (o->sched.total_ns == 0) return fail(err, errlen, "the run would last no time");
-    if (o->threads > o->users) o->threads = o->users;
+    if (o->seg_count > o->users)
+        return fail(err, errlen, "--segment %u/%u: more segments than the run's %u users",
+                    o->seg_index, o->seg_count, o->users);
+    uint32_t mine = fo_load_segment_share(o, o->users);
+    if (o->threads > mine) o->threads = mine;
     return FO_LOAD_OPTS_RUN;
 }

@@ -27,7 +27,7 @@ static void summarize_open(const fo_load_result *r, fo_load_summary *s) {
     s->open = 1;
     fo_latency_of(&r->windows.service_total, &s->service);
     fo_latency_of(&st->lateness, &s->lateness);
-    s->arrivals = r->windows.rates ? fo_rates_count_before(r->windows.rates, r->run_ns) : 0;
+    s->arrivals = r->windows.rates ? fo_windows_offered_before(&r->windows, r->run_ns) : 0;
     s->sent = st->starts;
     s->unsent = st->unsent;
     s->late = st->late;
@@ -121,8 +121,12 @@ static void print_load_line(FILE *f, const fo_load_opts *o) {
         fprintf(f, ", spawn rate %g/s", o->spawn_rate);
     else
         fprintf(f, ", all started at once");
-    fprintf(f, ", %.3g s, %u thread%s\n", (double)o->sched.total_ns / 1e9, o->threads,
+    fprintf(f, ", %.3g s, %u thread%s", (double)o->sched.total_ns / 1e9, o->threads,
             o->threads == 1 ? "" : "s");
+    if (o->seg_count > 1)
+        fprintf(f, "; segment %u of %u (%u of the users)", o->seg_index, o->seg_count,
+                fo_load_segment_share(o, o->sched.max_users));
+    fputc('\n', f);
 }
 
 void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {

@@ -13,6 +13,7 @@ int fo_windows_init(fo_windows *w, unsigned n_threads, const fo_sched *sched) {
     memset(w, 0, sizeof *w);
     w->sched = sched;
     w->n_threads = n_threads;
+    w->seg_count = 1;
     w->watermark = calloc(n_threads, sizeof *w->watermark);
     if (!w->watermark) return -ENOMEM;
     if (fo_hist_init(&w->total) < 0 || fo_hist_init(&w->service_total) < 0) {
@@ -131,7 +132,8 @@ static void finalize_one(fo_windows *w, size_t i) {
     fo_hist *h = w->pending[i];
     uint64_t end_ns = (i + 1) * FO_NS_PER_S;
     if (end_ns > w->sched->total_ns) end_ns = w->sched->total_ns;
-    win->users = fo_sched_users_at(w->sched, end_ns ? end_ns - 1 : 0);
+    win->users = fo_sched_share(fo_sched_users_at(w->sched, end_ns ? end_ns - 1 : 0), w->seg_index,
+                                w->seg_count);
     if (h) {
         for (int p = 0; p < FO_WINDOW_PCTS; p++) {
             win->pct_ns[p] = fo_hist_percentile(h, fo_window_pcts[p]);
@@ -149,8 +151,8 @@ static void finalize_one(fo_windows *w, size_t i) {
         drop_hist(&w->pending_service[i]);
     }
     if (w->rates)
-        win->offered = fo_rates_count_before(w->rates, end_ns) -
-                       fo_rates_count_before(w->rates, (uint64_t)i * FO_NS_PER_S);
+        win->offered = fo_windows_offered_before(w, end_ns) -
+                       fo_windows_offered_before(w, (uint64_t)i * FO_NS_PER_S);
     w->counts[i] = win->requests;
     w->total_failures += win->failures;
     w->total_bytes += win->bytes;
@@ -197,8 +199,8 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
         fo_window *last = &w->win[n - 1];
         last->length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
         if (w->rates)
-            last->offered = fo_rates_count_before(w->rates, run_ns) -
-                            fo_rates_count_before(w->rates, (n - 1) * FO_NS_PER_S);
+            last->offered = fo_windows_offered_before(w, run_ns) -
+                            fo_windows_offered_before(w, (n - 1) * FO_NS_PER_S);
     }
     size_t done = w->n_done;
     uv_mutex_unlock(&w->lock);
@@ -214,6 +216,10 @@ int fo_windows_get(fo_windows *w, size_t i, fo_window *out) {
     }
     uv_mutex_unlock(&w->lock);
     return rc;
+}
+
+uint64_t fo_windows_offered_before(const fo_windows *w, uint64_t t) {
+    return fo_rates_own(fo_rates_count_before(w->rates, t), w->seg_index, w->seg_count);
 }
 
 double fo_windows_max_rps_smoothed(const fo_windows *w) {

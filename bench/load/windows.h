@@ -56,6 +56,9 @@ typedef struct fo_windows {
     const fo_sched *sched;
     const fo_rates *rates; /* the open model's arrivals, set after init; NULL otherwise */
     unsigned n_threads;
+    /* This process's segment (--segment I/N; 0 and 1 without): windows count its share of
+     * the users and of the arrivals offered. Set after init. */
+    unsigned seg_index, seg_count;
     uint64_t *watermark; /* per thread: it will hand over nothing for windows below this */
     /* Windows [0, n_done) are final; [n_done, n) are gathering. */
     fo_window *win;
@@ -88,6 +91,9 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns);
 /* Copies final window i into *out under the lock (workers may grow the array meanwhile).
  * 0, or -ERANGE when window i is not final. */
 int fo_windows_get(fo_windows *w, size_t i, fo_window *out);
+
+/* The open model: the arrivals of this segment intended before run time t. */
+uint64_t fo_windows_offered_before(const fo_windows *w, uint64_t t);
 
 /* The peaks over the final windows: Locust's smoothed current RPS and the raw one-second count
  * (a partial last window is left out of the raw peak). */
