@@ -12,10 +12,11 @@
  *     run), "max_rps_smoothed" (peak of Locust's current RPS), "max_rps_raw" (peak of
  *     one-second counts),
  *     "windows": [{"t_s": start second, "length_s", "users", "requests", "failures", "p50_ms",
- *                  "p95_ms", "rps_smoothed"}, ...] (one a second, in order),
+ *                  "p95_ms", "rps_smoothed", "buckets": [[lo_ns, hi_ns, count], ...] (the
+ *                  window's successes, as "histogram")}, ...] (one a second, in order),
  *     "stages": [{"users", "start_s", "end_s", "requests", "failures", "rps", "min_ms",
  *                 "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}, ...] (with --stages only;
- *                 figures over each stage's hold),
+ *                 figures over each stage's hold; "histogram" as below, of the hold),
  *     "histogram": {"unit": "ns", "sub_bucket_bits": 10, "count", "sum_ns", "min_ns",
  *                   "max_ns", "buckets": [[lo_ns, hi_ns, count], ...]} (non-empty buckets of
  *                   the successes; a value v is in [lo, hi); merge runs by adding counts),
@@ -38,8 +39,9 @@
  *     "response", "service": {"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
  *                             "p999_ms", "max_ms"},
  *     "service_histogram": as "histogram", of the service times (from the actual send),
+ *     "lateness_histogram": as "histogram", of every start's lateness,
  *     each window adds "offered", "sent", "late", "p99_ms", "service_p50_ms", "service_p95_ms",
- *     "service_p99_ms", and each stage has "rate" instead of "users".
+ *     "service_p99_ms", "service_buckets", and each stage has "rate" instead of "users".
  */
 #include <errno.h>
 #include <jansson.h>
@@ -55,6 +57,38 @@ static json_t *failures_obj(const fo_load_summary *s) {
     return f;
 }
 
+/* [[lo_ns, hi_ns, count], ...] of a window's non-empty buckets. */
+static json_t *sparse_buckets(const fo_sparse_hist *h) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < h->n; i++) {
+        uint64_t lo, hi;
+        fo_hist_bucket_bounds(h->index[i], &lo, &hi);
+        json_array_append_new(a, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
+                                           (json_int_t)h->count[i]));
+    }
+    return a;
+}
+
+static json_t *hist_buckets(const fo_hist *h) {
+    json_t *buckets = json_array();
+    for (size_t i = h->lo; i < h->hi; i++) {
+        if (!h->counts[i]) continue;
+        uint64_t lo, hi;
+        fo_hist_bucket_bounds(i, &lo, &hi);
+        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
+                                                 (json_int_t)h->counts[i]));
+    }
+    return buckets;
+}
+
+static json_t *histogram_obj(const fo_hist *h) {
+    json_t *buckets = hist_buckets(h);
+    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits",
+                     FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
+                     "min_ns", (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns,
+                     "buckets", buckets);
+}
+
 static json_t *windows_arr(const fo_load_result *r) {
     json_t *a = json_array();
     for (size_t i = 0; i < r->windows.n_done; i++) {
@@ -64,6 +98,8 @@ static json_t *windows_arr(const fo_load_result *r) {
                               (json_int_t)w->requests, "failures", (json_int_t)w->failures,
                               "p50_ms", (double)w->pct_ns[0] / 1e6, "p95_ms",
                               (double)w->pct_ns[5] / 1e6, "rps_smoothed", w->rps_smoothed);
+        json_object_set_new(o, "buckets", sparse_buckets(&w->hist));
+        if (r->stats.open) json_object_set_new(o, "service_buckets", sparse_buckets(&w->service_hist));
         if (r->stats.open)
             json_object_update_new(
                 o, json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "offered", (json_int_t)w->offered,
@@ -98,25 +134,12 @@ static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
             json_object_set_new(st, "rate", json_real(s.rate));
         else
             json_object_set_new(st, "users", json_integer((json_int_t)s.users));
+        json_object_set_new(st, "histogram", histogram_obj(&r->stats.stages[i].hist));
         json_array_append_new(a, st);
     }
     return a;
 }
 
-static json_t *histogram_obj(const fo_hist *h) {
-    json_t *buckets = json_array();
-    for (size_t i = h->lo; i < h->hi; i++) {
-        if (!h->counts[i]) continue;
-        uint64_t lo, hi;
-        fo_hist_bucket_bounds(i, &lo, &hi);
-        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
-                                                 (json_int_t)h->counts[i]));
-    }
-    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits",
-                     FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
-                     "min_ns", (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns,
-                     "buckets", buckets);
-}
 
 /* The open model's keys (see the schema above). */
 static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *r,
@@ -139,6 +162,7 @@ static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *
     json_object_set_new(root, "response", latency_obj(&s->response));
     json_object_set_new(root, "service", latency_obj(&s->service));
     json_object_set_new(root, "service_histogram", histogram_obj(&r->windows.service_total));
+    json_object_set_new(root, "lateness_histogram", histogram_obj(&r->stats.lateness));
 }
 
 /* The settings that every segment of one run shares. */

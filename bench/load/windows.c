@@ -37,8 +37,36 @@ static void drop_hist(fo_hist **h) {
     *h = NULL;
 }
 
+static void free_sparse(fo_sparse_hist *s) {
+    free(s->index);
+    free(s->count);
+    memset(s, 0, sizeof *s);
+}
+
+/* Keeps h's non-empty buckets in s; s stays empty when memory runs out (the window's figures
+ * are still right; only its merge across processes would miss them). */
+static void keep_sparse(fo_sparse_hist *s, const fo_hist *h) {
+    size_t n = 0;
+    for (size_t i = h->lo; i < h->hi; i++)
+        n += h->counts[i] != 0;
+    if (!n) return;
+    s->index = malloc(n * sizeof *s->index);
+    s->count = malloc(n * sizeof *s->count);
+    if (!s->index || !s->count) {
+        free_sparse(s);
+        return;
+    }
+    for (size_t i = h->lo; i < h->hi; i++) {
+        if (!h->counts[i]) continue;
+        s->index[s->n] = (uint32_t)i;
+        s->count[s->n++] = h->counts[i];
+    }
+}
+
 void fo_windows_free(fo_windows *w) {
     for (size_t i = 0; i < w->n; i++) {
+        free_sparse(&w->win[i].hist);
+        free_sparse(&w->win[i].service_hist);
         drop_hist(&w->pending[i]);
         drop_hist(&w->pending_service[i]);
     }
@@ -141,12 +169,14 @@ static void finalize_one(fo_windows *w, size_t i) {
                 fo_hist_value_at_rank(h, fo_locust_index(h->n, fo_window_pcts[p] / 100.0));
             win->locust_pct_ms[p] = (uint64_t)fo_locust_round((double)at / 1e6);
         }
+        keep_sparse(&win->hist, h);
         fo_hist_merge(&w->total, h);
         drop_hist(&w->pending[i]);
     }
     if (w->pending_service[i]) {
         for (int p = 0; p < FO_WINDOW_PCTS; p++)
             win->service_pct_ns[p] = fo_hist_percentile(w->pending_service[i], fo_window_pcts[p]);
+        keep_sparse(&win->service_hist, w->pending_service[i]);
         fo_hist_merge(&w->service_total, w->pending_service[i]);
         drop_hist(&w->pending_service[i]);
     }

@@ -26,6 +26,14 @@
 extern const double
     fo_window_pcts[FO_WINDOW_PCTS]; /* 50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100 */
 
+/* A histogram's non-empty buckets, for the JSON (so that windows of several processes merge
+ * exactly): bucket index (fo_hist_index) and count. */
+typedef struct fo_sparse_hist {
+    size_t n;
+    uint32_t *index;
+    uint64_t *count;
+} fo_sparse_hist;
+
 typedef struct fo_window {
     uint64_t requests; /* successes completed in the window */
     uint64_t failures;
@@ -41,6 +49,8 @@ typedef struct fo_window {
     uint64_t total_requests, total_failures, total_bytes;
     uint64_t total_p50_ns, total_min_ns, total_max_ns;
     double total_mean_ns;
+    /* The window's histograms of successes (and of their service times), owned by fo_windows. */
+    fo_sparse_hist hist, service_hist;
 } fo_window;
 
 /* One thread's share of one window. */
