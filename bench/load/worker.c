@@ -31,7 +31,14 @@ static unsigned deal_slots(const fo_worker *w) {
 static void on_sched(uv_timer_t *timer) {
     fo_worker *w = timer->data;
     const fo_sched *s = &w->opts->sched;
-    uint64_t t = uv_hrtime() - w->t0;
+    uint64_t now = uv_hrtime();
+    /* The loop's millisecond clock may fire the first timer a little before t0 (the further
+     * t0 lies ahead, as with --start-at, the likelier): wait for it, or t would wrap around. */
+    if (now < w->t0) {
+        uv_timer_start(&w->sched_timer, on_sched, ms_until(w, 0), 0);
+        return;
+    }
+    uint64_t t = now - w->t0;
     fo_users_set_active(&w->users, fo_sched_share(fo_sched_users_at(s, t), deal_slot(w), deal_slots(w)));
     uint64_t next = fo_sched_next_change(s, t);
     if (next != UINT64_MAX) uv_timer_start(&w->sched_timer, on_sched, ms_until(w, next), 0);
