@@ -12,8 +12,8 @@
  *     run), "max_rps_smoothed" (peak of Locust's current RPS), "max_rps_raw" (peak of
  *     one-second counts),
  *     "windows": [{"t_s": start second, "length_s", "users", "requests", "failures", "p50_ms",
- *                  "p95_ms", "rps_smoothed", "buckets": [[lo_ns, hi_ns, count], ...] (the
- *                  window's successes, as "histogram")}, ...] (one a second, in order),
+ *                  "p95_ms", "rps_smoothed", "min_ns", "max_ns", "buckets": [[lo_ns, hi_ns,
+ *                  count], ...] (the window's successes, as "histogram")}, ...] (one a second, in order),
  *     "stages": [{"users", "start_s", "end_s", "requests", "failures", "rps", "min_ms",
  *                 "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}, ...] (with --stages only;
  *                 figures over each stage's hold; "histogram" as below, of the hold),
@@ -81,7 +81,7 @@ static json_t *hist_buckets(const fo_hist *h) {
     return buckets;
 }
 
-static json_t *histogram_obj(const fo_hist *h) {
+json_t *fo_load_json_histogram(const fo_hist *h) {
     json_t *buckets = hist_buckets(h);
     return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits",
                      FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
@@ -98,6 +98,8 @@ static json_t *windows_arr(const fo_load_result *r) {
                               (json_int_t)w->requests, "failures", (json_int_t)w->failures,
                               "p50_ms", (double)w->pct_ns[0] / 1e6, "p95_ms",
                               (double)w->pct_ns[5] / 1e6, "rps_smoothed", w->rps_smoothed);
+        json_object_set_new(o, "min_ns", json_integer((json_int_t)w->hist.min_ns));
+        json_object_set_new(o, "max_ns", json_integer((json_int_t)w->hist.max_ns));
         json_object_set_new(o, "buckets", sparse_buckets(&w->hist));
         if (r->stats.open) json_object_set_new(o, "service_buckets", sparse_buckets(&w->service_hist));
         if (r->stats.open)
@@ -113,7 +115,7 @@ static json_t *windows_arr(const fo_load_result *r) {
     return a;
 }
 
-static json_t *latency_obj(const fo_latency *l) {
+json_t *fo_load_json_latency(const fo_latency *l) {
     return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "min_ms", l->min_ms, "mean_ms",
                      l->mean_ms, "p50_ms", l->p50_ms, "p90_ms", l->p90_ms, "p95_ms", l->p95_ms,
                      "p99_ms", l->p99_ms, "p999_ms", l->p999_ms, "max_ms", l->max_ms);
@@ -134,7 +136,7 @@ static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
             json_object_set_new(st, "rate", json_real(s.rate));
         else
             json_object_set_new(st, "users", json_integer((json_int_t)s.users));
-        json_object_set_new(st, "histogram", histogram_obj(&r->stats.stages[i].hist));
+        json_object_set_new(st, "histogram", fo_load_json_histogram(&r->stats.stages[i].hist));
         json_array_append_new(a, st);
     }
     return a;
@@ -159,10 +161,10 @@ static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *
                                   (double)FO_LATE_NS / 1e6, "mean_ms", l->mean_ms, "p50_ms",
                                   l->p50_ms, "p90_ms", l->p90_ms, "p99_ms", l->p99_ms, "p999_ms",
                                   l->p999_ms, "max_ms", l->max_ms));
-    json_object_set_new(root, "response", latency_obj(&s->response));
-    json_object_set_new(root, "service", latency_obj(&s->service));
-    json_object_set_new(root, "service_histogram", histogram_obj(&r->windows.service_total));
-    json_object_set_new(root, "lateness_histogram", histogram_obj(&r->stats.lateness));
+    json_object_set_new(root, "response", fo_load_json_latency(&s->response));
+    json_object_set_new(root, "service", fo_load_json_latency(&s->service));
+    json_object_set_new(root, "service_histogram", fo_load_json_histogram(&r->windows.service_total));
+    json_object_set_new(root, "lateness_histogram", fo_load_json_histogram(&r->stats.lateness));
 }
 
 /* The settings that every segment of one run shares. */
@@ -207,7 +209,7 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "max_rps_raw", json_integer((json_int_t)s->max_rps_raw));
     json_object_set_new(root, "windows", windows_arr(r));
     json_object_set_new(root, "stages", stages_arr(o, r));
-    json_object_set_new(root, "histogram", histogram_obj(&r->windows.total));
+    json_object_set_new(root, "histogram", fo_load_json_histogram(&r->windows.total));
     json_object_set_new(root, "model", json_string(o->open ? "open" : "closed"));
     json_object_set_new(root, "start_unix", json_real(r->start_unix));
     json_object_set_new(root, "segment", json_pack("{s:i,s:i}", "index", (int)o->seg_index,

@@ -50,6 +50,8 @@ static void keep_sparse(fo_sparse_hist *s, const fo_hist *h) {
     for (size_t i = h->lo; i < h->hi; i++)
         n += h->counts[i] != 0;
     if (!n) return;
+    s->min_ns = h->min_ns;
+    s->max_ns = h->max_ns;
     s->index = malloc(n * sizeof *s->index);
     s->count = malloc(n * sizeof *s->count);
     if (!s->index || !s->count) {
@@ -256,9 +258,13 @@ double fo_windows_max_rps_smoothed(const fo_windows *w) {
     return fo_locust_max_rps(w->counts, w->n_done);
 }
 
-uint64_t fo_windows_max_rps_raw(const fo_windows *w) {
+uint64_t fo_windows_peak_raw(const fo_window *win, size_t n) {
     uint64_t peak = 0;
-    for (size_t i = 0; i < w->n_done; i++)
-        if (w->win[i].length_s >= 1.0 && w->counts[i] > peak) peak = w->counts[i];
+    for (size_t i = 0; i < n; i++)
+        if (win[i].length_s >= 1.0 && win[i].requests > peak) peak = win[i].requests;
     return peak;
+}
+
+uint64_t fo_windows_max_rps_raw(const fo_windows *w) {
+    return fo_windows_peak_raw(w->win, w->n_done);
 }

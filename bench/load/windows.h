@@ -29,6 +29,7 @@ extern const double
 /* A histogram's non-empty buckets, for the JSON (so that windows of several processes merge
  * exactly): bucket index (fo_hist_index) and count. */
 typedef struct fo_sparse_hist {
+    uint64_t min_ns, max_ns; /* exact */
     size_t n;
     uint32_t *index;
     uint64_t *count;
@@ -108,6 +109,8 @@ uint64_t fo_windows_offered_before(const fo_windows *w, uint64_t t);
 /* The peaks over the final windows: Locust's smoothed current RPS and the raw one-second count
  * (a partial last window is left out of the raw peak). */
 double fo_windows_max_rps_smoothed(const fo_windows *w);
+/* The raw peak over n windows: the largest request count of a whole (one-second) window. */
+uint64_t fo_windows_peak_raw(const fo_window *win, size_t n);
 uint64_t fo_windows_max_rps_raw(const fo_windows *w);
 
 #endif
