@@ -13,7 +13,8 @@
  *     one-second counts),
  *     "windows": [{"t_s": start second, "length_s", "users", "requests", "failures", "p50_ms",
  *                  "p95_ms", "rps_smoothed", "min_ns", "max_ns", "buckets": [[lo_ns, hi_ns,
- *                  count], ...] (the window's successes, as "histogram")}, ...] (one a second, in order),
+ *                  count], ...] (the window's successes, as "histogram")}, ...] (one a
+ *                  second, in order),
  *     "stages": [{"users", "start_s", "end_s", "requests", "failures", "rps", "min_ms",
  *                 "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}, ...] (with --stages only;
  *                 figures over each stage's hold; "histogram" as below, of the hold),
@@ -63,8 +64,8 @@ static json_t *sparse_buckets(const fo_sparse_hist *h) {
     for (size_t i = 0; i < h->n; i++) {
         uint64_t lo, hi;
         fo_hist_bucket_bounds(h->index[i], &lo, &hi);
-        json_array_append_new(a, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
-                                           (json_int_t)h->count[i]));
+        json_array_append_new(
+            a, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi, (json_int_t)h->count[i]));
     }
     return a;
 }
@@ -101,7 +102,8 @@ static json_t *windows_arr(const fo_load_result *r) {
         json_object_set_new(o, "min_ns", json_integer((json_int_t)w->hist.min_ns));
         json_object_set_new(o, "max_ns", json_integer((json_int_t)w->hist.max_ns));
         json_object_set_new(o, "buckets", sparse_buckets(&w->hist));
-        if (r->stats.open) json_object_set_new(o, "service_buckets", sparse_buckets(&w->service_hist));
+        if (r->stats.open)
+            json_object_set_new(o, "service_buckets", sparse_buckets(&w->service_hist));
         if (r->stats.open)
             json_object_update_new(
                 o, json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "offered", (json_int_t)w->offered,
@@ -142,7 +144,6 @@ static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
     return a;
 }
 
-
 /* The open model's keys (see the schema above). */
 static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *r,
                      const fo_load_summary *s) {
@@ -163,14 +164,15 @@ static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *
                                   l->p999_ms, "max_ms", l->max_ms));
     json_object_set_new(root, "response", fo_load_json_latency(&s->response));
     json_object_set_new(root, "service", fo_load_json_latency(&s->service));
-    json_object_set_new(root, "service_histogram", fo_load_json_histogram(&r->windows.service_total));
+    json_object_set_new(root, "service_histogram",
+                        fo_load_json_histogram(&r->windows.service_total));
     json_object_set_new(root, "lateness_histogram", fo_load_json_histogram(&r->stats.lateness));
 }
 
 /* The settings that every segment of one run shares. */
 static json_t *plan_obj(const fo_load_opts *o) {
-    return json_pack("{s:s,s:i,s:f,s:f,s:s,s:f,s:f,s:f}", "model", o->open ? "open" : "closed", "users",
-                     (int)o->sched.max_users, "spawn_rate", o->spawn_rate, "rate", o->rate,
+    return json_pack("{s:s,s:i,s:f,s:f,s:s,s:f,s:f,s:f}", "model", o->open ? "open" : "closed",
+                     "users", (int)o->sched.max_users, "spawn_rate", o->spawn_rate, "rate", o->rate,
                      "stages", o->plan_text ? o->plan_text : "", "total_s",
                      (double)o->sched.total_ns / 1e9, "wait_min_ms", (double)o->wait_min_ns / 1e6,
                      "wait_max_ms", (double)o->wait_max_ns / 1e6);
@@ -183,8 +185,7 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "tool", json_string("fanout-load"));
     json_object_set_new(root, "schema", json_integer(1));
     json_object_set_new(root, "url", json_string(o->url));
-    json_object_set_new(root, "users",
-                        json_integer(fo_load_segment_share(o, o->sched.max_users)));
+    json_object_set_new(root, "users", json_integer(fo_load_segment_share(o, o->sched.max_users)));
     json_object_set_new(root, "threads", json_integer(o->threads));
     json_object_set_new(root, "duration_s", json_real(s->duration_s));
     json_object_set_new(root, "interrupted", json_boolean(r->interrupted));
@@ -212,8 +213,9 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "histogram", fo_load_json_histogram(&r->windows.total));
     json_object_set_new(root, "model", json_string(o->open ? "open" : "closed"));
     json_object_set_new(root, "start_unix", json_real(r->start_unix));
-    json_object_set_new(root, "segment", json_pack("{s:i,s:i}", "index", (int)o->seg_index,
-                                                   "count", (int)o->seg_count));
+    json_object_set_new(
+        root, "segment",
+        json_pack("{s:i,s:i}", "index", (int)o->seg_index, "count", (int)o->seg_count));
     json_object_set_new(root, "plan", plan_obj(o));
     if (o->open) add_open(root, o, r, s);
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);

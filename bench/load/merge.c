@@ -1,6 +1,7 @@
 /* Merging several processes' results into one (see merge.h). */
 #include "merge.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@ static uint64_t count_of(const json_t *o, const char *key) {
     return v > 0 ? (uint64_t)v : 0;
 }
 
-/* Adds [[lo_ns, hi_ns, count], ...] to h; *total gets the count added. 0 or -EINVAL. */
+/* Adds [[lo_ns, hi_ns, count], ...] to h (or only checks them, when h is NULL); *total gets
+ * their count. 0 or -EINVAL. */
 static int add_buckets(fo_hist *h, const json_t *arr, uint64_t *total, char *err, size_t errlen) {
     size_t i;
     const json_t *b;
@@ -47,7 +49,7 @@ static int add_buckets(fo_hist *h, const json_t *arr, uint64_t *total, char *err
             return fail(err, errlen,
                         "bucket [%lld, %lld) is not one of this build's (histogram layouts differ)",
                         (long long)lo, (long long)hi);
-        fo_hist_add_bucket(h, idx, (uint64_t)n);
+        if (h) fo_hist_add_bucket(h, idx, (uint64_t)n);
         *total += (uint64_t)n;
     }
     return 0;
@@ -62,10 +64,15 @@ int fo_hist_add_json(fo_hist *h, const json_t *obj, char *err, size_t errlen) {
                     "histogram layout differs: unit %s, sub_bucket_bits %lld (this build: ns, %d)",
                     unit ? unit : "(none)", (long long)json_integer_value(bits), FO_HIST_SUB_BITS);
     uint64_t sum = h->sum_ns, min = h->min_ns, max = h->max_ns, total;
-    if (add_buckets(h, json_object_get(obj, "buckets"), &total, err, errlen) < 0) return -EINVAL;
+    /* Checked whole before anything is added: a refused histogram leaves h as it was. */
+    const json_t *buckets = json_object_get(obj, "buckets");
+    if (add_buckets(NULL, buckets, &total, err, errlen) < 0) return -EINVAL;
     if (total != count_of(obj, "count"))
         return fail(err, errlen, "a histogram's buckets hold %llu values, its count says %llu",
                     (unsigned long long)total, (unsigned long long)count_of(obj, "count"));
+    int rc = add_buckets(h, buckets, &total, err, errlen);
+    assert(rc == 0); /* checked above */
+    (void)rc;
     /* The exact figures, in place of the bucket bounds fo_hist_add_bucket used. */
     h->sum_ns = sum + count_of(obj, "sum_ns");
     if (total) {
@@ -97,8 +104,8 @@ static int add_window(fo_hist *h, const json_t *win, const char *key, uint64_t e
 }
 
 /* The settings every segment of one run must share: plan's keys, then the top level's. */
-static const char *const plan_keys[] = {"model", "users",       "spawn_rate", "rate",
-                                        "stages", "total_s",    "wait_min_ms", "wait_max_ms"};
+static const char *const plan_keys[] = {"model",  "users",   "spawn_rate",  "rate",
+                                        "stages", "total_s", "wait_min_ms", "wait_max_ms"};
 
 static int same_settings(json_t *const *in, const char *const *names, size_t n, char *err,
                          size_t errlen) {
@@ -106,8 +113,9 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
     for (size_t k = 0; k < n; k++) {
         const char *tool = json_string_value(json_object_get(in[k], "tool"));
         const json_t *seg = json_object_get(in[k], "segment");
-        if (!tool || strcmp(tool, "fanout-load") != 0 || !json_is_object(json_object_get(in[k], "plan")) ||
-            !json_is_object(seg) || !json_is_number(json_object_get(in[k], "start_unix")) ||
+        if (!tool || strcmp(tool, "fanout-load") != 0 ||
+            !json_is_object(json_object_get(in[k], "plan")) || !json_is_object(seg) ||
+            !json_is_number(json_object_get(in[k], "start_unix")) ||
             !json_is_array(json_object_get(in[k], "windows")))
             return fail(err, errlen,
                         "%s is not a fanout-load --json result with plan, segment and start_unix "
@@ -116,7 +124,8 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
         if (k == 0) continue;
         const json_t *pk = json_object_get(in[k], "plan");
         for (size_t i = 0; i < sizeof plan_keys / sizeof plan_keys[0]; i++) {
-            const json_t *a = json_object_get(p0, plan_keys[i]), *b = json_object_get(pk, plan_keys[i]);
+            const json_t *a = json_object_get(p0, plan_keys[i]),
+                         *b = json_object_get(pk, plan_keys[i]);
             if (a && b && json_equal(a, b)) continue;
             char *as = a ? json_dumps(a, JSON_ENCODE_ANY) : NULL;
             char *bs = b ? json_dumps(b, JSON_ENCODE_ANY) : NULL;
@@ -136,14 +145,17 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
                         names[k],
                         (unsigned long long)count_of(json_object_get(in[0], "segment"), "count"),
                         (unsigned long long)count_of(seg, "count"));
-        const json_t *h0 = json_object_get(in[0], "histogram"), *hk = json_object_get(in[k], "histogram");
-        if (!json_equal(json_object_get(h0, "sub_bucket_bits"), json_object_get(hk, "sub_bucket_bits")) ||
+        const json_t *h0 = json_object_get(in[0], "histogram"),
+                     *hk = json_object_get(in[k], "histogram");
+        if (!json_equal(json_object_get(h0, "sub_bucket_bits"),
+                        json_object_get(hk, "sub_bucket_bits")) ||
             !json_equal(json_object_get(h0, "unit"), json_object_get(hk, "unit")))
             return fail(err, errlen, "%s and %s differ in histogram layout (unit, sub_bucket_bits)",
                         names[0], names[k]);
         if (json_array_size(json_object_get(in[0], "stages")) !=
             json_array_size(json_object_get(in[k], "stages")))
-            return fail(err, errlen, "%s and %s differ in their number of stages", names[0], names[k]);
+            return fail(err, errlen, "%s and %s differ in their number of stages", names[0],
+                        names[k]);
     }
     return 0;
 }
@@ -152,26 +164,34 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
 static int check_segments(json_t *const *in, const char *const *names, size_t n, size_t *order,
                           char *err, size_t errlen) {
     uint64_t count = count_of(json_object_get(in[0], "segment"), "count");
-    for (size_t i = 0; i < n; i++)
-        order[i] = SIZE_MAX;
-    for (size_t k = 0; k < n; k++) {
+    if (count == 0) return fail(err, errlen, "%s has a segment count of 0", names[0]);
+    size_t *seen = malloc(count * sizeof *seen);
+    if (!seen) return fail(err, errlen, "out of memory");
+    for (uint64_t i = 0; i < count; i++)
+        seen[i] = SIZE_MAX;
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
         uint64_t idx = count_of(json_object_get(in[k], "segment"), "index");
-        if (idx >= count || idx >= n)
-            return fail(err, errlen, "%s is segment %llu of %llu, but %zu file%s given", names[k],
-                        (unsigned long long)idx, (unsigned long long)count, n, n == 1 ? " was" : "s were");
-        if (order[idx] != SIZE_MAX)
-            return fail(err, errlen, "%s and %s are both segment %llu of %llu", names[order[idx]],
-                        names[k], (unsigned long long)idx, (unsigned long long)count);
-        order[idx] = k;
+        if (idx >= count)
+            rc = fail(err, errlen, "%s is segment %llu of %llu: no such segment", names[k],
+                      (unsigned long long)idx, (unsigned long long)count);
+        else if (seen[idx] != SIZE_MAX)
+            rc = fail(err, errlen, "%s and %s are both segment %llu of %llu", names[seen[idx]],
+                      names[k], (unsigned long long)idx, (unsigned long long)count);
+        else
+            seen[idx] = k;
     }
-    if (n != count) {
-        size_t missing = 0;
-        while (missing < n && order[missing] != SIZE_MAX)
-            missing++;
-        return fail(err, errlen, "segment %zu of %llu is missing: %zu file%s given for %llu segments",
-                    missing, (unsigned long long)count, n, n == 1 ? "" : "s", (unsigned long long)count);
-    }
-    return 0;
+    for (uint64_t i = 0; i < count && rc == 0; i++)
+        if (seen[i] == SIZE_MAX)
+            rc = fail(err, errlen,
+                      "segment %llu of %llu is missing: %zu file%s given for %llu segments",
+                      (unsigned long long)i, (unsigned long long)count, n, n == 1 ? "" : "s",
+                      (unsigned long long)count);
+    /* Every segment present and none twice: count == n. */
+    for (size_t i = 0; i < n && rc == 0; i++)
+        order[i] = seen[i];
+    free(seen);
+    return rc;
 }
 
 /* Where each input's windows land: offsets in whole seconds from the earliest start. */
@@ -245,31 +265,30 @@ static json_t *merge_window(json_t *const *in, const char *const *names, size_t 
     m->counts[i] = requests;
     m->wins[i].requests = requests;
     m->wins[i].length_s = length;
-    json_t *o = json_pack(
-        "{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:o}", "t_s", (json_int_t)i, "length_s", length,
-        "users", (json_int_t)users, "requests", (json_int_t)requests, "failures",
-        (json_int_t)failures, "p50_ms", (double)fo_hist_percentile(&m->h, fo_window_pcts[0]) / 1e6,
-        "p95_ms", (double)fo_hist_percentile(&m->h, fo_window_pcts[5]) / 1e6, "rps_smoothed",
-        fo_locust_current_rps(m->counts, i + 1, i + 1), "min_ns",
-        (json_int_t)(m->h.n ? m->h.min_ns : 0), "max_ns", (json_int_t)m->h.max_ns, "buckets",
-        buckets_of(&m->h));
+    json_t *o = json_pack("{s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:o}", "t_s", (json_int_t)i,
+                          "length_s", length, "users", (json_int_t)users, "requests",
+                          (json_int_t)requests, "failures", (json_int_t)failures, "p50_ms",
+                          (double)fo_hist_percentile(&m->h, fo_window_pcts[0]) / 1e6, "p95_ms",
+                          (double)fo_hist_percentile(&m->h, fo_window_pcts[5]) / 1e6,
+                          "rps_smoothed", fo_locust_current_rps(m->counts, i + 1, i + 1), "min_ns",
+                          (json_int_t)(m->h.n ? m->h.min_ns : 0), "max_ns", (json_int_t)m->h.max_ns,
+                          "buckets", buckets_of(&m->h));
     if (open)
         json_object_update_new(
-            o, json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:o}", "offered", (json_int_t)offered,
-                         "sent", (json_int_t)sent, "late", (json_int_t)late, "p99_ms",
-                         (double)fo_hist_percentile(&m->h, fo_window_pcts[7]) / 1e6,
-                         "service_p50_ms",
-                         (double)fo_hist_percentile(&m->service, fo_window_pcts[0]) / 1e6,
-                         "service_p95_ms",
-                         (double)fo_hist_percentile(&m->service, fo_window_pcts[5]) / 1e6,
-                         "service_p99_ms",
-                         (double)fo_hist_percentile(&m->service, fo_window_pcts[7]) / 1e6,
-                         "service_buckets", buckets_of(&m->service)));
+            o,
+            json_pack(
+                "{s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:o}", "offered", (json_int_t)offered, "sent",
+                (json_int_t)sent, "late", (json_int_t)late, "p99_ms",
+                (double)fo_hist_percentile(&m->h, fo_window_pcts[7]) / 1e6, "service_p50_ms",
+                (double)fo_hist_percentile(&m->service, fo_window_pcts[0]) / 1e6, "service_p95_ms",
+                (double)fo_hist_percentile(&m->service, fo_window_pcts[5]) / 1e6, "service_p99_ms",
+                (double)fo_hist_percentile(&m->service, fo_window_pcts[7]) / 1e6, "service_buckets",
+                buckets_of(&m->service)));
     return o;
 }
 
-static json_t *merge_windows(json_t *const *in, const char *const *names, size_t n,
-                             const layout *l, int open, wmerge *m, char *err, size_t errlen) {
+static json_t *merge_windows(json_t *const *in, const char *const *names, size_t n, const layout *l,
+                             int open, wmerge *m, char *err, size_t errlen) {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < l->n_windows; i++) {
         json_t *w = merge_window(in, names, n, l, i, open, m, err, errlen);
@@ -324,13 +343,12 @@ static json_t *merge_stages(json_t *const *in, const char *const *names, size_t 
         fo_latency l;
         fo_latency_of(h, &l);
         double start_s = num(st0, "start_s");
-        json_t *o = json_pack("{s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:o}", "start_s",
-                              start_s, "end_s", end_s, "requests", (json_int_t)h->n, "failures",
-                              (json_int_t)failures, "rps",
-                              end_s > start_s ? (double)h->n / (end_s - start_s) : 0.0, "min_ms",
-                              l.min_ms, "mean_ms", l.mean_ms, "p50_ms", l.p50_ms, "p95_ms",
-                              l.p95_ms, "p99_ms", l.p99_ms, "max_ms", l.max_ms, "histogram",
-                              fo_load_json_histogram(h));
+        json_t *o = json_pack(
+            "{s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:o}", "start_s", start_s, "end_s", end_s,
+            "requests", (json_int_t)h->n, "failures", (json_int_t)failures, "rps",
+            end_s > start_s ? (double)h->n / (end_s - start_s) : 0.0, "min_ms", l.min_ms, "mean_ms",
+            l.mean_ms, "p50_ms", l.p50_ms, "p95_ms", l.p95_ms, "p99_ms", l.p99_ms, "max_ms",
+            l.max_ms, "histogram", fo_load_json_histogram(h));
         json_object_set(o, open ? "rate" : "users", json_object_get(st0, open ? "rate" : "users"));
         json_array_append_new(arr, o);
     }
@@ -345,8 +363,9 @@ static int merge_open(json_t *out, json_t *const *in, const char *const *names, 
                         json_real(duration_s > 0 ? (double)arrivals / duration_s : 0));
     json_object_set_new(out, "achieved_rps",
                         json_real(duration_s > 0 ? (double)sent / duration_s : 0));
-    static const char *const sums[] = {"arrivals",     "sent",          "unsent",     "max_connections",
-                                       "connections", "late_starts",   "queued_starts"};
+    static const char *const sums[] = {"arrivals",        "sent",        "unsent",
+                                       "max_connections", "connections", "late_starts",
+                                       "queued_starts"};
     for (size_t i = 0; i < sizeof sums / sizeof sums[0]; i++)
         json_object_set_new(out, sums[i], json_integer((json_int_t)sum_of(in, n, sums[i])));
     fo_latency l;
@@ -387,8 +406,9 @@ static int merge_totals(json_t *out, json_t *const *in, const char *const *names
     failures = count_of(fail_obj, "total");
     json_object_set_new(out, "requests", json_integer((json_int_t)h->n));
     json_object_set_new(out, "failures", fail_obj);
-    json_object_set_new(out, "failure_ratio",
-                        json_real(h->n + failures ? (double)failures / (double)(h->n + failures) : 0));
+    json_object_set_new(
+        out, "failure_ratio",
+        json_real(h->n + failures ? (double)failures / (double)(h->n + failures) : 0));
     json_object_set_new(out, "reconnects", json_integer((json_int_t)sum_of(in, n, "reconnects")));
     json_object_set_new(out, "in_flight_dropped",
                         json_integer((json_int_t)sum_of(in, n, "in_flight_dropped")));
@@ -404,7 +424,8 @@ static int merge_totals(json_t *out, json_t *const *in, const char *const *names
     json_object_set_new(out, "p95_locust_ms", json_real(fo_latency_p95_locust_ms(h)));
     json_object_set_new(out, "rps", json_real(duration_s > 0 ? (double)h->n / duration_s : 0));
     json_object_set_new(out, "histogram", fo_load_json_histogram(h));
-    if (json_object_get(out, "response")) json_object_set_new(out, "response", fo_load_json_latency(&l));
+    if (json_object_get(out, "response"))
+        json_object_set_new(out, "response", fo_load_json_latency(&l));
     return 0;
 }
 
@@ -465,7 +486,8 @@ json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, cha
         int open = model && strcmp(model, "open") == 0;
         out = json_deep_copy(sorted[0]);
         json_t *windows = merge_windows(sorted, sorted_names, n, &l, open, &m, err, errlen);
-        json_t *stages = windows ? merge_stages(sorted, sorted_names, n, open, &m.h, err, errlen) : NULL;
+        json_t *stages =
+            windows ? merge_stages(sorted, sorted_names, n, open, &m.h, err, errlen) : NULL;
         ok = out && windows && stages &&
              merge_totals(out, sorted, sorted_names, n, l.end_s, &m.h, err, errlen) == 0 &&
              (!open || merge_open(out, sorted, sorted_names, n, l.end_s, &m.h, err, errlen) == 0);

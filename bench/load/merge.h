@@ -21,7 +21,7 @@
 /* Adds the buckets of a JSON histogram ({"unit": "ns", "sub_bucket_bits", "count", "sum_ns",
  * "min_ns", "max_ns", "buckets": [[lo_ns, hi_ns, count], ...]}) to h, with its exact count, sum,
  * minimum and maximum. 0, or -EINVAL with a one-line reason (another layout, a bucket that is not
- * one of fo_hist's, counts that do not add up). */
+ * one of fo_hist's, counts that do not add up), h then unchanged. */
 int fo_hist_add_json(fo_hist *h, const json_t *obj, char *err, size_t errlen);
 
 /* Merges n parsed inputs (names[i] is input i's file name, for messages). Returns the merged

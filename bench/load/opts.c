@@ -84,7 +84,9 @@ static const char usage_text[] =
     "  histogram {unit: \"ns\", sub_bucket_bits, count, sum_ns, min_ns, max_ns,\n"
     "  buckets [[lo_ns, hi_ns, count], ...]} (non-empty buckets, values in [lo, hi)).\n"
     "  model (\"closed\" or \"open\"), start_unix (the run's clock start, Unix s),\n"
-    "  segment {index, count}, plan {model, users, spawn_rate, rate, stages, total_s}. The open model: the latency keys above are response\n"
+    "  segment {index, count} (users, window users and arrivals are the segment's), plan\n"
+    "  {model, users, spawn_rate, rate, stages, total_s, wait_min_ms, wait_max_ms} (the whole\n"
+    "  run's settings). The open model: the latency keys above are response\n"
     "  times, and also offered_rps, achieved_rps (sent/s), arrivals, sent, unsent,\n"
     "  max_connections, connections, late_starts, queued_starts, lateness {late_ms, mean_ms,\n"
     "  p50_ms, p90_ms, p99_ms, p999_ms, max_ms}, response and service {min_ms, mean_ms, p50_ms,\n"
@@ -398,8 +400,8 @@ static int parse_segment(fo_load_opts *o, const char *v, char *err, size_t errle
         return fail(err, errlen, "--segment I/N: N must be a whole number from 1 to %u, got \"%s\"",
                     MAX_SEGMENTS, v);
     if (parse_u32(a, 0, n - 1, &i) < 0)
-        return fail(err, errlen, "--segment I/N: I must be a whole number from 0 to N-1, got \"%s\"",
-                    v);
+        return fail(err, errlen,
+                    "--segment I/N: I must be a whole number from 0 to N-1, got \"%s\"", v);
     o->seg_index = i;
     o->seg_count = n;
     return 0;
@@ -425,9 +427,14 @@ static int parse_start_at(fo_load_opts *o, const char *v, char *err, size_t errl
 
 int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen) {
     switch (o->start_at) {
-    case FO_START_NOW: o->start_unix = 0; return 0;
-    case FO_START_REL: o->start_unix = now_unix + (double)o->start_at_rel_ns / 1e9; return 0;
-    default: break;
+    case FO_START_NOW:
+        o->start_unix = 0;
+        return 0;
+    case FO_START_REL:
+        o->start_unix = now_unix + (double)o->start_at_rel_ns / 1e9;
+        return 0;
+    default:
+        break;
     }
     if (o->start_at_unix < now_unix - FO_START_LATE_MAX_S)
         return fail(err, errlen,
@@ -549,8 +556,7 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
     if (rate > 0 || rate_stages) {
         if (finish_open(o, rate, rate_stages, closed_opt, err, errlen) < 0) return -EINVAL;
         if (o->seg_count > o->rates.total)
-            return fail(err, errlen,
-                        "--segment %u/%u: more segments than the run's %llu arrivals",
+            return fail(err, errlen, "--segment %u/%u: more segments than the run's %llu arrivals",
                         o->seg_index, o->seg_count, (unsigned long long)o->rates.total);
         return FO_LOAD_OPTS_RUN;
     }

@@ -15,12 +15,9 @@ static uint64_t ms_until(fo_worker *w, uint64_t t) {
     return at > now ? (at - now + 999999) / 1000000 : 0;
 }
 
-/* Where this worker stands in the dealing of users (or arrivals) over every thread of every
- * segment: global user k runs in segment k mod N (N = --segment's count), and within its
- * segment on thread (k div N) mod T. Both at once are one round-robin over N * T slots, this
- * thread's slot being segment + N * thread; with one segment it is the thread alone. */
+/* This thread's slot, and the slots of all segments' threads (see fo_sched_slot). */
 static unsigned deal_slot(const fo_worker *w) {
-    return w->opts->seg_index + w->opts->seg_count * w->id;
+    return fo_sched_slot(w->opts->seg_index, w->opts->seg_count, w->id);
 }
 
 static unsigned deal_slots(const fo_worker *w) {
@@ -39,7 +36,8 @@ static void on_sched(uv_timer_t *timer) {
         return;
     }
     uint64_t t = now - w->t0;
-    fo_users_set_active(&w->users, fo_sched_share(fo_sched_users_at(s, t), deal_slot(w), deal_slots(w)));
+    fo_users_set_active(&w->users,
+                        fo_sched_share(fo_sched_users_at(s, t), deal_slot(w), deal_slots(w)));
     uint64_t next = fo_sched_next_change(s, t);
     if (next != UINT64_MAX) uv_timer_start(&w->sched_timer, on_sched, ms_until(w, next), 0);
 }

@@ -44,8 +44,8 @@ static void print_merged(const json_t *m) {
            json_number_value(json_object_get(m, "duration_s")),
            (long long)json_integer_value(json_object_get(m, "users")),
            json_number_value(json_object_get(merged, "start_skew_ms")));
-    printf("max RPS %.1f smoothed, %lld raw; p50 %.2f  p99 %.2f  max %.2f ms\n",
-           s.max_rps_smoothed, (long long)json_integer_value(json_object_get(m, "max_rps_raw")),
+    printf("max RPS %.1f smoothed, %lld raw; p50 %.2f  p99 %.2f  max %.2f ms\n", s.max_rps_smoothed,
+           (long long)json_integer_value(json_object_get(m, "max_rps_raw")),
            json_number_value(json_object_get(m, "p50_ms")),
            json_number_value(json_object_get(m, "p99_ms")),
            json_number_value(json_object_get(m, "max_ms")));
