@@ -78,6 +78,11 @@ int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen);
  * -EINVAL. */
 int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen);
 
+/* Writes a one-line reason into err (printf's format) and returns -EINVAL: the error path of
+ * every parser here and of merge.c. */
+int fo_load_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Turns --start-at into o->start_unix, given the wall clock's now (Unix seconds). 0, or
  * -EINVAL with a one-line reason when the start lies more than FO_START_LATE_MAX_S in the past. */
 int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen);

@@ -88,8 +88,7 @@ script=$(python3 -c 'import sys, yaml
 print(yaml.safe_load(open(sys.argv[1]))["spec"]["template"]["spec"]["containers"][0]["args"][0])' "$JOB" 2>/dev/null) ||
     script=$(sed -n '/^            - |$/,/^          resources:/p' "$JOB" | sed '1d;$d;s/^              //')
 mkdir -p "$WORK/logs" "$WORK/fakebin"
-start_ms=$(($(now_ms) + 1000))
-start_at=$((start_ms / 1000)).$(printf '%03d' $((start_ms % 1000)))
+start_at=$(unix_in 1000)
 pids=()
 for i in 0 1; do
     mkdir -p "$WORK/pod$i"
@@ -99,11 +98,8 @@ for i in 0 1; do
     pids+=("$!")
     PIDS+=("$!")
 done
-ok=0
-for pid in "${pids[@]}"; do
-    wait "$pid" && ok=$((ok + 1))
-done
-check "the pods' script: both exit 0" [ "$ok" -eq 2 ]
+wait_ok "${pids[@]}"
+check "the pods' script: both exit 0" [ "$OK" -eq 2 ]
 check "the pods' script: the result follows the summary, between markers" \
     grep -q '^-----BEGIN FANOUT-LOAD JSON 1/2-----$' "$WORK/logs/fanout-load-1-x.log"
 # A stand-in kubectl: lists the two pods, prints their logs.

@@ -14,21 +14,24 @@ start server "$TESTBIN/load_server" --delay 200 --lifetime 120
 URL=http://127.0.0.1:$PORT/
 OPTS=(-q -u 40 -r 20 -d 4s)
 
-# Four segments, one start 1.5 s from now (absolute Unix seconds with a fraction).
-start_ms=$(($(now_ms) + 1500))
-start_at=$((start_ms / 1000)).$(printf '%03d' $((start_ms % 1000)))
-pids=()
-for i in 0 1 2 3; do
-    "$LOAD" "${OPTS[@]}" --segment "$i/4" --start-at "$start_at" --json "$WORK/seg$i.json" "$URL" \
-        >"$WORK/seg$i.out" 2>&1 &
-    pids+=("$!")
-    PIDS+=("$!")
-done
-ok=0
-for pid in "${pids[@]}"; do
-    wait "$pid" && ok=$((ok + 1))
-done
-check "four segments: each exits 0" [ "$ok" -eq 4 ]
+# run_segments N NAME ARGS...: N processes, segments 0/N .. N-1/N of fanout-load ARGS URL, one
+# start MS ms from now ($START_MS, default 1500), writing $WORK/NAMEi.json; sets OK to how many
+# exited 0 and START_AT to their start.
+run_segments() {
+    local n=$1 name=$2 i pids=()
+    shift 2
+    START_AT=$(unix_in "${START_MS:-1500}")
+    for i in $(seq 0 $((n - 1))); do
+        "$LOAD" "$@" --segment "$i/$n" --start-at "$START_AT" --json "$WORK/$name$i.json" "$URL" \
+            >"$WORK/$name$i.out" 2>&1 &
+        pids+=("$!")
+        PIDS+=("$!")
+    done
+    wait_ok "${pids[@]}"
+}
+
+run_segments 4 seg "${OPTS[@]}"
+check "four segments: each exits 0" [ "$OK" -eq 4 ]
 check "segments: each ran its share of the 40 users (10)" \
     python3 -c 'import json, sys
 sys.exit(0 if all(json.load(open(f))["users"] == 10 for f in sys.argv[1:]) else 1)' "$WORK"/seg?.json
@@ -36,7 +39,7 @@ check "segments: one start_unix for all, the one asked for" \
     python3 -c 'import json, sys
 s = [json.load(open(f))["start_unix"] for f in sys.argv[2:]]
 sys.exit(0 if max(s) - min(s) < 0.005 and abs(s[0] - float(sys.argv[1])) < 0.005 else 1)' \
-    "$start_at" "$WORK"/seg?.json
+    "$START_AT" "$WORK"/seg?.json
 
 "$REPORT" merge "$WORK/merged.json" "$WORK"/seg3.json "$WORK"/seg1.json "$WORK"/seg0.json "$WORK"/seg2.json \
     >"$WORK/merge.out" 2>&1
@@ -107,24 +110,11 @@ check "merge: another URL is refused (exit 2), named" [ $? -eq 2 -a "$(grep -c '
 check "merge: nothing written when refused" [ ! -e "$WORK/bad.json" ]
 
 # The open model: arrivals k mod 2, merged, are the single process's arrivals exactly.
-OPEN=(-q --rate 40 -d 2s)
-start_ms=$(($(now_ms) + 1000))
-start_at=$((start_ms / 1000)).$(printf '%03d' $((start_ms % 1000)))
-pids=()
-for i in 0 1; do
-    "$LOAD" "${OPEN[@]}" --segment "$i/2" --start-at "$start_at" --json "$WORK/open$i.json" "$URL" \
-        >"$WORK/open$i.out" 2>&1 &
-    pids+=("$!")
-    PIDS+=("$!")
-done
-ok=0
-for pid in "${pids[@]}"; do
-    wait "$pid" && ok=$((ok + 1))
-done
-check "open model, two segments: each exits 0" [ "$ok" -eq 2 ]
+START_MS=1000 run_segments 2 open -q --rate 40 -d 2s
+check "open model, two segments: each exits 0" [ "$OK" -eq 2 ]
 "$REPORT" merge "$WORK/openm.json" "$WORK/open0.json" "$WORK/open1.json" >"$WORK/openm.out" 2>&1
 check "open model: merge exits 0" [ $? -eq 0 ]
-"$LOAD" "${OPEN[@]}" --json "$WORK/open.json" "$URL" >"$WORK/open.out" 2>&1
+"$LOAD" -q --rate 40 -d 2s --json "$WORK/open.json" "$URL" >"$WORK/open.out" 2>&1
 check "open model: the single run exits 0" [ $? -eq 0 ]
 check "open model: each segment offered half the arrivals (40 of 80)" js open0 'd.arrivals == 40 and d.sent == 40'
 check "open model: merged arrivals and offered per window equal the single run's" \
