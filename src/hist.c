@@ -4,6 +4,7 @@
  * k = floor(log2(v)) and shift = k - FO_HIST_SUB_BITS, the top FO_HIST_SUB_BITS + 1 bits of v
  * (v >> shift, in [SUB_COUNT, 2 * SUB_COUNT)) pick the bucket within the octave, and the octave
  * adds shift * SUB_COUNT. The two formulas meet without a gap, so indexes are dense. */
+#include <assert.h>
 #include "fanout/hist.h"
 
 #include <errno.h>
@@ -81,6 +82,19 @@ void fo_hist_record(fo_hist *h, uint64_t ns) {
     h->sum_ns += ns;
     if (ns < h->min_ns) h->min_ns = ns;
     if (ns > h->max_ns) h->max_ns = ns;
+}
+
+void fo_hist_add_bucket(fo_hist *h, size_t index, uint64_t count) {
+    assert(index < FO_HIST_BUCKETS);
+    if (!count) return;
+    uint64_t lo, hi;
+    fo_hist_bucket_bounds(index, &lo, &hi);
+    h->counts[index] += count;
+    widen(h, index, index + 1);
+    h->n += count;
+    h->sum_ns += count * lo;
+    if (lo < h->min_ns) h->min_ns = lo;
+    if (hi - 1 > h->max_ns) h->max_ns = hi - 1;
 }
 
 void fo_hist_merge(fo_hist *dst, const fo_hist *src) {

@@ -12,14 +12,23 @@
  *     run), "max_rps_smoothed" (peak of Locust's current RPS), "max_rps_raw" (peak of
  *     one-second counts),
  *     "windows": [{"t_s": start second, "length_s", "users", "requests", "failures", "p50_ms",
- *                  "p95_ms", "rps_smoothed"}, ...] (one a second, in order),
+ *                  "p95_ms", "rps_smoothed", "min_ns", "max_ns", "buckets": [[lo_ns, hi_ns,
+ *                  count], ...] (the window's successes, as "histogram")}, ...] (one a
+ *                  second, in order),
  *     "stages": [{"users", "start_s", "end_s", "requests", "failures", "rps", "min_ms",
  *                 "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}, ...] (with --stages only;
- *                 figures over each stage's hold),
+ *                 figures over each stage's hold; "histogram" as below, of the hold),
  *     "histogram": {"unit": "ns", "sub_bucket_bits": 10, "count", "sum_ns", "min_ns",
  *                   "max_ns", "buckets": [[lo_ns, hi_ns, count], ...]} (non-empty buckets of
  *                   the successes; a value v is in [lo, hi); merge runs by adding counts),
  *     "model": "closed" or "open",
+ *     "start_unix": the wall-clock instant of run time 0 (Unix seconds, with a fraction): window
+ *                   t_s covers [start_unix + t_s, start_unix + t_s + length_s),
+ *     "segment": {"index", "count"} (--segment; 0 and 1 without): "users", each window's
+ *                "users" and the open model's "arrivals" and "offered" are this segment's share,
+ *     "plan": {"model", "users" (the whole run's, every segment), "spawn_rate", "rate",
+ *              "stages" (the --stages or --rate-stages text, or ""), "total_s" (planned),
+ *              "wait_min_ms", "wait_max_ms"}: the settings fanout-report merge compares,
  *   }
  * and in the open model (--rate), where the latency keys above are response times (from the
  * intended arrival) and "users" is 0:
@@ -31,8 +40,9 @@
  *     "response", "service": {"min_ms", "mean_ms", "p50_ms", "p90_ms", "p95_ms", "p99_ms",
  *                             "p999_ms", "max_ms"},
  *     "service_histogram": as "histogram", of the service times (from the actual send),
+ *     "lateness_histogram": as "histogram", of every start's lateness,
  *     each window adds "offered", "sent", "late", "p99_ms", "service_p50_ms", "service_p95_ms",
- *     "service_p99_ms", and each stage has "rate" instead of "users".
+ *     "service_p99_ms", "service_buckets", and each stage has "rate" instead of "users".
  */
 #include <errno.h>
 #include <jansson.h>
@@ -48,6 +58,38 @@ static json_t *failures_obj(const fo_load_summary *s) {
     return f;
 }
 
+/* [[lo_ns, hi_ns, count], ...] of a window's non-empty buckets. */
+static json_t *sparse_buckets(const fo_sparse_hist *h) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < h->n; i++) {
+        uint64_t lo, hi;
+        fo_hist_bucket_bounds(h->index[i], &lo, &hi);
+        json_array_append_new(
+            a, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi, (json_int_t)h->count[i]));
+    }
+    return a;
+}
+
+static json_t *hist_buckets(const fo_hist *h) {
+    json_t *buckets = json_array();
+    for (size_t i = h->lo; i < h->hi; i++) {
+        if (!h->counts[i]) continue;
+        uint64_t lo, hi;
+        fo_hist_bucket_bounds(i, &lo, &hi);
+        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
+                                                 (json_int_t)h->counts[i]));
+    }
+    return buckets;
+}
+
+json_t *fo_load_json_histogram(const fo_hist *h) {
+    json_t *buckets = hist_buckets(h);
+    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits",
+                     FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
+                     "min_ns", (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns,
+                     "buckets", buckets);
+}
+
 static json_t *windows_arr(const fo_load_result *r) {
     json_t *a = json_array();
     for (size_t i = 0; i < r->windows.n_done; i++) {
@@ -57,6 +99,11 @@ static json_t *windows_arr(const fo_load_result *r) {
                               (json_int_t)w->requests, "failures", (json_int_t)w->failures,
                               "p50_ms", (double)w->pct_ns[0] / 1e6, "p95_ms",
                               (double)w->pct_ns[5] / 1e6, "rps_smoothed", w->rps_smoothed);
+        json_object_set_new(o, "min_ns", json_integer((json_int_t)w->hist.min_ns));
+        json_object_set_new(o, "max_ns", json_integer((json_int_t)w->hist.max_ns));
+        json_object_set_new(o, "buckets", sparse_buckets(&w->hist));
+        if (r->stats.open)
+            json_object_set_new(o, "service_buckets", sparse_buckets(&w->service_hist));
         if (r->stats.open)
             json_object_update_new(
                 o, json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "offered", (json_int_t)w->offered,
@@ -70,7 +117,7 @@ static json_t *windows_arr(const fo_load_result *r) {
     return a;
 }
 
-static json_t *latency_obj(const fo_latency *l) {
+json_t *fo_load_json_latency(const fo_latency *l) {
     return json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "min_ms", l->min_ms, "mean_ms",
                      l->mean_ms, "p50_ms", l->p50_ms, "p90_ms", l->p90_ms, "p95_ms", l->p95_ms,
                      "p99_ms", l->p99_ms, "p999_ms", l->p999_ms, "max_ms", l->max_ms);
@@ -91,24 +138,10 @@ static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
             json_object_set_new(st, "rate", json_real(s.rate));
         else
             json_object_set_new(st, "users", json_integer((json_int_t)s.users));
+        json_object_set_new(st, "histogram", fo_load_json_histogram(&r->stats.stages[i].hist));
         json_array_append_new(a, st);
     }
     return a;
-}
-
-static json_t *histogram_obj(const fo_hist *h) {
-    json_t *buckets = json_array();
-    for (size_t i = h->lo; i < h->hi; i++) {
-        if (!h->counts[i]) continue;
-        uint64_t lo, hi;
-        fo_hist_bucket_bounds(i, &lo, &hi);
-        json_array_append_new(buckets, json_pack("[I,I,I]", (json_int_t)lo, (json_int_t)hi,
-                                                 (json_int_t)h->counts[i]));
-    }
-    return json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:o}", "unit", "ns", "sub_bucket_bits",
-                     FO_HIST_SUB_BITS, "count", (json_int_t)h->n, "sum_ns", (json_int_t)h->sum_ns,
-                     "min_ns", (json_int_t)(h->n ? h->min_ns : 0), "max_ns", (json_int_t)h->max_ns,
-                     "buckets", buckets);
 }
 
 /* The open model's keys (see the schema above). */
@@ -129,9 +162,20 @@ static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *
                                   (double)FO_LATE_NS / 1e6, "mean_ms", l->mean_ms, "p50_ms",
                                   l->p50_ms, "p90_ms", l->p90_ms, "p99_ms", l->p99_ms, "p999_ms",
                                   l->p999_ms, "max_ms", l->max_ms));
-    json_object_set_new(root, "response", latency_obj(&s->response));
-    json_object_set_new(root, "service", latency_obj(&s->service));
-    json_object_set_new(root, "service_histogram", histogram_obj(&r->windows.service_total));
+    json_object_set_new(root, "response", fo_load_json_latency(&s->response));
+    json_object_set_new(root, "service", fo_load_json_latency(&s->service));
+    json_object_set_new(root, "service_histogram",
+                        fo_load_json_histogram(&r->windows.service_total));
+    json_object_set_new(root, "lateness_histogram", fo_load_json_histogram(&r->stats.lateness));
+}
+
+/* The settings that every segment of one run shares. */
+static json_t *plan_obj(const fo_load_opts *o) {
+    return json_pack("{s:s,s:i,s:f,s:f,s:s,s:f,s:f,s:f}", "model", o->open ? "open" : "closed",
+                     "users", (int)o->sched.max_users, "spawn_rate", o->spawn_rate, "rate", o->rate,
+                     "stages", o->plan_text ? o->plan_text : "", "total_s",
+                     (double)o->sched.total_ns / 1e9, "wait_min_ms", (double)o->wait_min_ns / 1e6,
+                     "wait_max_ms", (double)o->wait_max_ns / 1e6);
 }
 
 int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r,
@@ -141,7 +185,7 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "tool", json_string("fanout-load"));
     json_object_set_new(root, "schema", json_integer(1));
     json_object_set_new(root, "url", json_string(o->url));
-    json_object_set_new(root, "users", json_integer(o->sched.max_users));
+    json_object_set_new(root, "users", json_integer(fo_load_segment_share(o, o->sched.max_users)));
     json_object_set_new(root, "threads", json_integer(o->threads));
     json_object_set_new(root, "duration_s", json_real(s->duration_s));
     json_object_set_new(root, "interrupted", json_boolean(r->interrupted));
@@ -166,8 +210,13 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "max_rps_raw", json_integer((json_int_t)s->max_rps_raw));
     json_object_set_new(root, "windows", windows_arr(r));
     json_object_set_new(root, "stages", stages_arr(o, r));
-    json_object_set_new(root, "histogram", histogram_obj(&r->windows.total));
+    json_object_set_new(root, "histogram", fo_load_json_histogram(&r->windows.total));
     json_object_set_new(root, "model", json_string(o->open ? "open" : "closed"));
+    json_object_set_new(root, "start_unix", json_real(r->start_unix));
+    json_object_set_new(
+        root, "segment",
+        json_pack("{s:i,s:i}", "index", (int)o->seg_index, "count", (int)o->seg_count));
+    json_object_set_new(root, "plan", plan_obj(o));
     if (o->open) add_open(root, o, r, s);
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);

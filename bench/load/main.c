@@ -42,7 +42,7 @@ static int plan_fds(fo_load_opts *o) {
     fo_fd_need need = {.fixed = FO_FD_RESERVE + 8L * o->threads, .per_conn = 1};
     char what[64];
     if (!o->open) {
-        long conns = (long)o->sched.max_users;
+        long conns = (long)fo_load_segment_share(o, o->sched.max_users);
         snprintf(what, sizeof what, "--users %ld", conns);
         return fo_fd_plan("fanout-load", what, &need, conns, &conns,
                           "split the users over several fanout-load processes");
@@ -72,13 +72,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fanout-load: %s\n", err);
         return EXIT_USAGE;
     }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (fo_load_start_resolve(&opts, (double)now.tv_sec + (double)now.tv_nsec / 1e9, err,
+                              sizeof err) < 0) {
+        fprintf(stderr, "fanout-load: %s\n", err);
+        return EXIT_USAGE;
+    }
     /* A write to a connection the server has closed must be an error code, not a signal. */
     signal(SIGPIPE, SIG_IGN);
     if (plan_fds(&opts) != 0) return EXIT_ERROR;
 
     live_state ls = {&opts, isatty(STDERR_FILENO), 0};
     fo_load_result result;
-    double start_unix = (double)time(NULL);
     rc = fo_load_run(&opts, &result, opts.quiet ? NULL : on_live, &ls, err, sizeof err);
     if (ls.drawn) fputc('\n', stderr);
     if (rc < 0) {
@@ -94,7 +100,7 @@ int main(int argc, char **argv) {
         status = EXIT_ERROR;
     }
     if (opts.csv_prefix &&
-        (rc = fo_load_write_csv(opts.csv_prefix, &opts, &result, &sum, start_unix)) < 0) {
+        (rc = fo_load_write_csv(opts.csv_prefix, &opts, &result, &sum, result.start_unix)) < 0) {
         fprintf(stderr, "fanout-load: cannot write %s_stats*.csv: %s\n", opts.csv_prefix,
                 strerror(-rc));
         status = EXIT_ERROR;

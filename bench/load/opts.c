@@ -40,6 +40,14 @@ static const char usage_text[] =
     "                           arrival takes an idle keep-alive connection, or opens one; at\n"
     "                           the cap it waits for one and counts as queued. None is dropped.\n"
     "\n"
+    "Several processes (see README, \"Load from several machines\"):\n"
+    "      --segment I/N        run segment I (0..N-1) of N: global user k (or arrival k) is\n"
+    "                           this process's when k mod N = I, so N processes with the same\n"
+    "                           options run the single process's ramp exactly; merge their JSON\n"
+    "                           with fanout-report merge. --max-connections stays per process\n"
+    "      --start-at TIME      start the run's clock at TIME: Unix seconds (fractions allowed)\n"
+    "                           or +D from now (+10s); more than 1 s in the past is an error\n"
+    "\n"
     "Output:\n"
     "  -q, --quiet              no live line on stderr\n"
     "      --json FILE          write the results as JSON (schema below)\n"
@@ -69,17 +77,23 @@ static const char usage_text[] =
     "mean_ms,\n"
     "  p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, p95_locust_ms, rps, max_rps_smoothed,\n"
     "  max_rps_raw, failure_ratio,\n"
-    "  windows [{t_s, users, requests, failures, p50_ms, p95_ms, rps_smoothed}] (one a second),\n"
+    "  windows [{t_s, users, requests, failures, p50_ms, p95_ms, rps_smoothed, buckets}] (one\n"
+    "  a second; buckets as the histogram's),\n"
     "  stages [{users, start_s, end_s, requests, failures, rps, min_ms, mean_ms, p50_ms,\n"
-    "  p95_ms, p99_ms, max_ms}] (with --stages),\n"
+    "  p95_ms, p99_ms, max_ms, histogram}] (with --stages),\n"
     "  histogram {unit: \"ns\", sub_bucket_bits, count, sum_ns, min_ns, max_ns,\n"
     "  buckets [[lo_ns, hi_ns, count], ...]} (non-empty buckets, values in [lo, hi)).\n"
-    "  model (\"closed\" or \"open\"). The open model: the latency keys above are response\n"
+    "  model (\"closed\" or \"open\"), start_unix (the run's clock start, Unix s),\n"
+    "  segment {index, count} (users, window users and arrivals are the segment's), plan\n"
+    "  {model, users, spawn_rate, rate, stages, total_s, wait_min_ms, wait_max_ms} (the whole\n"
+    "  run's settings). The open model: the latency keys above are response\n"
     "  times, and also offered_rps, achieved_rps (sent/s), arrivals, sent, unsent,\n"
     "  max_connections, connections, late_starts, queued_starts, lateness {late_ms, mean_ms,\n"
     "  p50_ms, p90_ms, p99_ms, p999_ms, max_ms}, response and service {min_ms, mean_ms, p50_ms,\n"
-    "  p90_ms, p95_ms, p99_ms, p999_ms, max_ms}, service_histogram; windows add offered, sent,\n"
-    "  late, p99_ms, service_p50_ms, service_p95_ms, service_p99_ms; stages have rate.\n"
+    "  p90_ms, p95_ms, p99_ms, p999_ms, max_ms}, service_histogram, lateness_histogram;\n"
+    "  windows add offered, sent,\n"
+    "  late, p99_ms, service_p50_ms, service_p95_ms, service_p99_ms, service_buckets; stages\n"
+    "  have rate.\n"
     "\n"
     "Exit status: 0 success; 1 failure ratio above --max-failure-ratio; 2 bad arguments;\n"
     "3 target unreachable at the start; 4 other errors (the open-files limit, out of memory,\n"
@@ -89,7 +103,7 @@ const char *fo_load_usage(void) {
     return usage_text;
 }
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
+int fo_load_fail(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
@@ -154,12 +168,14 @@ static int parse_double(const char *s, double min, double max, double *out) {
 int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen) {
     static const char scheme[] = "http://";
     if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return fail(err, errlen, "URL must start with http:// (https is not supported): %s", url);
+        return fo_load_fail(err, errlen, "URL must start with http:// (https is not supported): %s",
+                            url);
     const char *h = url + sizeof scheme - 1;
     const char *host_end, *rest;
     if (*h == '[') {
         host_end = strchr(h, ']');
-        if (!host_end) return fail(err, errlen, "URL has an unclosed [ in its host: %s", url);
+        if (!host_end)
+            return fo_load_fail(err, errlen, "URL has an unclosed [ in its host: %s", url);
         h++;
         rest = host_end + 1;
     } else {
@@ -168,7 +184,7 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
     }
     size_t hlen = (size_t)(host_end - h);
     if (hlen == 0 || hlen > FO_LOAD_MAX_HOST)
-        return fail(err, errlen, "URL has no usable host: %s", url);
+        return fo_load_fail(err, errlen, "URL has no usable host: %s", url);
     memcpy(o->host, h, hlen);
     o->host[hlen] = '\0';
     o->port = 80;
@@ -177,18 +193,18 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
         char digits[8];
         size_t plen = strcspn(rest + 1, "/?#");
         if (plen == 0 || plen >= sizeof digits)
-            return fail(err, errlen, "URL has a bad port: %s", url);
+            return fo_load_fail(err, errlen, "URL has a bad port: %s", url);
         memcpy(digits, rest + 1, plen);
         digits[plen] = '\0';
         if (parse_u32(digits, 1, 65535, &port) < 0)
-            return fail(err, errlen, "URL has a bad port: %s", url);
+            return fo_load_fail(err, errlen, "URL has a bad port: %s", url);
         o->port = (int)port;
         rest += 1 + plen;
     }
     const char *path = *rest ? rest : "/";
     if (*path == '#') path = "/";
     size_t plen = strcspn(path, "#");
-    if (plen > FO_LOAD_MAX_PATH) return fail(err, errlen, "URL path is too long");
+    if (plen > FO_LOAD_MAX_PATH) return fo_load_fail(err, errlen, "URL path is too long");
     if (*path == '?') {
         o->path[0] = '/';
         memcpy(o->path + 1, path, plen < FO_LOAD_MAX_PATH ? plen : FO_LOAD_MAX_PATH - 1);
@@ -199,7 +215,7 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
     }
     for (const char *c = o->path; *c; c++)
         if ((unsigned char)*c <= ' ' || *c == 0x7f)
-            return fail(err, errlen, "URL path has a space or control character");
+            return fo_load_fail(err, errlen, "URL path has a space or control character");
     int v6 = strchr(o->host, ':') != NULL;
     if (o->port == 80)
         snprintf(o->host_header, sizeof o->host_header, v6 ? "[%s]" : "%s", o->host);
@@ -217,26 +233,27 @@ typedef int (*stage_fn)(void *list, const char *count, uint64_t hold, char *err,
 static int parse_stage_list(const char *opt, const char *what, const char *text, stage_fn add,
                             void *list, char *err, size_t errlen) {
     const char *p = text;
-    if (!*p) return fail(err, errlen, "%s is empty", opt);
+    if (!*p) return fo_load_fail(err, errlen, "%s is empty", opt);
     while (*p) {
         size_t len = strcspn(p, ",");
         char item[64];
         if (len == 0 || len >= sizeof item)
-            return fail(err, errlen, "%s: bad stage near \"%.20s\"", opt, p);
+            return fo_load_fail(err, errlen, "%s: bad stage near \"%.20s\"", opt, p);
         memcpy(item, p, len);
         item[len] = '\0';
         char *colon = strchr(item, ':');
-        if (!colon) return fail(err, errlen, "%s: \"%s\" is not %s:DURATION", opt, item, what);
+        if (!colon)
+            return fo_load_fail(err, errlen, "%s: \"%s\" is not %s:DURATION", opt, item, what);
         *colon = '\0';
         uint64_t hold;
         if (fo_parse_duration(colon + 1, &hold) < 0)
-            return fail(err, errlen, "%s: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)", opt,
-                        colon + 1);
+            return fo_load_fail(err, errlen, "%s: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)",
+                                opt, colon + 1);
         if (add(list, item, hold, err, errlen) < 0) return -EINVAL;
         p += len;
         if (*p == ',') {
             p++;
-            if (!*p) return fail(err, errlen, "%s ends with a comma", opt);
+            if (!*p) return fo_load_fail(err, errlen, "%s ends with a comma", opt);
         }
     }
     return 0;
@@ -245,10 +262,10 @@ static int parse_stage_list(const char *opt, const char *what, const char *text,
 static int add_users_stage(void *list, const char *count, uint64_t hold, char *err, size_t errlen) {
     uint32_t users;
     if (parse_u32(count, 0, FO_SCHED_MAX_USERS, &users) < 0)
-        return fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", count,
-                    FO_SCHED_MAX_USERS);
+        return fo_load_fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", count,
+                            FO_SCHED_MAX_USERS);
     if (fo_sched_add_stage(list, users, hold) < 0)
-        return fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
+        return fo_load_fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
     return 0;
 }
 
@@ -259,10 +276,10 @@ int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen) {
 static int add_rate_stage(void *list, const char *count, uint64_t hold, char *err, size_t errlen) {
     double rate;
     if (parse_double(count, 0, FO_RATES_MAX_RATE, &rate) < 0)
-        return fail(err, errlen, "--rate-stages: \"%s\" is not a rate (0 to %g a second)", count,
-                    FO_RATES_MAX_RATE);
+        return fo_load_fail(err, errlen, "--rate-stages: \"%s\" is not a rate (0 to %g a second)",
+                            count, FO_RATES_MAX_RATE);
     if (fo_rates_add_stage(list, rate, hold) < 0)
-        return fail(err, errlen, "--rate-stages: at most %d stages", FO_RATES_MAX_STAGES);
+        return fo_load_fail(err, errlen, "--rate-stages: at most %d stages", FO_RATES_MAX_STAGES);
     return 0;
 }
 
@@ -276,13 +293,14 @@ static int parse_wait(fo_load_opts *o, const char *v, char *err, size_t errlen) 
     size_t alen = colon ? (size_t)(colon - v) : strlen(v);
     const char *bs = colon ? colon + 1 : v;
     if (alen == 0 || alen >= sizeof a || strlen(bs) == 0 || strlen(bs) >= sizeof b)
-        return fail(err, errlen, "--wait wants MIN:MAX in ms, got \"%s\"", v);
+        return fo_load_fail(err, errlen, "--wait wants MIN:MAX in ms, got \"%s\"", v);
     memcpy(a, v, alen);
     a[alen] = '\0';
     strcpy(b, bs);
     double lo, hi;
     if (parse_double(a, 0, 3600e3, &lo) < 0 || parse_double(b, 0, 3600e3, &hi) < 0 || hi < lo)
-        return fail(err, errlen, "--wait wants MIN:MAX in ms with MIN <= MAX, got \"%s\"", v);
+        return fo_load_fail(err, errlen, "--wait wants MIN:MAX in ms with MIN <= MAX, got \"%s\"",
+                            v);
     o->wait_min_ns = (uint64_t)(lo * 1e6);
     o->wait_max_ns = (uint64_t)(hi * 1e6);
     return 0;
@@ -291,12 +309,12 @@ static int parse_wait(fo_load_opts *o, const char *v, char *err, size_t errlen) 
 static int add_header(fo_load_opts *o, const char *v, char *err, size_t errlen) {
     const char *colon = strchr(v, ':');
     if (!colon || colon == v)
-        return fail(err, errlen, "--header wants \"Name: value\", got \"%s\"", v);
+        return fo_load_fail(err, errlen, "--header wants \"Name: value\", got \"%s\"", v);
     for (const char *c = v; *c; c++)
-        if (*c == '\r' || *c == '\n') return fail(err, errlen, "--header must be one line");
+        if (*c == '\r' || *c == '\n') return fo_load_fail(err, errlen, "--header must be one line");
     size_t have = strlen(o->headers), add = strlen(v) + 2;
     if (have + add > FO_LOAD_MAX_HEADERS)
-        return fail(err, errlen, "--header: too many header bytes");
+        return fo_load_fail(err, errlen, "--header: too many header bytes");
     memcpy(o->headers + have, v, add - 2);
     memcpy(o->headers + have + add - 2, "\r\n", 3);
     return 0;
@@ -337,20 +355,21 @@ static void defaults(fo_load_opts *o) {
     o->threads = 1;
     o->timeout_ns = 60ull * 1000000000ull;
     o->max_failure_ratio = 0.01;
+    o->seg_count = 1;
 }
 
 /* The open model: --rate or --rate-stages, checked against the closed model's options. */
 static int finish_open(fo_load_opts *o, double rate, const char *rate_stages,
                        const char *closed_opt, char *err, size_t errlen) {
     if (rate > 0 && rate_stages)
-        return fail(err, errlen,
-                    "--rate and --rate-stages do not go together: stages set the rate");
+        return fo_load_fail(err, errlen,
+                            "--rate and --rate-stages do not go together: stages set the rate");
     const char *which = rate_stages ? "--rate-stages" : "--rate";
     if (closed_opt)
-        return fail(err, errlen,
-                    "%s and %s do not go together: the open model has arrivals, not users "
-                    "(see --max-connections)",
-                    which, closed_opt);
+        return fo_load_fail(err, errlen,
+                            "%s and %s do not go together: the open model has arrivals, not users "
+                            "(see --max-connections)",
+                            which, closed_opt);
     o->open = 1;
     if (rate_stages) {
         if (fo_parse_rate_stages(&o->rates, rate_stages, err, errlen) < 0) return -EINVAL;
@@ -360,13 +379,81 @@ static int finish_open(fo_load_opts *o, double rate, const char *rate_stages,
         if (!o->duration_ns) o->duration_ns = 10ull * 1000000000ull;
         fo_rates_simple(&o->rates, rate, o->duration_ns);
     }
-    if (o->rates.total == 0) return fail(err, errlen, "%s never sends a request", which);
+    if (o->rates.total == 0) return fo_load_fail(err, errlen, "%s never sends a request", which);
     if (!o->max_connections_given) o->max_connections = FO_LOAD_DEFAULT_MAX_CONNECTIONS;
     o->users = 0;
     fo_sched_simple(&o->sched, 0, 0, o->rates.total_ns);
     /* Each thread needs a connection of its own. */
     if (o->threads > o->max_connections) o->threads = o->max_connections;
     return 0;
+}
+
+#define MAX_SEGMENTS 10000u
+
+/* "I/N" with 0 <= I < N <= MAX_SEGMENTS. */
+static int parse_segment(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    const char *slash = strchr(v, '/');
+    char a[16];
+    size_t alen = slash ? (size_t)(slash - v) : 0;
+    uint32_t i, n;
+    if (!slash || alen == 0 || alen >= sizeof a)
+        return fo_load_fail(err, errlen, "--segment wants I/N (e.g. 0/4), got \"%s\"", v);
+    memcpy(a, v, alen);
+    a[alen] = '\0';
+    if (parse_u32(slash + 1, 1, MAX_SEGMENTS, &n) < 0)
+        return fo_load_fail(err, errlen,
+                            "--segment I/N: N must be a whole number from 1 to %u, got \"%s\"",
+                            MAX_SEGMENTS, v);
+    if (parse_u32(a, 0, n - 1, &i) < 0)
+        return fo_load_fail(err, errlen,
+                            "--segment I/N: I must be a whole number from 0 to N-1, got \"%s\"", v);
+    o->seg_index = i;
+    o->seg_count = n;
+    return 0;
+}
+
+/* "+DURATION" (from now) or Unix seconds with an optional fraction. */
+static int parse_start_at(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    if (v[0] == '+') {
+        if (fo_parse_duration(v + 1, &o->start_at_rel_ns) < 0)
+            return fo_load_fail(err, errlen,
+                                "--start-at +D wants a duration (e.g. +10s), got \"%s\"", v);
+        o->start_at = FO_START_REL;
+        return 0;
+    }
+    /* Unix seconds from 2001 to 2286: anything else is a typo (ms, or a duration without +). */
+    if (parse_double(v, 1e9, 1e10 - 1, &o->start_at_unix) < 0)
+        return fo_load_fail(
+            err, errlen,
+            "--start-at wants Unix seconds (e.g. $(date +%%s) + 10) or +D (e.g. +10s), "
+            "got \"%s\"",
+            v);
+    o->start_at = FO_START_ABS;
+    return 0;
+}
+
+int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen) {
+    switch (o->start_at) {
+    case FO_START_NOW:
+        o->start_unix = 0;
+        return 0;
+    case FO_START_REL:
+        o->start_unix = now_unix + (double)o->start_at_rel_ns / 1e9;
+        return 0;
+    default:
+        break;
+    }
+    if (o->start_at_unix < now_unix - FO_START_LATE_MAX_S)
+        return fo_load_fail(
+            err, errlen,
+            "--start-at %.3f is %.3f s in the past (more than %g s): give a later time",
+            o->start_at_unix, now_unix - o->start_at_unix, FO_START_LATE_MAX_S);
+    o->start_unix = o->start_at_unix;
+    return 0;
+}
+
+uint32_t fo_load_segment_share(const fo_load_opts *o, uint32_t total) {
+    return fo_sched_share(total, o->seg_index, o->seg_count);
 }
 
 int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t errlen) {
@@ -386,20 +473,21 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         else if (match(argc, argv, &i, 'u', "users", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_u32(v, 1, FO_SCHED_MAX_USERS, &o->users) < 0)
-                return fail(err, errlen, "--users wants a whole number from 1 to %u, got \"%s\"",
-                            FO_SCHED_MAX_USERS, v);
+                return fo_load_fail(err, errlen,
+                                    "--users wants a whole number from 1 to %u, got \"%s\"",
+                                    FO_SCHED_MAX_USERS, v);
             users_given = 1;
             closed_opt = "--users";
         } else if (match(argc, argv, &i, 'r', "spawn-rate", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_double(v, 0.001, 1e6, &o->spawn_rate) < 0)
-                return fail(err, errlen, "--spawn-rate wants users per second above 0, got \"%s\"",
-                            v);
+                return fo_load_fail(err, errlen,
+                                    "--spawn-rate wants users per second above 0, got \"%s\"", v);
             closed_opt = "--spawn-rate";
         } else if (match(argc, argv, &i, 'd', "duration", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (fo_parse_duration(v, &o->duration_ns) < 0 || o->duration_ns < 1000000)
-                return fail(
+                return fo_load_fail(
                     err, errlen,
                     "--duration wants a duration of 1ms or more (e.g. 500ms, 30s, 2m), got \"%s\"",
                     v);
@@ -417,30 +505,37 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 0, "rate", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_double(v, 0.001, FO_RATES_MAX_RATE, &rate) < 0)
-                return fail(err, errlen,
-                            "--rate wants arrivals a second from 0.001 to %g, got \"%s\"",
-                            FO_RATES_MAX_RATE, v);
+                return fo_load_fail(err, errlen,
+                                    "--rate wants arrivals a second from 0.001 to %g, got \"%s\"",
+                                    FO_RATES_MAX_RATE, v);
         } else if (match(argc, argv, &i, 0, "max-connections", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_u32(v, 1, FO_LOAD_MAX_CONNECTIONS, &o->max_connections) < 0)
-                return fail(err, errlen,
-                            "--max-connections wants a whole number from 1 to %u, got \"%s\"",
-                            FO_LOAD_MAX_CONNECTIONS, v);
+                return fo_load_fail(
+                    err, errlen, "--max-connections wants a whole number from 1 to %u, got \"%s\"",
+                    FO_LOAD_MAX_CONNECTIONS, v);
             o->max_connections_given = 1;
         } else if (match(argc, argv, &i, 0, "timeout", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (fo_parse_duration(v, &o->timeout_ns) < 0 || o->timeout_ns < 1000000)
-                return fail(err, errlen, "--timeout wants a duration of 1ms or more, got \"%s\"",
-                            v);
+                return fo_load_fail(err, errlen,
+                                    "--timeout wants a duration of 1ms or more, got \"%s\"", v);
         } else if (match(argc, argv, &i, 't', "threads", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_u32(v, 1, FO_LOAD_MAX_THREADS, &u32) < 0)
-                return fail(err, errlen, "--threads wants a whole number from 1 to %d, got \"%s\"",
-                            FO_LOAD_MAX_THREADS, v);
+                return fo_load_fail(err, errlen,
+                                    "--threads wants a whole number from 1 to %d, got \"%s\"",
+                                    FO_LOAD_MAX_THREADS, v);
             o->threads = u32;
         } else if (match(argc, argv, &i, 'H', "header", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (add_header(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "segment", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_segment(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "start-at", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_start_at(o, v, err, errlen) < 0) return -EINVAL;
         } else if (match(argc, argv, &i, 0, "json", 1, &v, &missing)) {
             if (missing) goto missing_value;
             o->json_path = v;
@@ -450,42 +545,54 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 0, "max-failure-ratio", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_double(v, 0, 1, &o->max_failure_ratio) < 0)
-                return fail(err, errlen,
-                            "--max-failure-ratio wants a number from 0 to 1, got \"%s\"", v);
+                return fo_load_fail(
+                    err, errlen, "--max-failure-ratio wants a number from 0 to 1, got \"%s\"", v);
         } else if (a[0] == '-' && a[1] != '\0') {
-            return fail(err, errlen, "unknown option %s (see --help)", a);
+            return fo_load_fail(err, errlen, "unknown option %s (see --help)", a);
         } else if (url) {
-            return fail(err, errlen, "one URL only, got \"%s\" and \"%s\"", url, a);
+            return fo_load_fail(err, errlen, "one URL only, got \"%s\" and \"%s\"", url, a);
         } else {
             url = a;
         }
         continue;
     missing_value:
-        return fail(err, errlen, "%s needs a value", a);
+        return fo_load_fail(err, errlen, "%s needs a value", a);
     }
     if (!url)
-        return fail(err, errlen, "no URL given (usage: fanout-load [options] URL; see --help)");
+        return fo_load_fail(err, errlen,
+                            "no URL given (usage: fanout-load [options] URL; see --help)");
     if (fo_load_parse_url(o, url, err, errlen) < 0) return -EINVAL;
+    o->rate = rate;
+    o->plan_text = stages ? stages : rate_stages;
     if (rate > 0 || rate_stages) {
         if (finish_open(o, rate, rate_stages, closed_opt, err, errlen) < 0) return -EINVAL;
+        if (o->seg_count > o->rates.total)
+            return fo_load_fail(err, errlen,
+                                "--segment %u/%u: more segments than the run's %llu arrivals",
+                                o->seg_index, o->seg_count, (unsigned long long)o->rates.total);
         return FO_LOAD_OPTS_RUN;
     }
     if (o->max_connections_given)
-        return fail(err, errlen, "--max-connections is for the open model: give --rate too");
+        return fo_load_fail(err, errlen,
+                            "--max-connections is for the open model: give --rate too");
     if (stages) {
         if (users_given)
-            return fail(err, errlen,
-                        "--stages and --users do not go together: stages set the users");
+            return fo_load_fail(err, errlen,
+                                "--stages and --users do not go together: stages set the users");
         if (fo_parse_stages(&o->sched, stages, err, errlen) < 0) return -EINVAL;
         o->staged = 1;
         fo_sched_finish(&o->sched, o->spawn_rate, o->duration_ns);
         o->users = o->sched.max_users;
-        if (o->users == 0) return fail(err, errlen, "--stages never runs a user");
+        if (o->users == 0) return fo_load_fail(err, errlen, "--stages never runs a user");
     } else {
         if (!o->duration_ns) o->duration_ns = 10ull * 1000000000ull;
         fo_sched_simple(&o->sched, o->users, o->spawn_rate, o->duration_ns);
     }
-    if (o->sched.total_ns == 0) return fail(err, errlen, "the run would last no time");
-    if (o->threads > o->users) o->threads = o->users;
+    if (o->sched.total_ns == 0) return fo_load_fail(err, errlen, "the run would last no time");
+    if (o->seg_count > o->users)
+        return fo_load_fail(err, errlen, "--segment %u/%u: more segments than the run's %u users",
+                            o->seg_index, o->seg_count, o->users);
+    uint32_t mine = fo_load_segment_share(o, o->users);
+    if (o->threads > mine) o->threads = mine;
     return FO_LOAD_OPTS_RUN;
 }

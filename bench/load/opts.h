@@ -37,6 +37,16 @@ typedef struct fo_load_opts {
     unsigned threads;
     uint64_t timeout_ns;
     uint64_t wait_min_ns, wait_max_ns;
+    /* Several processes (--segment i/N): this one runs global users (or arrivals) k with
+     * k mod N = i, so N of them together run the single process's schedule exactly. */
+    uint32_t seg_index, seg_count; /* 0 and 1 when not given */
+    const char *plan_text;         /* the --stages or --rate-stages text, or NULL */
+    double rate;                   /* --rate, or 0 */
+    /* --start-at: an absolute Unix time, or a delay from the moment of fo_load_start_resolve. */
+    int start_at; /* FO_START_NOW, FO_START_ABS or FO_START_REL */
+    double start_at_unix;
+    uint64_t start_at_rel_ns;
+    double start_unix; /* set by fo_load_start_resolve: when the run's clock starts, or 0 = now */
     /* Outcome and output. */
     double max_failure_ratio;
     const char *json_path;
@@ -45,6 +55,10 @@ typedef struct fo_load_opts {
 } fo_load_opts;
 
 enum { FO_LOAD_OPTS_RUN = 0, FO_LOAD_OPTS_HELP = 1 };
+enum { FO_START_NOW = 0, FO_START_ABS = 1, FO_START_REL = 2 };
+
+/* The most a --start-at may lie in the past (a clock's skew, a slow pod start): a second. */
+#define FO_START_LATE_MAX_S 1.0
 
 /* Parses argv (argv[0] is the program). Returns FO_LOAD_OPTS_RUN, FO_LOAD_OPTS_HELP (--help
  * was asked), or -EINVAL with a one-line reason in err. */
@@ -63,6 +77,19 @@ int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen);
 /* Parses "rate:hold,rate:hold,..." (arrivals a second, durations) into stages of r. 0 or
  * -EINVAL. */
 int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen);
+
+/* Writes a one-line reason into err (printf's format) and returns -EINVAL: the error path of
+ * every parser here and of merge.c. */
+int fo_load_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Turns --start-at into o->start_unix, given the wall clock's now (Unix seconds). 0, or
+ * -EINVAL with a one-line reason when the start lies more than FO_START_LATE_MAX_S in the past. */
+int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen);
+
+/* The users (closed model) of segment o->seg_index of o->seg_count that run when the whole
+ * schedule runs `total`: global users k with k mod count = index. */
+uint32_t fo_load_segment_share(const fo_load_opts *o, uint32_t total);
 
 /* The text of --help. */
 const char *fo_load_usage(void);

@@ -13,6 +13,13 @@
 int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_result *r,
                        const fo_load_summary *s);
 
+/* The JSON's pieces that fanout-report merge writes again: a histogram object
+ * {unit, sub_bucket_bits, count, sum_ns, min_ns, max_ns, buckets}, and a latency object
+ * {min_ms, mean_ms, p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms}. NULL on OOM. */
+typedef struct json_t json_t;
+json_t *fo_load_json_histogram(const fo_hist *h);
+json_t *fo_load_json_latency(const fo_latency *l);
+
 /* Writes PREFIX_stats.csv and PREFIX_stats_history.csv with Locust's columns. 0 or -errno.
  * start_unix is the run's start in Unix seconds, for the history's timestamps. */
 int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r,

@@ -22,12 +22,17 @@ void fo_latency_of(const fo_hist *h, fo_latency *l) {
     l->p999_ms = ms(fo_hist_percentile(h, 99.9));
 }
 
+double fo_latency_p95_locust_ms(const fo_hist *h) {
+    if (!h->n) return 0;
+    return fo_locust_round(ms(fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.95))));
+}
+
 static void summarize_open(const fo_load_result *r, fo_load_summary *s) {
     const fo_load_stats *st = &r->stats;
     s->open = 1;
     fo_latency_of(&r->windows.service_total, &s->service);
     fo_latency_of(&st->lateness, &s->lateness);
-    s->arrivals = r->windows.rates ? fo_rates_count_before(r->windows.rates, r->run_ns) : 0;
+    s->arrivals = r->windows.rates ? fo_windows_offered_before(&r->windows, r->run_ns) : 0;
     s->sent = st->starts;
     s->unsent = st->unsent;
     s->late = st->late;
@@ -57,9 +62,7 @@ void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
     s->p95_ms = s->response.p95_ms;
     s->p99_ms = s->response.p99_ms;
     s->p999_ms = s->response.p999_ms;
-    if (h->n)
-        s->p95_locust_ms =
-            fo_locust_round(ms(fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.95))));
+    s->p95_locust_ms = fo_latency_p95_locust_ms(h);
     s->duration_s = (double)r->run_ns / 1e9;
     s->rps = s->duration_s > 0 ? (double)s->requests / s->duration_s : 0;
     s->max_rps_smoothed = fo_windows_max_rps_smoothed(&r->windows);
@@ -121,8 +124,12 @@ static void print_load_line(FILE *f, const fo_load_opts *o) {
         fprintf(f, ", spawn rate %g/s", o->spawn_rate);
     else
         fprintf(f, ", all started at once");
-    fprintf(f, ", %.3g s, %u thread%s\n", (double)o->sched.total_ns / 1e9, o->threads,
+    fprintf(f, ", %.3g s, %u thread%s", (double)o->sched.total_ns / 1e9, o->threads,
             o->threads == 1 ? "" : "s");
+    if (o->seg_count > 1)
+        fprintf(f, "; segment %u of %u (%u of the users)", o->seg_index, o->seg_count,
+                fo_load_segment_share(o, o->sched.max_users));
+    fputc('\n', f);
 }
 
 void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {

@@ -17,6 +17,9 @@ typedef struct fo_latency {
 
 void fo_latency_of(const fo_hist *h, fo_latency *l);
 
+/* The p95 by Locust's index rule and rounding, in ms; 0 when h is empty. */
+double fo_latency_p95_locust_ms(const fo_hist *h);
+
 typedef struct fo_load_summary {
     uint64_t requests; /* successes */
     uint64_t failures; /* all kinds */

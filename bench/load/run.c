@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 #include "worker.h"
 
@@ -182,6 +183,20 @@ static size_t stage_spans(const fo_load_opts *o, fo_span *spans) {
     return o->sched.n_stages;
 }
 
+/* The run's t0 on the monotonic clock, and the wall-clock instant it stands for. Workers wait
+ * for t0 on the monotonic clock: a wall clock stepped meanwhile does not move the start. */
+static uint64_t run_start(const fo_load_opts *o, double *start_unix) {
+    struct timespec ts;
+    uint64_t now = uv_hrtime();
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double wall = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    uint64_t delay = START_DELAY_NS;
+    if (o->start_unix > 0 && (o->start_unix - wall) * 1e9 > (double)START_DELAY_NS)
+        delay = (uint64_t)((o->start_unix - wall) * 1e9);
+    *start_unix = wall + (double)delay / 1e9;
+    return now + delay;
+}
+
 int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err,
                 size_t errlen) {
     uv_loop_t loop;
@@ -213,8 +228,6 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
         return -ENOMEM;
     }
 
-    if (o->open) r->windows.rates = &o->rates;
-
     gather g;
     memset(&g, 0, sizeof g);
     g.r = r;
@@ -229,7 +242,10 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     g.sigint.data = g.sigterm.data = &g;
     g.workers = workers;
 
-    uint64_t t0 = uv_hrtime() + START_DELAY_NS;
+    if (o->open) r->windows.rates = &o->rates;
+    r->windows.seg_index = o->seg_index;
+    r->windows.seg_count = o->seg_count;
+    uint64_t t0 = run_start(o, &r->start_unix);
     unsigned started = 0;
     for (unsigned i = 0; i < o->threads; i++) {
         fo_worker *w = &workers[i];

@@ -15,6 +15,7 @@ typedef struct fo_load_result {
     fo_load_stats stats; /* the workers' counters, merged */
     uint64_t run_ns;     /* the run's length: events at or after it were dropped */
     int interrupted;     /* SIGINT or SIGTERM ended the run before its planned end */
+    double start_unix;   /* the wall-clock instant of run time 0, Unix seconds */
 } fo_load_result;
 
 /* Called on the calling thread once for each window that becomes final, in order: a copy of
@@ -24,7 +25,8 @@ typedef void (*fo_live_cb)(const fo_window *win, size_t index, uint64_t run_ns, 
 /* What fo_load_run can fail with besides a negative errno. */
 #define FO_LOAD_UNREACHABLE (-10000)
 
-/* Runs the load described by o. SIGINT or SIGTERM during the run ends it early, with the
+/* Runs the load described by o, its clock starting at o->start_unix when that is set (and not
+ * past), else as soon as the workers are ready. SIGINT or SIGTERM during the run ends it early, with the
  * results so far (a second one kills the process as usual). 0 and r filled (free it with
  * fo_load_result_free), or FO_LOAD_UNREACHABLE when the target does not accept a connect at the
  * start, or a negative errno; err then says why in one line. */

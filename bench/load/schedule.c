@@ -108,3 +108,7 @@ uint32_t fo_sched_share(uint32_t total, unsigned k, unsigned n) {
     if (n == 0 || total <= k) return 0;
     return (total - k - 1) / n + 1;
 }
+
+unsigned fo_sched_slot(unsigned segment, unsigned n_segments, unsigned thread) {
+    return segment + n_segments * thread;
+}

@@ -16,7 +16,8 @@
 #include <stdint.h>
 
 #define FO_SCHED_MAX_STAGES 64
-#define FO_SCHED_MAX_USERS 100000u /* each user is a connection: ~28k ephemeral ports per target */
+#define FO_SCHED_MAX_USERS 100000u /* each user is a connection: ~28k ephemeral ports per target   \
+                                    */
 
 typedef struct fo_stage {
     uint32_t users;   /* the count this stage ramps to and holds */
@@ -60,5 +61,11 @@ int fo_sched_stage_at(const fo_sched *s, uint64_t t);
 /* How many of the users 0..total-1 go to thread k of n when users are dealt round-robin
  * (user u runs on thread u % n). */
 uint32_t fo_sched_share(uint32_t total, unsigned k, unsigned n);
+
+/* Users (and the open model's arrivals) are dealt round-robin over every thread of every
+ * segment (--segment I/N): global user k runs in segment k mod N, and there on thread
+ * (k div N) mod T. Both at once are one round-robin over N * T slots, thread t of segment i
+ * being slot i + N * t; with one segment the slot is the thread. */
+unsigned fo_sched_slot(unsigned segment, unsigned n_segments, unsigned thread);
 
 #endif

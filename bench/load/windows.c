@@ -13,6 +13,7 @@ int fo_windows_init(fo_windows *w, unsigned n_threads, const fo_sched *sched) {
     memset(w, 0, sizeof *w);
     w->sched = sched;
     w->n_threads = n_threads;
+    w->seg_count = 1;
     w->watermark = calloc(n_threads, sizeof *w->watermark);
     if (!w->watermark) return -ENOMEM;
     if (fo_hist_init(&w->total) < 0 || fo_hist_init(&w->service_total) < 0) {
@@ -36,8 +37,38 @@ static void drop_hist(fo_hist **h) {
     *h = NULL;
 }
 
+static void free_sparse(fo_sparse_hist *s) {
+    free(s->index);
+    free(s->count);
+    memset(s, 0, sizeof *s);
+}
+
+/* Keeps h's non-empty buckets in s; s stays empty when memory runs out (the window's figures
+ * are still right; only its merge across processes would miss them). */
+static void keep_sparse(fo_sparse_hist *s, const fo_hist *h) {
+    size_t n = 0;
+    for (size_t i = h->lo; i < h->hi; i++)
+        n += h->counts[i] != 0;
+    if (!n) return;
+    s->min_ns = h->min_ns;
+    s->max_ns = h->max_ns;
+    s->index = malloc(n * sizeof *s->index);
+    s->count = malloc(n * sizeof *s->count);
+    if (!s->index || !s->count) {
+        free_sparse(s);
+        return;
+    }
+    for (size_t i = h->lo; i < h->hi; i++) {
+        if (!h->counts[i]) continue;
+        s->index[s->n] = (uint32_t)i;
+        s->count[s->n++] = h->counts[i];
+    }
+}
+
 void fo_windows_free(fo_windows *w) {
     for (size_t i = 0; i < w->n; i++) {
+        free_sparse(&w->win[i].hist);
+        free_sparse(&w->win[i].service_hist);
         drop_hist(&w->pending[i]);
         drop_hist(&w->pending_service[i]);
     }
@@ -131,7 +162,8 @@ static void finalize_one(fo_windows *w, size_t i) {
     fo_hist *h = w->pending[i];
     uint64_t end_ns = (i + 1) * FO_NS_PER_S;
     if (end_ns > w->sched->total_ns) end_ns = w->sched->total_ns;
-    win->users = fo_sched_users_at(w->sched, end_ns ? end_ns - 1 : 0);
+    win->users = fo_sched_share(fo_sched_users_at(w->sched, end_ns ? end_ns - 1 : 0), w->seg_index,
+                                w->seg_count);
     if (h) {
         for (int p = 0; p < FO_WINDOW_PCTS; p++) {
             win->pct_ns[p] = fo_hist_percentile(h, fo_window_pcts[p]);
@@ -139,18 +171,20 @@ static void finalize_one(fo_windows *w, size_t i) {
                 fo_hist_value_at_rank(h, fo_locust_index(h->n, fo_window_pcts[p] / 100.0));
             win->locust_pct_ms[p] = (uint64_t)fo_locust_round((double)at / 1e6);
         }
+        keep_sparse(&win->hist, h);
         fo_hist_merge(&w->total, h);
         drop_hist(&w->pending[i]);
     }
     if (w->pending_service[i]) {
         for (int p = 0; p < FO_WINDOW_PCTS; p++)
             win->service_pct_ns[p] = fo_hist_percentile(w->pending_service[i], fo_window_pcts[p]);
+        keep_sparse(&win->service_hist, w->pending_service[i]);
         fo_hist_merge(&w->service_total, w->pending_service[i]);
         drop_hist(&w->pending_service[i]);
     }
     if (w->rates)
-        win->offered = fo_rates_count_before(w->rates, end_ns) -
-                       fo_rates_count_before(w->rates, (uint64_t)i * FO_NS_PER_S);
+        win->offered = fo_windows_offered_before(w, end_ns) -
+                       fo_windows_offered_before(w, (uint64_t)i * FO_NS_PER_S);
     w->counts[i] = win->requests;
     w->total_failures += win->failures;
     w->total_bytes += win->bytes;
@@ -197,8 +231,8 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns) {
         fo_window *last = &w->win[n - 1];
         last->length_s = (double)(run_ns % FO_NS_PER_S) / 1e9;
         if (w->rates)
-            last->offered = fo_rates_count_before(w->rates, run_ns) -
-                            fo_rates_count_before(w->rates, (n - 1) * FO_NS_PER_S);
+            last->offered = fo_windows_offered_before(w, run_ns) -
+                            fo_windows_offered_before(w, (n - 1) * FO_NS_PER_S);
     }
     size_t done = w->n_done;
     uv_mutex_unlock(&w->lock);
@@ -216,13 +250,21 @@ int fo_windows_get(fo_windows *w, size_t i, fo_window *out) {
     return rc;
 }
 
+uint64_t fo_windows_offered_before(const fo_windows *w, uint64_t t) {
+    return fo_rates_own(fo_rates_count_before(w->rates, t), w->seg_index, w->seg_count);
+}
+
 double fo_windows_max_rps_smoothed(const fo_windows *w) {
     return fo_locust_max_rps(w->counts, w->n_done);
 }
 
-uint64_t fo_windows_max_rps_raw(const fo_windows *w) {
+uint64_t fo_windows_peak_raw(const fo_window *win, size_t n) {
     uint64_t peak = 0;
-    for (size_t i = 0; i < w->n_done; i++)
-        if (w->win[i].length_s >= 1.0 && w->counts[i] > peak) peak = w->counts[i];
+    for (size_t i = 0; i < n; i++)
+        if (win[i].length_s >= 1.0 && win[i].requests > peak) peak = win[i].requests;
     return peak;
+}
+
+uint64_t fo_windows_max_rps_raw(const fo_windows *w) {
+    return fo_windows_peak_raw(w->win, w->n_done);
 }

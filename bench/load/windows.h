@@ -26,6 +26,15 @@
 extern const double
     fo_window_pcts[FO_WINDOW_PCTS]; /* 50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100 */
 
+/* A histogram's non-empty buckets, for the JSON (so that windows of several processes merge
+ * exactly): bucket index (fo_hist_index) and count. */
+typedef struct fo_sparse_hist {
+    uint64_t min_ns, max_ns; /* exact */
+    size_t n;
+    uint32_t *index;
+    uint64_t *count;
+} fo_sparse_hist;
+
 typedef struct fo_window {
     uint64_t requests; /* successes completed in the window */
     uint64_t failures;
@@ -41,6 +50,8 @@ typedef struct fo_window {
     uint64_t total_requests, total_failures, total_bytes;
     uint64_t total_p50_ns, total_min_ns, total_max_ns;
     double total_mean_ns;
+    /* The window's histograms of successes (and of their service times), owned by fo_windows. */
+    fo_sparse_hist hist, service_hist;
 } fo_window;
 
 /* One thread's share of one window. */
@@ -56,6 +67,9 @@ typedef struct fo_windows {
     const fo_sched *sched;
     const fo_rates *rates; /* the open model's arrivals, set after init; NULL otherwise */
     unsigned n_threads;
+    /* This process's segment (--segment I/N; 0 and 1 without): windows count its share of
+     * the users and of the arrivals offered. Set after init. */
+    unsigned seg_index, seg_count;
     uint64_t *watermark; /* per thread: it will hand over nothing for windows below this */
     /* Windows [0, n_done) are final; [n_done, n) are gathering. */
     fo_window *win;
@@ -89,9 +103,14 @@ size_t fo_windows_finish(fo_windows *w, uint64_t run_ns);
  * 0, or -ERANGE when window i is not final. */
 int fo_windows_get(fo_windows *w, size_t i, fo_window *out);
 
+/* The open model: the arrivals of this segment intended before run time t. */
+uint64_t fo_windows_offered_before(const fo_windows *w, uint64_t t);
+
 /* The peaks over the final windows: Locust's smoothed current RPS and the raw one-second count
  * (a partial last window is left out of the raw peak). */
 double fo_windows_max_rps_smoothed(const fo_windows *w);
+/* The raw peak over n windows: the largest request count of a whole (one-second) window. */
+uint64_t fo_windows_peak_raw(const fo_window *win, size_t n);
 uint64_t fo_windows_max_rps_raw(const fo_windows *w);
 
 #endif

@@ -15,12 +15,29 @@ static uint64_t ms_until(fo_worker *w, uint64_t t) {
     return at > now ? (at - now + 999999) / 1000000 : 0;
 }
 
+/* This thread's slot, and the slots of all segments' threads (see fo_sched_slot). */
+static unsigned deal_slot(const fo_worker *w) {
+    return fo_sched_slot(w->opts->seg_index, w->opts->seg_count, w->id);
+}
+
+static unsigned deal_slots(const fo_worker *w) {
+    return w->opts->seg_count * w->n_workers;
+}
+
 /* Brings this worker's active users to its share of the schedule's count at run time t. */
 static void on_sched(uv_timer_t *timer) {
     fo_worker *w = timer->data;
     const fo_sched *s = &w->opts->sched;
-    uint64_t t = uv_hrtime() - w->t0;
-    fo_users_set_active(&w->users, fo_sched_share(fo_sched_users_at(s, t), w->id, w->n_workers));
+    uint64_t now = uv_hrtime();
+    /* The loop's millisecond clock may fire the first timer a little before t0 (the further
+     * t0 lies ahead, as with --start-at, the likelier): wait for it, or t would wrap around. */
+    if (now < w->t0) {
+        uv_timer_start(&w->sched_timer, on_sched, ms_until(w, 0), 0);
+        return;
+    }
+    uint64_t t = now - w->t0;
+    fo_users_set_active(&w->users,
+                        fo_sched_share(fo_sched_users_at(s, t), deal_slot(w), deal_slots(w)));
     uint64_t next = fo_sched_next_change(s, t);
     if (next != UINT64_MAX) uv_timer_start(&w->sched_timer, on_sched, ms_until(w, next), 0);
 }
@@ -127,10 +144,10 @@ int fo_worker_init(fo_worker *w) {
         uv_loop_close(&w->loop);
         return -ENOMEM;
     }
-    rc = o->open ? fo_pool_init(&w->pool, &w->client, &o->rates, w->id, w->n_workers,
+    rc = o->open ? fo_pool_init(&w->pool, &w->client, &o->rates, deal_slot(w), deal_slots(w),
                                 fo_sched_share(o->max_connections, w->id, w->n_workers), w->t0)
                  : fo_users_init(&w->users, &w->client,
-                                 fo_sched_share(o->sched.max_users, w->id, w->n_workers),
+                                 fo_sched_share(o->sched.max_users, deal_slot(w), deal_slots(w)),
                                  o->wait_min_ns, o->wait_max_ns, seed);
     if (rc < 0) {
         fo_recorder_free(&w->rec);

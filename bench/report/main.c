@@ -16,6 +16,7 @@
 
 #include "fanout/report.h"
 #include "html.h"
+#include "merge.h"
 #include "scale.h"
 
 #define MAX_CONFIGS 64
@@ -232,12 +233,15 @@ static void usage(FILE *f) {
           "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
           "  --write-baseline FILE  write this run's ratios as a baseline\n"
           "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
-          "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n",
+          "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
+          "       fanout-report merge OUT.json IN.json...\n"
+          "  the exact merge of fanout-load --segment results (see merge --help)\n",
           f);
 }
 
 int main(int argc, char **argv) {
     if (argc > 1 && strncmp(argv[1], "--scale", 7) == 0) return fo_report_scale_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "merge") == 0) return fo_report_merge_main(argc, argv);
     const char *baseline = NULL, *write_baseline = NULL;
     double tolerance = 0.25;
     static const struct option longopts[] = {

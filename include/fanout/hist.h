@@ -46,6 +46,12 @@ void fo_hist_record(fo_hist *h, uint64_t ns);
 /* Adds every value of src to dst, as if they had been recorded in dst. */
 void fo_hist_merge(fo_hist *dst, const fo_hist *src);
 
+/* Adds `count` values to bucket `index` (< FO_HIST_BUCKETS) whose exact values are not known,
+ * as when reading exported buckets back: the count and the used range grow, and the sum,
+ * minimum and maximum take the bucket's lower and upper bounds. A reader that knows the exact
+ * sum, minimum and maximum sets those fields afterwards. */
+void fo_hist_add_bucket(fo_hist *h, size_t index, uint64_t count);
+
 /* The bucket a value falls in, and the bucket's bounds [*lo_ns, *hi_ns). For tests and for
  * writers that export the buckets. */
 size_t fo_hist_index(uint64_t ns);

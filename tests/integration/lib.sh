@@ -2,7 +2,8 @@
 # Shared helpers for the integration tests (sourced, not run). Every process a test starts is
 # recorded and ended by PID when the test exits, however it exits.
 #
-# The one home of the helpers several tests need: the clock (now_ms), a timeout (with_timeout),
+# The one home of the helpers several tests need: the clock (now_ms, unix_in), a timeout
+# (with_timeout), waiting for background runs (wait_ok),
 # reading the load generator's JSON (js), starting and stopping processes (start, stop), a
 # process's children (children), and the ctest skip code (skip). They use only what macOS
 # (BSD userland, bash 3.2) and Linux both have; tests/integration/test_portable.sh keeps it so.
@@ -92,6 +93,23 @@ now_ms() {
     else
         perl -MTime::HiRes=time -e 'printf "%d\n", time() * 1000'
     fi
+}
+
+# unix_in MS: the wall-clock instant MS milliseconds from now, in Unix seconds with three
+# decimals (what fanout-load --start-at takes).
+unix_in() {
+    local t=$(($(now_ms) + $1))
+    echo "$((t / 1000)).$(printf '%03d' $((t % 1000)))"
+}
+
+# wait_ok PID...: waits for each PID (children of this shell: not from $(...)) and sets OK to
+# how many exited 0.
+wait_ok() {
+    local pid
+    OK=0
+    for pid in "$@"; do
+        wait "$pid" && OK=$((OK + 1))
+    done
 }
 
 # with_timeout SECONDS CMD...: runs CMD, killed by SIGALRM after SECONDS (macOS has no

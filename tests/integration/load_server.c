@@ -181,6 +181,12 @@ int main(int argc, char **argv) {
         int fd = accept(s, NULL, NULL);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
+            /* Out of a system-wide resource (other tests on a busy machine): wait, retry. */
+            if (errno == ENFILE || errno == ENOBUFS || errno == ENOMEM || errno == EAGAIN) {
+                usleep(10000);
+                continue;
+            }
+            perror("load_server: accept");
             return 1;
         }
         pthread_t t;

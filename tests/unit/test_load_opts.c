@@ -1,5 +1,6 @@
 /* Tests for bench/load/opts.c: durations, URLs, stages, and that bad arguments are refused
  * with a one-line reason. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -219,12 +220,52 @@ static void test_refusals(void **state) {
     assert_non_null(strstr(err, "do not go together"));
 }
 
+static void test_segment_and_start_at(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256] = "";
+    assert_int_equal(parse(&o, err, "-u", "10", "--segment", "2/4", "http://a/", NULL), 0);
+    assert_int_equal(o.seg_index, 2);
+    assert_int_equal(o.seg_count, 4);
+    assert_int_equal(fo_load_segment_share(&o, 10), 2); /* users 2 and 6 */
+    assert_int_equal(o.start_at, FO_START_NOW);
+    assert_int_equal(fo_load_start_resolve(&o, 1800000000.0, err, sizeof err), 0);
+    assert_true(o.start_unix == 0);
+    /* Without --segment: one segment of one. */
+    assert_int_equal(parse(&o, err, "http://a/", NULL, NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(o.seg_count, 1);
+    assert_int_equal(fo_load_segment_share(&o, 10), 10);
+    /* Absolute and relative starts; a second late is allowed, more is not. */
+    assert_int_equal(parse(&o, err, "--start-at", "1800000000.25", "http://a/", NULL, NULL, NULL),
+                     0);
+    assert_int_equal(fo_load_start_resolve(&o, 1800000001.0, err, sizeof err), 0);
+    assert_true(o.start_unix == 1800000000.25);
+    assert_int_equal(fo_load_start_resolve(&o, 1800000001.5, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "in the past"));
+    assert_int_equal(parse(&o, err, "--start-at=+2.5s", "http://a/", NULL, NULL, NULL, NULL), 0);
+    assert_int_equal(fo_load_start_resolve(&o, 1800000000.0, err, sizeof err), 0);
+    assert_true(o.start_unix == 1800000002.5);
+    /* Bad values. */
+    static const char *bad[][2] = {
+        {"--segment", "4/4"},    {"--segment", "1"},     {"--segment", "/4"},
+        {"--segment", "0/0"},    {"--segment", "a/4"},   {"--segment", "0/20000"},
+        {"--start-at", "+soon"}, {"--start-at", "1700"}, {"--start-at", "noon"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (parse(&o, err, bad[i][0], bad[i][1], "http://a/", NULL, NULL, NULL) != -EINVAL)
+            fail_msg("%s %s was accepted", bad[i][0], bad[i][1]);
+    /* More segments than users (or arrivals) leaves a segment with nothing to run. */
+    assert_true(parse(&o, err, "-u", "3", "--segment", "0/4", "http://a/", NULL) < 0);
+    assert_non_null(strstr(err, "more segments than the run's 3 users"));
+    assert_true(parse(&o, err, "--rate=1", "-d", "2s", "--segment", "0/3", "http://a/") < 0);
+    assert_non_null(strstr(err, "arrivals"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations),         cmocka_unit_test(test_urls),
         cmocka_unit_test(test_defaults_and_ramp), cmocka_unit_test(test_stages_opt),
         cmocka_unit_test(test_wait_and_headers),  cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_rate_opts),
+        cmocka_unit_test(test_rate_opts),         cmocka_unit_test(test_segment_and_start_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
