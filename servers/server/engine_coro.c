@@ -114,35 +114,19 @@ static int serve_loop(const fo_server_opts *o, int listen_fd) {
 }
 
 static int run_coro(const fo_server_opts *o, int listen_fd) {
-    if (o->workers <= 1) return serve_loop(o, listen_fd);
-    return fo_engine_supervise(o, listen_fd, serve_loop);
-}
-
-/* Default: one process, one loop (no fork). */
-static int coro_size(fo_server_opts *o) {
-    if (o->workers < 1) o->workers = 1;
-    return o->workers;
-}
-
-/* As uv: a connection costs its socket and one upstream connection per call (stacks cost
- * memory, not descriptors). Each process has its own limit. */
-static fo_engine_needs coro_needs(const fo_server_opts *o) {
-    return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE, .per_conn = 1 + FO_FANOUT_CALLS},
-                             .min_conns = 1,
-                             .tasks = o->workers > 1 ? o->workers + 1 : 1,
-                             .caps_conns = 1,
-                             .advice = "spread the connections over more --workers"};
+    return fo_loop_engine_run(o, listen_fd, serve_loop);
 }
 
 const fo_engine fo_engine_coro = {
     .name = "coro",
-    .help = "one libuv loop per process (--workers, default 1); each request runs blocking-style on "
-            "a coroutine of its own, parked while the fan-out waits, like gevent.",
+    .help =
+        "one libuv loop per process (--workers, default 1); each request runs blocking-style on "
+        "a coroutine of its own, parked while the fan-out waits, like gevent.",
     .size_flag = "workers",
     .size_help = "processes, one loop each",
     .size_default = "1",
     .size_caps = 0,
-    .size = coro_size,
-    .needs = coro_needs,
+    .size = fo_loop_engine_size,
+    .needs = fo_loop_engine_needs,
     .run = run_coro,
 };

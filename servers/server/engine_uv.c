@@ -57,24 +57,7 @@ static int serve_loop(const fo_server_opts *o, int listen_fd) {
 }
 
 static int run_uv(const fo_server_opts *o, int listen_fd) {
-    if (o->workers <= 1) return serve_loop(o, listen_fd);
-    return fo_engine_supervise(o, listen_fd, serve_loop);
-}
-
-/* Default: one process, one loop (no fork). */
-static int uv_size(fo_server_opts *o) {
-    if (o->workers < 1) o->workers = 1;
-    return o->workers;
-}
-
-/* A connection costs its socket and, while its page is out, one upstream connection per call
- * (the pool keeps them for the next page). Each process has its own limit. */
-static fo_engine_needs uv_needs(const fo_server_opts *o) {
-    return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE, .per_conn = 1 + FO_FANOUT_CALLS},
-                             .min_conns = 1,
-                             .tasks = o->workers > 1 ? o->workers + 1 : 1,
-                             .caps_conns = 1,
-                             .advice = "spread the connections over more --workers"};
+    return fo_loop_engine_run(o, listen_fd, serve_loop);
 }
 
 const fo_engine fo_engine_uv = {
@@ -85,7 +68,7 @@ const fo_engine fo_engine_uv = {
     .size_help = "processes, one loop each",
     .size_default = "1",
     .size_caps = 0,
-    .size = uv_size,
-    .needs = uv_needs,
+    .size = fo_loop_engine_size,
+    .needs = fo_loop_engine_needs,
     .run = run_uv,
 };

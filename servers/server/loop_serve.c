@@ -32,3 +32,22 @@ int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
     if (ls->server.pending == 0) uv_loop_close(&ls->loop);
     return 0;
 }
+
+int fo_loop_engine_size(fo_server_opts *o) {
+    if (o->workers < 1) o->workers = 1;
+    return o->workers;
+}
+
+fo_engine_needs fo_loop_engine_needs(const fo_server_opts *o) {
+    return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE, .per_conn = 1 + FO_FANOUT_CALLS},
+                             .min_conns = 1,
+                             .tasks = o->workers > 1 ? o->workers + 1 : 1,
+                             .caps_conns = 1,
+                             .advice = "spread the connections over more --workers"};
+}
+
+int fo_loop_engine_run(const fo_server_opts *o, int listen_fd,
+                       int (*serve)(const fo_server_opts *opts, int listen_fd)) {
+    if (o->workers <= 1) return serve(o, listen_fd);
+    return fo_engine_supervise(o, listen_fd, serve);
+}

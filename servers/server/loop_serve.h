@@ -26,4 +26,13 @@ typedef struct fo_loop_serve {
 int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *opts, int listen_fd,
                       fo_request_cb on_request, void *data);
 
+/* What the loop engines share in the engine table. Size: --workers, default 1. Needs: each
+ * process its own open-files limit, a connection costing its socket and one upstream connection
+ * per call (the pool keeps them for the next page). Run: serve(opts, listen_fd) in this process
+ * for one worker, under the supervisor for more. */
+int fo_loop_engine_size(fo_server_opts *opts);
+fo_engine_needs fo_loop_engine_needs(const fo_server_opts *opts);
+int fo_loop_engine_run(const fo_server_opts *opts, int listen_fd,
+                       int (*serve)(const fo_server_opts *opts, int listen_fd));
+
 #endif
