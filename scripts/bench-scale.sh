@@ -80,11 +80,11 @@ for u in $LADDER; do
     prev=$u
 done
 
+. "$top/scripts/proc.sh"
 # Every process here may hold thousands of sockets: the scripts' own limit goes to the hard one,
 # and every binary checks what its configuration needs (and refuses with the numbers).
-hard=$(ulimit -Hn)
-if [ "$hard" = unlimited ] || [ "$hard" -gt 1048576 ]; then hard=1048576; fi
-ulimit -n "$hard" 2>/dev/null || true
+fo_raise_nofile
+hard=$NOFILE
 mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || true)
 if [ -z "$mem_kib" ]; then
     mem_kib=$(($(sysctl -n hw.memsize 2>/dev/null || echo 8589934592) / 1024))
@@ -96,12 +96,11 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 : >"$OUT/steps.txt"
 
-. "$top/scripts/proc.sh"
 PIDS=()
 trap fo_stop_all EXIT
 trap 'echo; echo "bench-scale.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
-# sample PID: "rss_kib threads procs fds cpu_ticks" of a process tree. Linux reads /proc (fds
+# sample PID: "rss_kib threads procs fds" of a process tree. Linux reads /proc (fds
 # only when asked: FDS=1); elsewhere ps gives memory and processes, and fds and threads are -1.
 sample() {
     local pids

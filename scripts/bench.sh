@@ -136,16 +136,14 @@ seconds_of() {
 run_s=$(seconds_of "$DURATION")
 [ "$run_s" -gt 0 ] || die "--duration must be a duration such as 30s or 2m, not '$DURATION'"
 
+. "$top/scripts/proc.sh"
 # The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
-hard=$(ulimit -Hn)
-if [ "$hard" = unlimited ] || [ "$hard" -gt 65536 ]; then hard=65536; fi
-ulimit -n "$hard" 2>/dev/null || true
+fo_raise_nofile
 
 [ -n "$OUT" ] || OUT="$top/bench/results/$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 : >"$OUT/configs.txt"
-. "$top/scripts/proc.sh"
 PIDS=()
 trap fo_stop_all EXIT
 trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM

@@ -84,3 +84,15 @@ fo_stop_all() {
         kill -9 "$pid" 2>/dev/null || true
     done
 }
+
+# fo_raise_nofile: raises this shell's open-files limit (and so its children's) to the hard
+# limit, as far as 1,048,576, and sets NOFILE to the limit now in force (call it in the shell
+# itself, not in $(...)). Every binary still checks what its own configuration needs.
+fo_raise_nofile() {
+    local hard
+    hard=$(ulimit -Hn)
+    if [ "$hard" = unlimited ] || [ "$hard" -gt 1048576 ]; then hard=1048576; fi
+    ulimit -n "$hard" 2>/dev/null || true
+    # shellcheck disable=SC2034 # for the caller
+    NOFILE=$(ulimit -n)
+}
