@@ -21,6 +21,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${FANOUT_BIN:-$ROOT/build/bin}
 # shellcheck source=../scripts/proc.sh
 . "$ROOT/scripts/proc.sh"
+# shellcheck source=nginx.sh
+. "$ROOT/bench/nginx.sh"
 URL=""
 USERS=100
 DURATION=5
@@ -59,71 +61,14 @@ start_api() {
     API_ROOT=http://127.0.0.1:$PORT
 }
 
-# free_port: a port nothing listens on now (the kernel picks it; python3 is a test dependency).
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# ensure_nginx: installs nginx when it is missing, without starting the system's service.
-ensure_nginx() {
-    if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return 0; fi
-    echo "compare-wrk.sh: installing nginx (a peer to measure against)"
-    if command -v apt-get >/dev/null 2>&1; then
-        # RUNLEVEL=1: the package's service is not started (it would listen on port 80).
-        RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null
-    elif command -v brew >/dev/null 2>&1; then
-        brew install nginx >/dev/null
-    else
-        echo "compare-wrk.sh: nginx is missing and there is no apt-get or brew to install it" >&2
-        exit 2
-    fi
-}
-
-# start_nginx: one worker, no master, answering every request with an empty 200, on a free
-# loopback port; sets NGINX_URL and NGINX_PID.
-start_nginx() {
-    local bin port
-    bin=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
-    port=$(free_port)
-    mkdir -p "$WORK/nginx/logs"
-    cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    keepalive_timeout 60s;
-    server {
-        listen 127.0.0.1:$port;
-        location / { return 200; }
-    }
-}
-CONF
-    "$bin" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" >"$WORK/nginx/stdout.log" 2>&1 &
-    NGINX_PID=$!
-    PIDS+=("$NGINX_PID")
-    NGINX_URL=http://127.0.0.1:$port/
-    for _ in $(seq 100); do
-        curl -s -o /dev/null "$NGINX_URL" && return 0
-        kill -0 "$NGINX_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    echo "compare-wrk.sh: nginx did not start: $(cat "$WORK/nginx/logs/error.log" "$WORK/nginx/stdout.log" 2>/dev/null)" >&2
-    exit 1
-}
-
 # cpu_of FILE: user + system seconds from bash's `time` output ("U S").
 cpu_of() { awk '{ printf "%.3f", $1 + $2 }' "$1"; }
 TIMEFORMAT='%U %S'
 
 if [ "$HARNESS" -eq 1 ]; then
     [ -x "$BIN/fanout-api" ] || { echo "compare-wrk.sh: $BIN/fanout-api is not built (make)" >&2; exit 2; }
-    ensure_nginx
-    start_nginx
+    fo_nginx_ensure compare-wrk.sh
+    fo_nginx_start compare-wrk.sh
     start_api --workers 1
     API_URL=$API_ROOT/0/
     # srv_cpu: CPU seconds nginx has used so far.

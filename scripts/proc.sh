@@ -96,3 +96,26 @@ fo_raise_nofile() {
     # shellcheck disable=SC2034 # for the caller
     NOFILE=$(ulimit -n)
 }
+
+# fo_pin_split: on a machine of 2 or more CPUs with taskset (Linux), sets PIN_TARGET and
+# PIN_CLIENT to command prefixes that run a target on the last CPU and a load generator on the
+# others, so the two never take turns on one CPU (the scheduler would otherwise move them
+# together now and then, and the generator's timing would show the target's work). Elsewhere
+# (macOS has no CPU affinity tool) both are empty and PIN_NOTE says why.
+fo_pin_split() {
+    local n
+    n=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+    # shellcheck disable=SC2034 # for the caller
+    PIN_TARGET=() PIN_CLIENT=()
+    if [ "$n" -lt 2 ]; then
+        PIN_NOTE="not pinned: one CPU"
+    elif ! command -v taskset >/dev/null 2>&1; then
+        PIN_NOTE="not pinned: no taskset here (the target and the generator share the CPUs)"
+    else
+        # shellcheck disable=SC2034 # for the caller
+        PIN_TARGET=(taskset -c "$((n - 1))")
+        if [ "$n" -eq 2 ]; then PIN_CLIENT=(taskset -c 0); else PIN_CLIENT=(taskset -c "0-$((n - 2))"); fi
+        # shellcheck disable=SC2034 # for the caller
+        PIN_NOTE="pinned: target on CPU $((n - 1)), generator on CPU ${PIN_CLIENT[2]}"
+    fi
+}

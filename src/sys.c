@@ -62,7 +62,22 @@ int fo_fd_plan(const char *prog, const char *what, const fo_fd_need *need, long 
         return -1;
     }
     if (*max_conns <= 0) *max_conns = fits;
+    long total = need->fixed + need->per_conn * *max_conns;
+    fo_fd_table_reserve(total < limit ? total : limit);
     return 0;
+}
+
+void fo_fd_table_reserve(long fds) {
+    if (fds <= 64) return;
+    /* F_DUPFD takes the lowest free descriptor at or above fds - 1: it never closes one. */
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, (int)(fds - 1));
+    if (fd < 0) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0) return;
+        fd = fcntl(null, F_DUPFD_CLOEXEC, (int)(fds - 1));
+        close(null);
+    }
+    if (fd >= 0) close(fd);
 }
 
 #ifdef __linux__

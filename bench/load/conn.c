@@ -8,9 +8,11 @@ enum after_close {
     AC_NONE = 0,    /* nothing: the run is over, or the connection was idle */
     AC_DONE = 1,    /* the request is over: tell the owner */
     AC_CONNECT = 2, /* the current request needs a new connection */
+    AC_OPEN = 3,    /* an open (no request) is waiting for the old connection to close */
 };
 
-static void start_connect(fo_conn *c);
+static void request_connect(fo_conn *c);
+static void open_connect(fo_conn *c);
 
 static void tell_done(fo_conn *c) {
     if (!c->cl->stopping) c->done(c);
@@ -25,7 +27,9 @@ static void on_closed(uv_handle_t *h) {
     if (next == AC_DONE)
         tell_done(c);
     else if (next == AC_CONNECT)
-        start_connect(c);
+        request_connect(c);
+    else if (next == AC_OPEN)
+        open_connect(c);
 }
 
 /* Closes the connection (if open) and does `next` once it is closed. */
@@ -39,7 +43,14 @@ static void close_conn(fo_conn *c, enum after_close next) {
     if (next == AC_DONE)
         tell_done(c);
     else if (next == AC_CONNECT)
-        start_connect(c);
+        request_connect(c);
+}
+
+/* An open without a request is over, unconnected: close, then tell the owner why. */
+static void open_failed(fo_conn *c, fo_fail_kind kind) {
+    c->opening = 0;
+    c->open_error = kind;
+    close_conn(c, AC_DONE);
 }
 
 static void fail(fo_conn *c, fo_fail_kind kind) {
@@ -142,37 +153,53 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 static void on_connect(uv_connect_t *req, int status) {
     fo_conn *c = req->data;
-    if (status == UV_ECANCELED || !c->in_request) return;
+    if (status == UV_ECANCELED || !(c->in_request || c->opening)) return;
+    if (status >= 0 && uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0)
+        status = UV_ENOTCONN;
     if (status < 0) {
-        fail(c, FO_FAIL_CONNECT);
+        if (c->opening)
+            open_failed(c, FO_FAIL_CONNECT);
+        else
+            fail(c, FO_FAIL_CONNECT);
         return;
     }
     c->connected = 1;
     if (c->connects++ > 0) fo_recorder_reconnect(c->cl->rec);
     uv_tcp_nodelay(&c->tcp, 1);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
-        fail(c, FO_FAIL_CLOSED);
+    if (c->opening) {
+        c->opening = 0;
+        tell_done(c);
         return;
     }
     send_request(c);
 }
 
-static void start_connect(fo_conn *c) {
+/* 0, or uv_tcp_init's error: then nothing is open and nothing was recorded. */
+static int start_connect(fo_conn *c) {
     fo_client *cl = c->cl;
     reset_response(c);
     c->reused = 0;
-    if (uv_tcp_init(cl->loop, &c->tcp) < 0) {
-        /* Cannot happen with a plain init (the socket is made by connect). Record it and leave
-         * the connection out of use rather than spin: the owner is never told it is done. */
-        fo_recorder_failure(cl->rec, FO_FAIL_CONNECT, uv_hrtime());
-        c->in_request = 0;
-        return;
-    }
+    int rc = uv_tcp_init(cl->loop, &c->tcp);
+    if (rc < 0) return rc; /* cannot happen with a plain init: the socket is made by connect */
     c->tcp_open = 1;
     c->tcp.data = c;
     c->connect_req.data = c;
-    if (uv_tcp_connect(&c->connect_req, &c->tcp, cl->addr, on_connect) < 0)
-        fail(c, FO_FAIL_CONNECT);
+    if (uv_tcp_connect(&c->connect_req, &c->tcp, cl->addr, on_connect) < 0) {
+        if (c->opening)
+            open_failed(c, FO_FAIL_CONNECT);
+        else
+            fail(c, FO_FAIL_CONNECT);
+    }
+    return 0;
+}
+
+/* A request's connect: on the rare init failure, record it and leave the connection out of use
+ * rather than spin (the owner is never told it is done). */
+static void request_connect(fo_conn *c) {
+    if (start_connect(c) < 0) {
+        fo_recorder_failure(c->cl->rec, FO_FAIL_CONNECT, uv_hrtime());
+        c->in_request = 0;
+    }
 }
 
 void fo_conn_init(fo_conn *c, fo_client *cl, fo_conn_cb done, void *data) {
@@ -198,8 +225,27 @@ void fo_conn_request(fo_conn *c, uint64_t intended_ns, uint64_t now) {
         /* The old connection is still closing: connect once it is closed. */
         c->after_close = AC_CONNECT;
     } else {
-        start_connect(c);
+        request_connect(c);
     }
+}
+
+/* An open's connect, once the old connection (if any) is closed. */
+static void open_connect(fo_conn *c) {
+    if (start_connect(c) < 0) open_failed(c, FO_FAIL_CONNECT);
+}
+
+int fo_conn_open(fo_conn *c, uint64_t now) {
+    assert(!c->in_request && !c->opening && !c->connected);
+    c->opening = 1;
+    c->start_ns = now;
+    if (c->tcp_open) {
+        /* Closed by the server while idle, its handle still closing: connect once closed. */
+        c->after_close = AC_OPEN;
+        return 0;
+    }
+    int rc = start_connect(c);
+    if (rc < 0) c->opening = 0;
+    return rc;
 }
 
 void fo_conn_close(fo_conn *c) {
@@ -210,6 +256,7 @@ void fo_conn_close(fo_conn *c) {
 void fo_conn_abort(fo_conn *c) {
     if (c->in_request) fo_recorder_dropped(c->cl->rec);
     c->in_request = 0;
+    c->opening = 0;
     c->connected = 0;
     c->after_close = AC_NONE;
     if (c->tcp_open && !uv_is_closing((uv_handle_t *)&c->tcp))
@@ -217,7 +264,11 @@ void fo_conn_abort(fo_conn *c) {
 }
 
 void fo_conn_check_timeout(fo_conn *c, uint64_t now) {
-    if (c->in_request && now - c->start_ns >= c->cl->timeout_ns) fail(c, FO_FAIL_TIMEOUT);
+    if (!(c->in_request || c->opening) || now - c->start_ns < c->cl->timeout_ns) return;
+    if (c->opening)
+        open_failed(c, FO_FAIL_TIMEOUT);
+    else
+        fail(c, FO_FAIL_TIMEOUT);
 }
 
 /* The parser's callbacks, shared by every connection of a worker through its client. */

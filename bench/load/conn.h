@@ -15,6 +15,10 @@
  * reset before any byte of answer) is resent once on a new connection, as HTTP clients do for a
  * stale keep-alive connection; its time keeps running across the reconnect.
  *
+ * A connection can also be opened ahead of any request (fo_conn_open), as the open model's pool
+ * does: it then records nothing itself, and tells its owner when it is connected and idle, or
+ * closed with the reason in open_error.
+ *
  * Handles are closed, never reinitialised while closing: what comes after a close waits for the
  * close callback. Everything runs on the worker's loop thread. */
 #ifndef FANOUT_LOAD_CONN_H
@@ -41,8 +45,9 @@ typedef struct fo_client {
 
 typedef struct fo_conn fo_conn;
 
-/* Called when a request is over, its outcome recorded, and the connection can take the next:
- * it is then either connected and idle, or closed. Never called once the client is stopping. */
+/* Called when a request is over, its outcome recorded, and the connection can take the next,
+ * or when an open (fo_conn_open) is over: it is then either connected and idle, or closed.
+ * Never called once the client is stopping. */
 typedef void (*fo_conn_cb)(fo_conn *c);
 
 struct fo_conn {
@@ -54,11 +59,13 @@ struct fo_conn {
     fo_conn_cb done;
     void *data;               /* the owner's */
     uint64_t intended_ns;     /* when the current request was meant to start (uv_hrtime) */
-    uint64_t start_ns;        /* when it was issued: its connect or its write */
+    uint64_t start_ns;        /* when it was issued (its connect or its write), or the open began */
     uint64_t body_bytes;      /* of the current response */
     unsigned connects;        /* successful connects so far */
     int status;               /* the current response's status code */
+    fo_fail_kind open_error;  /* why the last open failed: FO_FAIL_CONNECT or FO_FAIL_TIMEOUT */
     unsigned in_request : 1;  /* a request is timed and not yet finished */
+    unsigned opening : 1;     /* an open (no request) is connecting */
     unsigned tcp_open : 1;    /* tcp is initialised and its close callback has not run */
     unsigned connected : 1;   /* tcp is connected and usable for the next request */
     unsigned reused : 1;      /* the current request went out on a connection used before */
@@ -76,11 +83,15 @@ void fo_conn_init(fo_conn *c, fo_client *cl, fo_conn_cb done, void *data);
 /* Issues a request now (hrtime `now`), meant to start at intended_ns <= now. The connection
  * must be idle (no request in flight). */
 void fo_conn_request(fo_conn *c, uint64_t intended_ns, uint64_t now);
+/* Connects an unconnected connection (never connected, or closed) with no request (start_ns =
+ * now); the owner's callback says when it is over. 0, or a libuv error when no connect could
+ * start (the callback is not called then, and the connection stays closed). */
+int fo_conn_open(fo_conn *c, uint64_t now);
 /* Closes an idle connection, if open. */
 void fo_conn_close(fo_conn *c);
 /* The run is over: a request in flight is counted dropped, the connection closed. */
 void fo_conn_abort(fo_conn *c);
-/* Fails the request in flight when it has run --timeout or more. */
+/* Fails the request in flight, or the open, when it has run --timeout or more. */
 void fo_conn_check_timeout(fo_conn *c, uint64_t now);
 
 #endif

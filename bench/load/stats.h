@@ -36,7 +36,7 @@ typedef struct fo_load_stats {
     int open;
     uint64_t starts;      /* requests sent for an arrival */
     uint64_t late;        /* of these, sent more than FO_LATE_NS after their intended time */
-    uint64_t queued;      /* of these, had to wait for a free connection (the cap was reached) */
+    uint64_t queued;      /* of these, found no idle connection and waited for one */
     uint64_t unsent;      /* arrivals due before the run ended and never sent */
     uint64_t connections; /* connections open at once at most (summed over the threads) */
     fo_hist lateness;     /* of every start: actual send - intended arrival */

@@ -4,8 +4,16 @@
 #include <errno.h>
 #include <stdlib.h>
 
+static void stop_user(fo_user *u);
+
+/* The next request, unless the run is over: the stop timer fires on the loop's millisecond
+ * clock, and requests issued meanwhile would only be dropped (and counted as in flight). */
 static void issue(fo_user *u) {
     uint64_t now = uv_hrtime();
+    if (now >= u->g->end_at) {
+        stop_user(u);
+        return;
+    }
     fo_conn_request(&u->conn, now, now);
 }
 
@@ -52,8 +60,9 @@ static void on_done(fo_conn *c) {
 }
 
 int fo_users_init(fo_users *g, fo_client *cl, uint32_t n, uint64_t wait_min_ns,
-                  uint64_t wait_max_ns, uint64_t seed) {
+                  uint64_t wait_max_ns, uint64_t seed, uint64_t end_at) {
     g->cl = cl;
+    g->end_at = end_at;
     g->n = n;
     g->n_active = 0;
     g->wait_min_ns = wait_min_ns;

@@ -28,12 +28,13 @@ struct fo_users {
     uint32_t n_active; /* users [0, n_active) are active */
     uint64_t wait_min_ns, wait_max_ns;
     uint64_t rng;
+    uint64_t end_at; /* the run's end (hrtime): no request is issued from then on */
 };
 
 /* n users on cl's loop, waiting a uniform wait_min..wait_max ns between requests (0..0: no
- * wait). 0, or -ENOMEM. */
+ * wait), for a run that ends at hrtime end_at. 0, or -ENOMEM. */
 int fo_users_init(fo_users *g, fo_client *cl, uint32_t n, uint64_t wait_min_ns,
-                  uint64_t wait_max_ns, uint64_t seed);
+                  uint64_t wait_max_ns, uint64_t seed, uint64_t end_at);
 /* Brings the active users to `want` (at most n). */
 void fo_users_set_active(fo_users *g, uint32_t want);
 void fo_users_check_timeouts(fo_users *g, uint64_t now);

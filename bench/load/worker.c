@@ -148,7 +148,8 @@ int fo_worker_init(fo_worker *w) {
                                 fo_sched_share(o->max_connections, w->id, w->n_workers), w->t0)
                  : fo_users_init(&w->users, &w->client,
                                  fo_sched_share(o->sched.max_users, deal_slot(w), deal_slots(w)),
-                                 o->wait_min_ns, o->wait_max_ns, seed);
+                                 o->wait_min_ns, o->wait_max_ns, seed,
+                                 w->t0 + o->sched.total_ns);
     if (rc < 0) {
         fo_recorder_free(&w->rec);
         fo_load_stats_free(&w->rec.stats);

@@ -28,11 +28,20 @@ long fo_fd_max_conns(const fo_fd_need *need, long limit);
 
 /* Raises the soft open-files limit to the hard one and settles the connection cap of one process:
  * *max_conns > 0 is the cap asked for, checked; *max_conns <= 0 asks for the largest that fits,
- * never below min_conns. Returns 0, or -1 after printing to stderr, in one line, what needs how
+ * never below min_conns; then reserves the descriptor table for that cap (below). Returns 0, or -1 after printing to stderr, in one line, what needs how
  * many descriptors against which soft and hard limits and what to do: raise the hard limit, or
  * `advice` (may be NULL). `what` names the configuration ("uv --workers 1"). */
 int fo_fd_plan(const char *prog, const char *what, const fo_fd_need *need, long min_conns,
                long *max_conns, const char *advice);
+
+/* Grows the process's descriptor table to hold `fds` descriptors now, by opening one at fds - 1
+ * and closing it. Call it while the process has one thread: Linux grows the table by doubling
+ * as descriptors are opened, and in a process of several threads each growth waits for an RCU
+ * grace period with the opening thread stopped (seen here: socket() taking 5-15 ms at the 256th,
+ * 512th and 1024th descriptor, so that fanout-load --rate sent a few hundred arrivals late).
+ * Costs ~8 bytes a descriptor; a fork copies only the part up to the highest open descriptor.
+ * Best effort: nothing happens when it cannot. */
+void fo_fd_table_reserve(long fds);
 
 /* How many more processes and threads this user may start: the soft process limit (raised to
  * the hard one) and, on Linux, the system's pid and thread limits, less the tasks that exist.

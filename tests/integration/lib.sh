@@ -118,14 +118,6 @@ with_timeout() {
     perl -e 'alarm shift; exec @ARGV or die "exec: $!"' "$@"
 }
 
-# js NAME EXPR: EXPR, a Python expression over d (the JSON of $WORK/NAME.json, with objects as
-# attributes: d.failures.total), is true.
-js() {
-    python3 -c 'import json, sys, types
-d = json.load(open(sys.argv[1]), object_hook=lambda o: types.SimpleNamespace(**o))
-sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.json" "$2"
-}
-
 # skip REASON: the whole test cannot run here; says why and exits with ctest's skip code.
 skip() {
     echo "skip - $*"
@@ -202,4 +194,11 @@ js() {
     python3 -c 'import json, sys, types
 d = json.load(open(sys.argv[1]), object_hook=lambda o: types.SimpleNamespace(**o))
 sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.json" "$2"
+}
+
+# show NAME EXPR: prints EXPR's value over the same d, for the log (the figures behind checks).
+show() {
+    python3 -c 'import json, sys, types
+d = json.load(open(sys.argv[1]), object_hook=lambda o: types.SimpleNamespace(**o))
+print("     ", sys.argv[3], "=", eval(sys.argv[2]))' "$WORK/$1.json" "$2" "$1: $2"
 }

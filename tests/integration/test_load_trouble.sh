@@ -53,6 +53,24 @@ check "dies: the answers before its death are successes" js dies '1 <= d.request
     python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("  requests", d["requests"], "failures", d["failures"])' "$WORK/dies.json"
 check "dies: then connect failures (or closed connections)" js dies 'd.failures.connect + d.failures.closed > 0'
 
+# The open model against a server that dies: the arrivals after the death find their
+# connections closed, and every connection the pool opens for them is refused. Each arrival
+# fails once (a refused connect fails the arrival waiting for it), none is left unsent, and the
+# pool, which opens 16 connections at a time, neither spins nor runs out of descriptors.
+start dies_open "$TESTBIN/load_server" --die-after 40 --lifetime 60
+t0=$(now_ms)
+"$LOAD" -q --rate 400 -d 2s --timeout 500ms --json "$WORK/dies_open.json" "http://127.0.0.1:$PORT/" \
+    >"$WORK/dies_open.out" 2>"$WORK/dies_open.err"
+RC=$?
+WALL=$((($(now_ms) - t0) / 1000))
+kill "$PID" 2>/dev/null
+show dies_open '(d.arrivals, d.sent, d.unsent, d.requests, d.failures, d.in_flight_dropped, d.connections)'
+check "open model, server dies: exit 1, on time" [ "$RC" -eq 1 ] && [ "$WALL" -lt 8 ]
+check "open model, server dies: every arrival sent once, and either answered or failed" \
+    js dies_open 'd.arrivals == d.sent == 800 and d.unsent == 0 and 1 <= d.requests <= 40 and d.requests + d.failures.total + d.in_flight_dropped == d.sent'
+check "open model, server dies: the rest are refused connects (or connections closed by the death)" \
+    js dies_open 'd.failures.connect >= 700 and d.failures.connect + d.failures.closed == d.failures.total'
+
 # A tolerant limit turns the same failures into a passing run.
 start lenient "$TESTBIN/load_server" --mode status500 --lifetime 60
 "$LOAD" -q -u 2 -d 1s --max-failure-ratio 1 "http://127.0.0.1:$PORT/" >/dev/null 2>&1
