@@ -73,25 +73,30 @@ if [ "$HARNESS" -eq 1 ]; then
     API_URL=$API_ROOT/0/
     # srv_cpu: CPU seconds nginx has used so far.
     srv_cpu() { fo_tree_cpu_s "$NGINX_PID"; }
-    # wrk_run URL / load_run URL: one client's run; prints "req/s client-cpu-seconds".
+    # wrk_run URL / load_run URL: one client's run; prints "req/s client-cpu-seconds
+    # client-system-seconds".
+    sys_of() { awk '{ printf "%.3f", $2 }' "$1"; }
     wrk_run() {
         { time wrk -t1 -c"$USERS" -d"${DURATION}s" "$1" >"$WORK/h.txt"; } 2>"$WORK/h.cpu"
-        echo "$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/h.txt") $(cpu_of "$WORK/h.cpu")"
+        echo "$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/h.txt") $(cpu_of "$WORK/h.cpu") $(sys_of "$WORK/h.cpu")"
     }
     load_run() {
         { time "$BIN/fanout-load" -q -t 1 -u "$USERS" -d "${DURATION}s" --max-failure-ratio 1 "$1" \
             >"$WORK/h.txt"; } 2>"$WORK/h.cpu"
-        echo "$(awk '/^  requests/ { sub(/\/s;?/, "", $4); print $4 }' "$WORK/h.txt") $(cpu_of "$WORK/h.cpu")"
+        echo "$(awk '/^  requests/ { sub(/\/s;?/, "", $4); print $4 }' "$WORK/h.txt") $(cpu_of "$WORK/h.cpu") $(sys_of "$WORK/h.cpu")"
     }
     sum() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+    pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b > 0 ? 100 * a / b : 0) }'; }
     echo "the harness against its peers: nginx $NGINX_URL (1 worker, return 200) and fanout-api"
     echo "$API_URL (1 worker); $USERS connections, one client thread, ${DURATION}s each, $ROUNDS round(s)"
-    echo "(req/s of each; for the two clients on nginx also requests per CPU-second of the client, and"
-    echo " nginx's own CPU share: near 100% means nginx, not the client, set the pace)"
-    printf "%-5s %11s %11s %7s | %11s %11s %7s | %9s %9s %7s | %6s\n" round "wrk>nginx" "wrk>api" \
-        "api/ngx" "wrk>nginx" "load>nginx" "ld/wrk" "wrk/cpu-s" "load/cpu-s" "ld/wrk" "nginx%"
-    t_n=0 t_a=0 t_w=0 t_l=0 t_wc=0 t_lc=0
+    echo "(req/s of each; for the two clients on nginx also requests per CPU-second of the client, the"
+    echo " kernel's share of each client's CPU (sys%: loopback TCP, the same for any client sending one"
+    echo " request per round trip, so only the rest can differ between clients), and nginx's own CPU"
+    echo " share: near 100% means nginx, not the client, set the pace)"
+    printf "%-5s %11s %11s %7s | %11s %11s %7s | %9s %9s %7s | %5s %5s | %6s\n" round "wrk>nginx" "wrk>api" \
+        "api/ngx" "wrk>nginx" "load>nginx" "ld/wrk" "wrk/cpu-s" "load/cpu-s" "ld/wrk" "sys%w" "sys%l" "nginx%"
+    t_n=0 t_a=0 t_w=0 t_l=0 t_wc=0 t_lc=0 t_ws=0 t_ls=0
     for round in $(seq "$ROUNDS"); do
         # Each pair alternates which goes first, so a machine getting busier favours neither.
         if [ $((round % 2)) -eq 1 ]; then
@@ -101,24 +106,26 @@ if [ "$HARNESS" -eq 1 ]; then
         fi
         c0=$(srv_cpu)
         if [ $((round % 2)) -eq 1 ]; then
-            read -r l lc < <(load_run "$NGINX_URL"); read -r w wc < <(wrk_run "$NGINX_URL")
+            read -r l lc ls < <(load_run "$NGINX_URL"); read -r w wc ws < <(wrk_run "$NGINX_URL")
         else
-            read -r w wc < <(wrk_run "$NGINX_URL"); read -r l lc < <(load_run "$NGINX_URL")
+            read -r w wc ws < <(wrk_run "$NGINX_URL"); read -r l lc ls < <(load_run "$NGINX_URL")
         fi
         busy=$(awk -v a="$c0" -v b="$(srv_cpu)" -v d="$DURATION" 'BEGIN { printf "%.0f", 100 * (b - a) / (2 * d) }')
         wps=$(awk -v r="$w" -v c="$wc" -v d="$DURATION" 'BEGIN { printf "%.0f", (c > 0 ? r * d / c : 0) }')
         lps=$(awk -v r="$l" -v c="$lc" -v d="$DURATION" 'BEGIN { printf "%.0f", (c > 0 ? r * d / c : 0) }')
-        printf "%-5s %11s %11s %7s | %11s %11s %7s | %9s %9s %7s | %5s%%\n" "$round" "$n" "$a" \
-            "$(ratio "$a" "$n")" "$w" "$l" "$(ratio "$l" "$w")" "$wps" "$lps" "$(ratio "$lps" "$wps")" "$busy"
+        printf "%-5s %11s %11s %7s | %11s %11s %7s | %9s %9s %7s | %4s%% %4s%% | %5s%%\n" "$round" "$n" "$a" \
+            "$(ratio "$a" "$n")" "$w" "$l" "$(ratio "$l" "$w")" "$wps" "$lps" "$(ratio "$lps" "$wps")" \
+            "$(pct "$ws" "$wc")" "$(pct "$ls" "$lc")" "$busy"
         t_n=$(sum "$t_n" "$n") t_a=$(sum "$t_a" "$a") t_w=$(sum "$t_w" "$w") t_l=$(sum "$t_l" "$l")
-        t_wc=$(sum "$t_wc" "$wc") t_lc=$(sum "$t_lc" "$lc")
+        t_wc=$(sum "$t_wc" "$wc") t_lc=$(sum "$t_lc" "$lc") t_ws=$(sum "$t_ws" "$ws") t_ls=$(sum "$t_ls" "$ls")
     done
     eff_ratio=$(ratio "$(awk -v r="$t_l" -v c="$t_lc" 'BEGIN { print r / c }')" \
         "$(awk -v r="$t_w" -v c="$t_wc" 'BEGIN { print r / c }')")
     api_ratio=$(ratio "$t_a" "$t_n")
     load_ratio=$(ratio "$t_l" "$t_w")
     echo "all rounds: fanout-api /0/ / nginx = $api_ratio (want >= 1.0);" \
-        "fanout-load / wrk on nginx = $load_ratio req/s (want >= 1.3), $eff_ratio requests per CPU-second"
+        "fanout-load / wrk on nginx = $load_ratio req/s (want >= 1.3), $eff_ratio requests per CPU-second;" \
+        "the kernel's share of the clients' CPU: wrk $(pct "$t_ws" "$t_wc")%, fanout-load $(pct "$t_ls" "$t_lc")%"
     if [ "$CHECK" -eq 1 ]; then
         awk -v a="$api_ratio" -v l="$load_ratio" 'BEGIN { exit !(a >= 1.0 && l >= 1.3) }' || {
             echo "compare-wrk.sh: the harness fell behind its peers" >&2

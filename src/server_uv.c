@@ -322,7 +322,35 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     size_t len = 0;
     char *data = fo_response_format(resp, &len);
     fo_response_free(resp);
-    write_req *w = data ? malloc(sizeof *w) : NULL;
+    if (!data) {
+        conn_close(c);
+        return;
+    }
+    uv_buf_t b = uv_buf_init(data, (unsigned int)len);
+    if (c->writes == 0) {
+        /* Nothing is queued before it: offer it to the socket at once. An answer that goes
+         * out whole needs no write request and no callback, and spares libuv's completion,
+         * which re-registers the descriptor with epoll: a system call per answer (seen as 4%
+         * of fanout-api's CPU under wrk). */
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == (int)len) {
+            free(data);
+            if (!resp->keep_alive) {
+                close_after_writes(c);
+                finish_connection(c);
+                return;
+            }
+            process(c);
+            return;
+        }
+        if (n < 0 && n != UV_EAGAIN) {
+            free(data);
+            conn_close(c);
+            return;
+        }
+        if (n > 0) b = uv_buf_init(data + n, (unsigned int)(len - (size_t)n));
+    }
+    write_req *w = malloc(sizeof *w);
     if (!w) {
         free(data);
         conn_close(c);
@@ -330,7 +358,6 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     }
     w->data = data;
     w->req.data = c;
-    uv_buf_t b = uv_buf_init(data, (unsigned int)len);
     if (uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
         free(data);
         free(w);
