@@ -5,7 +5,8 @@
  * work), or idle between keep-alive requests (the idle timer runs). Answers are written in the
  * order the requests came. A connection that must close after an answer shuts its sending side
  * down and drains what the client still sends for a moment before closing ("lingering close"),
- * so the client reads the answer instead of a reset.
+ * so the client reads the answer instead of a reset: its way out is the conn_phase below, open,
+ * flushing, lingering, closed, in that order only.
  *
  * Memory: a connection is freed only once both of its handles are closed and no request of it
  * is still out with the application. */
@@ -32,6 +33,14 @@
 
 typedef enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER } timer_kind;
 
+/* Where a connection is on its way out; it only moves forward. */
+typedef enum {
+    CONN_OPEN,      /* serving requests */
+    CONN_FLUSHING,  /* closes once its queued answers are written: reads nothing more */
+    CONN_LINGERING, /* answers written, sending side shut down: drains input, then closes */
+    CONN_CLOSED,    /* its handles are closing: nothing more happens on it */
+} conn_phase;
+
 struct fo_conn_uv {
     uv_tcp_t tcp;
     uv_timer_t timer;
@@ -47,10 +56,8 @@ struct fo_conn_uv {
     int waiting;      /* a request is out with the application */
     int in_process;   /* inside process(): respond must not re-enter it */
     int reading;
-    int eof;         /* the client will send no more */
-    int close_after; /* close once the queued answers are written */
-    int lingering;   /* the sending side is shut down; draining input */
-    int closing;
+    int eof; /* the client will send no more */
+    conn_phase phase;
     int writes; /* writes queued and not completed */
 };
 
@@ -94,8 +101,8 @@ static void on_handle_closed(uv_handle_t *h) {
 }
 
 static void conn_close(fo_conn_uv *c) {
-    if (c->closing) return;
-    c->closing = 1;
+    if (c->phase == CONN_CLOSED) return;
+    c->phase = CONN_CLOSED;
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
@@ -120,15 +127,19 @@ static void arm_timer(fo_conn_uv *c, timer_kind kind, uint64_t ms) {
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
+static void stop_reading(fo_conn_uv *c) {
+    if (!c->reading) return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
 /* The connection closes once its queued answers are written: it reads nothing more, and a
  * client that stops taking them is dropped after the idle timeout. While a request is out with
  * the application the timer waits: the answer arms it (fo_conn_uv_respond comes back here). */
 static void close_after_writes(fo_conn_uv *c) {
-    c->close_after = 1;
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
+    assert(c->phase == CONN_OPEN || c->phase == CONN_FLUSHING);
+    c->phase = CONN_FLUSHING;
+    stop_reading(c);
     if (!c->waiting) arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
 }
 
@@ -152,7 +163,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fo_conn_uv *c = stream->data;
     (void)buf;
     if (nread == 0) return;
-    if (c->lingering) {
+    if (c->phase == CONN_LINGERING) {
         /* Draining after our last answer: discard everything until EOF or the linger timer. */
         if (nread < 0)
             conn_close(c);
@@ -161,8 +172,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     if (nread < 0) {
-        uv_read_stop(stream);
-        c->reading = 0;
+        stop_reading(c);
         if (nread == UV_EOF) {
             /* A half-close: answer what is complete, then close. */
             c->eof = 1;
@@ -189,7 +199,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
 static void process(fo_conn_uv *c) {
     if (c->in_process) return;
     c->in_process = 1;
-    while (!c->waiting && !c->closing && !c->close_after && c->len > 0 &&
+    while (!c->waiting && c->phase == CONN_OPEN && c->len > 0 &&
            c->writes < MAX_QUEUED_WRITES) {
         size_t used = 0;
         int rc = fo_http_parse(&c->parser, c->buf, c->len, &c->req, &used);
@@ -215,12 +225,9 @@ static void process(fo_conn_uv *c) {
         c->server->on_request(c, &c->req, c->server->data);
     }
     c->in_process = 0;
-    if (c->closing || c->close_after) return;
+    if (c->phase != CONN_OPEN) return;
     if (c->waiting) {
-        if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            c->reading = 0;
-        }
+        stop_reading(c);
         return;
     }
     if (c->eof) {
@@ -240,10 +247,7 @@ static void process(fo_conn_uv *c) {
     if (c->writes >= MAX_QUEUED_WRITES) {
         /* The client does not read its answers: read nothing more until on_write sees them
          * go out, and drop the connection if they do not go out within the idle timeout. */
-        if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            c->reading = 0;
-        }
+        stop_reading(c);
         if (c->timer_kind != TIMER_IDLE)
             arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
         return;
@@ -258,7 +262,7 @@ static void process(fo_conn_uv *c) {
 }
 
 static void start_reading(fo_conn_uv *c) {
-    if (c->reading || c->closing) return;
+    if (c->reading || c->phase == CONN_CLOSED) return;
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
         c->reading = 1;
     else
@@ -267,13 +271,14 @@ static void start_reading(fo_conn_uv *c) {
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
     fo_conn_uv *c = req->data;
-    if (c->closing) return;
+    if (c->phase == CONN_CLOSED) return;
     if (status < 0) {
         conn_close(c);
         return;
     }
     /* Drain briefly, so the client reads our answer rather than a reset. */
-    c->lingering = 1;
+    assert(c->phase == CONN_FLUSHING);
+    c->phase = CONN_LINGERING;
     c->len = 0;
     arm_timer(c, TIMER_LINGER, LINGER_MS);
     if (c->eof)
@@ -282,12 +287,12 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
         start_reading(c);
 }
 
+/* The queued answers are written: shut the sending side down, then linger. */
 static void finish_connection(fo_conn_uv *c) {
-    if (c->closing || c->lingering) return;
-    if (c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = 0;
-    }
+    assert(c->phase != CONN_OPEN);
+    /* A request still out with the application is answered first: its write comes back here. */
+    if (c->phase != CONN_FLUSHING || c->waiting) return;
+    stop_reading(c);
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
 }
@@ -298,14 +303,14 @@ static void on_write(uv_write_t *req, int status) {
     free(w->data);
     free(w);
     c->writes--;
-    if (c->closing) return;
+    if (c->phase == CONN_CLOSED) return;
     if (status < 0) {
         conn_close(c);
         return;
     }
-    if (c->close_after && c->writes == 0)
+    if (c->phase == CONN_FLUSHING && c->writes == 0)
         finish_connection(c);
-    else if (!c->close_after && !c->waiting && c->writes == MAX_QUEUED_WRITES - 1)
+    else if (c->phase == CONN_OPEN && !c->waiting && c->writes == MAX_QUEUED_WRITES - 1)
         process(c);
 }
 
@@ -313,7 +318,7 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     fo_server_uv *s = c->server;
     c->waiting = 0;
     s->pending--;
-    if (c->closing) {
+    if (c->phase == CONN_CLOSED) {
         fo_response_free(resp);
         if (c->handles_open == 0) conn_free(c);
         return;
@@ -335,12 +340,11 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n == (int)len) {
             free(data);
-            if (!resp->keep_alive) {
-                close_after_writes(c);
+            if (!resp->keep_alive) close_after_writes(c);
+            if (c->phase == CONN_FLUSHING)
                 finish_connection(c);
-                return;
-            }
-            process(c);
+            else
+                process(c);
             return;
         }
         if (n < 0 && n != UV_EAGAIN) {
