@@ -409,6 +409,7 @@ int main(int argc, char **argv) {
                                  .shutdown_timeout_ms = shutdown_ms,
                                  .listen_fds = cfg.listen_fds,
                                  .n_listen_fds = ports,
+                                 .child_fds = need.fixed + need.per_conn * cap,
                                  .child = serve,
                                  .arg = &cfg};
         rc = fo_supervise(&sup);

@@ -15,6 +15,7 @@
  * every POSIX system (Linux's PR_SET_PDEATHSIG does not exist on macOS), and is used everywhere,
  * so Linux runs the same path as macOS. */
 #include "supervisor.h"
+#include "fanout/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -168,6 +169,7 @@ static void start_worker(slot *s, const fo_supervisor_cfg *cfg) {
             signal(handled[i], SIG_DFL);
         close(wake_pipe[0]);
         close(wake_pipe[1]);
+        fo_fd_table_reserve(cfg->child_fds);
         watch_lifeline(cfg->prog);
         mask_handled(SIG_SETMASK, &saved);
         /* _exit: the parent's atexit handlers and stdio buffers are not the child's to run. */

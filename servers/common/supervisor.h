@@ -10,6 +10,10 @@ typedef struct fo_supervisor_cfg {
     int shutdown_timeout_ms; /* how long stopping workers get before SIGKILL */
     const int *listen_fds;   /* the parent's copies of the shared sockets, closed at the stop */
     int n_listen_fds;
+    /* Descriptors a worker holds at most, or 0: each worker reserves its descriptor table for
+     * them before it starts a thread (fo_fd_table_reserve; a fork copies only the part in use,
+     * and growing it later in a process of several threads stops it for milliseconds). */
+    long child_fds;
     int (*child)(void *arg); /* a worker's whole life; what it returns is its exit code */
     void *arg;
 } fo_supervisor_cfg;

@@ -106,7 +106,10 @@ static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size) {
     long cap = need.caps_conns ? o->max_conns : 0;
     if (fo_fd_plan("fanout-server", what, &need.fds, need.min_conns, &cap, need.advice) != 0)
         return -1;
-    if (need.caps_conns) o->max_conns = cap;
+    if (need.caps_conns) {
+        o->max_conns = cap;
+        o->worker_fds = need.fds.fixed + need.fds.per_conn * cap;
+    }
     /* The uv runner keeps an idle upstream connection for each call it may have in flight. */
     long pool = cap * FO_FANOUT_CALLS;
     o->upstream.pool = pool > 0 && pool < 1000000 ? pool : 0;

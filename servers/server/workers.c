@@ -22,6 +22,7 @@ int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
                              .shutdown_timeout_ms = o->shutdown_timeout_ms,
                              .listen_fds = &listen_fd,
                              .n_listen_fds = 1,
+                             .child_fds = o->worker_fds,
                              .child = run_worker,
                              .arg = &args};
     return fo_supervise(&cfg);
