@@ -53,7 +53,7 @@ int fo_pool_init(fo_pool *p, fo_client *cl, const fo_rates *rates, unsigned thre
     p->t0 = t0;
     p->end_at = t0 + rates->total_ns;
     p->own_total = fo_rates_own(rates->total, thread, n_threads);
-    p->next_i = 0;
+    p->next_i = p->stopped_t = 0;
     p->n_conns = p->n_idle = p->n_closed = p->stack_cap = p->n_opening = 0;
     p->cap = cap;
     p->blocked = p->pumping = p->again = 0;
@@ -269,16 +269,26 @@ void fo_pool_check_timeouts(fo_pool *p, uint64_t now) {
         fo_conn_check_timeout(conn_at(p, i), now);
 }
 
+/* The thread's arrivals intended before run time t. */
+static uint64_t own_before(const fo_pool *p, uint64_t t) {
+    return fo_rates_own(fo_rates_count_before(p->rates, t), p->thread, p->n_threads);
+}
+
 void fo_pool_abort(fo_pool *p, uint64_t now) {
     fo_load_stats *st = &p->cl->rec->stats;
     uint64_t t = now > p->t0 ? now - p->t0 : 0;
-    uint64_t due = fo_rates_own(fo_rates_count_before(p->rates, t), p->thread, p->n_threads);
+    uint64_t due = own_before(p, t);
     st->unsent += due > p->next_i ? due - p->next_i : 0;
+    p->stopped_t = t;
     st->connections += p->n_conns;
     for (uint32_t i = 0; i < p->n_conns; i++)
         fo_conn_abort(conn_at(p, i));
     uv_close((uv_handle_t *)&p->timer, NULL);
     uv_close((uv_handle_t *)&p->spin, NULL);
+}
+
+void fo_pool_settle(fo_pool *p, fo_load_stats *st, uint64_t run_ns) {
+    if (run_ns > p->stopped_t) st->unsent += own_before(p, run_ns) - own_before(p, p->stopped_t);
 }
 
 void fo_pool_free(fo_pool *p) {

@@ -48,6 +48,7 @@ struct fo_pool {
     uint64_t next_at;      /* that arrival's intended hrtime; UINT64_MAX when none is left */
     uint64_t prev_at;      /* the one before's, 0 at first: their gap tells the current rate */
     uint64_t end_at;       /* the run's end, hrtime: nothing is sent from then on */
+    uint64_t stopped_t;    /* run time at which this thread stopped (fo_pool_abort) */
     fo_pool_conn **chunks; /* the connections, in chunks that never move (handles live inside) */
     uint32_t n_conns, cap;
     /* Indexes of free connections, the last freed on top: idle ones (connected, unless the
@@ -72,6 +73,10 @@ void fo_pool_check_timeouts(fo_pool *p, uint64_t now);
 /* The run is over at hrtime `now`: counts the arrivals left unsent and the connections used,
  * drops the requests in flight, closes every handle. */
 void fo_pool_abort(fo_pool *p, uint64_t now);
+/* The run ended at run time run_ns, when the last thread stopped (with Ctrl-C the threads stop
+ * one after the other): this thread's arrivals intended between its own stop and then were
+ * not sent either, and are added to st's unsent. */
+void fo_pool_settle(fo_pool *p, fo_load_stats *st, uint64_t run_ns);
 /* After the loop has run its close callbacks. */
 void fo_pool_free(fo_pool *p);
 

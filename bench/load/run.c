@@ -293,11 +293,14 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
     uint64_t run_ns = 0;
     for (unsigned i = 0; i < started; i++) {
         fo_worker_join(&workers[i]);
-        fo_load_stats_merge(&r->stats, &workers[i].rec.stats);
-        fo_load_stats_free(&workers[i].rec.stats);
         if (workers[i].stopped_ns > run_ns) run_ns = workers[i].stopped_ns;
     }
     r->run_ns = run_ns < o->sched.total_ns ? run_ns : o->sched.total_ns;
+    for (unsigned i = 0; i < started; i++) {
+        if (o->open) fo_pool_settle(&workers[i].pool, &workers[i].rec.stats, r->run_ns);
+        fo_load_stats_merge(&r->stats, &workers[i].rec.stats);
+        fo_load_stats_free(&workers[i].rec.stats);
+    }
     r->interrupted = g.interrupted && r->run_ns < o->sched.total_ns;
     size_t n = fo_windows_finish(&r->windows, r->run_ns);
     report_windows(r, &g.reported, n, live, data);
