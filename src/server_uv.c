@@ -567,8 +567,9 @@ void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
         next = c->next;
         /* A request being read or served is finished first (it is answered with
          * "Connection: close"); idle connections close now, or once their answers are out. */
-        if (c->waiting || fo_http_parser_mid_request(&c->parser)) continue;
-        if (c->writes)
+        if (c->phase == CONN_CLOSED || c->waiting || fo_http_parser_mid_request(&c->parser))
+            continue;
+        if (c->writes && c->phase != CONN_LINGERING)
             close_after_writes(c);
         else
             conn_close(c);
