@@ -5,7 +5,7 @@
 # be at least wrk's and its CPU per request lower.
 #
 #   bench/compare-wrk.sh [--url URL] [--users N] [--duration S] [--rounds R] [--check]
-#   bench/compare-wrk.sh --harness [--users N] [--duration S] [--rounds R] [--check]
+#   bench/compare-wrk.sh --harness [--users N] [--duration S] [--rounds R] [--rate R] [--check]
 #
 # Without --url it starts build/bin/fanout-api on a free port and aims at its /0/ (an answer
 # at once), then stops it. --check exits 1 when fanout-load's req/s is below wrk's or its CPU
@@ -15,7 +15,9 @@
 # --harness measures the suite's own harness against the tools people trust, in one run: nginx
 # (one worker, `return 200`; installed when missing) beside fanout-api's /0/ (one worker), both
 # loaded by wrk; and fanout-load beside wrk, both loading that nginx. --check then wants the
-# API at 1.0 x nginx's req/s or more and fanout-load at 1.3 x wrk's or more (issue 9).
+# API at 1.0 x nginx's req/s or more and fanout-load at 1.3 x wrk's or more (issue 9). Last, each
+# server's CPU per answer at one offered rate (--rate, default 40000/s, fanout-load's open model):
+# the servers' own cost, which req/s hide when a client or the machine's noise sets the pace.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${FANOUT_BIN:-$ROOT/build/bin}
@@ -27,6 +29,7 @@ URL=""
 USERS=100
 DURATION=5
 ROUNDS=1
+FIXED_RATE=40000
 CHECK=0
 HARNESS=0
 while [ $# -gt 0 ]; do
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
         --users) USERS=$2; shift 2 ;;
         --duration) DURATION=$2; shift 2 ;;
         --rounds) ROUNDS=$2; shift 2 ;;
+        --rate) FIXED_RATE=$2; shift 2 ;;
         --check) CHECK=1; shift ;;
         -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-wrk.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -70,6 +74,7 @@ if [ "$HARNESS" -eq 1 ]; then
     fo_nginx_ensure compare-wrk.sh
     fo_nginx_start compare-wrk.sh
     start_api --workers 1
+    API_PID=$PID
     API_URL=$API_ROOT/0/
     # srv_cpu: CPU seconds nginx has used so far.
     srv_cpu() { fo_tree_cpu_s "$NGINX_PID"; }
@@ -126,6 +131,22 @@ if [ "$HARNESS" -eq 1 ]; then
     echo "all rounds: fanout-api /0/ / nginx = $api_ratio (want >= 1.0);" \
         "fanout-load / wrk on nginx = $load_ratio req/s (want >= 1.3), $eff_ratio requests per CPU-second;" \
         "the kernel's share of the clients' CPU: wrk $(pct "$t_ws" "$t_wc")%, fanout-load $(pct "$t_ls" "$t_lc")%"
+    # The servers' own cost, which the req/s above hide when a client or the machine's noise sets
+    # the pace: at one fixed offered rate (the open model), each server's CPU per answer.
+    cpu_per_answer() { # URL PID: microseconds of PID's CPU (and its children's) per answer
+        local c0 c1 n
+        c0=$(fo_tree_cpu_s "$2")
+        "$BIN/fanout-load" -q --rate "$FIXED_RATE" -d "${DURATION}s" --max-failure-ratio 1 \
+            --json "$WORK/rate.json" "$1" >/dev/null 2>&1 || true
+        c1=$(fo_tree_cpu_s "$2")
+        n=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["requests"])' "$WORK/rate.json" 2>/dev/null || echo 0)
+        awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.2f", (n > 0 ? (b - a) * 1e6 / n : 0) }'
+    }
+    ngx_us=$(cpu_per_answer "$NGINX_URL" "$NGINX_PID")
+    api_us=$(cpu_per_answer "$API_URL" "$API_PID")
+    echo "at $FIXED_RATE requests/s offered for ${DURATION}s each (fanout-load --rate): CPU per answer" \
+        "nginx $ngx_us us, fanout-api /0/ $api_us us: the API answers $(ratio "$ngx_us" "$api_us") x" \
+        "nginx's requests per CPU-second"
     if [ "$CHECK" -eq 1 ]; then
         awk -v a="$api_ratio" -v l="$load_ratio" 'BEGIN { exit !(a >= 1.0 && l >= 1.3) }' || {
             echo "compare-wrk.sh: the harness fell behind its peers" >&2
