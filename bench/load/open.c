@@ -23,6 +23,12 @@
  * into late starts while the loop caught up. The wait shows in each arrival's lateness (p50
  * ~0.08 ms at 100k/s) and response time, which start at its intended time. */
 #define SEND_QUANTUM_NS (100 * 1000ull)
+/* Above 500 arrivals a second a thread, the pool keeps idle connections for what arrives in this
+ * long, opened while the loop has nothing due: when the target stalls for a moment (here kernel
+ * threads took its CPU for 1-4 ms now and then), arrivals still go out on time, where opening
+ * connections for them then made a few hundred late (a connect cannot finish while the target
+ * holds its listening socket). 200 spare connections at 100k/s. */
+#define SPARE_NS (2 * 1000000ull)
 
 static fo_pool_conn *conn_of(fo_pool *p, uint32_t i) {
     return &p->chunks[i / CHUNK][i % CHUNK];
@@ -58,12 +64,17 @@ int fo_pool_init(fo_pool *p, fo_client *cl, const fo_rates *rates, unsigned thre
     p->cap = cap;
     p->blocked = p->pumping = p->again = 0;
     p->next_at = p->batch_at = 0;
+    p->spares_ok = 1;
     p->idle = p->closed = NULL;
     p->chunks = calloc((cap + CHUNK - 1) / CHUNK, sizeof *p->chunks);
     if (!p->chunks) return -ENOMEM;
     load_next(p);
-    uv_timer_init(cl->loop, &p->timer);
-    uv_idle_init(cl->loop, &p->spin);
+    /* Handle inits on a live loop cannot fail in libuv (they only fill the struct in). */
+    int rc = uv_timer_init(cl->loop, &p->timer);
+    assert(rc == 0);
+    rc = uv_idle_init(cl->loop, &p->spin);
+    assert(rc == 0);
+    (void)rc;
     p->timer.data = p->spin.data = p;
     return 0;
 }
@@ -119,6 +130,24 @@ static fo_conn *take_idle(fo_pool *p) {
         p->closed[p->n_closed++] = i;
     }
     return NULL;
+}
+
+/* Keeps spare idle connections for what arrives in SPARE_NS at the current rate (none below
+ * 1/SPARE_NS a second), opening OPENING_MAX at once at most, while opens succeed. */
+static void top_up(fo_pool *p, uint64_t now) {
+    if (!p->spares_ok || p->next_at == UINT64_MAX || p->next_at <= p->prev_at) return;
+    uint64_t want = SPARE_NS / (p->next_at - p->prev_at);
+    while (p->n_idle + p->n_opening < want && p->n_opening < OPENING_MAX) {
+        fo_pool_conn *pc = p->n_closed ? conn_of(p, p->closed[--p->n_closed]) : new_conn(p);
+        if (!pc) return;
+        if (fo_conn_open(&pc->conn, now) < 0) {
+            p->closed[p->n_closed++] = pc->index;
+            p->spares_ok = 0;
+            return;
+        }
+        pc->opening = 1;
+        p->n_opening++;
+    }
 }
 
 /* Opens connections until there is one being opened for each waiting arrival, OPENING_MAX at
@@ -188,6 +217,7 @@ static void pump(fo_pool *p) {
             uint64_t now = uv_hrtime();
             if (p->next_at > now || p->cl->stopping || now >= p->end_at) {
                 p->blocked = 0;
+                if (!p->cl->stopping && now < p->end_at) top_up(p, now);
                 break;
             }
             fo_conn *c = take_idle(p);
@@ -216,6 +246,7 @@ static void on_conn_done(fo_conn *c) {
         pc->opening = 0;
         p->n_opening--;
     }
+    if (was_opening) p->spares_ok = c->connected;
     if (c->connected) {
         assert(p->n_idle < p->stack_cap);
         p->idle[p->n_idle++] = pc->index;

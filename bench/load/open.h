@@ -8,8 +8,9 @@
  * slow connect holds up no arrival that a reused connection could carry (opening one per
  * arrival and waiting for it made a pool spiral: at 100k/s every connect made the loop later,
  * which made more arrivals find no idle connection, up to the cap), and the pool grows to what
- * the load keeps busy at once. Its response time still starts at the intended time, so any wait
- * shows. A connect that fails (or times out) fails the oldest waiting arrival, with that kind;
+ * the load keeps busy at once. At high rates it also keeps spare idle connections for the next
+ * 2 ms of arrivals (SPARE_NS), opened when nothing is due, and stops while opens fail. An
+ * arrival's response time starts at its intended time, so any wait shows. A connect that fails (or times out) fails the oldest waiting arrival, with that kind;
  * one that fails while none waits fails nobody. Nothing is dropped: arrivals still waiting when
  * the run ends are counted as unsent.
  *
@@ -58,6 +59,7 @@ struct fo_pool {
     uint32_t n_idle, n_closed, stack_cap;
     uint32_t n_opening; /* connections being opened for the waiting arrivals */
     int blocked;        /* an arrival is due and no connection is idle */
+    int spares_ok;      /* the last open succeeded: spare connections may be opened */
     uint64_t batch_at;     /* the next batch of sends goes no earlier (SEND_QUANTUM_NS) */
     int pumping, again;
     uv_timer_t timer;
