@@ -3,6 +3,7 @@
  * on a thread of its own:
  *
  *   load_server [--delay MS] [--mode MODE] [--serial] [--die-after N] [--lifetime S]
+ *               [--accept-max N]
  *
  * MODE is one of
  *   ok         answer 200 after MS ms, keep-alive (the default)
@@ -18,7 +19,10 @@
  * waits for the one before to be answered, then takes its MS ms (a server of capacity 1, as
  * prefork with one worker). --die-after N exits the whole process after N answers (a server dying
  * mid-run). --lifetime S (default 120) ends the process in any case, so a forgotten server never
- * lingers. */
+ * lingers. --accept-max N serves its first N connections and accepts no more: it listens with a
+ * backlog of 0 and, after the Nth, connects to itself once so that this connection fills the
+ * accept queue; every later connect then waits in SYN retries (1 s, 3 s, ...), a connect that is
+ * slow for as long as the test runs (Linux's backlog rules). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -43,6 +47,7 @@ static const char *mode = "ok";
 static long die_after = -1;
 static long answered;
 static int serial;
+static long accept_max = -1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t work = PTHREAD_MUTEX_INITIALIZER; /* held while working, with --serial */
 
@@ -155,6 +160,8 @@ int main(int argc, char **argv) {
             die_after = atol(argv[++i]);
         else if (strcmp(argv[i], "--lifetime") == 0 && i + 1 < argc)
             lifetime = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--accept-max") == 0 && i + 1 < argc)
+            accept_max = atol(argv[++i]);
         else {
             fprintf(stderr, "load_server: unknown argument %s\n", argv[i]);
             return 2;
@@ -170,14 +177,25 @@ int main(int argc, char **argv) {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 1024) < 0 ||
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) < 0 ||
+        listen(s, accept_max >= 0 ? 0 : 1024) < 0 ||
         getsockname(s, (struct sockaddr *)&a, &len) < 0) {
         perror("load_server");
         return 1;
     }
     printf("load_server: listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
     fflush(stdout);
-    for (;;) {
+    for (long accepted = 0;; accepted++) {
+        if (accept_max >= 0 && accepted == accept_max) {
+            /* Plug the queue with a connection of our own, then only serve. */
+            int plug = socket(AF_INET, SOCK_STREAM, 0);
+            if (plug < 0 || connect(plug, (struct sockaddr *)&a, sizeof a) < 0) {
+                perror("load_server: plug");
+                return 1;
+            }
+            for (;;)
+                pause();
+        }
         int fd = accept(s, NULL, NULL);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
