@@ -9,6 +9,8 @@
 
 #include "windows.h"
 
+#include <stdlib.h>
+
 #define MS(x) ((uint64_t)((x)*1e6))
 
 /* Hands over a closed-model part: successes h, failures and bytes. */
@@ -23,24 +25,44 @@ static void record_n(fo_hist *h, int n, uint64_t ns) {
         fo_hist_record(h, ns);
 }
 
-/* Two threads; a window is final only when both have moved past it. */
-static void test_two_threads(void **state) {
-    (void)state;
+/* Two threads of a 20 s run ramping 10 users a second to 100, and a histogram to hand over. */
+typedef struct two_threads {
     fo_sched s;
     fo_windows w;
     fo_hist h;
-    fo_sched_simple(&s, 100, 10, 20 * FO_NS_PER_S);
-    assert_int_equal(fo_windows_init(&w, 2, &s), 0);
-    assert_int_equal(fo_hist_init(&h), 0);
+} two_threads;
 
-    record_n(&h, 5, MS(600));
-    assert_int_equal(flush(&w, 0, 0, &h, 1, 500, 1), 0);
-    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 0); /* thread 1 still in window 0 */
-    fo_hist_reset(&h);
-    record_n(&h, 3, MS(700));
-    assert_int_equal(flush(&w, 1, 0, &h, 0, 300, 2), 0);
-    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 1);
-    const fo_window *w0 = &w.win[0];
+static int two_threads_setup(void **state) {
+    two_threads *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    fo_sched_simple(&f->s, 100, 10, 20 * FO_NS_PER_S);
+    if (fo_windows_init(&f->w, 2, &f->s) != 0 || fo_hist_init(&f->h) != 0) return -1;
+    *state = f;
+    return 0;
+}
+
+static int two_threads_teardown(void **state) {
+    two_threads *f = *state;
+    fo_hist_free(&f->h);
+    fo_windows_free(&f->w);
+    free(f);
+    return 0;
+}
+
+/* Two threads; a window is final only when both have moved past it. */
+static void test_two_threads(void **state) {
+    two_threads *f = *state;
+    fo_windows *w = &f->w;
+    fo_hist *h = &f->h;
+
+    record_n(h, 5, MS(600));
+    assert_int_equal(flush(w, 0, 0, h, 1, 500, 1), 0);
+    assert_int_equal(fo_windows_finalize(w, UINT64_MAX), 0); /* thread 1 still in window 0 */
+    fo_hist_reset(h);
+    record_n(h, 3, MS(700));
+    assert_int_equal(flush(w, 1, 0, h, 0, 300, 2), 0);
+    assert_int_equal(fo_windows_finalize(w, UINT64_MAX), 1);
+    const fo_window *w0 = &w->win[0];
     assert_int_equal(w0->requests, 8);
     assert_int_equal(w0->failures, 1);
     assert_int_equal(w0->bytes, 800);
@@ -51,50 +73,42 @@ static void test_two_threads(void **state) {
     /* Locust's median is at index floor(8 * 0.5) = 4 of the sorted times, the last 600. */
     assert_int_equal(w0->locust_pct_ms[0], 600);
     assert_int_equal(w0->locust_pct_ms[5], 700); /* index floor(7.6) = 7 */
-    fo_hist_reset(&h);
+    fo_hist_reset(h);
 
     /* Thread 0 skips second 1 (nothing completed) and reports second 2. */
-    record_n(&h, 4, MS(650));
-    assert_int_equal(flush(&w, 0, 2, &h, 0, 0, 3), 0);
-    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 2); /* thread 1 is at 2 */
-    assert_int_equal(w.win[1].requests, 0);
-    assert_int_equal(w.win[1].users, 20);
-    assert_int_equal(w.win[1].total_requests, 8);
+    record_n(h, 4, MS(650));
+    assert_int_equal(flush(w, 0, 2, h, 0, 0, 3), 0);
+    assert_int_equal(fo_windows_finalize(w, UINT64_MAX), 2); /* thread 1 is at 2 */
+    assert_int_equal(w->win[1].requests, 0);
+    assert_int_equal(w->win[1].users, 20);
+    assert_int_equal(w->win[1].total_requests, 8);
     /* The workers have stopped: finish finalises the rest, 2.5 s in all. */
-    assert_int_equal(fo_windows_finish(&w, 2500 * 1000000ull), 3);
-    assert_int_equal(w.win[2].requests, 4);
-    assert_true(w.win[2].length_s == 0.5);
-    assert_int_equal(w.total.n, 12);
-    assert_int_equal(w.total.min_ns, MS(600));
-    assert_int_equal(w.total.max_ns, MS(700));
-    assert_int_equal(w.total_failures, 1);
+    assert_int_equal(fo_windows_finish(w, 2500 * 1000000ull), 3);
+    assert_int_equal(w->win[2].requests, 4);
+    assert_true(w->win[2].length_s == 0.5);
+    assert_int_equal(w->total.n, 12);
+    assert_int_equal(w->total.min_ns, MS(600));
+    assert_int_equal(w->total.max_ns, MS(700));
+    assert_int_equal(w->total_failures, 1);
     /* The partial window is not a raw peak. */
-    assert_int_equal(fo_windows_max_rps_raw(&w), 8);
-    fo_hist_free(&h);
-    fo_windows_free(&w);
+    assert_int_equal(fo_windows_max_rps_raw(w), 8);
 }
 
 /* Every thread has closed (said UINT64_MAX) before the run is finished: finalising then stops
  * at the windows that hold something instead of running towards UINT64_MAX (it hung the
  * process), and the run's end is still finish's to set. */
 static void test_all_threads_closed(void **state) {
-    (void)state;
-    fo_sched s;
-    fo_windows w;
-    fo_hist h;
-    fo_sched_simple(&s, 100, 10, 20 * FO_NS_PER_S);
-    assert_int_equal(fo_windows_init(&w, 2, &s), 0);
-    assert_int_equal(fo_hist_init(&h), 0);
-    record_n(&h, 2, MS(600));
-    assert_int_equal(flush(&w, 0, 1, &h, 0, 0, UINT64_MAX), 0);
-    assert_int_equal(flush(&w, 1, 1, NULL, 0, 0, UINT64_MAX), 0);
-    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 2);
-    assert_int_equal(fo_windows_finalize(&w, UINT64_MAX), 2);
-    assert_int_equal(fo_windows_finish(&w, 3500 * 1000000ull), 4);
-    assert_true(w.win[3].length_s == 0.5);
-    assert_int_equal(w.total.n, 2);
-    fo_hist_free(&h);
-    fo_windows_free(&w);
+    two_threads *f = *state;
+    fo_windows *w = &f->w;
+    fo_hist *h = &f->h;
+    record_n(h, 2, MS(600));
+    assert_int_equal(flush(w, 0, 1, h, 0, 0, UINT64_MAX), 0);
+    assert_int_equal(flush(w, 1, 1, NULL, 0, 0, UINT64_MAX), 0);
+    assert_int_equal(fo_windows_finalize(w, UINT64_MAX), 2);
+    assert_int_equal(fo_windows_finalize(w, UINT64_MAX), 2);
+    assert_int_equal(fo_windows_finish(w, 3500 * 1000000ull), 4);
+    assert_true(w->win[3].length_s == 0.5);
+    assert_int_equal(w->total.n, 2);
 }
 
 /* A closed loop at Little's bound, 100 users / 0.6 s: ramp by 10 a second, then 166 or 167 a
@@ -140,8 +154,9 @@ static void test_max_rps(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_two_threads),
-        cmocka_unit_test(test_all_threads_closed),
+        cmocka_unit_test_setup_teardown(test_two_threads, two_threads_setup, two_threads_teardown),
+        cmocka_unit_test_setup_teardown(test_all_threads_closed, two_threads_setup,
+                                        two_threads_teardown),
         cmocka_unit_test(test_max_rps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
