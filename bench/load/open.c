@@ -106,9 +106,13 @@ static fo_pool_conn *new_conn(fo_pool *p) {
 }
 
 /* The thread's arrivals due at hrtime `now` and not sent yet. */
+/* The thread's arrivals intended before run time t. */
+static uint64_t own_before(const fo_pool *p, uint64_t t) {
+    return fo_rates_own(fo_rates_count_before(p->rates, t), p->thread, p->n_threads);
+}
+
 static uint64_t waiting(const fo_pool *p, uint64_t now) {
-    uint64_t due = fo_rates_own(fo_rates_count_before(p->rates, now - p->t0 + 1), p->thread,
-                                p->n_threads);
+    uint64_t due = own_before(p, now - p->t0 + 1);
     return due > p->next_i ? due - p->next_i : 0;
 }
 
@@ -132,21 +136,31 @@ static fo_conn *take_idle(fo_pool *p) {
     return NULL;
 }
 
+enum open_result { OPENED, AT_CAP, REFUSED };
+
+/* Starts opening one more connection: a closed one, or a new one below the cap. REFUSED when
+ * nothing could even start (libuv refused a handle): the connection is put back. */
+static enum open_result open_one(fo_pool *p, uint64_t now) {
+    fo_pool_conn *pc = p->n_closed ? conn_of(p, p->closed[--p->n_closed]) : new_conn(p);
+    if (!pc) return AT_CAP;
+    if (fo_conn_open(&pc->conn, now) < 0) {
+        p->closed[p->n_closed++] = pc->index;
+        return REFUSED;
+    }
+    pc->opening = 1;
+    p->n_opening++;
+    return OPENED;
+}
+
 /* Keeps spare idle connections for what arrives in SPARE_NS at the current rate (none below
  * 1/SPARE_NS a second), opening OPENING_MAX at once at most, while opens succeed. */
 static void top_up(fo_pool *p, uint64_t now) {
     if (!p->spares_ok || p->next_at == UINT64_MAX || p->next_at <= p->prev_at) return;
     uint64_t want = SPARE_NS / (p->next_at - p->prev_at);
     while (p->n_idle + p->n_opening < want && p->n_opening < OPENING_MAX) {
-        fo_pool_conn *pc = p->n_closed ? conn_of(p, p->closed[--p->n_closed]) : new_conn(p);
-        if (!pc) return;
-        if (fo_conn_open(&pc->conn, now) < 0) {
-            p->closed[p->n_closed++] = pc->index;
-            p->spares_ok = 0;
-            return;
-        }
-        pc->opening = 1;
-        p->n_opening++;
+        enum open_result r = open_one(p, now);
+        if (r == REFUSED) p->spares_ok = 0;
+        if (r != OPENED) return;
     }
 }
 
@@ -156,17 +170,10 @@ static void open_more(fo_pool *p, uint64_t now) {
     uint64_t want = waiting(p, now);
     if (want > OPENING_MAX) want = OPENING_MAX;
     while (p->n_opening < want) {
-        fo_pool_conn *pc = p->n_closed ? conn_of(p, p->closed[--p->n_closed]) : new_conn(p);
-        if (!pc) return;
-        if (fo_conn_open(&pc->conn, now) < 0) {
-            /* Nothing could even start (libuv refused a handle): put it back and fail the
-             * arrival it was for, so that the run goes on rather than spins. */
-            p->closed[p->n_closed++] = pc->index;
-            fail_arrival(p, FO_FAIL_CONNECT, now);
-            return;
-        }
-        pc->opening = 1;
-        p->n_opening++;
+        enum open_result r = open_one(p, now);
+        /* A refusal fails the arrival it was for, so that the run goes on rather than spins. */
+        if (r == REFUSED) fail_arrival(p, FO_FAIL_CONNECT, now);
+        if (r != OPENED) return;
     }
 }
 
@@ -298,11 +305,6 @@ void fo_pool_start(fo_pool *p) {
 void fo_pool_check_timeouts(fo_pool *p, uint64_t now) {
     for (uint32_t i = 0; i < p->n_conns; i++)
         fo_conn_check_timeout(conn_at(p, i), now);
-}
-
-/* The thread's arrivals intended before run time t. */
-static uint64_t own_before(const fo_pool *p, uint64_t t) {
-    return fo_rates_own(fo_rates_count_before(p->rates, t), p->thread, p->n_threads);
 }
 
 void fo_pool_abort(fo_pool *p, uint64_t now) {
