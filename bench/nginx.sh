@@ -8,11 +8,6 @@
 #                             port, run through PREFIX when given (taskset -c 1); sets
 #                             NGINX_URL and NGINX_PID. PROG names the script in messages.
 
-# fo_free_port: a port nothing listens on now (the kernel picks it; python3 is a test dependency).
-fo_free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 fo_nginx_ensure() {
     if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then return 0; fi
     echo "$1: installing nginx (a peer to measure against)"

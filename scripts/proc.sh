@@ -23,6 +23,12 @@ fo_start() {
     return 1
 }
 
+# fo_free_port: a loopback port nothing listens on now (the kernel picks it; python3 is a test
+# dependency).
+fo_free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # fo_children PID: the PIDs of PID's child processes, one a line (ps -A -o: POSIX, and the same
 # on macOS and Linux).
 fo_children() {

@@ -51,7 +51,7 @@ done
 check "--help exits 0 and documents the JSON" grep -q "max_rps_smoothed" "$WORK/help.txt"
 
 # Nothing listens on a port we just freed: exit 3 at once, one line.
-free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port=$(fo_free_port)
 start_s=$(date +%s)
 "$LOAD" -q -u 5 -d 30s "http://127.0.0.1:$free_port/" >/dev/null 2>"$WORK/unreach.txt"
 rc=$?

@@ -177,7 +177,7 @@ wait "$load_pid"
 check "SIGINT: the open run ends with exit 0" [ $? -eq 0 ]
 check "SIGINT: interrupted, its arrivals offered and sent up to then, windows adding up" \
     js int 'd.interrupted and 1 < d.duration_s < 10 and d.arrivals >= 100 and d.sent + d.unsent == d.arrivals == sum(w.offered for w in d.windows) and sum(w.sent for w in d.windows) == d.sent'
-free_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+free_port=$(fo_free_port)
 "$LOAD" -q --rate 10 -d 30s "http://127.0.0.1:$free_port/" >/dev/null 2>&1
 check "an unreachable target: exit 3" [ $? -eq 3 ]
 
