@@ -1,10 +1,15 @@
 /* Serves one connection with blocking I/O in the calling thread: read a request, run the
  * handler (its fan-out with upstream_block), write the answer, and close with a lingering close.
  *
- * The whole request must arrive within header_timeout_ms of the moment we start waiting for it;
- * reads wait in poll(2) with the time that is left, so a client that sends one byte a second
- * cannot hold a worker forever. A signal only interrupts a wait: the wait goes on with the time
- * left, so a worker told to stop still answers the request it has accepted.
+ * The first request must arrive whole within header_timeout_ms of the connection's start; a
+ * later one (keep-alive) may take keepalive_timeout_ms to begin, and then header_timeout_ms from
+ * its first byte, whatever the bytes are, so neither a client that sends one byte a second nor
+ * one that trickles bare line breaks can hold a worker forever. Reads wait in poll(2) with the
+ * time that is left. A signal only interrupts a wait: the wait goes on with the time left, so a
+ * worker told to stop still answers the request it has accepted.
+ *
+ * While the fan-out runs, the client's socket is watched too (fo_upstream_watch): a client that
+ * closes or resets stops the calls, and the connection closes without an answer.
  *
  * This file never forks, starts threads or runs a loop: the engine decides who calls it. */
 #include "fanout/conn_block.h"
@@ -111,8 +116,9 @@ static void lingering_close(int fd) {
 typedef enum { READ_REQUEST, READ_BAD, READ_TIMEOUT, READ_CLOSED } read_result;
 
 /* Reads until the parser has a whole request, the deadline passes, the client closes or the
- * bytes are not HTTP. */
-static read_result read_request(conn *c, long long deadline) {
+ * bytes are not HTTP. Until the request has started (started: a byte of it has come), deadline
+ * is for its first byte; from that byte on, the request has header_timeout_ms to be whole. */
+static read_result read_request(conn *c, long long deadline, int started, int header_timeout_ms) {
     for (;;) {
         if (c->len > 0) {
             size_t used = 0;
@@ -126,22 +132,30 @@ static read_result read_request(conn *c, long long deadline) {
         if (ready == 0) return READ_TIMEOUT;
         if (ready < 0) return READ_CLOSED;
         ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
-        if (n > 0)
+        if (n > 0) {
             c->len += (size_t)n;
-        else if (n == 0)
+            if (!started) {
+                started = 1;
+                deadline = now_ms() + header_timeout_ms;
+            }
+        } else if (n == 0)
             return READ_CLOSED;
         else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
             return READ_CLOSED;
     }
 }
 
-/* Runs the handler for c->req, blocking through the fan-out, and fills resp. */
-static void handle(conn *c, fo_upstream_block *up, fo_response *resp) {
+/* Runs the handler for c->req, blocking through the fan-out, and fills resp. 0, or -ECONNRESET
+ * when the client left during the fan-out (resp is then a 502 nobody will read). */
+static int handle(conn *c, fo_upstream_block *up, const fo_conn_block_opts *opts,
+                  fo_response *resp) {
     fo_fanout fanout;
-    if (fo_handle_begin(&c->req, resp, &fanout) == FO_HANDLE_DONE) return;
+    if (fo_handle_begin(&c->req, resp, &fanout) == FO_HANDLE_DONE) return 0;
+    fo_upstream_watch w = {.client_fd = opts->no_cancel ? -1 : c->fd, .cancel = NULL};
     /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
-    fo_upstream_block_run(up, &fanout);
+    int rc = fo_upstream_block_run(up, &fanout, &w);
     fo_handle_finish(&c->req, &fanout, resp);
+    return rc == -ECONNRESET ? rc : 0;
 }
 
 /* Makes blocking sends time out instead of hanging on a client that never reads: write_all
@@ -159,6 +173,7 @@ static void set_send_timeout(int fd, int timeout_ms) {
 
 int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts *opts) {
     int timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms : 10000;
+    int idle_ms = opts->keepalive_timeout_ms > 0 ? opts->keepalive_timeout_ms : timeout_ms;
     conn *c = malloc(sizeof *c);
     if (!c) {
         close(fd);
@@ -172,7 +187,10 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
     int answered = 0, linger = 1;
     for (;;) {
         fo_response resp;
-        read_result r = read_request(c, now_ms() + timeout_ms);
+        /* The first request is due whole from the start; a next one first has to begin. */
+        int started = answered == 0 || c->len > 0;
+        read_result r = read_request(c, now_ms() + (started ? timeout_ms : idle_ms), started,
+                                     timeout_ms);
         if (r == READ_CLOSED || (r == READ_TIMEOUT && !fo_http_parser_mid_request(&c->parser))) {
             /* The client left, or never started a request: there is nobody to answer. */
             linger = 0;
@@ -193,7 +211,11 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
         /* max_requests <= 0 means no limit. The last request allowed is told so, with
          * "Connection: close", so the client does not send another one into a closing socket. */
         if (opts->max_requests > 0 && answered + 1 >= opts->max_requests) c->req.keep_alive = 0;
-        handle(c, up, &resp);
+        if (handle(c, up, opts, &resp) != 0) {
+            fo_response_free(&resp); /* the client left: nobody to answer */
+            linger = 0;
+            break;
+        }
         int keep_alive = resp.keep_alive && c->req.keep_alive;
         resp.keep_alive = keep_alive;
         if (send_response(c, &resp, timeout_ms) != 0) {

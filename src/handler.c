@@ -60,6 +60,9 @@ static void describe_failure(const fo_call *call, char *out, size_t cap) {
     case FO_CALL_IO:
         snprintf(out, cap, "upstream /%d/: I/O error: %s\n", call->ms, call->error);
         break;
+    case FO_CALL_CANCELLED:
+        snprintf(out, cap, "upstream /%d/: cancelled: %s\n", call->ms, call->error);
+        break;
     case FO_CALL_PENDING:
     case FO_CALL_OK:
     default:
@@ -69,15 +72,18 @@ static void describe_failure(const fo_call *call, char *out, size_t cap) {
 }
 
 /* The call that decides a failed page, or NULL when all succeeded. A timeout wins over other
- * failures, because a 504 tells the operator something more specific than a 502. */
+ * failures, because a 504 tells the operator something more specific than a 502; a call that
+ * failed wins over the calls cancelled because of it. Calls cancelled with none failed (the
+ * client left) still make the page a 502, which nobody reads. */
 static const fo_call *failed_call(const fo_fanout *fanout) {
-    const fo_call *failed = NULL;
+    const fo_call *failed = NULL, *cancelled = NULL;
     for (int i = 0; i < FO_FANOUT_CALLS; i++) {
         const fo_call *call = &fanout->calls[i];
         if (call->outcome == FO_CALL_TIMEOUT) return call;
-        if (call->outcome != FO_CALL_OK && failed == NULL) failed = call;
+        if (fo_call_failed(call) && failed == NULL) failed = call;
+        if (call->outcome != FO_CALL_OK && cancelled == NULL) cancelled = call;
     }
-    return failed;
+    return failed ? failed : cancelled;
 }
 
 void fo_handle_finish(const fo_request *req, fo_fanout *fanout, fo_response *resp) {

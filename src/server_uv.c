@@ -1,12 +1,27 @@
 /* An HTTP/1.1 server on a libuv loop.
  *
- * A connection is in one of three states: reading a request (the header timer runs), waiting
- * for the answer to a request it handed out (it reads nothing more, so a client cannot pile up
- * work), or idle between keep-alive requests (the idle timer runs). Answers are written in the
- * order the requests came. A connection that must close after an answer shuts its sending side
- * down and drains what the client still sends for a moment before closing ("lingering close"),
- * so the client reads the answer instead of a reset: its way out is the conn_phase below, open,
- * flushing, lingering, closed, in that order only.
+ * What a connection is doing with its requests is its serve_state (below): idle between
+ * requests (the idle timer runs), reading one (the header deadline runs, from the first byte
+ * after idle, whatever the bytes are), or waiting for the answer to a request it handed out
+ * (no timer; it parses nothing more, so a client cannot pile up work). Only a whole request
+ * moves a connection out of reading, so a client that trickles bare line breaks, which llhttp
+ * skips without starting a message, is still dropped at the header deadline. Answers are
+ * written in the order the requests came.
+ *
+ * While a request is out, the connection keeps reading when the application asked to hear of
+ * a client that leaves (fo_conn_uv_watch_gone): an end of stream or a reset then closes the
+ * connection and tells the application at once, so that it stops the work (the fan-out's calls)
+ * nobody will read. Bytes that come meanwhile (a pipelined request) are kept, up to
+ * GONE_READ_MAX; past that the connection stops reading until the answer.
+ *
+ * A connection that must close after an answer shuts its sending side down and drains what the
+ * client still sends for a moment before closing ("lingering close"), so the client reads the
+ * answer instead of a reset: its way out is the conn_phase below, open, flushing, lingering,
+ * closed, in that order only.
+ *
+ * Reading: libuv asks for a buffer before each read. A connection with nothing buffered reads
+ * into the server's one slab and keeps only what the parser left over (the start of the next
+ * request), so an idle or waiting connection holds no read buffer at all.
  *
  * Memory: a connection is freed only once both of its handles are closed and no request of it
  * is still out with the application. */
@@ -20,8 +35,13 @@
 #include <string.h>
 #include <unistd.h>
 
-
-#define READ_CHUNK 16384
+/* The server's shared read buffer, and what a connection adds to its own buffer when a request
+ * arrives in pieces. */
+#define SLAB_BYTES 65536
+#define READ_CHUNK 4096
+/* Bytes kept from a client while its request is out with the application, before reading
+ * stops until the answer. */
+#define GONE_READ_MAX 16384
 #define LINGER_MS 2000
 /* Answers queued on a connection and not yet taken by the kernel. A client that pipelines
  * requests but does not read the answers stops being read at this many, instead of making us
@@ -32,6 +52,13 @@
 #define ACCEPT_BACKOFF_MS 250
 
 typedef enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER } timer_kind;
+
+/* What a connection is doing with its requests, while it is open. */
+typedef enum {
+    SERVE_IDLE,    /* no byte of the next request yet: the idle (keep-alive) timer runs */
+    SERVE_READING, /* a request is arriving: the header deadline runs from its first byte */
+    SERVE_WAITING, /* a request is out with the application until fo_conn_uv_respond */
+} serve_state;
 
 /* Where a connection is on its way out; it only moves forward. */
 typedef enum {
@@ -49,16 +76,20 @@ struct fo_conn_uv {
     fo_conn_uv *prev, *next;
     fo_http_parser parser;
     fo_request req;
-    char *buf; /* received bytes not yet parsed (pipelined requests) */
+    char *buf; /* received bytes not yet parsed (pipelined requests), or the server's slab */
     size_t len, cap;
+    int in_slab; /* buf is the server's slab, for the length of one on_read */
     timer_kind timer_kind;
-    int handles_open; /* tcp and timer: freed when both are closed */
-    int waiting;      /* a request is out with the application */
-    int in_process;   /* inside process(): respond must not re-enter it */
-    int reading;
-    int eof; /* the client will send no more */
+    serve_state serve;
     conn_phase phase;
+    int handles_open; /* tcp and timer: freed when both are closed */
+    int in_process;   /* inside process(): an answer must not re-enter it */
+    int reading;
+    int eof;    /* the client will send no more */
     int writes; /* writes queued and not completed */
+    /* While a request is out: told if the client leaves (fo_conn_uv_watch_gone). */
+    void (*gone_cb)(void *arg);
+    void *gone_arg;
 };
 
 typedef struct write_req {
@@ -72,6 +103,8 @@ static void start_reading(fo_conn_uv *c);
 
 static void maybe_drained(fo_server_uv *s) {
     if (s->stopping && s->n_conns == 0 && s->handles_closing == 0 && s->on_drained) {
+        free(s->slab); /* nothing reads any more */
+        s->slab = NULL;
         void (*cb)(fo_server_uv *) = s->on_drained;
         s->on_drained = NULL;
         cb(s);
@@ -82,6 +115,7 @@ static void resume_accepting(fo_server_uv *s);
 
 static void conn_free(fo_conn_uv *c) {
     fo_server_uv *s = c->server;
+    assert(!c->in_slab);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -97,7 +131,7 @@ static void conn_free(fo_conn_uv *c) {
 
 static void on_handle_closed(uv_handle_t *h) {
     fo_conn_uv *c = h->data;
-    if (--c->handles_open == 0 && !c->waiting) conn_free(c);
+    if (--c->handles_open == 0 && c->serve != SERVE_WAITING) conn_free(c);
 }
 
 static void conn_close(fo_conn_uv *c) {
@@ -107,17 +141,29 @@ static void conn_close(fo_conn_uv *c) {
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
+static void write_answer(fo_conn_uv *c, fo_response *resp);
+
+/* The server's own last answer on a connection (408, or 400 and its kind for bytes that are
+ * not HTTP): no request is out for it, so it does not go through fo_conn_uv_respond. */
+static void answer_and_close(fo_conn_uv *c, int status, const char *text) {
+    assert(c->serve != SERVE_WAITING);
+    fo_response r;
+    if (fo_response_text(&r, status, text, 0) != 0) {
+        conn_close(c);
+        return;
+    }
+    write_answer(c, &r);
+}
+
 static void on_timer(uv_timer_t *t) {
     fo_conn_uv *c = t->data;
-    if (c->timer_kind == TIMER_HEADER && fo_http_parser_mid_request(&c->parser) && !c->waiting) {
-        /* A client too slow to send its request: say so, then close. */
-        fo_response r;
-        if (fo_response_text(&r, 408, "request timeout\n", 0) == 0) {
-            c->waiting = 1; /* fo_conn_uv_respond expects an outstanding request */
-            c->server->pending++;
-            fo_conn_uv_respond(c, &r);
-            return;
-        }
+    c->timer_kind = TIMER_NONE;
+    /* A client too slow to send its request: say so, then close. Bare line breaks are no
+     * request begun: nobody to answer. */
+    if (c->phase == CONN_OPEN && c->serve == SERVE_READING &&
+        fo_http_parser_mid_request(&c->parser)) {
+        answer_and_close(c, 408, "request timeout\n");
+        return;
     }
     conn_close(c);
 }
@@ -125,6 +171,11 @@ static void on_timer(uv_timer_t *t) {
 static void arm_timer(fo_conn_uv *c, timer_kind kind, uint64_t ms) {
     c->timer_kind = kind;
     uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void stop_timer(fo_conn_uv *c) {
+    uv_timer_stop(&c->timer);
+    c->timer_kind = TIMER_NONE;
 }
 
 static void stop_reading(fo_conn_uv *c) {
@@ -135,17 +186,31 @@ static void stop_reading(fo_conn_uv *c) {
 
 /* The connection closes once its queued answers are written: it reads nothing more, and a
  * client that stops taking them is dropped after the idle timeout. While a request is out with
- * the application the timer waits: the answer arms it (fo_conn_uv_respond comes back here). */
+ * the application the timer waits: the answer arms it (write_answer comes back here). */
 static void close_after_writes(fo_conn_uv *c) {
     assert(c->phase == CONN_OPEN || c->phase == CONN_FLUSHING);
     c->phase = CONN_FLUSHING;
     stop_reading(c);
-    if (!c->waiting) arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
+    if (c->serve != SERVE_WAITING) arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
+}
+
+/* Closes now when nothing is queued, else once the queued answers are written. */
+static void close_when_flushed(fo_conn_uv *c) {
+    if (!c->writes && c->serve != SERVE_WAITING)
+        conn_close(c);
+    else
+        close_after_writes(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     fo_conn_uv *c = h->data;
+    fo_server_uv *s = c->server;
     (void)suggested;
+    assert(!c->in_slab);
+    if (c->len == 0 && s->slab) {
+        *buf = uv_buf_init(s->slab, SLAB_BYTES);
+        return;
+    }
     if (c->cap - c->len < READ_CHUNK) {
         size_t cap = c->len + READ_CHUNK;
         char *p = realloc(c->buf, cap);
@@ -159,89 +224,127 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(c->buf + c->len, (unsigned int)(c->cap - c->len));
 }
 
+/* After a read into the slab: what the parser left moves to a buffer of the connection's own,
+ * of its size; the slab is free for the next read. */
+static void leave_slab(fo_conn_uv *c) {
+    if (!c->in_slab) return;
+    c->in_slab = 0;
+    char *slab = c->buf;
+    c->buf = NULL;
+    c->cap = 0;
+    if (c->len == 0 || c->phase == CONN_CLOSED) {
+        c->len = 0;
+        return;
+    }
+    char *own = malloc(c->len);
+    if (!own) {
+        c->len = 0;
+        conn_close(c);
+        return;
+    }
+    memcpy(own, slab, c->len);
+    c->buf = own;
+    c->cap = c->len;
+}
+
+/* The client closed or reset while its request was out: the connection closes, and the
+ * application, if it asked (fo_conn_uv_watch_gone), hears of it and stops working on it. Its
+ * answer, when it comes, is dropped. */
+static void client_gone(fo_conn_uv *c) {
+    void (*cb)(void *) = c->gone_cb;
+    void *arg = c->gone_arg;
+    c->gone_cb = NULL;
+    c->server->gone++;
+    conn_close(c);
+    cb(arg);
+}
+
+static void on_read_error(fo_conn_uv *c, ssize_t nread) {
+    stop_reading(c);
+    if (c->serve == SERVE_WAITING && c->gone_cb) {
+        client_gone(c);
+        return;
+    }
+    if (nread == UV_EOF) {
+        /* A half-close: answer what is complete, then close. */
+        c->eof = 1;
+        process(c);
+        if (c->phase == CONN_OPEN) close_when_flushed(c);
+    } else if (c->serve != SERVE_WAITING) {
+        conn_close(c); /* reset: nothing to answer */
+    } else {
+        c->eof = 1;
+        close_after_writes(c);
+    }
+}
+
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fo_conn_uv *c = stream->data;
-    (void)buf;
     if (nread == 0) return;
+    if (nread > 0 && buf->base == c->server->slab) {
+        assert(c->len == 0);
+        free(c->buf); /* empty: the slab takes its place for this read */
+        c->buf = c->server->slab;
+        c->cap = SLAB_BYTES;
+        c->in_slab = 1;
+    } else if (nread > 0) {
+        assert(buf->base == c->buf + c->len);
+    }
     if (c->phase == CONN_LINGERING) {
         /* Draining after our last answer: discard everything until EOF or the linger timer. */
-        if (nread < 0)
-            conn_close(c);
-        else
-            c->len = 0;
+        c->len = 0;
+        leave_slab(c);
+        if (nread < 0) conn_close(c);
         return;
     }
     if (nread < 0) {
-        stop_reading(c);
-        if (nread == UV_EOF) {
-            /* A half-close: answer what is complete, then close. */
-            c->eof = 1;
-            process(c);
-            if (!c->waiting && !c->writes)
-                conn_close(c);
-            else
-                close_after_writes(c);
-        } else if (!c->waiting) {
-            conn_close(c); /* reset: nothing to answer */
-        } else {
-            c->eof = 1;
-            close_after_writes(c);
-        }
+        on_read_error(c, nread);
         return;
     }
     c->len += (size_t)nread;
-    if (c->timer_kind != TIMER_HEADER)
+    if (c->serve == SERVE_IDLE) {
+        /* The first byte after idle starts the header deadline, whatever it is. */
+        c->serve = SERVE_READING;
         arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
+    }
     process(c);
+    leave_slab(c);
 }
 
-/* Hands out every complete request in the buffer, one at a time. */
+/* Hands out every complete request in the buffer, one at a time, then decides what the
+ * connection waits for next. */
 static void process(fo_conn_uv *c) {
     if (c->in_process) return;
     c->in_process = 1;
-    while (!c->waiting && c->phase == CONN_OPEN && c->len > 0 &&
+    while (c->serve != SERVE_WAITING && c->phase == CONN_OPEN && c->len > 0 &&
            c->writes < MAX_QUEUED_WRITES) {
         size_t used = 0;
         int rc = fo_http_parse(&c->parser, c->buf, c->len, &c->req, &used);
         memmove(c->buf, c->buf + used, c->len - used);
         c->len -= used;
         if (rc == FO_HTTP_NEED_MORE) break;
-        c->waiting = 1;
-        c->server->pending++;
         if (rc == FO_HTTP_ERROR) {
-            fo_response r;
-            if (fo_response_text(&r, c->parser.error_status, c->parser.error_text, 0) != 0) {
-                c->waiting = 0;
-                c->server->pending--;
-                conn_close(c);
-                break;
-            }
-            fo_conn_uv_respond(c, &r);
+            answer_and_close(c, c->parser.error_status, c->parser.error_text);
             break;
         }
         if (c->eof || c->server->stopping) c->req.keep_alive = 0;
-        uv_timer_stop(&c->timer);
-        c->timer_kind = TIMER_NONE;
+        stop_timer(c);
+        c->serve = SERVE_WAITING;
+        c->server->pending++;
         c->server->on_request(c, &c->req, c->server->data);
     }
     c->in_process = 0;
     if (c->phase != CONN_OPEN) return;
-    if (c->waiting) {
-        stop_reading(c);
+    if (c->serve == SERVE_WAITING) {
+        /* Reading goes on only to hear of a client that leaves, and not without bound. */
+        if (c->gone_cb && !c->eof && c->len < GONE_READ_MAX)
+            start_reading(c);
+        else
+            stop_reading(c);
         return;
     }
-    if (c->eof) {
-        if (!c->writes)
-            conn_close(c);
-        else
-            close_after_writes(c);
-        return;
-    }
-    if (c->server->stopping && !fo_http_parser_mid_request(&c->parser)) {
-        if (!c->writes)
-            conn_close(c);
-        else
-            close_after_writes(c);
+    if (c->eof || (c->server->stopping && !fo_http_parser_mid_request(&c->parser))) {
+        close_when_flushed(c);
         return;
     }
     if (c->writes >= MAX_QUEUED_WRITES) {
@@ -252,12 +355,10 @@ static void process(fo_conn_uv *c) {
             arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
         return;
     }
-    if (fo_http_parser_mid_request(&c->parser) || c->len > 0) {
-        if (c->timer_kind != TIMER_HEADER)
-            arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
-    } else if (c->timer_kind != TIMER_IDLE) {
+    if (c->serve == SERVE_READING && c->timer_kind != TIMER_HEADER)
+        arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
+    else if (c->serve == SERVE_IDLE && c->timer_kind != TIMER_IDLE)
         arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
-    }
     start_reading(c);
 }
 
@@ -291,7 +392,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static void finish_connection(fo_conn_uv *c) {
     assert(c->phase != CONN_OPEN);
     /* A request still out with the application is answered first: its write comes back here. */
-    if (c->phase != CONN_FLUSHING || c->waiting) return;
+    if (c->phase != CONN_FLUSHING || c->serve == SERVE_WAITING) return;
     stop_reading(c);
     c->shutdown_req.data = c;
     if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) conn_close(c);
@@ -310,7 +411,8 @@ static void on_write(uv_write_t *req, int status) {
     }
     if (c->phase == CONN_FLUSHING && c->writes == 0)
         finish_connection(c);
-    else if (c->phase == CONN_OPEN && !c->waiting && c->writes == MAX_QUEUED_WRITES - 1)
+    else if (c->phase == CONN_OPEN && c->serve != SERVE_WAITING &&
+             c->writes == MAX_QUEUED_WRITES - 1)
         process(c);
 }
 
@@ -353,16 +455,14 @@ static int send_bytes(fo_conn_uv *c, char *data, size_t len) {
     return 0;
 }
 
-void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
-    fo_server_uv *s = c->server;
-    c->waiting = 0;
-    s->pending--;
-    if (c->phase == CONN_CLOSED) {
-        fo_response_free(resp);
-        if (c->handles_open == 0) conn_free(c);
-        return;
-    }
-    if (c->eof || s->stopping) resp->keep_alive = 0;
+/* Sends resp (and frees it) on a connection that has no request out, then carries on: closes
+ * after it when it does not keep the connection alive, else serves what is buffered. A
+ * connection already flushing (the client half-closed, or the server is stopping) still gets
+ * the answer to the request it had out, as its last. */
+static void write_answer(fo_conn_uv *c, fo_response *resp) {
+    assert((c->phase == CONN_OPEN || c->phase == CONN_FLUSHING) && c->serve != SERVE_WAITING);
+    if (c->eof || c->server->stopping || c->phase == CONN_FLUSHING) resp->keep_alive = 0;
+    int keep_alive = resp->keep_alive;
     size_t len = 0;
     char *data = fo_response_format(resp, &len);
     fo_response_free(resp);
@@ -371,12 +471,38 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
         return;
     }
     if (send_bytes(c, data, len) != 0) return;
-    if (!resp->keep_alive) close_after_writes(c);
+    if (!keep_alive) close_after_writes(c);
     if (c->phase == CONN_FLUSHING) {
         if (c->writes == 0) finish_connection(c); /* else on_write does, after the last */
         return;
     }
     process(c);
+}
+
+void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
+    fo_server_uv *s = c->server;
+    assert(c->serve == SERVE_WAITING); /* exactly one answer per request handed out */
+    assert(s->pending > 0);
+    /* Bytes that came while the request was out are the next request's beginning. */
+    c->serve = c->len > 0 ? SERVE_READING : SERVE_IDLE;
+    c->gone_cb = NULL;
+    s->pending--;
+    if (c->phase == CONN_CLOSED) {
+        fo_response_free(resp);
+        if (c->handles_open == 0) conn_free(c);
+        return;
+    }
+    write_answer(c, resp);
+}
+
+void fo_conn_uv_watch_gone(fo_conn_uv *c, void (*cb)(void *arg), void *arg) {
+    assert(c->serve == SERVE_WAITING && cb);
+    c->gone_cb = cb;
+    c->gone_arg = arg;
+    /* Inside process() (the request callback), process decides about reading once it returns;
+     * from later on, start reading now. */
+    if (!c->in_process && c->phase == CONN_OPEN && !c->eof && c->len < GONE_READ_MAX)
+        start_reading(c);
 }
 
 /* Accepting: libuv watches a listening socket through a handle, and offers no way to stop
@@ -490,8 +616,12 @@ static void on_connection(uv_stream_t *listener, int status) {
         return;
     }
     c->server = s;
-    uv_tcp_init(s->loop, &c->tcp);
-    uv_timer_init(s->loop, &c->timer);
+    /* Neither can fail on a live loop (libuv only zeroes fields); asserted, not ignored. */
+    int rc = uv_tcp_init(s->loop, &c->tcp);
+    assert(rc == 0);
+    rc = uv_timer_init(s->loop, &c->timer);
+    assert(rc == 0);
+    (void)rc;
     c->tcp.data = c;
     c->timer.data = c;
     c->handles_open = 2;
@@ -506,6 +636,8 @@ static void on_connection(uv_stream_t *listener, int status) {
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    /* A new connection's first request must arrive within the header timeout. */
+    c->serve = SERVE_READING;
     arm_timer(c, TIMER_HEADER, s->opts.header_timeout_ms);
     start_reading(c);
     if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns)
@@ -523,7 +655,11 @@ void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts
     s->on_request = on_request;
     s->data = data;
     s->accept_state = FO_ACCEPTING;
-    uv_timer_init(loop, &s->backoff);
+    /* Without the slab (no memory for it) each connection reads into a buffer of its own. */
+    s->slab = malloc(SLAB_BYTES);
+    int rc = uv_timer_init(loop, &s->backoff);
+    assert(rc == 0);
+    (void)rc;
     s->backoff.data = s;
 }
 
@@ -570,7 +706,8 @@ void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
         next = c->next;
         /* A request being read or served is finished first (it is answered with
          * "Connection: close"); idle connections close now, or once their answers are out. */
-        if (c->phase == CONN_CLOSED || c->waiting || fo_http_parser_mid_request(&c->parser))
+        if (c->phase == CONN_CLOSED || c->serve == SERVE_WAITING ||
+            fo_http_parser_mid_request(&c->parser))
             continue;
         if (c->writes && c->phase != CONN_LINGERING)
             close_after_writes(c);

@@ -31,6 +31,21 @@ void fo_fanout_release(fo_fanout *f) {
     }
 }
 
+void fo_fanout_cancel_pending(fo_fanout *f, const char *why) {
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        fo_call *call = &f->calls[i];
+        if (call->outcome != FO_CALL_PENDING) continue;
+        call->outcome = FO_CALL_CANCELLED;
+        snprintf(call->error, sizeof call->error, "%s", why);
+        f->done++;
+    }
+}
+
+int fo_call_failed(const fo_call *call) {
+    return call->outcome != FO_CALL_PENDING && call->outcome != FO_CALL_OK &&
+           call->outcome != FO_CALL_CANCELLED;
+}
+
 int fo_country_parse(const char *json, size_t len, char *name, size_t cap, const char **why) {
     if (len == 0) {
         *why = "empty body";

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -51,6 +52,10 @@ fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg) {
         return NULL;
     }
     return u;
+}
+
+void fo_upstream_block_wakeup(fo_upstream_block *u) {
+    curl_multi_wakeup(u->multi);
 }
 
 void fo_upstream_block_free(fo_upstream_block *u) {
@@ -112,7 +117,38 @@ static int errno_of(CURLMcode mc) {
     return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 }
 
-int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f) {
+/* Ends a run early: the calls still running leave the multi handle, which closes their
+ * connections (so the API stops waiting on them too), and are marked cancelled with why. */
+static void stop_rest(fo_upstream_block *u, fo_fanout *f, const char *why) {
+    for (int i = 0; i < FO_FANOUT_CALLS; i++)
+        detach(u, i);
+    fo_fanout_cancel_pending(f, why);
+    f->end_ns = fo_now_ns();
+}
+
+/* 1 when one of f's calls has failed. */
+static int any_failed(const fo_fanout *f) {
+    for (int i = 0; i < FO_FANOUT_CALLS; i++)
+        if (fo_call_failed(&f->calls[i])) return 1;
+    return 0;
+}
+
+/* What the client's socket, reported readable, says. */
+typedef enum { CLIENT_QUIET, CLIENT_SENT, CLIENT_GONE } client_state;
+
+static client_state peek_client(int fd) {
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return CLIENT_SENT;
+    if (n == 0) return CLIENT_GONE;
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? CLIENT_QUIET : CLIENT_GONE;
+}
+
+static int cancelled(const fo_upstream_watch *w) {
+    return w && w->cancel && atomic_load(w->cancel);
+}
+
+int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f, const fo_upstream_watch *w) {
     f->start_ns = fo_now_ns();
     f->done = 0;
     for (int i = 0; i < FO_FANOUT_CALLS; i++) {
@@ -122,14 +158,33 @@ int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f) {
         if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
         u->added[i] = 1;
     }
+    int watch_fd = w ? w->client_fd : -1;
     for (;;) {
         int running = 0;
         CURLMcode mc = curl_multi_perform(u->multi, &running);
         if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
         drain_done(u, f);
         if (running == 0) break;
-        mc = curl_multi_poll(u->multi, NULL, 0, POLL_MS, NULL);
+        if (!u->cfg->no_cancel && any_failed(f)) {
+            /* One failed call decides the page: the others are not waited for. */
+            stop_rest(u, f, "another call of the page failed");
+            return 0;
+        }
+        if (cancelled(w)) {
+            stop_rest(u, f, "the client left");
+            return -ECONNRESET;
+        }
+        struct curl_waitfd client = {.fd = watch_fd, .events = CURL_WAIT_POLLIN};
+        mc = curl_multi_poll(u->multi, &client, watch_fd >= 0 ? 1 : 0, POLL_MS, NULL);
         if (mc != CURLM_OK) return abandon(u, f, errno_of(mc), curl_multi_strerror(mc));
+        if (watch_fd >= 0 && client.revents) {
+            client_state cs = peek_client(watch_fd);
+            if (cs == CLIENT_GONE) {
+                stop_rest(u, f, "the client left");
+                return -ECONNRESET;
+            }
+            if (cs == CLIENT_SENT) watch_fd = -1;
+        }
     }
     /* running == 0 means every transfer ended, so every message has been read; a call still
      * pending here would be a curl bug, and is failed rather than left undecided. */

@@ -15,6 +15,7 @@
  * calls go to one shard, the shards in turn. */
 #include "fanout/upstream_uv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,29 @@ static CURL *take_easy(fo_upstream_uv *u) {
     return u->n_idle ? u->idle[--u->n_idle] : curl_easy_init();
 }
 
+/* Ends job j, whose calls have all ended: the fan-out's time, its callback, its memory. */
+static void job_end(fo_upstream_uv *u, job *j) {
+    assert(j->remaining == 0);
+    j->f->end_ns = fo_now_ns();
+    j->f->run = NULL;
+    u->active--;
+    j->cb(j->f, j->data);
+    free(j);
+}
+
+/* Stops j's calls still running: taken out of their multi handle, which closes their
+ * connections (so the API stops waiting on them too), and marked cancelled with why. */
+static void job_stop_rest(fo_upstream_uv *u, job *j, const char *why) {
+    for (int i = 0; i < FO_FANOUT_CALLS; i++) {
+        if (!j->easy[i]) continue;
+        curl_multi_remove_handle(j->sh->multi, j->easy[i]);
+        release_easy(u, j->easy[i]);
+        j->easy[i] = NULL;
+    }
+    fo_fanout_cancel_pending(j->f, why);
+    j->remaining = 0;
+}
+
 static void collect_done(shard *sh) {
     fo_upstream_uv *u = sh->u;
     CURLMsg *msg;
@@ -162,17 +186,17 @@ static void collect_done(shard *sh) {
         call_ref *ref = NULL;
         curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&ref);
         job *j = ref->job;
-        fo_call_finish(&j->f->calls[ref->index], easy, result);
+        fo_call *call = &j->f->calls[ref->index];
+        fo_call_finish(call, easy, result);
         curl_multi_remove_handle(sh->multi, easy);
         release_easy(u, easy);
         j->easy[ref->index] = NULL;
         j->f->done++;
-        if (--j->remaining == 0) {
-            j->f->end_ns = fo_now_ns();
-            u->active--;
-            j->cb(j->f, j->data);
-            free(j);
-        }
+        j->remaining--;
+        /* One failed call decides the page: the others are not waited for. */
+        if (j->remaining > 0 && fo_call_failed(call) && !u->cfg->no_cancel)
+            job_stop_rest(u, j, "another call of the page failed");
+        if (j->remaining == 0) job_end(u, j);
     }
 }
 
@@ -279,8 +303,16 @@ int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void 
         return rc;
     }
     j->remaining = FO_FANOUT_CALLS;
+    f->run = j;
     u->active++;
     return 0;
+}
+
+void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why) {
+    job *j = f->run;
+    assert(j && j->f == f && j->remaining > 0);
+    job_stop_rest(u, j, why);
+    job_end(u, j);
 }
 
 int fo_upstream_uv_active(const fo_upstream_uv *u) {

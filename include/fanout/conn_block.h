@@ -6,8 +6,12 @@
 #include "fanout/upstream_block.h"
 
 typedef struct fo_conn_block_opts {
-    int header_timeout_ms; /* the whole request must arrive within this */
+    /* A request must arrive whole within this: the first from the connection's start, the next
+     * ones from their first byte, whatever it is (bare line breaks count). */
+    int header_timeout_ms;
+    int keepalive_timeout_ms; /* how long an idle connection waits for a next request; 0: as header */
     int max_requests;      /* requests served on the connection before closing it; 1 = close after each */
+    int no_cancel;         /* 1: a client that leaves mid-page does not stop its fan-out */
 } fo_conn_block_opts;
 
 /* Serves fd until the client closes, a timeout, an error or max_requests; closes fd.

@@ -59,6 +59,8 @@ struct fo_server_uv {
     void (*on_drained)(fo_server_uv *s); /* after stop: called once nothing is left open */
     uint64_t accept_errors;              /* accept failures (e.g. EMFILE) survived */
     uint64_t pauses; /* times accepting stopped at the cap or for want of descriptors */
+    uint64_t gone;   /* clients that left while their request was out (fo_conn_uv_watch_gone) */
+    char *slab;      /* the read buffer every connection with nothing buffered reads into */
 };
 
 /* Sets the server up on loop; no socket yet. */
@@ -77,7 +79,17 @@ int fo_server_uv_port(fo_server_uv *s);
  * and be sent, then close the rest; on_drained (may be NULL) runs once all is closed. */
 void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s));
 
-/* Answers the request given to the callback; takes ownership of resp's body. */
+/* Answers the request given to the callback; takes ownership of resp's body. Exactly once per
+ * request handed out (asserted). */
 void fo_conn_uv_respond(fo_conn_uv *conn, fo_response *resp);
+
+/* Asks, for the request now out on conn, to be told by cb(arg) on the loop if the client closes
+ * or resets its connection before the answer: the connection then keeps reading while the
+ * request is out (keeping what a pipelining client sends, up to a bound), and on an end of
+ * stream or a reset closes and calls cb once, so the application can stop the work nobody
+ * will read. A client that half-closes after its request counts as gone, as in nginx. The
+ * application must still call fo_conn_uv_respond (its answer is then dropped), from cb or
+ * later. fo_conn_uv_respond ends the watch. */
+void fo_conn_uv_watch_gone(fo_conn_uv *conn, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -19,6 +19,11 @@ typedef struct fo_upstream_cfg {
     /* Idle connections a runner keeps for reuse. The uv runner needs one for every call it may
      * have in flight, or it closes and reopens connections under load; 0 = 4096. */
     long pool;
+    /* 0 (the default): a fan-out ends as soon as one call fails (its page answers 502 or 504
+     * at once), and the engines stop a page's calls when its client leaves. 1: every call runs
+     * to its end and nobody watches for clients that leave, the behaviour before cancellation,
+     * kept so that a run can show what not cancelling costs (fanout-server --no-cancel). */
+    int no_cancel;
 } fo_upstream_cfg;
 
 typedef enum fo_call_outcome {
@@ -29,6 +34,7 @@ typedef enum fo_call_outcome {
     FO_CALL_HTTP_STATUS, /* answered, but not 200 */
     FO_CALL_BAD_BODY,    /* 200 whose body is not a country object */
     FO_CALL_IO,          /* anything else: reset, closed mid-body, ... */
+    FO_CALL_CANCELLED,   /* stopped before its end: another call failed, or the client left */
 } fo_call_outcome;
 
 typedef struct fo_call {
@@ -46,7 +52,14 @@ typedef struct fo_fanout {
     fo_call calls[FO_FANOUT_CALLS];
     uint64_t start_ns, end_ns; /* monotonic clock around the whole fan-out */
     int done;                  /* calls finished so far */
+    void *run;                 /* the runner's own record while the calls run (upstream_uv) */
 } fo_fanout;
+
+/* Ends every call of f still pending as FO_CALL_CANCELLED, with why as its error. */
+void fo_fanout_cancel_pending(fo_fanout *f, const char *why);
+
+/* 1 when call ended in a way that decides its page (failed, not cancelled). */
+int fo_call_failed(const fo_call *call);
 
 /* Resets f and plans the calls for a page at ms: ms, 2*ms, ms/2 (in that order). */
 void fo_fanout_plan(fo_fanout *f, int ms);

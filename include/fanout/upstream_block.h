@@ -5,6 +5,8 @@
 #ifndef FANOUT_UPSTREAM_BLOCK_H
 #define FANOUT_UPSTREAM_BLOCK_H
 
+#include <stdatomic.h>
+
 #include "fanout/upstream.h"
 
 typedef struct fo_upstream_block fo_upstream_block;
@@ -16,9 +18,25 @@ typedef struct fo_upstream_block fo_upstream_block;
 /* cfg must outlive the runner. NULL when out of memory or when curl cannot be set up. */
 fo_upstream_block *fo_upstream_block_new(const fo_upstream_cfg *cfg);
 
-/* Runs the planned calls of f until all end; fills outcomes and the times. 0, or -errno when the
- * fan-out could not be run at all (every call is then marked failed). */
-int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f);
+/* What a run watches besides its calls, to stop early for a client that has left. */
+typedef struct fo_upstream_watch {
+    /* >= 0: the client's socket, watched while the calls run: its end of stream or a reset
+     * stops the run. Bytes from the client (a pipelined request) end the watching, since what
+     * follows them cannot be seen without reading them. -1: not watched. */
+    int client_fd;
+    /* Non-NULL: another thread sets it, then calls fo_upstream_block_wakeup, to stop the run. */
+    const atomic_int *cancel;
+} fo_upstream_watch;
+
+/* Runs the planned calls of f until all end, or until one fails (the others are then cancelled,
+ * unless cfg->no_cancel), or until what w watches says the client left (w may be NULL); fills
+ * outcomes and the times. 0; -ECONNRESET when the client left (the calls still running are
+ * cancelled); or -errno when the fan-out could not be run at all (every call is then marked
+ * failed). */
+int fo_upstream_block_run(fo_upstream_block *u, fo_fanout *f, const fo_upstream_watch *w);
+
+/* Wakes the thread running u's fan-out from another thread, to see its watch's cancel flag. */
+void fo_upstream_block_wakeup(fo_upstream_block *u);
 
 void fo_upstream_block_free(fo_upstream_block *u);
 

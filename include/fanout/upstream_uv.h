@@ -9,7 +9,8 @@
 
 typedef struct fo_upstream_uv fo_upstream_uv;
 
-/* Called once per fan-out, on the loop, when its three calls have ended. */
+/* Called once per fan-out, on the loop, when its three calls have ended, or as soon as one has
+ * failed (the others are then cancelled; unless cfg->no_cancel). */
 typedef void (*fo_fanout_cb)(fo_fanout *f, void *data);
 
 /* cfg must outlive the runner. NULL when out of memory. */
@@ -18,6 +19,11 @@ fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg);
 /* Starts the planned calls of f; cb runs when all have ended (never from inside this call).
  * f must stay valid until then. 0, or -errno. */
 int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void *data);
+
+/* Ends the fan-out f, started and not ended, now: its calls still running stop (their
+ * connections close) and end as FO_CALL_CANCELLED with why, and its callback runs before this
+ * returns. For a page whose client has left. */
+void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why);
 
 /* Fan-outs still running. */
 int fo_upstream_uv_active(const fo_upstream_uv *u);

@@ -122,6 +122,16 @@ static void on_delay_over(uv_timer_t *t) {
     uv_close((uv_handle_t *)t, on_delayed_closed);
 }
 
+/* The client (the server's call) left before its delay was over: nobody waits for this answer
+ * any more, so it stops counting as in flight and its timer stops. */
+static void on_client_gone(void *data) {
+    delayed *d = data;
+    atomic_fetch_sub(&d->a->cfg->stats->in_flight, 1);
+    uv_timer_stop(&d->timer);
+    respond_text(d->conn, 499, "client closed request\n", 0); /* dropped by the connection */
+    uv_close((uv_handle_t *)&d->timer, on_delayed_closed);
+}
+
 static json_t *stats_json(const api_stats *st) {
     return json_pack("{s:I, s:I, s:I}", "served", (json_int_t)atomic_load(&st->served), "in_flight",
                      (json_int_t)atomic_load(&st->in_flight), "peak_in_flight",
@@ -186,6 +196,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     d->timer.data = d;
     uv_timer_start(&d->timer, on_delay_over, (uint64_t)ms, 0);
     count_waiting(st);
+    fo_conn_uv_watch_gone(conn, on_client_gone, d);
 }
 
 static void on_drained(fo_server_uv *s) {

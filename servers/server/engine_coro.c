@@ -51,10 +51,23 @@ static void on_fanout_done(fo_fanout *f, void *data) {
     fo_coro_resume(data);
 }
 
+/* A fan-out parked on: what its client's leaving needs to stop it. */
+typedef struct parked_fanout {
+    coro_engine *e;
+    fo_fanout *f;
+} parked_fanout;
+
+/* The client left while the coroutine was parked on its fan-out: stop the calls, which resumes
+ * the coroutine (on_fanout_done); its answer, a 502 nobody reads, is dropped. */
+static void on_client_gone(void *data) {
+    parked_fanout *pf = data;
+    fo_upstream_uv_cancel(pf->e->ls.upstream, pf->f, "the client left");
+}
+
 /* Runs the planned calls of f, parking the coroutine until all have ended: the blocking call,
  * as fo_upstream_block_run is for prefork and threads. When they cannot even be started every
  * call is failed, so fo_handle_finish answers 502 as it does for a failed blocking run. */
-static void run_fanout(coro_engine *e, fo_fanout *f) {
+static void run_fanout(coro_engine *e, fo_conn_uv *conn, fo_fanout *f) {
     if (fo_upstream_uv_start(e->ls.upstream, f, on_fanout_done, fo_coro_self()) != 0) {
         for (int i = 0; i < FO_FANOUT_CALLS; i++) {
             f->calls[i].outcome = FO_CALL_IO;
@@ -63,6 +76,8 @@ static void run_fanout(coro_engine *e, fo_fanout *f) {
         }
         return;
     }
+    parked_fanout pf = {.e = e, .f = f}; /* on this stack, which lives until the resume */
+    if (!e->ls.opts->upstream.no_cancel) fo_conn_uv_watch_gone(conn, on_client_gone, &pf);
     fo_coro_park();
 }
 
@@ -72,7 +87,7 @@ static void serve_request(void *arg) {
     fo_response resp;
     fo_fanout fanout;
     if (fo_handle_begin(a.req, &resp, &fanout) == FO_HANDLE_FANOUT) {
-        run_fanout(a.e, &fanout);
+        run_fanout(a.e, a.conn, &fanout);
         fo_handle_finish(a.req, &fanout, &resp);
     }
     fo_conn_uv_respond(a.conn, &resp);

@@ -89,7 +89,10 @@ static int worker(const fo_server_opts *o, int listen_fd) {
         fprintf(stderr, "fanout-server[%d]: cannot set up the upstream client\n", (int)getpid());
         return 1;
     }
-    fo_conn_block_opts co = {.header_timeout_ms = o->header_timeout_ms, .max_requests = 1};
+    fo_conn_block_opts co = {.header_timeout_ms = o->header_timeout_ms,
+                             .keepalive_timeout_ms = o->keepalive_timeout_ms,
+                             .max_requests = 1,
+                             .no_cancel = o->upstream.no_cancel};
     time_t last_log = 0;
     while (!stop_requested) {
         int fd = accept(listen_fd, NULL, NULL);

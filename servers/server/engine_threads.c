@@ -9,9 +9,14 @@
  * on a done queue, then wakes the loop with uv_async_send. Only the loop thread touches libuv
  * handles, so it sends the answer. With every thread busy, requests wait in arrival order.
  *
- * Answers that need no fan-out (404, 405, 400) are sent by the loop at once. */
+ * Answers that need no fan-out (404, 405, 400) are sent by the loop at once.
+ *
+ * A client that leaves while its page waits (the loop hears of it: fo_conn_uv_watch_gone) is
+ * dropped from the queue if no thread has taken its job yet; if one has, the job's cancel flag
+ * is set and that thread's fan-out woken, so its calls stop at once. */
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +37,19 @@
 
 /* One request handed to the pool. The request itself stays in its connection, unchanged until
  * it is answered (server_uv.h); the job passes between threads only under the lock. */
+/* Where a job is; it changes only under the engine's lock. */
+typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
+
 typedef struct job {
     struct job *next;
+    struct threads_engine *e;
     fo_conn_uv *conn; /* only the loop thread uses it */
     const fo_request *req;
     fo_fanout fanout;
     fo_response resp;
+    job_state state;
+    fo_upstream_block *up; /* while JOB_RUNNING: the thread's runner, to wake it */
+    atomic_int cancel;     /* set by the loop when the client has left */
 } job;
 
 typedef struct job_queue {
@@ -75,6 +87,21 @@ static void push(job_queue *q, job *j) {
     q->tail = j;
 }
 
+/* Takes j out of q, wherever it is; 1 when it was there. */
+static int unlink_job(job_queue *q, job *j) {
+    job *prev = NULL;
+    for (job *it = q->head; it; prev = it, it = it->next) {
+        if (it != j) continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            q->head = j->next;
+        if (q->tail == j) q->tail = prev;
+        return 1;
+    }
+    return 0;
+}
+
 static job *pop(job_queue *q) {
     job *j = q->head;
     if (j) {
@@ -94,14 +121,21 @@ static void *worker_main(void *arg) {
         while (!e->todo.head && !e->quit)
             pthread_cond_wait(&e->work, &e->lock);
         job *j = pop(&e->todo);
+        if (j) {
+            j->state = JOB_RUNNING;
+            j->up = up;
+        }
         pthread_mutex_unlock(&e->lock);
         if (!j) break; /* quit, and nothing left to do */
         /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
-        fo_upstream_block_run(up, &j->fanout);
+        fo_upstream_watch w = {.client_fd = -1, .cancel = &j->cancel};
+        fo_upstream_block_run(up, &j->fanout, &w);
         fo_handle_finish(j->req, &j->fanout, &j->resp);
         /* The wake-up is sent under the lock: the loop cannot answer this job, and so cannot
          * finish draining and close the async handle, before the send is over. */
         pthread_mutex_lock(&e->lock);
+        j->state = JOB_DONE;
+        j->up = NULL;
         push(&e->done, j);
         uv_async_send(&e->wake);
         pthread_mutex_unlock(&e->lock);
@@ -125,6 +159,25 @@ static void on_wake(uv_async_t *a) {
     }
 }
 
+/* On the loop: the client of j has left. A queued job is answered (a 502 the connection drops)
+ * and freed here, without a thread; a running one is told to stop; a done one is on its way. */
+static void on_client_gone(void *data) {
+    job *j = data;
+    threads_engine *e = j->e;
+    pthread_mutex_lock(&e->lock);
+    int was_queued = j->state == JOB_QUEUED && unlink_job(&e->todo, j);
+    if (j->state == JOB_RUNNING) {
+        atomic_store(&j->cancel, 1);
+        fo_upstream_block_wakeup(j->up);
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!was_queued) return;
+    fo_fanout_cancel_pending(&j->fanout, "the client left");
+    fo_handle_finish(j->req, &j->fanout, &j->resp);
+    fo_conn_uv_respond(j->conn, &j->resp);
+    free(j);
+}
+
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     threads_engine *e = data;
     fo_response resp;
@@ -142,12 +195,17 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         fo_conn_uv_respond(conn, &resp);
         return;
     }
+    j->e = e;
     j->conn = conn;
     j->req = req;
+    j->state = JOB_QUEUED;
+    j->up = NULL;
+    atomic_init(&j->cancel, 0);
     pthread_mutex_lock(&e->lock);
     push(&e->todo, j);
     pthread_cond_signal(&e->work);
     pthread_mutex_unlock(&e->lock);
+    if (!e->opts->upstream.no_cancel) fo_conn_uv_watch_gone(conn, on_client_gone, j);
 }
 
 static void on_drained(fo_server_uv *s) {

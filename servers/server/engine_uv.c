@@ -10,6 +10,7 @@
 
 /* A page in progress: the request stays valid in its connection until we respond. */
 typedef struct page {
+    fo_loop_serve *ls;
     fo_conn_uv *conn;
     const fo_request *req;
     fo_fanout fanout;
@@ -21,6 +22,13 @@ static void on_fanout_done(fo_fanout *f, void *data) {
     fo_handle_finish(p->req, f, &resp);
     fo_conn_uv_respond(p->conn, &resp);
     free(p);
+}
+
+/* The client left while its page waited on the API: stop the calls; the page's answer, a
+ * 502 nobody reads, is dropped by the connection. */
+static void on_client_gone(void *data) {
+    page *p = data;
+    fo_upstream_uv_cancel(p->ls->upstream, &p->fanout, "the client left");
 }
 
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
@@ -40,6 +48,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         fo_conn_uv_respond(conn, &resp);
         return;
     }
+    p->ls = ls;
     p->conn = conn;
     p->req = req;
     if (fo_upstream_uv_start(ls->upstream, &p->fanout, on_fanout_done, p) != 0) {
@@ -47,7 +56,9 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         free(p);
         fo_response_text(&resp, 502, "could not start the upstream calls\n", req->keep_alive);
         fo_conn_uv_respond(conn, &resp);
+        return;
     }
+    if (!ls->opts->upstream.no_cancel) fo_conn_uv_watch_gone(conn, on_client_gone, p);
 }
 
 /* One loop serving until a signal; used directly (one worker) or in each forked worker. */

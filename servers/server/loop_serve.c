@@ -11,6 +11,7 @@ static void on_drained(fo_server_uv *s) {
 
 int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
                       fo_request_cb on_request, void *data) {
+    ls->opts = o;
     int rc = uv_loop_init(&ls->loop);
     if (rc < 0) {
         fprintf(stderr, "fanout-server: cannot start a loop: %s\n", uv_strerror(rc));

@@ -16,6 +16,7 @@ typedef struct fo_loop_serve {
     uv_loop_t loop;
     fo_server_uv server;
     fo_upstream_uv *upstream; /* for the engine's on_request: start fan-outs here */
+    const fo_server_opts *opts;
     fo_loop_stop stop;
 } fo_loop_serve;
 

@@ -70,6 +70,10 @@ static void usage(FILE *f) {
             "                             fits, checked at start; prefork takes one at a time)\n"
             "  --keepalive-timeout MS     close idle keep-alive connections after MS (default 5000)\n"
             "  --header-timeout MS        drop a client whose request is not whole after MS (default 10000)\n"
+            "  --no-cancel                run every upstream call to its end: a page waits for all\n"
+            "                             three after one failed, and a client that leaves mid-page\n"
+            "                             does not stop its calls (the default stops them; this\n"
+            "                             shows what not cancelling costs)\n"
             "  --shutdown-timeout MS      on SIGTERM/SIGINT, wait this long for requests in flight\n"
             "                             (default 10000)\n"
             "  --stack-size BYTES         coro: each request's coroutine stack, %u to %u (default\n"
@@ -144,6 +148,7 @@ int main(int argc, char **argv) {
         {"shutdown-timeout", required_argument, NULL, 's'},
         {"max-connections", required_argument, NULL, 'C'},
         {"stack-size", required_argument, NULL, 'S'},
+        {"no-cancel", no_argument, NULL, 'N'},
         {"list-models", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -172,6 +177,7 @@ int main(int argc, char **argv) {
             bad |= fo_flag_int("fanout-server", "upstream-timeout", optarg, 1, 3600000, &timeout);
             o.upstream.timeout_ms = timeout;
             break;
+        case 'N': o.upstream.no_cancel = 1; break;
         case 'h': usage(stdout); return 0;
         case 'L': list_models(); return 0;
         default: usage(stderr); return 2;

@@ -1,9 +1,10 @@
 /* A misbehaving HTTP client for the robustness tests: it sends what it is given, in the ways
  * real clients get it wrong, and reports exactly what came back.
  *
- *   robust_client PORT [--slow MS] [--shut] [--reset-after N] [--timeout MS]   < request bytes
+ *   robust_client PORT [--slow MS [--slow-after N]] [--shut] [--reset-after N] [--timeout MS]
+ *                                                                            < request bytes
  *       Connects to 127.0.0.1:PORT and sends stdin: all at once, or one byte every MS ms
- *       (--slow), optionally only its first N bytes followed by a reset (SO_LINGER 0;
+ *       (--slow; with --slow-after N, its first N bytes at once and the rest one by one), optionally only its first N bytes followed by a reset (SO_LINGER 0;
  *       --reset-after), optionally followed by a half-close (--shut). Everything the server sends
  *       is copied to stdout, then two lines:
  *           #STATUS <status of each whole answer, in order, e.g. "200 404">
@@ -149,6 +150,9 @@ static int drain(int fd) {
     }
 }
 
+/* --slow-after: bytes sent at once before the slow ones. */
+static long slow_after;
+
 static int send_mode(int port, long slow_ms, int shut, long reset_after, long timeout_ms) {
     size_t len = 0;
     char *data = read_stdin(&len);
@@ -177,7 +181,11 @@ static int send_mode(int port, long slow_ms, int shut, long reset_after, long ti
     while (sent < len && state == 1) {
         long long now = now_ms();
         if (now >= next_send) {
-            size_t chunk = slow_ms > 0 ? 1 : len - sent;
+            size_t chunk = len - sent;
+            if (slow_ms > 0 && sent >= (size_t)slow_after)
+                chunk = 1;
+            else if (slow_ms > 0 && (size_t)slow_after - sent < chunk)
+                chunk = (size_t)slow_after - sent;
             ssize_t n = send(fd, data + sent, chunk, 0);
             if (n > 0) {
                 sent += (size_t)n;
@@ -285,7 +293,7 @@ static int hold_mode(int port, long n, long hold_ms) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: robust_client PORT [--slow MS] [--shut] [--reset-after N] "
+    fprintf(stderr, "usage: robust_client PORT [--slow MS [--slow-after N]] [--shut] [--reset-after N] "
                     "[--timeout MS] < request\n"
                     "       robust_client PORT --hold N [--hold-ms MS]\n");
 }
@@ -306,6 +314,8 @@ int main(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--slow") == 0)
             target = &slow_ms;
+        else if (strcmp(argv[i], "--slow-after") == 0)
+            target = &slow_after;
         else if (strcmp(argv[i], "--reset-after") == 0)
             target = &reset_after;
         else if (strcmp(argv[i], "--timeout") == 0)

@@ -189,7 +189,7 @@ static void test_calls_run_concurrently_and_reuse_connections(void **state) {
     fo_fanout f;
 
     fo_fanout_plan(&f, 300);
-    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
     expect_all_ok(&f);
     /* 300, 600 and 150 ms one after the other would take 1050 ms; at once, 600 ms and a bit. */
     double ms = elapsed_ms(&f);
@@ -199,7 +199,7 @@ static void test_calls_run_concurrently_and_reuse_connections(void **state) {
 
     /* The second fan-out finds three idle connections in the runner's cache. */
     fo_fanout_plan(&f, 100);
-    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
     expect_all_ok(&f);
     assert_true(elapsed_ms(&f) >= 200);
     assert_int_equal(server_accepted(&s), 3);
@@ -215,7 +215,7 @@ static void test_connect_refused(void **state) {
     assert_non_null(u);
     fo_fanout f;
     fo_fanout_plan(&f, 300);
-    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
     for (int i = 0; i < FO_FANOUT_CALLS; i++)
         assert_int_equal(f.calls[i].outcome, FO_CALL_CONNECT);
     assert_int_equal(f.done, FO_FANOUT_CALLS);
@@ -233,7 +233,7 @@ static void test_timeout_fails_only_the_slow_calls(void **state) {
     assert_non_null(u);
     fo_fanout f;
     fo_fanout_plan(&f, 1000);
-    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
     assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
     assert_int_equal(f.calls[1].outcome, FO_CALL_TIMEOUT);
     assert_int_equal(f.calls[2].outcome, FO_CALL_OK);
@@ -243,7 +243,7 @@ static void test_timeout_fails_only_the_slow_calls(void **state) {
 
     /* The runner stays usable after timeouts: fresh connections replace the dropped ones. */
     fo_fanout_plan(&f, 50);
-    assert_int_equal(fo_upstream_block_run(u, &f), 0);
+    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
     expect_all_ok(&f);
     fo_fanout_release(&f);
 
