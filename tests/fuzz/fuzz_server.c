@@ -17,7 +17,8 @@
  *
  * The server runs with a 5 ms header timeout and an 8 ms keep-alive timeout, so that pauses
  * reach its timers. After each input the loop runs until the connection is over on both sides,
- * then checks: the server holds no connection and no request out; every answer the client read
+ * then checks: the server holds no connection and no request out (and, when the input stopped
+ * it, has drained, calling on_drained once; it starts afresh for the next); every answer the client read
  * is well-formed HTTP/1.1, in request order (the handler's answers, then at most one error
  * answer from the server itself), with nothing after a "Connection: close"; and it all ended
  * within WATCHDOG_MS. A broken invariant aborts (a finding); leaks are LeakSanitizer's. */
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "fanout/handler.h"
@@ -41,7 +43,8 @@
 #define WATCHDOG_MS 5000
 #define MAX_PAUSES 8
 #define MAX_ANSWERS 4096
-#define MAX_RECEIVED (8u << 20)
+#define MAX_RECEIVED (64u << 20)
+#define BIG_BODY (512u << 10)
 
 static void fail(const char *what) {
     fprintf(stderr, "fuzz_server: invariant broken: %s\n", what);
@@ -84,6 +87,14 @@ static uv_loop_t loop;
 static fo_server_uv server;
 static struct sockaddr_in server_addr;
 static uv_timer_t watchdog;
+static int server_running; /* not stopped by an input (end_plan bit 3) */
+static int server_drained; /* its on_drained ran */
+
+static void on_drained(fo_server_uv *s) {
+    (void)s;
+    if (server_drained) fail("on_drained called twice");
+    server_drained = 1;
+}
 
 /* Makes call end the way mode says, as fo_call_finish would have left it. */
 static void fake_call(fo_call *call, uint8_t mode, const uint8_t *body, size_t body_len) {
@@ -179,6 +190,13 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     run *r = data;
     unsigned plan = r->answer_plan;
     int n = r->requests++;
+    if (n == 0 && (r->end_plan & 8)) {
+        /* A graceful stop while this request is out with the application: it must still be
+         * answered (with "Connection: close"), then everything closes and on_drained runs. */
+        server_running = 0;
+        server_drained = 0;
+        fo_server_uv_stop(&server, on_drained);
+    }
     if (req->path_len > FO_HTTP_MAX_URL || strlen(req->path) != req->path_len)
         fail("request target length");
     if (strlen(req->method) >= sizeof req->method) fail("method not terminated");
@@ -198,6 +216,15 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         if (st != 200 && st != 502 && st != 504 && st != 500) fail("a fan-out answered oddly");
     }
     if (plan & 8) resp.keep_alive = 0;
+    if (r->end_plan & 16) {
+        /* Large answers: loopback takes megabytes before a write blocks, so a few of these
+         * are what makes the server queue answers for a client that does not read. */
+        free(resp.body);
+        resp.body = malloc(BIG_BODY);
+        if (!resp.body) fail("out of memory");
+        memset(resp.body, 'x', BIG_BODY);
+        resp.body_len = BIG_BODY;
+    }
     int answer_later = (plan & 1) ^ ((plan & 16) && (n & 1));
     if (!answer_later) {
         respond(r, conn, &resp);
@@ -218,8 +245,10 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
 
 /* How the client ends, from the 5 bits of end_plan: bits 0-1 what it does after its last byte
  * (half-close and read to EOF; reset; stay open and read until the server closes; close
- * without reading the rest); bit 2 it reads no answer before its last byte is sent (so that
- * answers pile up in the server's queue). */
+ * without reading the rest); bit 2 it reads no answer before its last byte is sent, with a
+ * small receive buffer (so that answers pile up in the server's queue); bit 3 the server is
+ * stopped (fo_server_uv_stop) when the first request is handed out; bit 4 the handler's
+ * answers have a BIG_BODY body. */
 enum { END_HALF_CLOSE, END_RESET, END_STAY, END_CLOSE };
 
 static void send_next(run *r);
@@ -420,14 +449,19 @@ static void on_watchdog(uv_timer_t *t) {
     r->watchdog_fired = 1;
 }
 
-static void setup_once(void) {
-    static int done;
-    if (done) return;
-    done = 1;
-    /* As the servers and fanout-load do: a write to a closed connection is an error, not a
-     * signal that ends the process. */
-    signal(SIGPIPE, SIG_IGN);
-    if (uv_loop_init(&loop) != 0) fail("uv_loop_init");
+/* The loop, once; the server, once and again after an input stopped it. */
+static void setup(void) {
+    static int loop_ready;
+    if (!loop_ready) {
+        loop_ready = 1;
+        /* As the servers and fanout-load do: a write to a closed connection is an error, not
+         * a signal that ends the process. */
+        signal(SIGPIPE, SIG_IGN);
+        if (uv_loop_init(&loop) != 0) fail("uv_loop_init");
+        if (uv_timer_init(&loop, &watchdog) != 0) fail("uv_timer_init");
+    }
+    if (server_running) return;
+    server_running = 1;
     fo_server_uv_opts opts = {.header_timeout_ms = HEADER_TIMEOUT_MS,
                               .keepalive_timeout_ms = KEEPALIVE_TIMEOUT_MS};
     fo_server_uv_init(&server, &loop, &opts, on_request, NULL);
@@ -440,14 +474,13 @@ static void setup_once(void) {
     }
     if (fo_server_uv_listen_fd(&server, fd) != 0) fail("the server cannot accept");
     uv_ip4_addr("127.0.0.1", port, &server_addr);
-    if (uv_timer_init(&loop, &watchdog) != 0) fail("uv_timer_init");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < HEADER_BYTES) return 0;
-    setup_once();
+    setup();
     static run r;
     memset(&r, 0, sizeof r);
     r.chunk = data[0];
@@ -464,6 +497,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     if (uv_tcp_init(&loop, &r.cli) != 0 || uv_timer_init(&loop, &r.pause) != 0)
         fail("uv init");
+    if (r.end_plan & 4) {
+        /* A client that does not read, with a small window: the server's writes back up. */
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        int small = 2048;
+        if (fd < 0) fail("socket");
+        (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        if (uv_tcp_open(&r.cli, (uv_os_sock_t)fd) != 0) fail("uv_tcp_open");
+    }
     r.cli.data = &r;
     r.pause.data = &r;
     r.connect_req.data = &r;
@@ -474,14 +515,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uv_timer_start(&watchdog, on_watchdog, WATCHDOG_MS, 0);
     /* Until the connection is over on both sides and every late answer is given. The server's
      * listener keeps the loop alive, so the condition, not uv_run's return, ends this. */
-    while (!(r.cli_closed && r.pause_closed && server.n_conns == 0 && r.answers_later == 0)) {
+    while (!(r.cli_closed && r.pause_closed && server.n_conns == 0 && r.answers_later == 0 &&
+             (server_running || server_drained))) {
         uv_run(&loop, UV_RUN_ONCE);
         if (r.watchdog_fired) fail("the connection was still open after WATCHDOG_MS");
     }
     uv_timer_stop(&watchdog);
 
     if (server.pending != 0) fail("a request is still out with the application");
-    if (server.accept_state != FO_ACCEPTING) fail("the server stopped accepting");
+    if (server_running && server.accept_state != FO_ACCEPTING)
+        fail("the server stopped accepting");
     check_answers(&r);
     free(r.recv);
     return 0;
