@@ -137,8 +137,10 @@ static void fake_send(fake_conn *f) {
         f->rounds--;
         f->sent = 0;
         if (f->rounds == 0) {
-            if (r->end_plan == SERVER_CLOSE) fake_close(f, 0);
-            else if (r->end_plan == SERVER_RESET) fake_close(f, 1);
+            if (r->end_plan == SERVER_CLOSE)
+                fake_close(f, 0);
+            else if (r->end_plan == SERVER_RESET)
+                fake_close(f, 1);
             return;
         }
     }
@@ -182,8 +184,7 @@ static void on_fake_connection(uv_stream_t *l, int status) {
     fake_conn *f = calloc(1, sizeof *f);
     if (!f) fail("out of memory");
     f->r = r;
-    if (uv_tcp_init(&loop, &f->tcp) != 0 || uv_timer_init(&loop, &f->pause) != 0)
-        fail("uv init");
+    if (uv_tcp_init(&loop, &f->tcp) != 0 || uv_timer_init(&loop, &f->pause) != 0) fail("uv init");
     f->tcp.data = f;
     f->pause.data = f;
     f->handles_open = 2;
@@ -198,7 +199,8 @@ static void on_fake_connection(uv_stream_t *l, int status) {
 
 static uint64_t failures(const fo_recorder *rec) {
     uint64_t n = 0;
-    for (int k = 0; k < FO_FAIL_KINDS; k++) n += rec->stats.failures[k];
+    for (int k = 0; k < FO_FAIL_KINDS; k++)
+        n += rec->stats.failures[k];
     return n;
 }
 
@@ -210,8 +212,7 @@ static void on_done(fo_conn *c) {
      * windows hold them): checked here while it is the first, and at the end in any case. */
     if (rec->win_idx == 0 && rec->win_response.n + failures(rec) != r->done)
         fail("a request ended without exactly one outcome");
-    if (r->done == 1)
-        r->first_judged_bad = failures(rec) > rec->stats.failures[FO_FAIL_TIMEOUT];
+    if (r->done == 1) r->first_judged_bad = failures(rec) > rec->stats.failures[FO_FAIL_TIMEOUT];
     if (c->in_request) fail("done while a request is in flight");
     if (r->issued < r->requests) {
         r->issued++;

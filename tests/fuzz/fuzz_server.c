@@ -8,7 +8,7 @@
  *   byte 1      low 3 bits: how upstream call 1 ends (fake_call); high 5 bits: pauses between
  *               pieces (pause_ms);
  *   byte 2      low 3 bits: call 2; high 5 bits: how the handler answers (answer_plan);
- *   byte 3      low 3 bits: call 3; high 5 bits: how the client ends (client_end);
+ *   byte 3      low 3 bits: call 3; high 5 bits: how the client ends (end_plan, cli_end);
  *   bytes 4, 5  L, the length of the upstream body that follows (little-endian, up to 64 KiB);
  *   L bytes     the body the country API "answered", also a curl error or a raw country name;
  *   the rest    the bytes the client sends: possibly several pipelined requests.
@@ -18,9 +18,9 @@
  * The server runs with a 5 ms header timeout and an 8 ms keep-alive timeout, so that pauses
  * reach its timers. After each input the loop runs until the connection is over on both sides,
  * then checks: the server holds no connection and no request out (and, when the input stopped
- * it, has drained, calling on_drained once; it starts afresh for the next); every answer the client read
- * is well-formed HTTP/1.1, in request order (the handler's answers, then at most one error
- * answer from the server itself), with nothing after a "Connection: close"; it all ended
+ * it, has drained, calling on_drained once; it starts afresh for the next); every answer the
+ * client read is well-formed HTTP/1.1, in request order (the handler's answers, then at most one
+ * error answer from the server itself), with nothing after a "Connection: close"; it all ended
  * within WATCHDOG_MS; and, while the client sends, no request takes longer than its header
  * timeout to arrive whole without the server answering or closing (check_deadline). A broken
  * invariant aborts (a finding); leaks are LeakSanitizer's. */
@@ -42,7 +42,8 @@
 #define HEADER_TIMEOUT_MS 5
 #define KEEPALIVE_TIMEOUT_MS 8
 /* Longer than any input can legitimately keep a connection: its pauses (MAX_PAUSES of at most
- * 20 ms), the server's timers and its 2 s lingering close, which our client ends early. */
+ * 20 ms), answers given later (10 ms at most each), the server's timers, and its 2 s lingering
+ * close, which our client ends early by closing once it reads the server's EOF. */
 #define WATCHDOG_MS 5000
 #define MAX_PAUSES 16
 #define MAX_ANSWERS 4096
@@ -70,8 +71,8 @@ typedef struct run {
     size_t chunk;
     unsigned pause_plan, answer_plan, end_plan;
     unsigned pieces, pauses;
-    int requests;       /* handed to the handler */
-    int answers_later;  /* handler answers waiting on their timer */
+    int requests;      /* handed to the handler */
+    int answers_later; /* handler answers waiting on their timer */
     answer_rec sent[MAX_ANSWERS];
     int n_sent;
     /* The header deadline: when the client sent its first byte with no request out with the
@@ -170,8 +171,7 @@ typedef struct later {
 static void respond(run *r, fo_conn_uv *conn, fo_response *resp) {
     if (resp->status < 200 || resp->status > 599) fail("status out of range");
     if (resp->body_len && !resp->body) fail("a body length without a body");
-    if (r->n_sent < MAX_ANSWERS)
-        r->sent[r->n_sent++] = (answer_rec){resp->status, resp->body_len};
+    if (r->n_sent < MAX_ANSWERS) r->sent[r->n_sent++] = (answer_rec){resp->status, resp->body_len};
     r->deadline_from = 0;
     fo_conn_uv_respond(conn, resp);
 }
@@ -272,7 +272,8 @@ static void on_pause_closed(uv_handle_t *h) {
 }
 
 static void close_pause(run *r) {
-    if (!uv_is_closing((uv_handle_t *)&r->pause)) uv_close((uv_handle_t *)&r->pause, on_pause_closed);
+    if (!uv_is_closing((uv_handle_t *)&r->pause))
+        uv_close((uv_handle_t *)&r->pause, on_pause_closed);
 }
 
 static void cli_close(run *r) {
@@ -532,8 +533,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     r.in_len = size - HEADER_BYTES - r.body_len;
     server.data = &r;
 
-    if (uv_tcp_init(&loop, &r.cli) != 0 || uv_timer_init(&loop, &r.pause) != 0)
-        fail("uv init");
+    if (uv_tcp_init(&loop, &r.cli) != 0 || uv_timer_init(&loop, &r.pause) != 0) fail("uv init");
     if (r.end_plan & 4) {
         /* A client that does not read, with a small window: the server's writes back up. */
         int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -560,8 +560,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uv_timer_stop(&watchdog);
 
     if (server.pending != 0) fail("a request is still out with the application");
-    if (server_running && server.accept_state != FO_ACCEPTING)
-        fail("the server stopped accepting");
+    if (server_running && server.accept_state != FO_ACCEPTING) fail("the server stopped accepting");
     check_answers(&r);
     free(r.recv);
     return 0;
