@@ -136,19 +136,22 @@ have shellcheck           || required+=(shellcheck)
 have gnuplot              || optional+=(gnuplot-nox)
 have wrk                  || optional+=(wrk)
 # --fuzz: clang, and libFuzzer's runtime, which Debian 12 packages apart (libclang-rt-dev);
-# elsewhere it comes with clang or in libclang-rt-N-dev for clang's major version N.
+# elsewhere it comes with clang or in libclang-rt-N-dev for clang's major version N. Kept apart
+# from the build's packages (the container image needs none of them), required all the same.
+fuzz_pkgs=()
 if [ $fuzz = 1 ] && ! have_libfuzzer clang; then
-  have clang || required+=(clang)
+  have clang || fuzz_pkgs+=(clang)
   if apt-cache show libclang-rt-dev >/dev/null 2>&1; then
-    required+=(libclang-rt-dev)
+    fuzz_pkgs+=(libclang-rt-dev)
   elif have clang; then
     major=$(clang -dumpversion | cut -d. -f1)
     if apt-cache show "libclang-rt-$major-dev" >/dev/null 2>&1; then
-      required+=("libclang-rt-$major-dev")
+      fuzz_pkgs+=("libclang-rt-$major-dev")
     else
       echo "install-deps.sh: no libFuzzer runtime package found for clang $major; scripts/fuzz.sh cannot fuzz" >&2
     fi
   fi
+  required=(${required[@]+"${required[@]}"} ${fuzz_pkgs[@]+"${fuzz_pkgs[@]}"})
 fi
 
 if [ $check_only = 1 ]; then report; exit; fi
