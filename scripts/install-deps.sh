@@ -1,23 +1,28 @@
 #!/usr/bin/env bash
 # Installs whatever fanout needs to build, test and benchmark, and nothing that is already there.
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew.
-# Usage: scripts/install-deps.sh [--check]   (--check only lists what is missing; exit 1 if a
-#        package that the build or the tests need is missing)
+# Usage: scripts/install-deps.sh [--check] [--fuzz]   (--check only lists what is missing; exit 1
+#        if a package that the build or the tests need is missing; --fuzz also requires clang
+#        with libFuzzer, for scripts/fuzz.sh: CI passes it)
 #
 # Two groups. Required, for `make` and `make test`: a compiler, CMake, pkg-config, libuv,
 # libcurl, jansson, cmocka, llhttp, curl, perl and python3 (the tests' helpers), shellcheck (the
 # portability check) and PyYAML (the CI workflow's check). Optional, for `make bench` only:
 # gnuplot (charts) and wrk (bench/compare-wrk.sh). A required package that cannot be installed
 # stops this script with exit 1; an optional one only warns, and the benchmarks run without it.
+# With --fuzz, clang and its libFuzzer runtime are required too (scripts/fuzz.sh; CI fuzzes).
 set -euo pipefail
 
 check_only=0
-case "${1:-}" in
-  --check) check_only=1 ;;
-  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  "") ;;
-  *) echo "install-deps.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
-esac
+fuzz=0
+for arg in "$@"; do
+  case "$arg" in
+    --check) check_only=1 ;;
+    --fuzz) fuzz=1 ;;
+    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 have() { command -v "$1" >/dev/null 2>&1; }
 have_pc() { have pkg-config && pkg-config --exists "$1"; }
@@ -26,6 +31,16 @@ have_llhttp() {
   [ -f /usr/share/llhttp/llhttp.c ] && [ -f /usr/share/include/llhttp/llhttp.h ]
 }
 have_pyyaml() { have python3 && python3 -c 'import yaml' >/dev/null 2>&1; }
+# clang that links a libFuzzer target (the same probe as scripts/fuzz.sh).
+have_libfuzzer() {
+  local cc=${1:-clang} dir ok=1
+  have "$cc" || return 1
+  dir=$(mktemp -d)
+  echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }' >"$dir/p.c"
+  "$cc" -fsanitize=fuzzer,address,undefined "$dir/p.c" -o "$dir/p" >/dev/null 2>&1 && ok=0
+  rm -rf "$dir"
+  return $ok
+}
 
 required=()   # packages to install, named for this system's package manager
 optional=()
@@ -76,6 +91,10 @@ if [ "$(uname -s)" = Darwin ]; then
   have_pyyaml          || optional+=(pyyaml)   # Homebrew's PyYAML is for its own python3
   have gnuplot         || optional+=(gnuplot)
   have wrk             || optional+=(wrk)
+  # Apple's clang has no libFuzzer; Homebrew's llvm has (scripts/fuzz.sh looks for it there).
+  if [ $fuzz = 1 ] && ! have_libfuzzer "$("$brew" --prefix llvm 2>/dev/null)/bin/clang"; then
+    required+=(llvm)
+  fi
   if [ $check_only = 1 ]; then
     [ $on_path = 1 ] || { path_hint; report || true; exit 1; }
     report; exit
@@ -116,6 +135,24 @@ have_pyyaml               || required+=(python3-yaml)
 have shellcheck           || required+=(shellcheck)
 have gnuplot              || optional+=(gnuplot-nox)
 have wrk                  || optional+=(wrk)
+# --fuzz: clang, and libFuzzer's runtime, which Debian 12 packages apart (libclang-rt-dev);
+# elsewhere it comes with clang or in libclang-rt-N-dev for clang's major version N. Kept apart
+# from the build's packages (the container image needs none of them), required all the same.
+fuzz_pkgs=()
+if [ $fuzz = 1 ] && ! have_libfuzzer clang; then
+  have clang || fuzz_pkgs+=(clang)
+  if apt-cache show libclang-rt-dev >/dev/null 2>&1; then
+    fuzz_pkgs+=(libclang-rt-dev)
+  elif have clang; then
+    major=$(clang -dumpversion | cut -d. -f1)
+    if apt-cache show "libclang-rt-$major-dev" >/dev/null 2>&1; then
+      fuzz_pkgs+=("libclang-rt-$major-dev")
+    else
+      echo "install-deps.sh: no libFuzzer runtime package found for clang $major; scripts/fuzz.sh cannot fuzz" >&2
+    fi
+  fi
+  required=(${required[@]+"${required[@]}"} ${fuzz_pkgs[@]+"${fuzz_pkgs[@]}"})
+fi
 
 if [ $check_only = 1 ]; then report; exit; fi
 [ ${#required[@]} -gt 0 ] || [ ${#optional[@]} -gt 0 ] || exit 0
@@ -135,4 +172,8 @@ if [ ${#optional[@]} -gt 0 ]; then
   echo "install-deps.sh: apt-get install ${optional[*]} (optional)"
   $sudo apt-get install -y -qq --no-install-recommends "${optional[@]}" ||
     echo "install-deps.sh: could not install ${optional[*]}; benchmarks run without them" >&2
+fi
+if [ $fuzz = 1 ] && ! have_libfuzzer clang; then
+  echo "install-deps.sh: clang still cannot link a libFuzzer target (-fsanitize=fuzzer); install its compiler-rt by hand" >&2
+  exit 1
 fi
