@@ -12,10 +12,6 @@
 # a sanitizer report or a broken invariant leaves the input in build-fuzz/fuzz/artifacts/ and
 # makes this script exit non-zero.
 #
-# FANOUT_FUZZ_NO_DEADLINE=1 turns off fuzz_server's header-deadline check (a client trickling
-# line breaks must not hold a connection past --header-timeout; issue 18), so that the rest can
-# be fuzzed while that finding is open.
-#
 # Without clang and libFuzzer (scripts/install-deps.sh --fuzz installs them) it cannot fuzz: in
 # CI (CI=true) that is a failure, exit 1; elsewhere it says so and exits 0 ("skipped").
 set -euo pipefail
