@@ -10,6 +10,7 @@
  * waits; every process ends on SIGTERM, when its parent ends, or after S seconds (default 60),
  * so a forgotten tree never lingers. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,14 +43,21 @@ static unsigned long read_all(const unsigned char *p, size_t len) {
     return sum;
 }
 
-/* Waits until told to stop, the parent is gone (reparented), or the lifetime is over. */
-static void wait_out(pid_t parent, int lifetime_s) {
+/* Waits, asleep, until told to stop (a signal interrupts poll), the parent is gone (life_fd,
+ * the read end of a pipe whose write end only the parent holds, reads end-of-file), or the
+ * lifetime is over. life_fd -1: the original process, which has no parent to watch. Asleep,
+ * because a tree of thousands of processes that polled would load the machine it measures. */
+static void wait_out(int life_fd, int lifetime_s) {
+    struct pollfd p = {.fd = life_fd, .events = POLLIN};
     time_t end = time(NULL) + lifetime_s;
-    while (!stop && time(NULL) < end && (parent == 0 || getppid() == parent)) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
+    while (!stop && time(NULL) < end) {
+        int n = poll(&p, life_fd >= 0 ? 1 : 0, (int)(end - time(NULL)) * 1000);
+        if (n > 0) return; /* end-of-file: the parent has ended */
     }
 }
+
+/* A pipe whose write end this process keeps for its life: its children watch the read end. */
+static int life_pipe[2] = {-1, -1};
 
 static long arg_long(const char *flag, const char *v, long max) {
     char *end;
@@ -69,20 +77,27 @@ static pid_t spawn(long after, int chain, const unsigned char *block, size_t len
  * say it is ready; then wait until the parent ends. */
 static void child_life(long after, int chain, const unsigned char *block, size_t len,
                        int lifetime_s, int ready_fd) {
-    pid_t parent = getppid();
+    /* Only the parent may hold the write end, or the end-of-file would never come. */
+    int parent_fd = life_pipe[0];
+    close(life_pipe[1]);
+    life_pipe[0] = life_pipe[1] = -1;
     volatile unsigned long sink = read_all(block, len);
     (void)sink;
     if (chain && after > 0)
         spawn(after - 1, chain, block, len, lifetime_s, ready_fd);
     else if (write(ready_fd, "r", 1) != 1)
         _exit(1);
-    wait_out(parent, lifetime_s);
+    wait_out(parent_fd, lifetime_s);
     _exit(0);
 }
 
 /* Forks one child; after is how many links a chain has below it. The child's PID. */
 static pid_t spawn(long after, int chain, const unsigned char *block, size_t len,
                    int lifetime_s, int ready_fd) {
+    if (life_pipe[1] < 0 && pipe(life_pipe) != 0) {
+        perror("mem_hog: pipe");
+        exit(1);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         perror("mem_hog: fork");
@@ -100,7 +115,7 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--touch") == 0)
             mib = arg_long("--touch", v, 4096), i++;
         else if (strcmp(argv[i], "--fork") == 0)
-            forks = arg_long("--fork", v, 1000), i++;
+            forks = arg_long("--fork", v, 20000), i++;
         else if (strcmp(argv[i], "--threads") == 0)
             threads = arg_long("--threads", v, 1000), i++;
         else if (strcmp(argv[i], "--lifetime") == 0)
@@ -154,7 +169,7 @@ int main(int argc, char **argv) {
             return 1;
     printf("mem_hog: ready %d\n", (int)getpid());
     fflush(stdout);
-    /* Children see this process end within 50 ms and end too. */
-    wait_out(0, (int)lifetime_s);
+    /* Children see this process end (end-of-file on the life pipe) and end too. */
+    wait_out(-1, (int)lifetime_s);
     return 0;
 }
