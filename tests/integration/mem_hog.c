@@ -50,8 +50,9 @@ static unsigned long read_all(const unsigned char *p, size_t len) {
 static void wait_out(int life_fd, int lifetime_s) {
     struct pollfd p = {.fd = life_fd, .events = POLLIN};
     time_t end = time(NULL) + lifetime_s;
-    while (!stop && time(NULL) < end) {
-        int n = poll(&p, life_fd >= 0 ? 1 : 0, (int)(end - time(NULL)) * 1000);
+    time_t left;
+    while (!stop && (left = end - time(NULL)) > 0) {
+        int n = poll(&p, life_fd >= 0 ? 1 : 0, (int)left * 1000);
         if (n > 0) return; /* end-of-file: the parent has ended */
     }
 }
