@@ -172,7 +172,10 @@ static int write_index(const config *cs, size_t n, const char *table, const char
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
-          "page's floor (its slowest call). Ratios near 1 are perfect.</p>\n"
+          "page's floor (its slowest call). Ratios near 1 are perfect. Memory is what a "
+          "configuration adds to the machine: the PSS of its processes plus the kernel's part "
+          "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
+          "pages once per process, as top does, and is there only for comparison.</p>\n"
           "<img src=\"compare.svg\" alt=\"p95 and Max RPS per configuration\">\n"
           "<h2>The blog's figures</h2>\n",
           f);

@@ -189,7 +189,11 @@ static int write_index(const char *dir, const char *settings, const char *matrix
     fputs("<img src=\"scale.svg\" alt=\"ratios, memory and CPU against users\">\n"
           "<h2>Every step</h2>\n<p>API CPU is the country API's share of a core per worker, load "
           "CPU fanout-load's per thread: well below 100% shows the harness was not the "
-          "limit.</p>\n",
+          "limit. Memory is what the model adds to the machine: the PSS of its processes "
+          "(shared pages split between them) plus what the kernel holds for its tasks (page "
+          "tables, a kernel stack and a task struct per thread), at its peak. The RSS sum "
+          "counts every shared page once per process, as top does, and is there only for "
+          "comparison; sockets are the system's socket buffers, the same for every model.</p>\n",
           f);
     fo_html_md_table(f, table);
     fputs("<p><a href=\"scale.md\">scale.md</a> · <a href=\"scale.json\">scale.json</a></p>\n"
