@@ -63,7 +63,7 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "bench-scale.sh: $*" >&2; exit 2; }
-for b in fanout-api fanout-server fanout-load fanout-report; do
+for b in fanout-api fanout-server fanout-load fanout-report fanout-mem; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
 done
 if [ -z "$MODELS" ]; then
@@ -89,7 +89,6 @@ mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || true
 if [ -z "$mem_kib" ]; then
     mem_kib=$(($(sysctl -n hw.memsize 2>/dev/null || echo 8589934592) / 1024))
 fi
-half_kib=$((mem_kib / 2))
 
 [ -n "$OUT" ] || OUT="$top/bench/results/scale-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -100,27 +99,21 @@ PIDS=()
 trap fo_stop_all EXIT
 trap 'echo; echo "bench-scale.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
-# sample PID: "rss_kib threads procs fds" of a process tree. Linux reads /proc (fds
-# only when asked: FDS=1); elsewhere ps gives memory and processes, and fds and threads are -1.
+# sample PID: "pss_kib kernel_kib rss_sum_kib threads procs fds" of a process tree. Memory,
+# threads and processes come from fanout-mem (fo_mem_sample: every descendant; -1 where this
+# system does not give a figure); descriptors from /proc on Linux, only when asked (FDS=1), else
+# -1.
 sample() {
-    local pids
-    pids=$(fo_tree_pids "$1")
-    if [ -r /proc/self/status ]; then
-        local fds=-1
-        if [ "${FDS:-0}" = 1 ]; then
-            fds=0
-            for p in $pids; do
-                fds=$((fds + $(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
-            done
-        fi
-        for p in $pids; do
-            awk '$1 == "VmRSS:" { r = $2 } $1 == "Threads:" { t = $2 } END { print r + 0, t + 0 }' \
-                "/proc/$p/status" 2>/dev/null || true
-        done | awk -v fds="$fds" '{ r += $1; t += $2; n++ } END { printf "%d %d %d %d\n", r, t, n, fds }'
-    else
-        ps -o rss= -p "$(echo "$pids" | paste -sd, -)" 2>/dev/null |
-            awk '{ r += $1; n++ } END { printf "%d -1 %d -1\n", r, n }'
+    local pss kernel rss procs tasks fds=-1 p
+    read -r pss kernel rss procs tasks <<<"$(fo_mem_sample "$BIN/fanout-mem" "$1")"
+    [ "$procs" -ge 0 ] || procs=$(fo_tree_pids "$1" | wc -l | tr -d ' ')
+    if [ "${FDS:-0}" = 1 ] && [ -d /proc/self/fd ]; then
+        fds=0
+        for p in $(fo_tree_pids "$1"); do
+            fds=$((fds + $(find "/proc/$p/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)))
+        done
     fi
+    echo "$pss $kernel $rss $tasks $procs $fds"
 }
 
 ceil_div() { echo $((($1 + $2 - 1) / $2)); }
@@ -152,7 +145,7 @@ echo "fanout bench-scale: models $MODELS; ladder $LADDER users at $RATE pages/s 
 echo "machine: $ncpu cores, $((mem_kib / 1048576)) GiB; open-files hard limit $hard"
 echo "results: $OUT"
 for model in $MODELS; do
-    rss_per_user=0
+    prev_ran=""
     broke=""
     for users in $LADDER; do
         name="$model-$users"
@@ -166,18 +159,18 @@ for model in $MODELS; do
             step_json "$name" "${common[@]}" status=not-run reason="$model broke at $broke"
             continue
         fi
-        # Guard the machine: the step's memory, projected from the step before.
-        if [ "$rss_per_user" != 0 ]; then
-            projected=$(awk -v r="$rss_per_user" -v u="$users" 'BEGIN { printf "%d", r * u * 1.1 }')
-            if [ "$projected" -gt "$half_kib" ]; then
-                reason=$(awk -v p="$projected" -v h="$half_kib" -v u="$users" 'BEGIN {
-                    printf "memory: %d users would take about %.1f GiB, more than half of the RAM (%.1f GiB)",
-                    u, p / 1048576, h / 1048576 }')
+        # Guard the machine: the step's memory (PSS + kernel), projected from the last step
+        # that ran (fanout-report --scale-guard: fo_scale_guard in src/scale.c).
+        if [ -n "$prev_ran" ]; then
+            guard=0
+            reason=$("$BIN/fanout-report" --scale-guard "$OUT/$prev_ran" "$users") || guard=$?
+            if [ "$guard" = 3 ]; then
                 echo "[$model $users] skipped: $reason"
                 step_json "$name" "${common[@]}" status=skipped cause=memory reason="$reason"
                 broke=$users
                 continue
             fi
+            [ "$guard" = 0 ] || die "the memory guard could not project $name from $prev_ran"
         fi
         case $model in
         threads) size_flag=(--threads "$users"); size=$users ;;
@@ -249,20 +242,29 @@ for model in $MODELS; do
         ) &
         load_pid=$!
         PIDS+=("$load_pid")
-        peak_rss=0 peak_threads=0 peak_procs=0 peak_fds=0 api_peak_rss=0 n=0 load_cpu=0
+        # Memory: PSS and the kernel's part at the sample where their sum peaked (added as
+        # fo_model_mem_kib adds them), the RSS sum's own peak (only for comparison with top),
+        # and the system's socket buffers, the same for every model, apart.
+        peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1 peak_sockets=-1 api_peak_mem=-1
+        peak_threads=0 peak_procs=0 peak_fds=0 n=0 load_cpu=0
         while kill -0 "$load_pid" 2>/dev/null; do
             n=$((n + 1))
             # Descriptors every 4th sample: counting them is the costly part.
             FDS=$((n % 4 == 1 ? 1 : 0))
-            # shellcheck disable=SC2046 # sample prints four numbers, one a word
+            # shellcheck disable=SC2046 # sample prints six numbers, one a word
             set -- $(FDS=$FDS sample "$srv_pid")
-            [ "$1" -gt "$peak_rss" ] && peak_rss=$1
-            [ "$2" -gt "$peak_threads" ] && peak_threads=$2
-            [ "$3" -gt "$peak_procs" ] && peak_procs=$3
-            [ "$4" -gt "$peak_fds" ] && peak_fds=$4
+            mem=$(($1 + ($2 > 0 ? $2 : 0)))
+            if [ "$1" -ge 0 ] && [ "$mem" -gt "$peak_mem" ]; then peak_mem=$mem peak_pss=$1 peak_kernel=$2; fi
+            [ "$3" -gt "$peak_rss" ] && peak_rss=$3
+            [ "$4" -gt "$peak_threads" ] && peak_threads=$4
+            [ "$5" -gt "$peak_procs" ] && peak_procs=$5
+            [ "$6" -gt "$peak_fds" ] && peak_fds=$6
+            sockets=$(fo_sockets_kib "$BIN/fanout-mem")
+            [ "${sockets:--1}" -gt "$peak_sockets" ] && peak_sockets=$sockets
             # shellcheck disable=SC2046
             set -- $(sample "$api_pid")
-            [ "$1" -gt "$api_peak_rss" ] && api_peak_rss=$1
+            mem=$(($1 + ($2 > 0 ? $2 : 0)))
+            [ "$1" -ge 0 ] && [ "$mem" -gt "$api_peak_mem" ] && api_peak_mem=$mem
             # The load generator's CPU so far (the subshell and fanout-load), the largest seen:
             # a sample after fanout-load ended reads nothing. Its last second is missed, which
             # flatters the harness by under a second of its CPU.
@@ -286,10 +288,11 @@ for model in $MODELS; do
             continue
         fi
         step_json "$name" "${common[@]}" status=ran size="$size" wall_s="$wall" \
-            peak_rss_kib="$peak_rss" cpu_s="$srv_cpu" peak_threads="$peak_threads" \
+            pss_kib="$peak_pss" kernel_kib="$peak_kernel" rss_sum_kib="$peak_rss" \
+            sockets_kib="$peak_sockets" cpu_s="$srv_cpu" peak_threads="$peak_threads" \
             peak_procs="$peak_procs" peak_fds="$peak_fds" fd_limit="$hard" \
             api_workers="$api_workers" api_ports="$api_ports" api_cpu_s="$api_cpu" \
-            api_peak_rss_kib="$api_peak_rss" api_peak_in_flight="${api_peak:-0}" \
+            api_peak_mem_kib="$api_peak_mem" api_peak_in_flight="${api_peak:-0}" \
             load_threads="$load_threads" load_cpu_s="$load_cpu" load_exit="$load_rc" \
             mem_kib="$mem_kib" cores="$ncpu"
         # The step's verdict (failures, p95 / floor) and cause are the report's to judge; it
@@ -297,7 +300,7 @@ for model in $MODELS; do
         verdict=0
         "$BIN/fanout-report" --scale-step "$OUT/$name" || verdict=$?
         [ "$verdict" = 3 ] && broke=$users
-        rss_per_user=$(awk -v r="$peak_rss" -v u="$users" 'BEGIN { printf "%.3f", r / u }')
+        prev_ran=$name
     done
 done
 

@@ -109,7 +109,7 @@ load_flags() {
 }
 load_flags
 
-for b in fanout-api fanout-server fanout-load fanout-report; do
+for b in fanout-api fanout-server fanout-load fanout-report fanout-mem; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
 done
 # The models, from the server's engine table: "NAME SIZE_FLAG CAPS" a line.
@@ -194,11 +194,17 @@ for cfg in $CONFIGS; do
         --json "$OUT/$name.load.json" --csv "$OUT/$name" "$url" >"$OUT/$name.load.txt" 2>"$OUT/$name.load.err" &
     load_pid=$!
     PIDS+=("$load_pid")
-    peak_rss=0
+    # Memory: PSS and the kernel's part at the sample where their sum peaked (fanout-mem;
+    # fo_model_mem_kib in src/report.c adds them the same way), and the RSS sum's own peak,
+    # only for comparison with top. -1: not measured here.
+    peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1
     t0=$(date +%s)
     while kill -0 "$load_pid" 2>/dev/null; do
-        rss=$(fo_tree_rss_kib "$srv_pid")
-        [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
+        # shellcheck disable=SC2046 # fo_mem_sample prints five numbers, one a word
+        set -- $(fo_mem_sample "$BIN/fanout-mem" "$srv_pid")
+        mem=$(($1 + ($2 > 0 ? $2 : 0)))
+        if [ "$1" -ge 0 ] && [ "$mem" -gt "$peak_mem" ]; then peak_mem=$mem peak_pss=$1 peak_kernel=$2; fi
+        [ "$3" -gt "$peak_rss" ] && peak_rss=$3
         now=$(date +%s)
         el=$((now - t_begin))
         left=$(((n_configs - i) * per_config + run_s - (now - t0)))
@@ -217,8 +223,8 @@ for cfg in $CONFIGS; do
         echo "bench.sh: fanout-load failed for $name (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
         exit 1
     fi
-    printf '{"config":"%s","model":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"peak_rss_kib":%d,"cpu_s":%s,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
-        "$cfg" "$model" "$size" "$size_caps" "$USERS" "$MS" "$peak_rss" "$cpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
+    printf '{"config":"%s","model":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"pss_kib":%d,"kernel_kib":%d,"rss_sum_kib":%d,"cpu_s":%s,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
+        "$cfg" "$model" "$size" "$size_caps" "$USERS" "$MS" "$peak_pss" "$peak_kernel" "$peak_rss" "$cpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
     echo "$name" >>"$OUT/configs.txt"
     echo "[$i/$n_configs] $cfg done: $(tail -1 "$OUT/$name.load.txt")"
 done

@@ -1,8 +1,9 @@
 # Charts of a scale folder, run inside it by scripts/bench-scale.sh (gnuplot 5). Reads
 # scale.dat (fanout-report --scale: one block per model, a line per step that ran:
-# users rps_ratio p95_ratio rss_per_user_kib cpu_ms_per_page "model") and writes scale.svg and
-# scale.png: RPS / bound, p95 / floor, memory per user and CPU per page against users, on a
-# logarithmic axis of users.
+# users rps_ratio p95_ratio memory_per_user_kib cpu_ms_per_page "model") and writes scale.svg
+# and scale.png: RPS / bound, p95 / floor, memory per user and CPU per page against users, on a
+# logarithmic axis of users. Memory is what the model costs, (PSS + kernel) / users
+# (fanout-mem), not a sum of RSS, which counts shared pages once per process.
 
 models = system("awk '/^# / { print $2 }' scale.dat")
 nblocks = words(models)
@@ -22,7 +23,7 @@ panels = "set multiplot layout 2,2 title 'fanout at scale: the same offered rate
   set ylabel 'p95 / floor'; set yrange [0.9:*]; set logscale y 2; \
   plot for [i=0:nblocks-1] 'scale.dat' index i u 1:3 w linespoints lw 2 pt 7 lc rgb word(colors, i+1) t word(models, i+1), \
        1.5 w lines dt 2 lc rgb '#cb181d' t 'break (1.5)'; \
-  unset logscale y; set ylabel 'peak RSS per user (KiB)'; set yrange [10:*]; set logscale y 10; \
+  unset logscale y; set ylabel 'memory per user (KiB, PSS + kernel)'; set yrange [*:*]; set logscale y 10; \
   plot for [i=0:nblocks-1] 'scale.dat' index i u 1:4 w linespoints lw 2 pt 7 lc rgb word(colors, i+1) t word(models, i+1); \
   unset logscale y; set ylabel 'server CPU per page (ms)'; set yrange [0:*]; \
   plot for [i=0:nblocks-1] 'scale.dat' index i u 1:5 w linespoints lw 2 pt 7 lc rgb word(colors, i+1) t word(models, i+1); \

@@ -2,11 +2,13 @@
 # Reads what fanout-report wrote: configs.txt (the configurations' file names, in order),
 # <name>.series.dat (one line a second: t users rps rps_locust failures p50_ms p95_ms, and in
 # the open model offered sent late p99_ms service_p50_ms service_p95_ms service_p99_ms),
-# summary.dat (one line a configuration: index "label" p95_ms max_rps bound_rps floor_ms) and
+# summary.dat (one line a configuration: index "label" p95_ms max_rps bound_rps floor_ms
+# memory_per_user_kib, the last (PSS + kernel) / users from fanout-mem, nan where not measured) and
 # mode.dat ("open" or "closed"; missing in older folders: closed).
 # Writes <name>.svg/.png (Locust's picture: RPS, response times, users over time; in the open
 # model: offered, sent and completed per second, response and service time, late starts) and
-# compare.svg/.png (p95 and Max RPS of every configuration against their limits).
+# compare.svg/.png (p95 and Max RPS of every configuration against their limits, and what each
+# costs in memory per user).
 
 names = system("cat configs.txt")
 mode = system("cat mode.dat 2>/dev/null")
@@ -64,7 +66,7 @@ do for [n in names] {
     eval series_plot
 }
 
-compare_plot = "set multiplot layout 1,2 title 'Models compared (bars) against their limits (dots)' font ',13'; \
+compare_plot = "set multiplot layout 1,3 title 'Models compared (bars) against their limits (dots)' font ',13'; \
   set style data histograms; set style fill solid 0.85 border -1; set boxwidth 0.7; \
   set xtics rotate by -30 nomirror; set lmargin 12; set bmargin 6; \
   set key top center horizontal; set offsets 0.5, 0.5, graph 0.18, 0; \
@@ -74,11 +76,13 @@ compare_plot = "set multiplot layout 1,2 title 'Models compared (bars) against t
   unset logscale y; set ylabel 'Max RPS (Locust current RPS peak)'; set yrange [0:*]; \
   plot 'summary.dat' u 4:xtic(2) lc rgb '#3182bd' t 'Max RPS', \
        '' u 0:5 w points pt 7 ps 1.2 lc rgb '#333333' t 'Little''s-law bound'; \
+  set ylabel 'memory per user (KiB, PSS + kernel)'; set yrange [0:*]; \
+  plot 'summary.dat' u 7:xtic(2) lc rgb '#31a354' t 'memory per user'; \
   unset multiplot; set offsets 0, 0, 0, 0"
 
-set terminal svg size 1100,520 dynamic font "sans,11"
+set terminal svg size 1500,520 dynamic font "sans,11"
 set output "compare.svg"
 eval compare_plot
-set terminal pngcairo size 1100,520 font "sans,10"
+set terminal pngcairo size 1500,520 font "sans,10"
 set output "compare.png"
 eval compare_plot

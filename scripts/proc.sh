@@ -41,9 +41,35 @@ fo_tree_pids() {
     fo_children "$1"
 }
 
-# fo_tree_rss_kib PID: resident memory of PID and its children together, in KiB.
+# fo_tree_rss_kib PID: resident memory of PID and its children together, in KiB: a sum of RSS,
+# which counts every shared page once per process (fo_mem_sample gives what they cost).
 fo_tree_rss_kib() {
     { ps -o rss= -p "$(fo_tree_pids "$1" | paste -sd, -)" 2>/dev/null || true; } | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# fo_mem_sample FANOUT_MEM PID: "pss_kib kernel_kib rss_sum_kib procs tasks" of PID's process
+# tree (PID and every descendant), read by fanout-mem (the program's path is the first
+# argument); a figure this system does not give is -1. Where fanout-mem cannot measure, the RSS
+# sum of PID and its children from ps stands in and the rest is -1, so that callers still have
+# a figure to compare with top, never a PSS they did not measure.
+fo_mem_sample() {
+    local json
+    if json=$("$1" "$2" 2>/dev/null); then
+        awk -v j="$json" 'BEGIN { n = split("pss_kib kernel_kib rss_sum_kib procs tasks", k, " ");
+            for (i = 1; i <= n; i++) { v = -1; key = "\"" k[i] "\":";
+                if (match(j, key "[0-9]+")) v = substr(j, RSTART + length(key), RLENGTH - length(key));
+                printf "%s%s", v, (i < n ? " " : "\n") } }'
+    else
+        echo "-1 -1 $(fo_tree_rss_kib "$2") -1 -1"
+    fi
+}
+
+# fo_sockets_kib FANOUT_MEM: the system's socket buffer memory in KiB (fanout-mem --sockets), or
+# -1 where it cannot be read (macOS).
+fo_sockets_kib() {
+    local json
+    json=$("$1" --sockets 2>/dev/null) || { echo -1; return 0; }
+    echo "$json" | sed -n 's/.*"sockets_kib":\([0-9]*\).*/\1/p'
 }
 
 # fo_tree_cpu_s PID: CPU seconds PID and its children have run so far. On Linux the scheduler's

@@ -20,6 +20,15 @@ double fo_bench_bound_rps(const fo_bench_row *r) {
     return floor_s > 0 ? fo_bench_capacity(r) / floor_s : 0;
 }
 
+double fo_model_mem_kib(double pss_kib, double kernel_kib) {
+    if (pss_kib < 0) return -1;
+    return pss_kib + (kernel_kib > 0 ? kernel_kib : 0);
+}
+
+double fo_bench_mem_kib(const fo_bench_row *r) {
+    return fo_model_mem_kib(r->pss_kib, r->kernel_kib);
+}
+
 double fo_bench_rps_ratio(const fo_bench_row *r) {
     double b = fo_bench_bound_rps(r);
     return b > 0 ? r->max_rps / b : 0;
@@ -76,20 +85,33 @@ static char *sb_take(sbuf *b) {
     return b->s;
 }
 
+/* KiB as MiB with one decimal, or "n/a" when not measured (< 0). */
+static const char *mib_or_na(double kib, char *buf, size_t len) {
+    if (kib < 0)
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, "%.1f", kib / 1024);
+    return buf;
+}
+
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
     sbuf b = {0};
     sb_printf(&b, "| Configuration | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | Bound RPS "
-                  "| RPS / bound | p95 / floor | Failures | Peak RSS (MiB) | CPU (s) | CPU / page (ms) |\n"
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                  "| RPS / bound | p95 / floor | Failures | Memory (MiB, PSS + kernel) "
+                  "| RSS sum (MiB, as top) | CPU (s) | CPU / page (ms) |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++) {
         const fo_bench_row *r = &rows[i];
         uint64_t pages = r->requests + r->failures;
+        char mem[32], rss[32];
         sb_printf(&b,
-                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %.1f | %.2f | "
+                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %s | %s | %.2f | "
                   "%.3f |\n",
                   r->config, r->min_ms, r->p95_ms, r->mean_ms, r->max_rps, fo_bench_bound_rps(r),
                   fo_bench_rps_ratio(r), fo_bench_p95_ratio(r), (unsigned long long)r->failures,
-                  r->peak_rss_mib, r->cpu_s, pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
+                  mib_or_na(fo_bench_mem_kib(r), mem, sizeof mem),
+                  mib_or_na(r->rss_sum_kib, rss, sizeof rss), r->cpu_s,
+                  pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
     }
     return sb_take(&b);
 }

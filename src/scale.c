@@ -1,5 +1,7 @@
 #include "fanout/scale.h"
 
+#include "fanout/report.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,39 @@ double fo_scale_cpu_ms_per_page(const fo_scale_step *s) {
     return pages ? 1000.0 * s->cpu_s / (double)pages : 0;
 }
 
+double fo_scale_mem_kib(const fo_scale_step *s) {
+    return fo_model_mem_kib(s->pss_kib, s->kernel_kib);
+}
+
+double fo_scale_mem_per_user_kib(const fo_scale_step *s) {
+    double m = fo_scale_mem_kib(s);
+    return m >= 0 && s->users > 0 ? m / s->users : -1;
+}
+
+double fo_scale_project_mem_kib(const fo_scale_step *prev, int users) {
+    double per_user = fo_scale_mem_per_user_kib(prev);
+    if (per_user < 0 && prev->rss_sum_kib > 0 && prev->users > 0)
+        per_user = prev->rss_sum_kib / prev->users;
+    return per_user < 0 ? -1 : per_user * users * FO_SCALE_MEM_MARGIN;
+}
+
+int fo_scale_guard(const fo_scale_step *prev, int users, char *reason, size_t len) {
+    double projected = fo_scale_project_mem_kib(prev, users);
+    double limit = prev->mem_kib * FO_SCALE_MAX_MEM_SHARE;
+    if (projected < 0 || limit <= 0 || projected <= limit) {
+        if (len) reason[0] = '\0';
+        return 0;
+    }
+    int pss = fo_scale_mem_kib(prev) >= 0;
+    snprintf(reason, len,
+             "memory: %d users would take about %.1f GiB (%s %.0f KiB a user at %d users, "
+             "x %.1f), more than %.0f%% of the RAM (%.1f GiB)",
+             users, projected / 1048576, pss ? "PSS + kernel" : "the RSS sum",
+             pss ? fo_scale_mem_per_user_kib(prev) : prev->rss_sum_kib / prev->users, prev->users,
+             FO_SCALE_MEM_MARGIN, 100 * FO_SCALE_MAX_MEM_SHARE, limit / 1048576);
+    return 1;
+}
+
 static double busy(double cpu_s, double wall_s, int units) {
     return wall_s > 0 && units > 0 ? cpu_s / wall_s / units : 0;
 }
@@ -59,7 +94,7 @@ int fo_scale_judge(fo_scale_step *s) {
     double all_busy = busy(s->cpu_s + s->api_cpu_s + s->load_cpu_s, s->wall_s, s->cores);
     if (s->peak_fds >= 0 && s->fd_limit > 0 && s->peak_fds >= 0.9 * (double)s->fd_limit * procs)
         set_cause(s, "descriptors");
-    else if (s->mem_kib > 0 && s->peak_rss_kib >= s->mem_kib / 2)
+    else if (s->mem_kib > 0 && fo_scale_mem_kib(s) >= s->mem_kib * FO_SCALE_MAX_MEM_SHARE)
         set_cause(s, "memory");
     else if (fo_scale_api_busy(s) >= 0.9 || fo_scale_load_busy(s) >= 0.9)
         set_cause(s, "harness");
@@ -84,17 +119,28 @@ static const char *status_word(const fo_scale_step *s) {
     return "?";
 }
 
+/* A figure in KiB over unit (1024: MiB), one decimal, or "n/a" when not measured (< 0). */
+static const char *fig(double kib, double unit, char *buf, size_t len) {
+    if (kib < 0)
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, "%.1f", kib / unit);
+    return buf;
+}
+
 void fo_scale_line(const fo_scale_step *s, char *out, size_t len) {
     if (s->status != FO_STEP_RAN) {
         snprintf(out, len, "%s %d: %s (%s): %s", s->model, s->users, status_word(s),
                  s->cause[0] ? s->cause : "-", s->reason);
         return;
     }
+    char mem[24], rss[24];
     snprintf(out, len,
-             "%s %d: RPS / bound %.2f, p95 / floor %.2f, failures %.2f%%, RSS %.0f MiB, CPU %.2f "
-             "ms/page; API %.0f%%, load %.0f%% of a core: %s%s%s",
+             "%s %d: RPS / bound %.2f, p95 / floor %.2f, failures %.2f%%, memory %s MiB (PSS + "
+             "kernel; RSS sum %s), CPU %.2f ms/page; API %.0f%%, load %.0f%% of a core: %s%s%s",
              s->model, s->users, fo_scale_rps_ratio(s), fo_scale_p95_ratio(s),
-             100 * fo_scale_failure_ratio(s), s->peak_rss_kib / 1024, fo_scale_cpu_ms_per_page(s),
+             100 * fo_scale_failure_ratio(s), fig(fo_scale_mem_kib(s), 1024, mem, sizeof mem),
+             fig(s->rss_sum_kib, 1024, rss, sizeof rss), fo_scale_cpu_ms_per_page(s),
              100 * fo_scale_api_busy(s), 100 * fo_scale_load_busy(s), status_word(s),
              s->cause[0] ? ": " : "", s->cause);
 }
@@ -188,16 +234,18 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
     if (out_open(&o) != 0) return NULL;
     fprintf(o.f,
             "| model | users | page | size | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | "
-            "RPS / bound | p95 / floor | failures | peak RSS (MiB) | RSS / user (KiB) | "
+            "RPS / bound | p95 / floor | failures | memory (MiB, PSS + kernel) | memory / user "
+            "(KiB) | kernel (MiB) | RSS sum (MiB, as top) | sockets (MiB, system) | "
             "CPU / page (ms) | descriptors | threads | processes | API CPU | API in flight | "
             "load CPU | verdict |\n"
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-            "---:|---:|---:|---|\n");
+            "---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n; i++) {
         const fo_scale_step *s = &steps[i];
         if (s->status != FO_STEP_RAN) {
             fprintf(o.f,
-                    "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | %s (%s): ", s->model,
+                    "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | | | | %s (%s): ",
+                    s->model,
                     s->users, s->ms, s->size, status_word(s), s->cause[0] ? s->cause : "-");
             /* The reason's own words, without what would break the table. */
             for (const char *p = s->reason; *p; p++)
@@ -205,16 +253,22 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
             fprintf(o.f, " |\n");
             continue;
         }
-        char fds[24] = "n/a", threads[24] = "n/a";
+        char fds[24] = "n/a", threads[24] = "n/a", mem[24], per_user[24], kernel[24], rss[24],
+             sockets[24];
         if (s->peak_fds >= 0) snprintf(fds, sizeof fds, "%ld", s->peak_fds);
         if (s->peak_threads >= 0) snprintf(threads, sizeof threads, "%ld", s->peak_threads);
         fprintf(
             o.f,
-            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %.1f | "
-            "%.1f | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d | %s%s%s |\n",
+            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %s | %s | "
+            "%s | %s | %s | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d | "
+            "%s%s%s |\n",
             s->model, s->users, s->ms, s->size, s->min_ms, s->p95_ms, s->mean_ms, s->max_rps,
             fo_scale_rps_ratio(s), fo_scale_p95_ratio(s), 100 * fo_scale_failure_ratio(s),
-            s->peak_rss_kib / 1024, s->peak_rss_kib / s->users, fo_scale_cpu_ms_per_page(s), fds,
+            fig(fo_scale_mem_kib(s), 1024, mem, sizeof mem),
+            fig(fo_scale_mem_per_user_kib(s), 1, per_user, sizeof per_user),
+            fig(s->kernel_kib, 1024, kernel, sizeof kernel),
+            fig(s->rss_sum_kib, 1024, rss, sizeof rss),
+            fig(s->sockets_kib, 1024, sockets, sizeof sockets), fo_scale_cpu_ms_per_page(s), fds,
             threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
             s->api_peak_in_flight, 3 * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
             status_word(s), s->cause[0] ? ": " : "", s->cause);

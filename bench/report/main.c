@@ -1,7 +1,7 @@
 /* fanout-report: turns a results folder of scripts/bench.sh into the answer.
  *
  * Reads, for each name listed in DIR/configs.txt, NAME.load.json (fanout-load --json) and
- * NAME.server.json (what bench.sh measured of the server: model, size, peak RSS, CPU). Writes
+ * NAME.server.json (what bench.sh measured of the server: model, size, memory, CPU). Writes
  * summary.md, summary.json, summary.dat and NAME.series.dat (for scripts/plot.gp) and
  * index.html; prints the table with the blog's figures under it; optionally checks the run
  * against a baseline or writes a new one. */
@@ -57,6 +57,12 @@ static double num(const json_t *o, const char *key) {
     return json_number_value(json_object_get(o, key));
 }
 
+/* A number, or dflt when the key is missing (older folders lack the newer figures). */
+static double num_or(const json_t *o, const char *key, double dflt) {
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
 static int read_config(config *c) {
     json_t *srv = load_json(c->name, ".server.json");
     c->load = load_json(c->name, ".load.json");
@@ -87,7 +93,10 @@ static int read_config(config *c) {
     r->size_caps = (int)json_integer_value(caps);
     r->users = (int)num(srv, "users");
     r->ms = (int)num(srv, "ms");
-    r->peak_rss_mib = num(srv, "peak_rss_kib") / 1024.0;
+    /* Memory from fanout-mem; a folder from before it has only the RSS sum, as peak_rss_kib. */
+    r->pss_kib = num_or(srv, "pss_kib", -1);
+    r->kernel_kib = num_or(srv, "kernel_kib", -1);
+    r->rss_sum_kib = num_or(srv, "rss_sum_kib", num_or(srv, "peak_rss_kib", -1));
     r->cpu_s = num(srv, "cpu_s");
     r->upstream_peak = (int)num(srv, "upstream_peak_in_flight");
     json_decref(srv);
@@ -163,7 +172,10 @@ static int write_index(const config *cs, size_t n, const char *table, const char
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
-          "page's floor (its slowest call). Ratios near 1 are perfect.</p>\n"
+          "page's floor (its slowest call). Ratios near 1 are perfect. Memory is what a "
+          "configuration adds to the machine: the PSS of its processes plus the kernel's part "
+          "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
+          "pages once per process, as top does, and is there only for comparison.</p>\n"
           "<img src=\"compare.svg\" alt=\"p95 and Max RPS per configuration\">\n"
           "<h2>The blog's figures</h2>\n",
           f);
@@ -200,11 +212,13 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
             r->min_ms, "p95_ms", r->p95_ms, "p95_locust_ms", r->p95_locust_ms, "mean_ms",
             r->mean_ms, "max_ms", r->max_ms, "max_rps", r->max_rps, "max_rps_raw", r->max_rps_raw);
         json_object_update_new(
-            o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "bound_rps",
-                         fo_bench_bound_rps(r), "rps_ratio", fo_bench_rps_ratio(r), "p95_ratio",
-                         fo_bench_p95_ratio(r), "failure_ratio", fo_bench_failure_ratio(r),
-                         "floor_ms", fo_bench_floor_ms(r), "peak_rss_mib", r->peak_rss_mib,
-                         "cpu_s", r->cpu_s, "cpu_ms_per_page",
+            o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}",
+                         "bound_rps", fo_bench_bound_rps(r), "rps_ratio", fo_bench_rps_ratio(r),
+                         "p95_ratio", fo_bench_p95_ratio(r), "failure_ratio",
+                         fo_bench_failure_ratio(r), "floor_ms", fo_bench_floor_ms(r),
+                         "memory_kib", fo_bench_mem_kib(r), "pss_kib", r->pss_kib, "kernel_kib",
+                         r->kernel_kib, "rss_sum_kib", r->rss_sum_kib, "cpu_s", r->cpu_s,
+                         "cpu_ms_per_page",
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
         if (cs[i].open) {
@@ -334,9 +348,16 @@ int main(int argc, char **argv) {
     }
     f = open_out("summary.dat");
     if (f) {
-        for (size_t i = 0; i < n; i++)
-            fprintf(f, "%zu \"%s\" %.3f %.3f %.3f %.1f\n", i, rows[i].config, rows[i].p95_ms,
-                    rows[i].max_rps, fo_bench_bound_rps(&rows[i]), fo_bench_floor_ms(&rows[i]));
+        for (size_t i = 0; i < n; i++) {
+            /* Memory per user, PSS + kernel; nan (gnuplot's missing) where not measured. */
+            double mem = fo_bench_mem_kib(&rows[i]);
+            char per_user[32] = "nan";
+            if (mem >= 0 && rows[i].users > 0)
+                snprintf(per_user, sizeof per_user, "%.2f", mem / rows[i].users);
+            fprintf(f, "%zu \"%s\" %.3f %.3f %.3f %.1f %s\n", i, rows[i].config, rows[i].p95_ms,
+                    rows[i].max_rps, fo_bench_bound_rps(&rows[i]), fo_bench_floor_ms(&rows[i]),
+                    per_user);
+        }
         rc |= fclose(f);
     } else {
         rc = 1;

@@ -3,7 +3,8 @@
  * Each step NAME (listed in DIR/steps.txt, ladder order per model) has NAME.step.json (what the
  * script measured, or why the step did not run) and, when it ran, NAME.load.json (fanout-load).
  * --scale-step DIR/NAME judges one step as soon as it has run: prints its line and exits 3 when
- * the model broke there, so the script stops climbing. --scale --dir DIR writes scale.md,
+ * the model broke there, so the script stops climbing. --scale-guard DIR/PREV USERS is the
+ * memory guard before a step (fo_scale_guard). --scale --dir DIR writes scale.md,
  * scale.json, scale.dat (for scripts/plot-scale.gp) and index.html, and prints the tables. */
 #include "scale.h"
 
@@ -57,7 +58,11 @@ static int read_step(const char *prefix, fo_scale_step *s) {
     s->ms = (int)num(st, "ms");
     s->size = (int)num(st, "size");
     s->wall_s = num(st, "wall_s");
-    s->peak_rss_kib = num(st, "peak_rss_kib");
+    /* Memory (fanout-mem); folders from before it have only the RSS sum, as peak_rss_kib. */
+    s->pss_kib = num_or(st, "pss_kib", -1);
+    s->kernel_kib = num_or(st, "kernel_kib", -1);
+    s->rss_sum_kib = num_or(st, "rss_sum_kib", num_or(st, "peak_rss_kib", -1));
+    s->sockets_kib = num_or(st, "sockets_kib", -1);
     s->cpu_s = num(st, "cpu_s");
     s->peak_threads = num_or(st, "peak_threads", -1);
     s->peak_procs = num_or(st, "peak_procs", 1);
@@ -106,9 +111,13 @@ static json_t *step_json(const fo_scale_step *s) {
                   (json_int_t)s->requests, "failures", (json_int_t)s->failures, "min_ms", s->min_ms,
                   "p95_ms", s->p95_ms, "mean_ms", s->mean_ms, "max_rps", s->max_rps, "bound_rps",
                   fo_scale_bound_rps(s), "rps_ratio", fo_scale_rps_ratio(s), "p95_ratio",
-                  fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s), "peak_rss_mib",
-                  s->peak_rss_kib / 1024, "rss_per_user_kib", s->peak_rss_kib / s->users,
-                  "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
+                  fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s),
+                  "memory_kib", fo_scale_mem_kib(s), "memory_per_user_kib",
+                  fo_scale_mem_per_user_kib(s), "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
+    /* The parts as measured (-1: not measured), the RSS sum only for comparison with top. */
+    json_object_update_new(o, json_pack("{s:f, s:f, s:f, s:f}", "pss_kib", s->pss_kib,
+                                        "kernel_kib", s->kernel_kib, "rss_sum_kib",
+                                        s->rss_sum_kib, "sockets_kib", s->sockets_kib));
     json_object_update_new(
         o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:f}", "peak_fds",
                      (json_int_t)s->peak_fds, "peak_threads", (json_int_t)s->peak_threads,
@@ -138,7 +147,8 @@ static FILE *open_in(const char *dir, const char *file) {
 }
 
 /* scale.dat: one block per model (gnuplot's index), a line per step that ran:
- * users rps_ratio p95_ratio rss_per_user_kib cpu_ms_per_page "model". */
+ * users rps_ratio p95_ratio memory_per_user_kib cpu_ms_per_page "model", memory being PSS +
+ * kernel (nan where not measured). */
 static int write_dat(const char *dir, const fo_scale_step *steps, size_t n) {
     FILE *f = open_in(dir, "scale.dat");
     if (!f) return -1;
@@ -148,9 +158,11 @@ static int write_dat(const char *dir, const fo_scale_step *steps, size_t n) {
             fprintf(f, "# %s\n", steps[i].model);
         const fo_scale_step *s = &steps[i];
         if (s->status != FO_STEP_RAN) continue;
-        fprintf(f, "%d %.4f %.4f %.2f %.4f \"%s\"\n", s->users, fo_scale_rps_ratio(s),
-                fo_scale_p95_ratio(s), s->peak_rss_kib / s->users, fo_scale_cpu_ms_per_page(s),
-                s->model);
+        char per_user[32] = "nan";
+        if (fo_scale_mem_per_user_kib(s) >= 0)
+            snprintf(per_user, sizeof per_user, "%.2f", fo_scale_mem_per_user_kib(s));
+        fprintf(f, "%d %.4f %.4f %s %.4f \"%s\"\n", s->users, fo_scale_rps_ratio(s),
+                fo_scale_p95_ratio(s), per_user, fo_scale_cpu_ms_per_page(s), s->model);
     }
     return fclose(f);
 }
@@ -177,7 +189,11 @@ static int write_index(const char *dir, const char *settings, const char *matrix
     fputs("<img src=\"scale.svg\" alt=\"ratios, memory and CPU against users\">\n"
           "<h2>Every step</h2>\n<p>API CPU is the country API's share of a core per worker, load "
           "CPU fanout-load's per thread: well below 100% shows the harness was not the "
-          "limit.</p>\n",
+          "limit. Memory is what the model adds to the machine: the PSS of its processes "
+          "(shared pages split between them) plus what the kernel holds for its tasks (page "
+          "tables, a kernel stack and a task struct per thread), at its peak. The RSS sum "
+          "counts every shared page once per process, as top does, and is there only for "
+          "comparison; sockets are the system's socket buffers, the same for every model.</p>\n",
           f);
     fo_html_md_table(f, table);
     fputs("<p><a href=\"scale.md\">scale.md</a> · <a href=\"scale.json\">scale.json</a></p>\n"
@@ -257,14 +273,40 @@ static int scale_report(const char *dir) {
     return rc;
 }
 
+/* --scale-guard DIR/PREV USERS: 3 (printing the reason) when the step of USERS users, projected
+ * from the step PREV that ran before it, would take too much of the RAM; 0 to run it. */
+static int scale_guard(const char *prev_prefix, const char *users_arg) {
+    char *end;
+    long users = strtol(users_arg, &end, 10);
+    if (*end || users <= 0 || users > 10000000) {
+        fprintf(stderr, "fanout-report: --scale-guard takes a number of users, not '%s'\n",
+                users_arg);
+        return 2;
+    }
+    fo_scale_step prev;
+    if (read_step(prev_prefix, &prev) != 0) return 1;
+    if (prev.status != FO_STEP_RAN) return 0; /* nothing measured to project from */
+    char reason[256];
+    if (!fo_scale_guard(&prev, (int)users, reason, sizeof reason)) return 0;
+    printf("%s\n", reason);
+    return 3;
+}
+
 int fo_report_scale_main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--scale-step") == 0) return scale_step(argv[2]);
+    if (argc == 4 && strcmp(argv[1], "--scale-guard") == 0) return scale_guard(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--scale") == 0 && strcmp(argv[2], "--dir") == 0)
         return scale_report(argv[3]);
     FILE *f = argc == 3 && strcmp(argv[2], "--help") == 0 ? stdout : stderr;
-    fputs(
-        "usage: fanout-report --scale --dir DIR     the report of a scripts/bench-scale.sh folder\n"
-        "       fanout-report --scale-step DIR/NAME judge one step: exit 3 when the model broke\n",
-        f);
+    fprintf(f,
+            "usage: fanout-report --scale --dir DIR     the report of a scripts/bench-scale.sh "
+            "folder\n"
+            "       fanout-report --scale-step DIR/NAME judge one step: exit 3 when the model "
+            "broke\n"
+            "       fanout-report --scale-guard DIR/PREV USERS\n"
+            "                 before a step of USERS users: exit 3, saying why, when its memory\n"
+            "                 (PSS + kernel a user at the step PREV, x USERS x %.1f) would pass\n"
+            "                 %.0f%% of the RAM\n",
+            FO_SCALE_MEM_MARGIN, 100 * FO_SCALE_MAX_MEM_SHARE);
     return f == stdout ? 0 : 2;
 }

@@ -18,7 +18,11 @@ typedef struct fo_bench_row {
     double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
     double max_rps;       /* peak of Locust's smoothed current RPS: the blog's column */
     double max_rps_raw;   /* peak of raw one-second counts */
-    double peak_rss_mib;  /* every process of the model together */
+    /* Memory at the sample of its peak, every process of the model together (fanout-mem):
+     * PSS (shared pages split between the processes that map them) and the kernel's part for
+     * the model's tasks; -1 where not measured. The RSS sum counts a shared page once per
+     * process, as top does: kept only for comparison. */
+    double pss_kib, kernel_kib, rss_sum_kib;
     double cpu_s;         /* user + system, every process of the model */
     int upstream_peak;    /* the API's peak of calls in flight */
 } fo_bench_row;
@@ -33,6 +37,13 @@ int fo_bench_capacity(const fo_bench_row *r);
 /* Little's law: capacity / floor, in requests per second; 0 when ms is 0 (no bound). */
 double fo_bench_bound_rps(const fo_bench_row *r);
 
+/* What a model costs in memory: PSS + the kernel's part, in KiB. A kernel part this system does
+ * not give (macOS; kernel_kib < 0) counts 0, so the figure is then a floor; without a PSS
+ * (pss_kib < 0: not measured) the cost is unknown, -1. Every table, chart and projection of
+ * memory uses this one sum. */
+double fo_model_mem_kib(double pss_kib, double kernel_kib);
+double fo_bench_mem_kib(const fo_bench_row *r);
+
 /* Ratios: Max RPS to the bound (1 is perfect), p95 to the floor (1 is perfect), failures to
  * all requests. 0 where undefined. */
 double fo_bench_rps_ratio(const fo_bench_row *r);
@@ -40,7 +51,7 @@ double fo_bench_p95_ratio(const fo_bench_row *r);
 double fo_bench_failure_ratio(const fo_bench_row *r);
 
 /* The rows as a Markdown table (malloc'd): the blog's four columns, then bound, ratios,
- * failures, peak RSS, CPU and CPU per page. */
+ * failures, memory (PSS + kernel), the RSS sum beside it, CPU and CPU per page. */
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n);
 
 /* The blog's table (Apple M2, Python stacks) as Markdown, with the closest model here. */

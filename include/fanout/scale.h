@@ -12,6 +12,12 @@
 #define FO_SCALE_MAX_FAILURE_RATIO 0.01
 /* ... or a p95 above this many times the floor. */
 #define FO_SCALE_MAX_P95_RATIO 1.5
+/* A step is skipped when its memory, projected from the step before, would pass this share of
+ * the RAM... */
+#define FO_SCALE_MAX_MEM_SHARE 0.5
+/* ... the projection being the step before's memory per user, times the users, times this
+ * margin (memory per user falls as users grow, so the projection errs high). */
+#define FO_SCALE_MEM_MARGIN 1.1
 
 typedef enum fo_scale_status {
     FO_STEP_RAN,     /* measured */
@@ -30,8 +36,12 @@ typedef struct fo_scale_step {
     uint64_t requests, failures;
     double min_ms, p95_ms, mean_ms, max_rps;
     double wall_s;
-    /* What bench-scale.sh measured of the server: every process together. */
-    double peak_rss_kib, cpu_s;
+    /* What bench-scale.sh measured of the server: every process together (fanout-mem), at the
+     * sample where PSS + kernel peaked; -1 where not measured. The RSS sum (its own peak)
+     * counts shared pages once per process: only for comparison with top. */
+    double pss_kib, kernel_kib, rss_sum_kib;
+    double sockets_kib; /* the system's socket buffers at their peak: the same for every model */
+    double cpu_s;
     long peak_threads, peak_procs, peak_fds, fd_limit; /* -1: not measured on this system */
     /* The harness, to show it was not the limit. */
     int api_workers, api_ports, load_threads;
@@ -50,6 +60,22 @@ double fo_scale_p95_ratio(const fo_scale_step *s);
 double fo_scale_failure_ratio(const fo_scale_step *s);
 double fo_scale_cpu_ms_per_page(const fo_scale_step *s);
 
+/* What the model costs in memory, PSS + kernel (fo_model_mem_kib), and that per user; -1 when
+ * not measured. */
+double fo_scale_mem_kib(const fo_scale_step *s);
+double fo_scale_mem_per_user_kib(const fo_scale_step *s);
+
+/* The memory a step of `users` users would take, projected from prev, a step that ran: prev's
+ * memory per user x users x FO_SCALE_MEM_MARGIN, in KiB. Where prev has no PSS, its RSS sum
+ * stands in (an overstatement, which errs on the safe side for a guard). -1 when prev gives
+ * neither. */
+double fo_scale_project_mem_kib(const fo_scale_step *prev, int users);
+
+/* The guard before a step: 1 when the step of `users` users, projected from prev, would take
+ * more than FO_SCALE_MAX_MEM_SHARE of the machine's RAM (prev->mem_kib), with the reason (for
+ * the step's JSON and the report) in reason; 0 to run it. */
+int fo_scale_guard(const fo_scale_step *prev, int users, char *reason, size_t len);
+
 /* Share of one core the API and the load generator used over the step, per process or thread
  * of theirs (1 = a core saturated). */
 double fo_scale_api_busy(const fo_scale_step *s);
@@ -57,8 +83,8 @@ double fo_scale_load_busy(const fo_scale_step *s);
 
 /* Judges a step that ran: 1 when the model broke there (failure ratio above
  * FO_SCALE_MAX_FAILURE_RATIO or p95 / floor above FO_SCALE_MAX_P95_RATIO), with s->cause set to
- * what ran out: "descriptors" (within 10% of the limit in every process), "memory" (past half of
- * the RAM), "CPU" (the server, the API and the load together on 90% of the cores or more),
+ * what ran out: "descriptors" (within 10% of the limit in every process), "memory" (PSS + kernel
+ * past FO_SCALE_MAX_MEM_SHARE of the RAM), "CPU" (the server, the API and the load together on 90% of the cores or more),
  * "harness" (the API or the load generator saturated a core: the result says nothing of the
  * model), else "queueing". 0 when it held. Steps that did not run are left as they are (0). */
 int fo_scale_judge(fo_scale_step *s);

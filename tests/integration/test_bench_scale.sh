@@ -24,6 +24,27 @@ check "scale.json has the four steps" \
 check "uv's steps record the API's and the load's CPU" \
     python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][1]; sys.exit(not (s["status"]=="ran" and 0 <= s["api_busy"] < 1 and 0 <= s["load_busy"] < 1 and s["api_peak_in_flight"] > 0))' "$OUT/scale.json"
 check "index.html is written" grep -q "Models × users" "$OUT/index.html"
+# Memory is what the model costs (fanout-mem): PSS + the kernel's part, the RSS sum beside it.
+if [ -r /proc/self/smaps_rollup ]; then
+    check "threads at 20 users: PSS, the kernel's part, the RSS sum and the sockets in the step's JSON" \
+        python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(not (s["pss_kib"] > 0 and s["kernel_kib"] > 0 and s["rss_sum_kib"] >= s["pss_kib"] and s["sockets_kib"] >= 0))' "$OUT/threads-20.step.json"
+    check "... and scale.json's memory is PSS + kernel" \
+        python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][2]; sys.exit(not (s["model"] == "threads" and s["memory_kib"] == s["pss_kib"] + s["kernel_kib"] and s["memory_per_user_kib"] == s["memory_kib"] / 20))' "$OUT/scale.json"
+fi
+# The memory guard before a step, from the step before: a step far past the RAM is skipped,
+# saying why (exit 3); the next real step runs (exit 0).
+# guard USERS: fanout-report's guard after threads at 20 users; sets RC, its words in guard.out.
+guard() {
+    "$BIN/fanout-report" --scale-guard "$OUT/threads-20" "$1" >"$WORK/guard.out"
+    RC=$?
+}
+guard 10000000
+check "the guard skips 10,000,000 users after threads at 20 (exit $RC): $(cat "$WORK/guard.out")" \
+    grep -q "^memory: 10000000 users would take about .* GiB (PSS + kernel" "$WORK/guard.out"
+check "... with exit 3" [ "$RC" -eq 3 ]
+guard 60
+check "... and lets 60 users run (exit $RC)" [ "$RC" -eq 0 ]
+check "... saying nothing" [ ! -s "$WORK/guard.out" ]
 # Every server the run started named its API's URL on its command line: none may remain.
 urls=$(sed -n '1s/.*listening on \([^ ]*\).*/\1/p' "$OUT"/*.api.log | paste -sd'|' -)
 # shellcheck disable=SC2009 # pgrep -f cannot match the URLs in the whole command line as one pattern here

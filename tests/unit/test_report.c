@@ -62,6 +62,29 @@ static void test_tables(void **state) {
     free(b);
 }
 
+/* A model's memory is PSS + the kernel's part; the RSS sum is only shown beside it. */
+static void test_memory(void **state) {
+    (void)state;
+    /* prefork:100 at 100 users: 100 processes share libc, libcurl and the binary. */
+    fo_bench_row p = row("prefork:100", "prefork", 100, 1, 166, 603);
+    p.pss_kib = 24 * 1024;
+    p.kernel_kib = 4 * 1024;
+    p.rss_sum_kib = 430 * 1024;
+    assert_true(fo_bench_mem_kib(&p) == 28 * 1024);
+    /* macOS: the kernel's part is unknown and counts 0; no PSS at all: unknown. */
+    assert_true(fo_model_mem_kib(1000, -1) == 1000);
+    assert_true(fo_model_mem_kib(-1, 50) == -1);
+    fo_bench_row old = row("uv:1", "uv", 1, 0, 160, 630);
+    old.pss_kib = old.kernel_kib = old.rss_sum_kib = -1;
+    fo_bench_row rows[] = {p, old};
+    char *t = fo_bench_table_md(rows, 2);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "| Memory (MiB, PSS + kernel) | RSS sum (MiB, as top) |"));
+    assert_non_null(strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | 1.00 | 0 | 28.0 | 430.0 |"));
+    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | n/a | n/a |"));
+    free(t);
+}
+
 static void test_baseline_round_trip(void **state) {
     (void)state;
     fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
@@ -105,6 +128,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_memory),
         cmocka_unit_test(test_baseline_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,10 @@ static fo_scale_step held(void) {
                        .mean_ms = 6020,
                        .max_rps = 1660,
                        .wall_s = 40,
-                       .peak_rss_kib = 300 * 1024,
+                       .pss_kib = 220 * 1024,
+                       .kernel_kib = 30 * 1024,
+                       .rss_sum_kib = 300 * 1024,
+                       .sockets_kib = 90 * 1024,
                        .cpu_s = 30,
                        .peak_threads = 3,
                        .peak_procs = 4,
@@ -91,9 +94,82 @@ static void test_descriptors_and_memory_are_named(void **state) {
     assert_int_equal(fo_scale_judge(&s), 1);
     assert_string_equal(s.cause, "descriptors");
     s.peak_fds = -1; /* not measured (macOS): not named */
-    s.peak_rss_kib = 13e6;
+    s.pss_kib = 11e6;
+    s.kernel_kib = 1.5e6; /* 12.5 of 24 GB: past half of the RAM with the kernel's part */
     assert_int_equal(fo_scale_judge(&s), 1);
     assert_string_equal(s.cause, "memory");
+    /* A large RSS sum is not memory used: shared pages are counted in it once per process. */
+    s.pss_kib = 0.5e6;
+    s.kernel_kib = 0.2e6;
+    s.rss_sum_kib = 13e6;
+    assert_int_equal(fo_scale_judge(&s), 1);
+    assert_string_equal(s.cause, "queueing");
+}
+
+/* The step before's memory per user is PSS + kernel; the RSS sum is only shown beside it. */
+static void test_memory_per_user(void **state) {
+    (void)state;
+    fo_scale_step s = held();
+    assert_float_equal(fo_scale_mem_kib(&s), 250 * 1024, 1e-9);
+    assert_float_equal(fo_scale_mem_per_user_kib(&s), 250 * 1024 / 10000.0, 1e-9);
+    char line[512];
+    fo_scale_line(&s, line, sizeof line);
+    assert_non_null(strstr(line, "memory 250.0 MiB (PSS + kernel; RSS sum 300.0)"));
+    s.kernel_kib = -1; /* macOS: the kernel's part is unknown and counts 0 */
+    assert_float_equal(fo_scale_mem_kib(&s), 220 * 1024, 1e-9);
+    s.pss_kib = -1; /* not measured */
+    assert_true(fo_scale_mem_kib(&s) < 0 && fo_scale_mem_per_user_kib(&s) < 0);
+    fo_scale_line(&s, line, sizeof line);
+    assert_non_null(strstr(line, "memory n/a MiB (PSS + kernel; RSS sum 300.0)"));
+}
+
+/* prefork at 1,000 users as measured on the 2-core, 24 GiB VM: 201 MiB of PSS, ~80 MiB of page
+ * tables, stacks and task structs, against an RSS sum of 4,221 MiB. */
+static fo_scale_step prefork_1000(void) {
+    fo_scale_step s = held();
+    snprintf(s.model, sizeof s.model, "prefork");
+    s.users = 1000;
+    s.ms = 300;
+    s.size = 1000;
+    s.pss_kib = 201 * 1024;
+    s.kernel_kib = 80 * 1024;
+    s.rss_sum_kib = 4221 * 1024;
+    s.mem_kib = 24 * 1048576.0;
+    return s;
+}
+
+static void test_projection_uses_pss_and_kernel(void **state) {
+    (void)state;
+    fo_scale_step prev = prefork_1000();
+    /* 281 MiB at 1,000 users: 3,000 users project to 281 x 3 x 1.1 MiB = 927 MiB. */
+    assert_float_equal(fo_scale_project_mem_kib(&prev, 3000), 281 * 1024 * 3 * 1.1, 1e-6);
+    char reason[256];
+    /* The RSS sum projected 13.6 GiB and skipped 3,000 users; PSS + kernel runs it, and
+     * 10,000 users (3.0 GiB) too. */
+    assert_int_equal(fo_scale_guard(&prev, 3000, reason, sizeof reason), 0);
+    assert_string_equal(reason, "");
+    assert_int_equal(fo_scale_guard(&prev, 10000, reason, sizeof reason), 0);
+    /* 50,000 users would take 15.1 GiB of 24: skipped, saying so with the figures. */
+    assert_int_equal(fo_scale_guard(&prev, 50000, reason, sizeof reason), 1);
+    assert_string_equal(reason, "memory: 50000 users would take about 15.1 GiB (PSS + kernel "
+                                "288 KiB a user at 1000 users, x 1.1), more than 50% of the RAM "
+                                "(12.0 GiB)");
+}
+
+static void test_projection_without_pss(void **state) {
+    (void)state;
+    /* A step measured without fanout-mem (an older folder): its RSS sum stands in, which
+     * errs high, on the safe side. */
+    fo_scale_step prev = prefork_1000();
+    prev.pss_kib = prev.kernel_kib = -1;
+    char reason[256];
+    assert_float_equal(fo_scale_project_mem_kib(&prev, 3000), 4221 * 1024 * 3 * 1.1, 1e-6);
+    assert_int_equal(fo_scale_guard(&prev, 3000, reason, sizeof reason), 1);
+    assert_non_null(strstr(reason, "(the RSS sum 4322 KiB a user at 1000 users, x 1.1)"));
+    /* Nothing measured at all: no projection, and the step runs. */
+    prev.rss_sum_kib = -1;
+    assert_true(fo_scale_project_mem_kib(&prev, 3000) < 0);
+    assert_int_equal(fo_scale_guard(&prev, 3000, reason, sizeof reason), 0);
 }
 
 static void test_a_saturated_harness_is_named(void **state) {
@@ -139,6 +215,21 @@ static void test_matrix_marks_the_break(void **state) {
     char *table = fo_scale_table_md(steps, 3);
     assert_non_null(table);
     assert_non_null(strstr(table, "| 29000 of 30000 |"));
+    /* Memory is PSS + kernel (250 MiB, 256 KiB a user at 1,000), the kernel's part, the RSS sum and the
+     * system's sockets beside it. */
+    assert_non_null(strstr(table, "| memory (MiB, PSS + kernel) | memory / user (KiB) | kernel "
+                                  "(MiB) | RSS sum (MiB, as top) | sockets (MiB, system) |"));
+    assert_non_null(strstr(table, "| 0.00% | 250.0 | 256.0 | 30.0 | 300.0 | 90.0 | 0.600 |"));
+    /* Every row has as many cells as the header, the refused one too. */
+    size_t cells[4] = {0};
+    int row = 0;
+    for (const char *p = table; *p && row < 4; p++) {
+        if (*p == '|') cells[row]++;
+        if (*p == '\n') row++;
+    }
+    assert_int_equal(cells[1], cells[0]);
+    assert_int_equal(cells[2], cells[0]);
+    assert_int_equal(cells[3], cells[0]);
     free(table);
 }
 
@@ -150,6 +241,9 @@ int main(void) {
         cmocka_unit_test(test_p95_breaks_and_cpu_is_named),
         cmocka_unit_test(test_descriptors_and_memory_are_named),
         cmocka_unit_test(test_a_saturated_harness_is_named),
+        cmocka_unit_test(test_memory_per_user),
+        cmocka_unit_test(test_projection_uses_pss_and_kernel),
+        cmocka_unit_test(test_projection_without_pss),
         cmocka_unit_test(test_steps_that_did_not_run_are_left_alone),
         cmocka_unit_test(test_matrix_marks_the_break),
     };
