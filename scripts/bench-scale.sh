@@ -324,7 +324,8 @@ refusal_words() {
 }
 
 echo "fanout bench-scale: models $MODELS; ladder $LADDER users at $RATE pages/s offered"
-echo "machine: $ncpu cores, $((mem_kib / 1048576)) GiB; open-files hard limit $hard; $port_span ephemeral ports a source address; tasks free now: $(task_room)"
+read -r room limit <<<"$(task_room)"
+echo "machine: $ncpu cores, $((mem_kib / 1048576)) GiB; open-files hard limit $hard; $port_span ephemeral ports a source address; $room tasks free ($limit)"
 echo "results: $OUT"
 for model in $MODELS; do
     rss_per_user=0
