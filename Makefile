@@ -19,7 +19,7 @@ help:
 	@echo "make                build into $(BUILD)/ (installs missing dependencies first)"
 	@echo "make test           build and run the unit and integration tests"
 	@echo "make bench          run the model comparison (see scripts/bench.sh --help)"
-	@echo "make bench-scale    every model on a ladder of users up to 10,000 (scripts/bench-scale.sh)"
+	@echo "make bench-scale    every model on a ladder of users up to 30,000 (scripts/bench-scale.sh)"
 	@echo "make bench-ci       short regression run against bench/baseline.json"
 	@echo "make bench-baseline rewrite bench/baseline.json from a bench-ci run"
 	@echo "make clean          remove build directories"
@@ -48,10 +48,12 @@ BENCH_ENV += MODE="$(MODE)" RATE="$(RATE)"
 bench: build
 	$(BENCH_ENV) scripts/bench.sh
 
-# The models at scale: make bench-scale MODELS="uv threads" LADDER="100 1000 10000" RATE=1667
+# The models at scale: make bench-scale MODELS="uv threads" LADDER="100 1000 30000" RATE=1667;
+# LOAD_PROCS=N splits each step's load over N fanout-load processes at least, LOAD_SOURCES="A B"
+# names their source addresses (macOS, where only 127.0.0.1 exists unless aliases are added).
 bench-scale: build
-	MODELS="$(MODELS)" LADDER="$(LADDER)" RATE="$(RATE)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" \
-	    scripts/bench-scale.sh
+	MODELS="$(MODELS)" LADDER="$(LADDER)" RATE="$(RATE)" LOAD_PROCS="$(LOAD_PROCS)" \
+	    LOAD_SOURCES="$(LOAD_SOURCES)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" scripts/bench-scale.sh
 
 # The regression run for CI: short, fast pages, compared with bench/baseline.json by ratios.
 CI_BENCH = CONFIGS="$(or $(CONFIGS),$(CI_CONFIGS))" USERS=20 SPAWN_RATE=20 DURATION=6s MS=30 \

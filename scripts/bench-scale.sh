@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The models at scale: for each model, a ladder of users (default 100, 300, 1,000, 3,000, 10,000)
-# at one offered rate. The page's ms grows with the users (users / (2 ms) stays RATE pages a
+# The models at scale: for each model, a ladder of users (default 100, 300, 1,000, 3,000, 10,000,
+# 30,000) at one offered rate. The page's ms grows with the users (users / (2 ms) stays RATE pages a
 # second), so a model that falls behind does so for its concurrency, not for want of CPU. Each
 # step records the blog's figures, the ratios to Little's law, failures, the server's peak
 # memory, CPU per page, descriptors, threads and processes, and the country API's and the load
 # generator's CPU and peaks, to show that they were not the limit. A model stops climbing at
 # its break: failures above 1%, p95 above 1.5 x the floor, or a refusal to start; the cause is
-# named (descriptors, memory, CPU, pids). Before a step, its memory is projected from the step
-# before, and the step is skipped, saying why, when it would pass half of the RAM.
+# named, the model's own first (tasks, memory, CPU) and this machine's descriptor limit last.
+# Before a step, its memory and its tasks are projected from the step before, and the step is
+# skipped, saying why, when they would pass half of the RAM or the tasks the system has left.
+# Where one fanout-load process cannot hold a step's users (its open-files limit, or the ~28,000
+# source ports one address has for one target), the load is split over processes that each run
+# a --segment of the same ramp from one instant (--start-at), each from a loopback address of
+# its own (--source, Linux), merged exactly into the step's load.json (fanout-report merge).
 # Writes bench/results/scale-<date-time>/ and its index.html (fanout-report --scale). See --help.
 set -euo pipefail
 
@@ -15,11 +20,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 ncpu=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 BIN=${FANOUT_BIN:-$top/build/bin}
 MODELS=${MODELS:-}
-LADDER=${LADDER:-"100 300 1000 3000 10000"}
+LADDER=${LADDER:-"100 300 1000 3000 10000 30000"}
 RATE=${RATE:-1667}
 OUT=""
 MIN_DURATION=${MIN_DURATION:-30}
 DURATION=${DURATION:-}
+LOAD_PROCS=${LOAD_PROCS:-}
+LOAD_SOURCES=${LOAD_SOURCES:-}
 
 usage() {
     cat <<USAGE
@@ -38,13 +45,31 @@ and an index.html.
                        (default $MIN_DURATION)
   --duration S         every step S seconds exactly instead (a quick look; the ratios need
                        the ramp, the window and a few pages to mean much)
+  --load-procs N       split every step's load over N fanout-load processes at least
+                       (default: as many as descriptors and ports need, often 1)
   --out DIR            results folder (default bench/results/scale-<date-time>)
   -h, --help           this help
 
 Sizes: threads and prefork get one thread or process per user (their size caps concurrency);
 uv gets the processes its open-files limit requires (4 descriptors a connection), reported.
-The country API gets the workers and ports 3 calls per user need. Settings are read from the
-environment too: MODELS, LADDER, RATE.
+The country API gets the workers and ports 3 calls per user need.
+
+The load: one fanout-load process holds a connection (a descriptor) a user, and one source
+address offers one target port only the ephemeral range (Linux: ip_local_port_range, ~28,000).
+A step that needs more runs P processes, each a --segment of the same ramp started at one
+instant, merged exactly into the step's load.json. On Linux each takes a loopback address of
+its own (127.0.0.1, 127.0.0.2, ...: lo holds all of 127.0.0.0/8). macOS configures 127.0.0.1
+only: the split still spreads descriptors, but every process shares its ~16,000 ports, and a
+step that needs more is skipped (ports), unless you add addresses and name them:
+  sudo ifconfig lo0 alias 127.0.0.2 && LOAD_SOURCES="127.0.0.1 127.0.0.2" scripts/bench-scale.sh
+
+Guards: before each step its memory and its tasks (processes and threads) are projected from
+the step before; it is skipped, with the reason, when the memory would pass half of the RAM or
+the tasks what pid_max, threads-max (Linux) or ulimit -u leave free. Every process started is
+stopped and waited for on exit or Ctrl-C.
+
+Settings are read from the environment too: MODELS, LADDER, RATE, LOAD_PROCS, LOAD_SOURCES
+(the load's source addresses, process i taking the i-th, round-robin).
 USAGE
 }
 
@@ -56,6 +81,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --min-duration) MIN_DURATION=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
+    --load-procs) LOAD_PROCS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench-scale.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
@@ -73,6 +99,13 @@ fi
 [[ $RATE =~ ^[0-9]+$ && $RATE -gt 0 ]] || die "--rate must be a positive whole number, not '$RATE'"
 [[ $MIN_DURATION =~ ^[0-9]+$ && $MIN_DURATION -ge 5 ]] || die "--min-duration must be 5 seconds or more, not '$MIN_DURATION'"
 [ -z "$DURATION" ] || [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 2 ]] || die "--duration must be 2 seconds or more, not '$DURATION'"
+[ -z "$LOAD_PROCS" ] || [[ $LOAD_PROCS =~ ^[0-9]+$ && $LOAD_PROCS -ge 1 && $LOAD_PROCS -le 64 ]] ||
+    die "--load-procs (LOAD_PROCS) must be 1 to 64, not '$LOAD_PROCS'"
+src_list=()
+[ -z "$LOAD_SOURCES" ] || read -r -a src_list <<<"$LOAD_SOURCES"
+for a in "${src_list[@]:-}"; do
+    [ -z "$a" ] || [[ $a =~ ^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$ || $a == *:* ]] || die "LOAD_SOURCES wants IP addresses, not '$a'"
+done
 prev=0
 for u in $LADDER; do
     [[ $u =~ ^[0-9]+$ && $u -ge 10 && $u -le 100000 ]] || die "a ladder step is 10 to 100000 users, not '$u'"
@@ -89,6 +122,20 @@ mem_kib=$(awk '$1 == "MemTotal:" { print $2 }' /proc/meminfo 2>/dev/null || true
 if [ -z "$mem_kib" ]; then
     mem_kib=$(($(sysctl -n hw.memsize 2>/dev/null || echo 8589934592) / 1024))
 fi
+# The load's source ports: one source address offers one target address and port its ephemeral
+# range, less a tenth for whatever else runs. Linux's lo holds all of 127.0.0.0/8, so each load
+# process can connect from an address of its own; elsewhere only LOAD_SOURCES' (macOS has
+# 127.0.0.1 alone unless aliases are added).
+if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r port_lo port_hi </proc/sys/net/ipv4/ip_local_port_range
+    auto_sources=1
+else
+    port_lo=$(sysctl -n net.inet.ip.portrange.first 2>/dev/null || echo 49152)
+    port_hi=$(sysctl -n net.inet.ip.portrange.last 2>/dev/null || echo 65535)
+    auto_sources=0
+fi
+port_span=$((port_hi - port_lo + 1))
+ports_per_source=$((port_span * 9 / 10))
 
 [ -n "$OUT" ] || OUT="$top/bench/results/scale-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$OUT"
@@ -118,6 +165,124 @@ sample() {
 
 ceil_div() { echo $((($1 + $2 - 1) / $2)); }
 
+# task_room: "ROOM LIMIT": how many more tasks (processes and threads) may start now, and the
+# limit that says so. Linux: pid_max and threads-max less every task running (/proc/loadavg's
+# total); everywhere: ulimit -u's hard limit (fanout-server raises its soft one to it) less this
+# user's tasks, except for root, whom the kernel does not hold to it. "-1 none" if nothing is
+# known. Linux counts threads against every limit, macOS processes only. FANOUT_TASK_ROOM="ROOM
+# LIMIT" stands in for it (the tests' machine short of tasks).
+task_room() {
+    local room=-1 limit=none used lim uid
+    if [ -n "${FANOUT_TASK_ROOM:-}" ]; then echo "$FANOUT_TASK_ROOM"; return; fi
+    if [ -r /proc/loadavg ] && [ -r /proc/sys/kernel/pid_max ]; then
+        used=$(awk '{ split($4, a, "/"); print a[2] + 0 }' /proc/loadavg)
+        for lim in pid_max threads-max; do
+            local left=$(($(cat "/proc/sys/kernel/$lim") - used))
+            if [ "$room" -lt 0 ] || [ "$left" -lt "$room" ]; then room=$left limit="$lim $(cat "/proc/sys/kernel/$lim")"; fi
+        done
+    else
+        lim=$(sysctl -n kern.maxproc 2>/dev/null || echo 0)
+        used=$(ps -A -o pid= | wc -l)
+        [ "$lim" -gt 0 ] && room=$((lim - used)) limit="kern.maxproc $lim"
+    fi
+    uid=$(id -u)
+    lim=$(ulimit -Hu)
+    if [ "$uid" != 0 ] && [ "$lim" != unlimited ]; then
+        if [ -r /proc/loadavg ]; then used=$(ps -L -u "$uid" -o lwp= | wc -l); else used=$(ps -U "$uid" -o pid= | wc -l); fi
+        local left=$((lim - used))
+        if [ "$room" -lt 0 ] || [ "$left" -lt "$room" ]; then room=$left limit="RLIMIT_NPROC (ulimit -u) $lim"; fi
+    fi
+    echo "$room $limit"
+}
+
+# plan_load USERS: how a step's load runs. Sets load_procs (fanout-load processes, each a
+# --segment of the one ramp), load_threads (each one's), load_src (each one's --source, or none)
+# and ports_short (why the ports cannot hold USERS, or empty). A process holds a descriptor a
+# user besides a few of its own (FO_FD_RESERVE and 8 a thread: 64 covers them); one source
+# address ports_per_source users.
+plan_load() {
+    local users=$1 n_src by_ports per_addr i
+    load_procs=$(ceil_div "$users" $((hard - 64)))
+    [ -n "$LOAD_PROCS" ] && [ "$LOAD_PROCS" -gt "$load_procs" ] && load_procs=$LOAD_PROCS
+    if [ -n "$LOAD_SOURCES" ]; then n_src=${#src_list[@]}
+    elif [ $auto_sources = 1 ]; then n_src=254
+    else n_src=1; fi
+    by_ports=$(ceil_div "$users" "$ports_per_source")
+    [ "$n_src" -gt 1 ] && [ "$by_ports" -gt "$load_procs" ] && load_procs=$by_ports
+    [ "$load_procs" -gt "$users" ] && load_procs=$users
+    # As many threads in all as one process had (2 from 3,000 users): the harness's CPU stays
+    # what it was, only spread.
+    load_threads=1
+    [ "$users" -ge 3000 ] && load_threads=2
+    load_threads=$(ceil_div "$load_threads" "$load_procs")
+    load_src=()
+    if [ -n "$LOAD_SOURCES" ] || { [ $auto_sources = 1 ] && [ "$load_procs" -gt 1 ]; }; then
+        for i in $(seq 0 $((load_procs - 1))); do
+            if [ -n "$LOAD_SOURCES" ]; then load_src+=("${src_list[$((i % n_src))]}")
+            else load_src+=("127.0.0.$((i + 1))"); fi
+        done
+    fi
+    # The users of the busiest source address (the processes take the addresses round-robin).
+    local n_used=${#load_src[@]}
+    [ "$n_used" -gt "$n_src" ] && n_used=$n_src
+    [ "$n_used" -lt 1 ] && n_used=1
+    per_addr=$(($(ceil_div "$users" "$load_procs") * $(ceil_div "$load_procs" "$n_used")))
+    ports_short=""
+    if [ "$per_addr" -gt "$ports_per_source" ]; then
+        ports_short="ports: $per_addr connections from one source address to the server's port need more than this machine's $port_span ephemeral ports ($port_lo-$port_hi) less a tenth; add loopback addresses and name them in LOAD_SOURCES (see --help)"
+    fi
+}
+
+# start_load PREFIX SOURCE ARGS...: one fanout-load process in the background, ARGS and (unless
+# SOURCE is empty) --source SOURCE, writing PREFIX.json, .txt and .err; its PID joins PIDS (the
+# cleanup's) and load_pids.
+start_load() {
+    local prefix=$1 src=$2
+    shift 2
+    [ -n "$src" ] && set -- "$@" --source "$src"
+    "$BIN/fanout-load" "$@" --json "$prefix.json" "$srv_url/$ms/" >"$prefix.txt" 2>"$prefix.err" &
+    PIDS+=("$!")
+    load_pids+=("$!")
+}
+
+# merge_segments PREFIX: merges the segments PREFIX.load.I.json (I < load_procs) exactly into
+# PREFIX.load.json, the file the report reads, logging to PREFIX.merge.log. Otherwise nothing is
+# written, and load_err names the log that says why: the first segment's that wrote nothing,
+# or the merge's.
+merge_segments() {
+    local i segs=()
+    for i in $(seq 0 $((load_procs - 1))); do
+        if [ ! -s "$1.load.$i.json" ]; then
+            load_err=$1.load.$i.err
+            return 1
+        fi
+        segs+=("$1.load.$i.json")
+    done
+    if ! "$BIN/fanout-report" merge "$1.load.json" "${segs[@]}" >"$1.merge.log" 2>&1; then
+        rm -f "$1.load.json"
+        load_err=$1.merge.log
+        return 1
+    fi
+}
+
+# load_running: whether any of load_pids still runs (bash reaps its ended children itself).
+load_running() {
+    local p
+    for p in "${load_pids[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done
+    return 1
+}
+
+# Linux's system-wide counts the report quotes, to show whether a step met them: connections
+# dropped for a full accept queue (TcpExt ListenOverflows) and the connection-tracking table's
+# entries (when netfilter's conntrack is loaded). -1 where there is no such count.
+listen_overflows() {
+    awk '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 }
+        else for (i = 2; i <= NF; i++) if (k[i] == "ListenOverflows") v = $i }
+        END { print (v == "" ? -1 : v) }' /proc/net/netstat 2>/dev/null || echo -1
+}
+conntrack_count() { cat /proc/sys/net/netfilter/nf_conntrack_count 2>/dev/null || echo -1; }
+conntrack_max=$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null || echo -1)
+
 # step_json NAME key=value...: writes NAME.step.json, numbers as numbers, the rest as strings.
 step_json() {
     local name=$1 kv k v sep="" out="{"
@@ -133,19 +298,31 @@ step_json() {
     echo "$name" >>"$OUT/steps.txt"
 }
 
-# cause_of_refusal LOG: what a refusal at start says ran out.
+# cause_of_refusal LOG: what a refusal at start says ran out, the model's own needs (tasks,
+# memory) before this machine's descriptor limit.
 cause_of_refusal() {
-    if grep -q "descriptors" "$1"; then echo descriptors
-    elif grep -q "processes and threads" "$1"; then echo pids
+    if grep -q "processes and threads" "$1"; then echo tasks
     elif grep -qi "memory" "$1"; then echo memory
+    elif grep -q "descriptors" "$1"; then echo descriptors
     else echo "refused"; fi
 }
 
+# refusal_words CAUSE WORDS: the reason a refused step records, naming whose limit it was.
+refusal_words() {
+    case $1 in
+    descriptors) echo "descriptors: this machine's open-files hard limit $hard ($2)" ;;
+    tasks) echo "tasks (pid_max / RLIMIT_NPROC): $2" ;;
+    *) echo "$2" ;;
+    esac
+}
+
 echo "fanout bench-scale: models $MODELS; ladder $LADDER users at $RATE pages/s offered"
-echo "machine: $ncpu cores, $((mem_kib / 1048576)) GiB; open-files hard limit $hard"
+read -r room limit <<<"$(task_room)"
+echo "machine: $ncpu cores, $((mem_kib / 1048576)) GiB; open-files hard limit $hard; $port_span ephemeral ports a source address; $room tasks free ($limit)"
 echo "results: $OUT"
 for model in $MODELS; do
     prev_ran=""
+    tasks_per_user=0
     broke=""
     for users in $LADDER; do
         name="$model-$users"
@@ -158,6 +335,20 @@ for model in $MODELS; do
         if [ -n "$broke" ]; then
             step_json "$name" "${common[@]}" status=not-run reason="$model broke at $broke"
             continue
+        fi
+        # Guard the machine: the step's tasks (every process and thread of the server's tree,
+        # at its peak), projected from the step before, against what the limits leave free now;
+        # 512 stay for the API, the load and the rest of the system.
+        if [ "$tasks_per_user" != 0 ]; then
+            read -r room limit <<<"$(task_room)"
+            projected=$(awk -v t="$tasks_per_user" -v u="$users" 'BEGIN { printf "%d", t * u * 1.1 + 0.999 }')
+            if [ "$room" -ge 0 ] && [ $((projected + 512)) -gt "$room" ]; then
+                reason="tasks: $users users would start about $projected processes and threads, more than the $room that $limit leaves free (less 512 for the rest)"
+                echo "[$model $users] skipped: $reason"
+                step_json "$name" "${common[@]}" status=skipped cause=tasks reason="$reason"
+                broke=$users
+                continue
+            fi
         fi
         # Guard the machine: the step's memory (PSS + kernel), projected from the last step
         # that ran (fanout-report --scale-guard: fo_scale_guard in src/scale.c).
@@ -187,8 +378,13 @@ for model in $MODELS; do
         api_ports=$(ceil_div $((3 * users)) 2000)
         [ "$api_ports" -gt 32 ] && api_ports=32
         api_workers=$(ceil_div $((3 * users * 5 / 4)) $((hard - 100)))
-        load_threads=1
-        [ "$users" -ge 3000 ] && load_threads=2
+        plan_load "$users"
+        if [ -n "$ports_short" ]; then
+            echo "[$model $users] skipped: $ports_short"
+            step_json "$name" "${common[@]}" status=skipped cause=ports reason="$ports_short"
+            broke=$users
+            continue
+        fi
 
         # The API keeps idle connections longer than a page lasts: a connection it closed while
         # idle in the server's pool is dead there, and libcurl's pruning of dead connections
@@ -205,8 +401,10 @@ for model in $MODELS; do
             --upstream-timeout 60000 --shutdown-timeout 5000; then
             cause=$(cause_of_refusal "$OUT/$name.server.log")
             reason=$(grep -m1 "fanout-server:" "$OUT/$name.server.log" || tail -1 "$OUT/$name.server.log")
+            reason=$(refusal_words "$cause" "$reason")
             echo "[$model $users] refused at start ($cause): $reason"
-            step_json "$name" "${common[@]}" size="$size" status=refused cause="$cause" reason="$reason"
+            step_json "$name" "${common[@]}" size="$size" status=refused cause="$cause" reason="$reason" \
+                fd_limit="$hard"
             fo_stop "$PID"
             fo_stop "$api_pid"
             broke=$users
@@ -232,22 +430,32 @@ for model in $MODELS; do
         srv_cpu0=$(fo_tree_cpu_s "$srv_pid")
         api_cpu0=$(fo_tree_cpu_s "$api_pid")
         spawn=$(awk -v u="$users" 'BEGIN { printf "%g", u / 10 }')
-        echo "[$model $users] /$ms/ (floor $floor_s s), $dur s, $model size $size, API $api_workers workers x $api_ports ports, load $load_threads threads"
-        t0=$(date +%s)
-        (
-            "$BIN/fanout-load" --quiet --users "$users" --spawn-rate "$spawn" --duration "${dur}s" \
-                --threads "$load_threads" --timeout 60s --max-failure-ratio 1 \
-                --json "$OUT/$name.load.json" "$srv_url/$ms/" >"$OUT/$name.load.txt" 2>"$OUT/$name.load.err"
-            echo "$?" >"$OUT/$name.load.rc"
-        ) &
-        load_pid=$!
-        PIDS+=("$load_pid")
+        load_words="load $load_threads threads"
+        [ "$load_procs" -gt 1 ] && load_words="load $load_procs processes x $load_threads threads"
+        [ -n "${load_src[0]:-}" ] && load_words="$load_words from ${load_src[*]}"
+        echo "[$model $users] /$ms/ (floor $floor_s s), $dur s, $model size $size, API $api_workers workers x $api_ports ports, $load_words"
+        load_args=(--quiet --users "$users" --spawn-rate "$spawn" --duration "${dur}s"
+            --threads "$load_threads" --timeout 60s --max-failure-ratio 1)
+        load_pids=()
+        overflows0=$(listen_overflows)
+        if [ "$load_procs" = 1 ]; then
+            t0=$(date +%s)
+            start_load "$OUT/$name.load" "${load_src[0]:-}" "${load_args[@]}"
+        else
+            # Every segment starts its ramp at one instant, far enough ahead for all to be ready.
+            t0=$(($(date +%s) + 3))
+            for i in $(seq 0 $((load_procs - 1))); do
+                start_load "$OUT/$name.load.$i" "${load_src[$i]:-}" "${load_args[@]}" \
+                    --segment "$i/$load_procs" --start-at "$t0"
+            done
+        fi
         # Memory: PSS and the kernel's part at the sample where their sum peaked (added as
         # fo_model_mem_kib adds them), the RSS sum's own peak (only for comparison with top),
         # and the system's socket buffers, the same for every model, apart.
         peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1 peak_sockets=-1 api_peak_mem=-1
         peak_threads=0 peak_procs=0 peak_fds=0 n=0 load_cpu=0
-        while kill -0 "$load_pid" 2>/dev/null; do
+        peak_conntrack=-1
+        while load_running; do
             n=$((n + 1))
             # Descriptors every 4th sample: counting them is the costly part.
             FDS=$((n % 4 == 1 ? 1 : 0))
@@ -265,25 +473,38 @@ for model in $MODELS; do
             set -- $(sample "$api_pid")
             mem=$(($1 + ($2 > 0 ? $2 : 0)))
             [ "$1" -ge 0 ] && [ "$mem" -gt "$api_peak_mem" ] && api_peak_mem=$mem
-            # The load generator's CPU so far (the subshell and fanout-load), the largest seen:
-            # a sample after fanout-load ended reads nothing. Its last second is missed, which
-            # flatters the harness by under a second of its CPU.
-            c=$(fo_tree_cpu_s "$load_pid")
+            # The load generators' CPU so far, the largest sum seen: a sample after a process
+            # ended reads nothing of it. Their last second is missed, which flatters the harness
+            # by under a second of its CPU.
+            c=$(for p in "${load_pids[@]}"; do fo_tree_cpu_s "$p"; echo; done | awk '{ s += $1 } END { print s + 0 }')
             load_cpu=$(awk -v a="$load_cpu" -v b="$c" 'BEGIN { print (b > a ? b : a) }')
+            c=$(conntrack_count)
+            [ "$c" -gt "$peak_conntrack" ] && peak_conntrack=$c
             sleep 1
         done
-        wait "$load_pid" || true
+        # Every load process's exit status; the worst is kept (0 ok, 1 failures, 2 usage, 3
+        # unreachable, 4 other errors).
+        load_rc=0
+        for p in "${load_pids[@]}"; do
+            rc=0
+            wait "$p" || rc=$?
+            fo_forget "$p"
+            [ "$rc" -gt "$load_rc" ] && load_rc=$rc
+        done
+        overflows=$(listen_overflows)
+        [ "$overflows" -ge 0 ] && overflows=$((overflows - overflows0))
         wall=$(($(date +%s) - t0))
         srv_cpu=$(awk -v a="$srv_cpu0" -v b="$(fo_tree_cpu_s "$srv_pid")" 'BEGIN { printf "%.2f", b - a }')
         api_cpu=$(awk -v a="$api_cpu0" -v b="$(fo_tree_cpu_s "$api_pid")" 'BEGIN { printf "%.2f", b - a }')
         api_peak=$(curl -s "$api_url/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
-        load_rc=$(cat "$OUT/$name.load.rc" 2>/dev/null || echo 4)
         fo_stop "$srv_pid"
         fo_stop "$api_pid"
+        load_err=$OUT/$name.load.err
+        [ "$load_procs" = 1 ] || merge_segments "$OUT/$name" || true
         if [ ! -s "$OUT/$name.load.json" ]; then
-            echo "[$model $users] fanout-load failed (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
+            echo "[$model $users] fanout-load failed (exit $load_rc): $(tail -3 "$load_err")" >&2
             step_json "$name" "${common[@]}" size="$size" status=refused cause=load \
-                reason="fanout-load failed: $(tail -1 "$OUT/$name.load.err")"
+                reason="fanout-load failed: $(tail -1 "$load_err")" load_procs="$load_procs"
             broke=$users
             continue
         fi
@@ -293,7 +514,9 @@ for model in $MODELS; do
             peak_procs="$peak_procs" peak_fds="$peak_fds" fd_limit="$hard" \
             api_workers="$api_workers" api_ports="$api_ports" api_cpu_s="$api_cpu" \
             api_peak_mem_kib="$api_peak_mem" api_peak_in_flight="${api_peak:-0}" \
-            load_threads="$load_threads" load_cpu_s="$load_cpu" load_exit="$load_rc" \
+            load_threads="$((load_threads * load_procs))" load_cpu_s="$load_cpu" load_exit="$load_rc" \
+            load_procs="$load_procs" load_sources="${load_src[*]:-}" listen_overflows="$overflows" \
+            peak_conntrack="$peak_conntrack" conntrack_max="$conntrack_max" \
             mem_kib="$mem_kib" cores="$ncpu"
         # The step's verdict (failures, p95 / floor) and cause are the report's to judge; it
         # prints the step's line and exits 3 when the model broke there.
@@ -301,6 +524,9 @@ for model in $MODELS; do
         "$BIN/fanout-report" --scale-step "$OUT/$name" || verdict=$?
         [ "$verdict" = 3 ] && broke=$users
         prev_ran=$name
+        # Threads where they are counted (Linux), else processes (macOS: each its own pid).
+        tasks_per_user=$(awk -v t="$peak_threads" -v p="$peak_procs" -v u="$users" 'BEGIN {
+            printf "%.4f", (t > 0 ? t : p) / u }')
     done
 done
 

@@ -92,9 +92,11 @@ fo_tree_cpu_s() {
 }
 
 # fo_stop PID: SIGTERM, up to 20 s for PID to end, then SIGKILL of it and its children (a
-# supervisor's workers must not outlive it); reaps PID when it is the caller's child.
+# supervisor's workers must not outlive it); reaps PID when it is the caller's child, and drops
+# it from PIDS.
 fo_stop() {
     local kids
+    fo_forget "$1"
     kill "$1" 2>/dev/null || return 0
     for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$1" 2>/dev/null; then
@@ -105,8 +107,19 @@ fo_stop() {
     wait "$1" 2>/dev/null || true
 }
 
+# fo_forget PID: drops PID from PIDS once the caller has ended and reaped it, so that a later
+# cleanup never signals a process that has since been given the same number (a ladder of
+# thousands of workers goes round pid_max).
+fo_forget() {
+    local keep=() p
+    for p in "${PIDS[@]:-}"; do
+        if [ -n "$p" ] && [ "$p" != "$1" ]; then keep+=("$p"); fi
+    done
+    PIDS=("${keep[@]:-}")
+}
+
 # fo_stop_all: ends every process in PIDS, the way a script's EXIT trap should: SIGTERM to all
-# at once, up to 10 s for each, then SIGKILL.
+# at once, up to 10 s for each, then SIGKILL; and waits for each (the caller's children).
 fo_stop_all() {
     local pid
     for pid in "${PIDS[@]:-}"; do if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; done
@@ -114,6 +127,7 @@ fo_stop_all() {
         [ -n "$pid" ] || continue
         for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
     done
 }
 

@@ -92,14 +92,17 @@ int fo_scale_judge(fo_scale_step *s) {
     }
     long procs = s->peak_procs > 0 ? s->peak_procs : 1;
     double all_busy = busy(s->cpu_s + s->api_cpu_s + s->load_cpu_s, s->wall_s, s->cores);
-    if (s->peak_fds >= 0 && s->fd_limit > 0 && s->peak_fds >= 0.9 * (double)s->fd_limit * procs)
-        set_cause(s, "descriptors");
-    else if (s->mem_kib > 0 && fo_scale_mem_kib(s) >= s->mem_kib * FO_SCALE_MAX_MEM_SHARE)
+    /* The model's costs before the machine's settings: a model that ran out of memory or CPU
+     * while near the open-files limit would not have held with a higher limit. */
+    if (s->mem_kib > 0 && fo_scale_mem_kib(s) >= s->mem_kib * FO_SCALE_MAX_MEM_SHARE)
         set_cause(s, "memory");
     else if (fo_scale_api_busy(s) >= 0.9 || fo_scale_load_busy(s) >= 0.9)
         set_cause(s, "harness");
     else if (all_busy >= 0.9)
         set_cause(s, "CPU");
+    else if (s->peak_fds >= 0 && s->fd_limit > 0 &&
+             s->peak_fds >= 0.9 * (double)s->fd_limit * procs)
+        set_cause(s, "descriptors");
     else
         set_cause(s, "queueing");
     return 1;
@@ -186,6 +189,16 @@ static size_t distinct_users(const fo_scale_step *steps, size_t n, int *users, s
     return k;
 }
 
+/* A break's cause as the matrix says it: the descriptor limit is named as this machine's. */
+static void print_cause(FILE *f, const fo_scale_step *s) {
+    if (strcmp(s->cause, "descriptors") != 0)
+        fputs(s->cause[0] ? s->cause : "-", f);
+    else if (s->fd_limit > 0)
+        fprintf(f, "descriptors: this machine's open-files hard limit %ld", s->fd_limit);
+    else
+        fputs("descriptors: this machine's open-files limit", f);
+}
+
 char *fo_scale_matrix_md(const fo_scale_step *steps, size_t n) {
     int users[32];
     size_t nu = distinct_users(steps, n, users, 32);
@@ -219,10 +232,11 @@ char *fo_scale_matrix_md(const fo_scale_step *steps, size_t n) {
                 (s->cause[0] || s->status == FO_STEP_REFUSED || s->status == FO_STEP_SKIPPED))
                 brk = s;
         }
-        if (brk)
-            fprintf(o.f, " %d users: %s (%s) |\n", brk->users, status_word(brk),
-                    brk->cause[0] ? brk->cause : "-");
-        else
+        if (brk) {
+            fprintf(o.f, " %d users: %s (", brk->users, status_word(brk));
+            print_cause(o.f, brk);
+            fprintf(o.f, ") |\n");
+        } else
             fprintf(o.f, " held at every step |\n");
         i = end;
     }
@@ -254,13 +268,15 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
             continue;
         }
         char fds[24] = "n/a", threads[24] = "n/a", mem[24], per_user[24], kernel[24], rss[24],
-             sockets[24];
+             sockets[24], load_procs[32] = "";
+        if (s->load_procs > 1)
+            snprintf(load_procs, sizeof load_procs, " in %d processes", s->load_procs);
         if (s->peak_fds >= 0) snprintf(fds, sizeof fds, "%ld", s->peak_fds);
         if (s->peak_threads >= 0) snprintf(threads, sizeof threads, "%ld", s->peak_threads);
         fprintf(
             o.f,
             "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %s | %s | "
-            "%s | %s | %s | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d | "
+            "%s | %s | %s | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d%s | "
             "%s%s%s |\n",
             s->model, s->users, s->ms, s->size, s->min_ms, s->p95_ms, s->mean_ms, s->max_rps,
             fo_scale_rps_ratio(s), fo_scale_p95_ratio(s), 100 * fo_scale_failure_ratio(s),
@@ -271,7 +287,7 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
             fig(s->sockets_kib, 1024, sockets, sizeof sockets), fo_scale_cpu_ms_per_page(s), fds,
             threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
             s->api_peak_in_flight, 3 * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
-            status_word(s), s->cause[0] ? ": " : "", s->cause);
+            load_procs, status_word(s), s->cause[0] ? ": " : "", s->cause);
     }
     return out_take(&o);
 }

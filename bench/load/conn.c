@@ -2,6 +2,7 @@
 #include "conn.h"
 
 #include <assert.h>
+#include <netinet/in.h>
 #include <string.h>
 
 enum after_close {
@@ -174,17 +175,35 @@ static void on_connect(uv_connect_t *req, int status) {
     send_request(c);
 }
 
-/* 0, or uv_tcp_init's error: then nothing is open and nothing was recorded. */
+/* A plain bind would take a source port for good, out of one range for every target. Linux's
+ * IP_BIND_ADDRESS_NO_PORT leaves the port to connect, which picks one free for this target's
+ * address and port: the whole range again for each. Elsewhere the plain bind still works, for
+ * as many connections as the range holds. */
+int fo_conn_bind_source(uv_tcp_t *tcp, const struct sockaddr *source) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    uv_os_fd_t fd;
+    int one = 1;
+    if (uv_fileno((const uv_handle_t *)tcp, &fd) == 0)
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+    return uv_tcp_bind(tcp, source, 0);
+}
+
+/* 0, or uv_tcp_init_ex's error: then nothing is open and nothing was recorded (the callers
+ * count it as a failed connect). Without --source that cannot happen, as connect makes the
+ * socket; with it the socket is made here, to be bound, and may find no descriptor free. A
+ * failed bind counts as a failed connect too. */
 static int start_connect(fo_conn *c) {
     fo_client *cl = c->cl;
     reset_response(c);
     c->reused = 0;
-    int rc = uv_tcp_init(cl->loop, &c->tcp);
-    if (rc < 0) return rc; /* cannot happen with a plain init: the socket is made by connect */
+    int rc = uv_tcp_init_ex(cl->loop, &c->tcp, cl->source ? cl->source->sa_family : AF_UNSPEC);
+    if (rc < 0) return rc;
     c->tcp_open = 1;
     c->tcp.data = c;
     c->connect_req.data = c;
-    if (uv_tcp_connect(&c->connect_req, &c->tcp, cl->addr, on_connect) < 0) {
+    if ((cl->source && fo_conn_bind_source(&c->tcp, cl->source) < 0) ||
+        uv_tcp_connect(&c->connect_req, &c->tcp, cl->addr, on_connect) < 0) {
         if (c->opening)
             open_failed(c, FO_FAIL_CONNECT);
         else

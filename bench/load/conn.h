@@ -33,7 +33,8 @@
 typedef struct fo_client {
     uv_loop_t *loop;
     const struct sockaddr *addr;
-    const char *request; /* the request's bytes, shared read-only by all workers */
+    const struct sockaddr *source; /* the local address to connect from (--source), or NULL */
+    const char *request;           /* the request's bytes, shared read-only by all workers */
     size_t request_len;
     char *rbuf; /* one read buffer: each read is parsed completely in its callback */
     size_t rbuf_len;
@@ -93,5 +94,8 @@ void fo_conn_close(fo_conn *c);
 void fo_conn_abort(fo_conn *c);
 /* Fails the request in flight, or the open, when it has run --timeout or more. */
 void fo_conn_check_timeout(fo_conn *c, uint64_t now);
+/* Binds an initialised, unconnected tcp (its socket made: uv_tcp_init_ex with source's family)
+ * to source's address, leaving the port to the connect that follows. 0 or a libuv error. */
+int fo_conn_bind_source(uv_tcp_t *tcp, const struct sockaddr *source);
 
 #endif

@@ -2,6 +2,7 @@
  * getopt_long, so that it keeps no global state and can be tested call after call. */
 #include "opts.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +50,10 @@ static const char usage_text[] =
     "                           with fanout-report merge. --max-connections stays per process\n"
     "      --start-at TIME      start the run's clock at TIME: Unix seconds (fractions allowed)\n"
     "                           or +D from now (+10s); more than 1 s in the past is an error\n"
+    "      --source ADDR        connect from the local IP address ADDR (the port is the\n"
+    "                           kernel's): one source address offers a target only its\n"
+    "                           ephemeral ports (~28,000 on Linux), so give each process\n"
+    "                           another (127.0.0.2, 127.0.0.3, ... are loopback on Linux)\n"
     "\n"
     "Output:\n"
     "  -q, --quiet              no live line on stderr\n"
@@ -434,6 +439,16 @@ static int parse_start_at(fo_load_opts *o, const char *v, char *err, size_t errl
     return 0;
 }
 
+/* An IPv4 or IPv6 literal: a name would need a resolver, and could give several addresses. */
+static int parse_source(fo_load_opts *o, const char *v, char *err, size_t errlen) {
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
+        return fo_load_fail(err, errlen,
+                            "--source wants an IP address (e.g. 127.0.0.2 or ::1), got \"%s\"", v);
+    o->source = v;
+    return 0;
+}
+
 int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen) {
     switch (o->start_at) {
     case FO_START_NOW:
@@ -538,6 +553,9 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
         } else if (match(argc, argv, &i, 0, "start-at", 1, &v, &missing)) {
             if (missing) goto missing_value;
             if (parse_start_at(o, v, err, errlen) < 0) return -EINVAL;
+        } else if (match(argc, argv, &i, 0, "source", 1, &v, &missing)) {
+            if (missing) goto missing_value;
+            if (parse_source(o, v, err, errlen) < 0) return -EINVAL;
         } else if (match(argc, argv, &i, 0, "json", 1, &v, &missing)) {
             if (missing) goto missing_value;
             o->json_path = v;

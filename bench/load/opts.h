@@ -47,6 +47,10 @@ typedef struct fo_load_opts {
     double start_at_unix;
     uint64_t start_at_rel_ns;
     double start_unix; /* set by fo_load_start_resolve: when the run's clock starts, or 0 = now */
+    /* --source ADDR: the local IP address every connection is made from, or NULL (the kernel
+     * picks). One pair of addresses offers a target port only ~28,000 source ports, so the
+     * processes of a large load each take an address of their own (127.0.0.2, ... on Linux). */
+    const char *source;
     /* Outcome and output. */
     double max_failure_ratio;
     const char *json_path;

@@ -129,6 +129,7 @@ static void print_load_line(FILE *f, const fo_load_opts *o) {
     if (o->seg_count > 1)
         fprintf(f, "; segment %u of %u (%u of the users)", o->seg_index, o->seg_count,
                 fo_load_segment_share(o, o->sched.max_users));
+    if (o->source) fprintf(f, "; from %s", o->source);
     fputc('\n', f);
 }
 

@@ -1,6 +1,7 @@
 /* Running the workers and gathering their results (see run.h). */
 #include "run.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,16 +49,21 @@ static void probe_timeout(uv_timer_t *t) {
     uv_close((uv_handle_t *)&p->tcp, NULL); /* the connect callback follows with ECANCELED */
 }
 
-static int probe_target(uv_loop_t *loop, const struct sockaddr *addr, uint64_t timeout_ns) {
+/* The probe connects from --source too (source NULL: the kernel's choice), so that an address
+ * this machine does not have fails here, once, with its reason. */
+static int probe_target(uv_loop_t *loop, const struct sockaddr *addr, const struct sockaddr *source,
+                        uint64_t timeout_ns) {
     probe p;
     memset(&p, 0, sizeof p);
     p.status = 1;
     p.req.data = p.timer.data = &p;
-    uv_tcp_init(loop, &p.tcp);
+    int rc = uv_tcp_init_ex(loop, &p.tcp, source ? source->sa_family : AF_UNSPEC);
+    if (rc < 0) return rc;
     uv_timer_init(loop, &p.timer);
     uint64_t ms = timeout_ns / 1000000;
     if (ms > 5000) ms = 5000;
-    int rc = uv_tcp_connect(&p.req, &p.tcp, addr, probe_connected);
+    rc = source ? fo_conn_bind_source(&p.tcp, source) : 0;
+    if (rc == 0) rc = uv_tcp_connect(&p.req, &p.tcp, addr, probe_connected);
     if (rc < 0) {
         p.status = rc;
         uv_close((uv_handle_t *)&p.tcp, NULL);
@@ -71,10 +77,11 @@ static int probe_target(uv_loop_t *loop, const struct sockaddr *addr, uint64_t t
 }
 
 /* Resolves the host and picks its first address that accepts a connect ("localhost" may give
- * ::1 first to a server that listens on 127.0.0.1 only). 0 and *out set, or the error of the
- * resolution or of the last connect tried, with *stage saying which. */
-static int find_target(uv_loop_t *loop, const fo_load_opts *o, struct sockaddr_storage *out,
-                       const char **stage) {
+ * ::1 first to a server that listens on 127.0.0.1 only), of the source's family when there is
+ * one. 0 and *out set, or the error of the resolution or of the last connect tried, with *stage
+ * saying which. */
+static int find_target(uv_loop_t *loop, const fo_load_opts *o, const struct sockaddr *source,
+                       struct sockaddr_storage *out, const char **stage) {
     uv_getaddrinfo_t req;
     struct addrinfo hints;
     char port[8];
@@ -86,10 +93,11 @@ static int find_target(uv_loop_t *loop, const fo_load_opts *o, struct sockaddr_s
     int rc = uv_getaddrinfo(loop, &req, NULL, o->host, port, &hints);
     if (rc < 0) return rc;
     *stage = "connect to";
-    rc = UV_EAI_NONAME;
+    rc = source ? UV_EAFNOSUPPORT : UV_EAI_NONAME; /* no address of the source's family */
     for (struct addrinfo *ai = req.addrinfo; ai; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof *out) continue;
-        rc = probe_target(loop, ai->ai_addr, o->timeout_ns);
+        if (source && ai->ai_family != source->sa_family) continue;
+        rc = probe_target(loop, ai->ai_addr, source, o->timeout_ns);
         if (rc == 0) {
             memcpy(out, ai->ai_addr, ai->ai_addrlen);
             break;
@@ -207,9 +215,19 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
         snprintf(err, errlen, "cannot start an event loop: %s", uv_strerror(rc));
         return rc;
     }
+    struct sockaddr_storage src;
+    const struct sockaddr *source = NULL;
+    if (o->source) {
+        /* opts checked that it is an IPv4 or IPv6 literal. */
+        if (uv_ip4_addr(o->source, 0, (struct sockaddr_in *)&src) != 0 &&
+            uv_ip6_addr(o->source, 0, (struct sockaddr_in6 *)&src) != 0)
+            assert(!"--source is an IP literal");
+        source = (const struct sockaddr *)&src;
+    }
     const char *stage;
-    if ((rc = find_target(&loop, o, &addr, &stage)) < 0) {
-        snprintf(err, errlen, "cannot %s %s port %d: %s", stage, o->host, o->port, uv_strerror(rc));
+    if ((rc = find_target(&loop, o, source, &addr, &stage)) < 0) {
+        snprintf(err, errlen, "cannot %s %s port %d%s%s: %s", stage, o->host, o->port,
+                 source ? " from " : "", source ? o->source : "", uv_strerror(rc));
         uv_loop_close(&loop);
         return FO_LOAD_UNREACHABLE;
     }
@@ -253,6 +271,7 @@ int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void 
         w->n_workers = o->threads;
         w->opts = o;
         w->addr = (const struct sockaddr *)&addr;
+        w->source = source;
         w->request = request;
         w->request_len = req_len;
         w->t0 = t0;

@@ -118,6 +118,7 @@ static void init_client(fo_worker *w) {
     memset(cl, 0, sizeof *cl);
     cl->loop = &w->loop;
     cl->addr = w->addr;
+    cl->source = w->source;
     cl->request = w->request;
     cl->request_len = w->request_len;
     cl->rbuf_len = RBUF_LEN;

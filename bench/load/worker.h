@@ -23,7 +23,8 @@ typedef struct fo_worker {
     unsigned id, n_workers;
     const fo_load_opts *opts;
     const struct sockaddr *addr;
-    const char *request; /* the request's bytes, shared read-only by all workers */
+    const struct sockaddr *source; /* --source, or NULL */
+    const char *request;           /* the request's bytes, shared read-only by all workers */
     size_t request_len;
     uint64_t t0; /* the run's start, uv_hrtime() */
     fo_windows *windows;

@@ -71,6 +71,7 @@ static int read_step(const char *prefix, fo_scale_step *s) {
     s->api_workers = (int)num_or(st, "api_workers", 1);
     s->api_ports = (int)num_or(st, "api_ports", 1);
     s->load_threads = (int)num_or(st, "load_threads", 1);
+    s->load_procs = (int)num_or(st, "load_procs", 1);
     s->api_cpu_s = num(st, "api_cpu_s");
     s->load_cpu_s = num(st, "load_cpu_s");
     s->api_peak_in_flight = num_or(st, "api_peak_in_flight", 0);
@@ -119,12 +120,13 @@ static json_t *step_json(const fo_scale_step *s) {
                                         "kernel_kib", s->kernel_kib, "rss_sum_kib",
                                         s->rss_sum_kib, "sockets_kib", s->sockets_kib));
     json_object_update_new(
-        o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:f}", "peak_fds",
+        o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:i, s:f}", "peak_fds",
                      (json_int_t)s->peak_fds, "peak_threads", (json_int_t)s->peak_threads,
                      "peak_procs", (json_int_t)s->peak_procs, "api_workers", s->api_workers,
                      "api_ports", s->api_ports, "api_busy", fo_scale_api_busy(s),
                      "api_peak_in_flight", (json_int_t)s->api_peak_in_flight, "load_threads",
-                     s->load_threads, "load_busy", fo_scale_load_busy(s)));
+                     s->load_threads, "load_procs", s->load_procs, "load_busy",
+                     fo_scale_load_busy(s)));
     return o;
 }
 

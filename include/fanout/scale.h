@@ -44,7 +44,8 @@ typedef struct fo_scale_step {
     double cpu_s;
     long peak_threads, peak_procs, peak_fds, fd_limit; /* -1: not measured on this system */
     /* The harness, to show it was not the limit. */
-    int api_workers, api_ports, load_threads;
+    int api_workers, api_ports, load_threads; /* load_threads: over every load process */
+    int load_procs; /* fanout-load processes, each a --segment of the ramp (1: one, unsplit) */
     double api_cpu_s, load_cpu_s;
     long api_peak_in_flight;
     /* The machine. */
@@ -83,17 +84,19 @@ double fo_scale_load_busy(const fo_scale_step *s);
 
 /* Judges a step that ran: 1 when the model broke there (failure ratio above
  * FO_SCALE_MAX_FAILURE_RATIO or p95 / floor above FO_SCALE_MAX_P95_RATIO), with s->cause set to
- * what ran out: "descriptors" (within 10% of the limit in every process), "memory" (PSS + kernel
- * past FO_SCALE_MAX_MEM_SHARE of the RAM), "CPU" (the server, the API and the load together on 90% of the cores or more),
- * "harness" (the API or the load generator saturated a core: the result says nothing of the
- * model), else "queueing". 0 when it held. Steps that did not run are left as they are (0). */
+ * what ran out, the model's own costs first and the machine's settings last: "memory" (PSS +
+ * kernel past FO_SCALE_MAX_MEM_SHARE of the RAM), "harness" (the API or the load generator saturated a core: the result says
+ * nothing of the model), "CPU" (the server, the API and the load together on 90% of the cores
+ * or more), "descriptors" (within 10% of this machine's open-files limit in every process),
+ * else "queueing". 0 when it held. Steps that did not run are left as they are (0). */
 int fo_scale_judge(fo_scale_step *s);
 
 /* One line for the console: "uv 10000: RPS / bound 0.99, p95 / floor 1.01, failures 0.00% ..." */
 void fo_scale_line(const fo_scale_step *s, char *out, size_t len);
 
 /* Markdown: models x users, each cell "RPS / bound · p95 / floor" (or why there is none), then
- * each model's break. steps in ladder order per model. malloc'd. */
+ * each model's break; a break for descriptors says it is this machine's open-files limit, a
+ * setting, not the model's cost. steps in ladder order per model. malloc'd. */
 char *fo_scale_matrix_md(const fo_scale_step *steps, size_t n);
 
 /* Markdown: one row per step with every figure. malloc'd. */

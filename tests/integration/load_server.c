@@ -3,7 +3,7 @@
  * on a thread of its own:
  *
  *   load_server [--delay MS] [--mode MODE] [--serial] [--die-after N] [--lifetime S]
- *               [--accept-max N]
+ *               [--accept-max N] [--log-peers]
  *
  * MODE is one of
  *   ok         answer 200 after MS ms, keep-alive (the default)
@@ -22,7 +22,8 @@
  * lingers. --accept-max N serves its first N connections and accepts no more: it listens with a
  * backlog of 0 and, after the Nth, connects to itself once so that this connection fills the
  * accept queue; every later connect then waits in SYN retries (1 s, 3 s, ...), a connect that is
- * slow for as long as the test runs (Linux's backlog rules). */
+ * slow for as long as the test runs (Linux's backlog rules). --log-peers prints "peer ADDR" on
+ * stdout for each connection accepted, ADDR its source address (fanout-load --source's test). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -48,6 +49,7 @@ static long die_after = -1;
 static long answered;
 static int serial;
 static long accept_max = -1;
+static int log_peers;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t work = PTHREAD_MUTEX_INITIALIZER; /* held while working, with --serial */
 
@@ -162,6 +164,8 @@ int main(int argc, char **argv) {
             lifetime = atoi(argv[++i]);
         else if (strcmp(argv[i], "--accept-max") == 0 && i + 1 < argc)
             accept_max = atol(argv[++i]);
+        else if (strcmp(argv[i], "--log-peers") == 0)
+            log_peers = 1;
         else {
             fprintf(stderr, "load_server: unknown argument %s\n", argv[i]);
             return 2;
@@ -196,7 +200,9 @@ int main(int argc, char **argv) {
             for (;;)
                 pause();
         }
-        int fd = accept(s, NULL, NULL);
+        struct sockaddr_in peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept(s, (struct sockaddr *)&peer, &peer_len);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE) continue;
             /* Out of a system-wide resource (other tests on a busy machine): wait, retry. */
@@ -206,6 +212,12 @@ int main(int argc, char **argv) {
             }
             perror("load_server: accept");
             return 1;
+        }
+        if (log_peers) {
+            char ip[INET_ADDRSTRLEN] = "?";
+            inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+            printf("peer %s\n", ip);
+            fflush(stdout);
         }
         pthread_t t;
         if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) != 0) {

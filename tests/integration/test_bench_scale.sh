@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # make bench-scale's mechanics, in seconds: a two-step ladder for uv and threads under an
 # open-files limit of 300, where threads at 60 users needs more (5 descriptors a thread) and
-# must be refused at start with the cause named, while uv climbs. The report's files must be
-# there and agree, and no process may be left behind.
+# must be refused at start with the cause named as this machine's limit, while uv climbs. The
+# report's files must be there and agree, and no process may be left behind. Then the load split
+# (LOAD_PROCS=2): two fanout-load --segment processes merged exactly into the step's load.json
+# that the report reads; and a run stopped mid-step leaves none of its processes running. The
+# offered rate is low (100 pages a second: /100/ at 20 users) so that a loaded machine's few ms of
+# delay stay small beside the floor.
 . "$(dirname "$0")/lib.sh"
 
 SRC=${FANOUT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 OUT=$WORK/scale
 
 bash -c 'ulimit -n 300 && exec "$@"' _ env FANOUT_BIN="$BIN" "$SRC/scripts/bench.sh" --scale \
-    --models "uv threads" --ladder "20 60" --duration 3 --out "$OUT" >"$WORK/scale.log" 2>&1
+    --models "uv threads" --ladder "20 60" --rate 100 --duration 3 --out "$OUT" >"$WORK/scale.log" 2>&1
 rc=$?
 sed 's/^/# /' "$WORK/scale.log" | head -40
 check "bench.sh --scale exits 0 (exit $rc)" [ "$rc" -eq 0 ]
@@ -17,7 +21,7 @@ check "four steps, in ladder order per model" \
     [ "$(paste -sd' ' - <"$OUT/steps.txt")" = "uv-20 uv-60 threads-20 threads-60" ]
 check "uv held at both steps" grep -q "^| uv | [0-9.]* · [0-9.]* | [0-9.]* · [0-9.]* | held at every step |$" "$OUT/scale.md"
 check "threads at 60 users refused for descriptors" \
-    grep -q "^| threads | [0-9.]* · [0-9.]* | refused | 60 users: refused (descriptors) |$" "$OUT/scale.md"
+    grep -q "^| threads | [0-9.]* · [0-9.]* | refused | 60 users: refused (descriptors: this machine.s open-files hard limit 300) |$" "$OUT/scale.md"
 check "the refusal's own words are kept" grep -q "threads --threads 60 needs 392 descriptors" "$OUT/scale.md"
 check "scale.json has the four steps" \
     [ "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["steps"]))' "$OUT/scale.json")" = 4 ]
@@ -51,4 +55,79 @@ urls=$(sed -n '1s/.*listening on \([^ ]*\).*/\1/p' "$OUT"/*.api.log | paste -sd'
 left=$(ps -A -o pid= -o args= | grep -E "fanout-(server|api|load)" | grep -E "$urls|$OUT" | grep -v grep || true)
 check "no process left behind ($left)" [ -z "$left" ]
 check "... and the check can see one (the API URLs were found: $urls)" [ -n "$urls" ]
+
+# The tasks guard: on a machine with 560 tasks free (FANOUT_TASK_ROOM stands in for pid_max's
+# count), threads at 20 users takes 21 tasks, so 60 users project to about 70, and with the 512
+# kept for the rest the step must be skipped for tasks, not started.
+TASKS=$WORK/tasks
+FANOUT_TASK_ROOM="560 pid_max 600" FANOUT_BIN="$BIN" "$SRC/scripts/bench-scale.sh" --models threads \
+    --ladder "20 60" --rate 100 --duration 3 --out "$TASKS" >"$WORK/tasks.log" 2>&1
+rc=$?
+check "a run short of tasks exits 0 (exit $rc)" [ "$rc" -eq 0 ]
+check "threads at 60 users is skipped for tasks, before it starts" \
+    grep -q "^| threads | [0-9.]* · [0-9.]* | skipped | 60 users: skipped (tasks) |$" "$TASKS/scale.md"
+check "... saying by how much, and which limit" \
+    grep -q "tasks: 60 users would start about 7[0-9] processes and threads, more than the 560 that pid_max 600 leaves free" "$TASKS/scale.md"
+check "... and no server was started for it" [ ! -e "$TASKS/threads-60.server.log" ]
+
+# The load split in two: segments 0/2 and 1/2 of one ramp from one instant (on Linux from
+# 127.0.0.1 and 127.0.0.2), merged into the step's load.json.
+SPLIT=$WORK/split
+LOAD_PROCS=2 FANOUT_BIN="$BIN" "$SRC/scripts/bench-scale.sh" --models uv --ladder 20 --rate 100 \
+    --duration 3 --out "$SPLIT" >"$WORK/split.log" 2>&1
+rc=$?
+sed 's/^/# /' "$WORK/split.log" | grep -v '^# |' | head -8
+check "a split run exits 0 (exit $rc)" [ "$rc" -eq 0 ]
+check "its load ran as two segments of the ramp" python3 -c 'import json, sys
+s = [json.load(open("%s/uv-20.load.%d.json" % (sys.argv[1], i))) for i in (0, 1)]
+sys.exit(not ([x["segment"] for x in s] == [{"index": 0, "count": 2}, {"index": 1, "count": 2}]
+              and s[0]["start_unix"] == s[1]["start_unix"] and s[0]["users"] + s[1]["users"] == 20))' "$SPLIT"
+check "load.json is their exact merge: requests, failures and histogram add up" python3 -c 'import json, sys
+m = json.load(open(sys.argv[1] + "/uv-20.load.json"))
+s = [json.load(open("%s/uv-20.load.%d.json" % (sys.argv[1], i))) for i in (0, 1)]
+sys.exit(not (m["merged"]["segments"] == 2 and m["users"] == 20 and m["requests"] > 20
+              and m["requests"] == s[0]["requests"] + s[1]["requests"]
+              and m["failures"]["total"] == s[0]["failures"]["total"] + s[1]["failures"]["total"]
+              and m["histogram"]["count"] == m["requests"]))' "$SPLIT"
+check "the report read the merged file, and says the load had two processes" python3 -c 'import json, sys
+st = json.load(open(sys.argv[1] + "/scale.json"))["steps"][0]
+m = json.load(open(sys.argv[1] + "/uv-20.load.json"))
+sys.exit(not (st["status"] == "ran" and st["requests"] == m["requests"] and st["load_procs"] == 2
+              and st["load_threads"] == 2))' "$SPLIT"
+check "scale.md's row says so too" grep -q "^| uv | 20 | .* of 2 in 2 processes | " "$SPLIT/scale.md"
+if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    check "on Linux each segment had a loopback address of its own" \
+        grep -q '"load_sources":"127.0.0.1 127.0.0.2"' "$SPLIT/uv-20.step.json"
+fi
+
+# Stopped mid-step (SIGTERM: a background job of a script ignores SIGINT): the script stops and
+# waits for everything it started, the two load processes included, and exits 130.
+STOPPED=$WORK/stopped
+LOAD_PROCS=2 FANOUT_BIN="$BIN" "$SRC/scripts/bench-scale.sh" --models uv --ladder 20 --rate 100 \
+    --duration 40 --out "$STOPPED" >"$WORK/stopped.log" 2>&1 &
+run_pid=$!
+PIDS+=("$run_pid")
+# The load processes name the results folder in their --json path.
+# shellcheck disable=SC2009 # pgrep -f cannot tell the program from its arguments here
+loads() { ps -A -o args= | grep "^[^ ]*fanout-load .*$STOPPED" | grep -cv grep; }
+n=0
+for _ in $(seq 300); do
+    n=$(loads)
+    [ "$n" -ge 2 ] && break
+    sleep 0.1
+done
+check "the two load processes were running ($n)" [ "$n" -ge 2 ]
+sleep 1
+kill -TERM "$run_pid"
+wait "$run_pid"
+rc=$?
+check "the stopped run exits 130 (exit $rc)" [ "$rc" -eq 130 ]
+check "no load process is left ($(loads))" [ "$(loads)" -eq 0 ]
+for log in server api; do
+    url=$(sed -n '1s/.*listening on \([^ ,]*\).*/\1/p' "$STOPPED/uv-20.$log.log")
+    url=${url#http://}
+    # shellcheck disable=SC2016 # $1 is the inner shell's
+    check "the $log no longer answers on ${url:-?}" \
+        bash -c '[ -n "$1" ] && ! curl -s -o /dev/null --max-time 2 "http://$1/0/"' _ "$url"
+done
 finish

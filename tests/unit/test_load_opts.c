@@ -260,12 +260,37 @@ static void test_segment_and_start_at(void **state) {
     assert_non_null(strstr(err, "arrivals"));
 }
 
+/* --source takes an IPv4 or IPv6 literal, nothing else; without it the kernel picks. */
+static void test_source(void **state) {
+    (void)state;
+    fo_load_opts o;
+    char err[256] = "";
+    assert_int_equal(parse(&o, err, "http://a/", NULL, NULL, NULL, NULL, NULL), 0);
+    assert_null(o.source);
+    assert_int_equal(parse(&o, err, "--source", "127.0.0.2", "http://a/", NULL, NULL, NULL), 0);
+    assert_string_equal(o.source, "127.0.0.2");
+    assert_int_equal(parse(&o, err, "--source=::1", "http://a/", NULL, NULL, NULL, NULL), 0);
+    assert_string_equal(o.source, "::1");
+    static const char *bad[] = {"localhost", "127.0.0", "127.0.0.256", "", "1.2.3.4:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (parse(&o, err, "--source", bad[i], "http://a/", NULL, NULL, NULL) != -EINVAL)
+            fail_msg("--source \"%s\" was accepted", bad[i]);
+        assert_non_null(strstr(err, "--source wants an IP address"));
+    }
+    assert_true(parse(&o, err, "http://a/", "--source", NULL, NULL, NULL, NULL) < 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),         cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_defaults_and_ramp), cmocka_unit_test(test_stages_opt),
-        cmocka_unit_test(test_wait_and_headers),  cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_rate_opts),         cmocka_unit_test(test_segment_and_start_at),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_defaults_and_ramp),
+        cmocka_unit_test(test_stages_opt),
+        cmocka_unit_test(test_wait_and_headers),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_rate_opts),
+        cmocka_unit_test(test_segment_and_start_at),
+        cmocka_unit_test(test_source),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

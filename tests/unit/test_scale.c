@@ -172,6 +172,27 @@ static void test_projection_without_pss(void **state) {
     assert_int_equal(fo_scale_guard(&prev, 3000, reason, sizeof reason), 0);
 }
 
+/* Near the open-files limit as well as out of memory or CPU: the model's own cost is named, the
+ * machine's setting only when nothing else ran out (a higher limit would not have saved it). */
+static void test_the_models_cost_comes_before_the_machines_limit(void **state) {
+    (void)state;
+    fo_scale_step s = held();
+    s.failures = 5000;
+    s.peak_fds = 19000;
+    s.peak_procs = 1;
+    s.pss_kib = 12e6; /* with the kernel's part, past half of the 24 GiB */
+    s.kernel_kib = 1e6;
+    assert_int_equal(fo_scale_judge(&s), 1);
+    assert_string_equal(s.cause, "memory");
+    s.pss_kib = 300 * 1024;
+    s.cpu_s = 66; /* 80 of 80 core-seconds with the API and the load */
+    assert_int_equal(fo_scale_judge(&s), 1);
+    assert_string_equal(s.cause, "CPU");
+    s.cpu_s = 30;
+    assert_int_equal(fo_scale_judge(&s), 1);
+    assert_string_equal(s.cause, "descriptors");
+}
+
 static void test_a_saturated_harness_is_named(void **state) {
     (void)state;
     fo_scale_step s = held();
@@ -210,8 +231,16 @@ static void test_matrix_marks_the_break(void **state) {
     assert_non_null(md);
     assert_non_null(strstr(md, "| model | 1000 users | 10000 users | breaks at |"));
     assert_non_null(strstr(md, "| uv | 0.99 · 1.01 | 1.00 · 1.52 ✗ | 10000 users: broke (CPU) |"));
-    assert_non_null(strstr(md, "| threads | | refused | 10000 users: refused (descriptors) |"));
+    assert_non_null(strstr(md, "| threads | | refused | 10000 users: refused (descriptors: this "
+                               "machine's open-files hard limit 20000) |"));
     free(md);
+    steps[2].fd_limit = 0; /* not recorded */
+    md = fo_scale_matrix_md(steps, 3);
+    assert_non_null(md);
+    assert_non_null(strstr(md, "10000 users: refused (descriptors: this machine's open-files "
+                               "limit) |"));
+    free(md);
+    steps[1].load_procs = 2; /* the load split in two segments */
     char *table = fo_scale_table_md(steps, 3);
     assert_non_null(table);
     assert_non_null(strstr(table, "| 29000 of 30000 |"));
@@ -230,6 +259,8 @@ static void test_matrix_marks_the_break(void **state) {
     assert_int_equal(cells[1], cells[0]);
     assert_int_equal(cells[2], cells[0]);
     assert_int_equal(cells[3], cells[0]);
+    assert_non_null(strstr(table, "| 8% of 2 | held |")); /* steps[0]: one process */
+    assert_non_null(strstr(table, "| 8% of 2 in 2 processes | broke: CPU |"));
     free(table);
 }
 
@@ -240,6 +271,7 @@ int main(void) {
         cmocka_unit_test(test_failures_break),
         cmocka_unit_test(test_p95_breaks_and_cpu_is_named),
         cmocka_unit_test(test_descriptors_and_memory_are_named),
+        cmocka_unit_test(test_the_models_cost_comes_before_the_machines_limit),
         cmocka_unit_test(test_a_saturated_harness_is_named),
         cmocka_unit_test(test_memory_per_user),
         cmocka_unit_test(test_projection_uses_pss_and_kernel),
