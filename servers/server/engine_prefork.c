@@ -113,7 +113,7 @@ static int run_prefork(const fo_server_opts *o, int listen_fd) {
         fprintf(stderr, "fanout-server: cannot make the socket blocking: %s\n", strerror(-rc));
         return 1;
     }
-    return fo_engine_supervise(o, listen_fd, worker);
+    return fo_engine_supervise(o, listen_fd, worker, 0);
 }
 
 /* Default: two processes per core, as gunicorn's docs suggest for sync workers. */
