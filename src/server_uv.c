@@ -56,7 +56,8 @@ struct fo_conn_uv {
     int waiting;      /* a request is out with the application */
     int in_process;   /* inside process(): respond must not re-enter it */
     int reading;
-    int eof; /* the client will send no more */
+    int eof;   /* the client will send no more */
+    int fresh; /* counted in server->fresh: no whole request received yet */
     conn_phase phase;
     int writes; /* writes queued and not completed */
 };
@@ -80,6 +81,20 @@ static void maybe_drained(fo_server_uv *s) {
 
 static void resume_accepting(fo_server_uv *s);
 
+/* At max_conns connections, or max_busy taken on: accepting waits. */
+static int at_cap(const fo_server_uv *s) {
+    return (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns) ||
+           (s->opts.max_busy > 0 && s->pending + s->fresh >= s->opts.max_busy);
+}
+
+/* The connection has had its first request, or is going: it no longer counts as fresh. */
+static void not_fresh(fo_conn_uv *c) {
+    if (!c->fresh) return;
+    c->fresh = 0;
+    c->server->fresh--;
+    assert(c->server->fresh >= 0);
+}
+
 static void conn_free(fo_conn_uv *c) {
     fo_server_uv *s = c->server;
     if (c->prev)
@@ -89,6 +104,7 @@ static void conn_free(fo_conn_uv *c) {
     if (c->next) c->next->prev = c->prev;
     s->n_conns--;
     assert(s->n_conns >= 0);
+    not_fresh(c);
     free(c->buf);
     free(c);
     if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
@@ -208,6 +224,7 @@ static void process(fo_conn_uv *c) {
         if (rc == FO_HTTP_NEED_MORE) break;
         c->waiting = 1;
         c->server->pending++;
+        not_fresh(c);
         if (rc == FO_HTTP_ERROR) {
             fo_response r;
             if (fo_response_text(&r, c->parser.error_status, c->parser.error_text, 0) != 0) {
@@ -357,6 +374,7 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     fo_server_uv *s = c->server;
     c->waiting = 0;
     s->pending--;
+    if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
     if (c->phase == CONN_CLOSED) {
         fo_response_free(resp);
         if (c->handles_open == 0) conn_free(c);
@@ -450,7 +468,7 @@ static void on_backoff_over(uv_timer_t *t) {
 
 static void resume_accepting(fo_server_uv *s) {
     if (s->accept_state == FO_ACCEPTING || s->accept_state == FO_ACCEPT_STOPPED) return;
-    if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns) {
+    if (at_cap(s)) {
         s->accept_state = FO_ACCEPT_FULL;
         return;
     }
@@ -500,6 +518,8 @@ static void on_connection(uv_stream_t *listener, int status) {
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     if (++s->n_conns > s->peak_conns) s->peak_conns = s->n_conns;
+    c->fresh = 1;
+    s->fresh++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         s->accept_errors++;
         conn_close(c);
@@ -508,8 +528,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     uv_tcp_nodelay(&c->tcp, 1);
     arm_timer(c, TIMER_HEADER, s->opts.header_timeout_ms);
     start_reading(c);
-    if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns)
-        pause_accepting(s, FO_ACCEPT_FULL);
+    if (at_cap(s)) pause_accepting(s, FO_ACCEPT_FULL);
 }
 
 void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,

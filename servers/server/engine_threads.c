@@ -245,7 +245,11 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
                             .backlog = o->backlog,
-                            .max_conns = o->max_conns};
+                            .max_conns = o->max_conns,
+                            /* Sharing the socket, a process takes on only what its threads
+                             * serve at once, as uWSGI's threads accept only when free: the
+                             * rest wait in the backlog for whichever process frees first. */
+                            .max_busy = o->workers > 1 ? o->threads : 0};
     fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
 
     int started = start_threads(e);
