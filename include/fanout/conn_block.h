@@ -8,6 +8,11 @@
 typedef struct fo_conn_block_opts {
     int header_timeout_ms; /* the whole request must arrive within this */
     int max_requests;      /* requests served on the connection before closing it; 1 = close after each */
+    /* When watch_stop is set: a descriptor that becomes readable when the server must stop (a
+     * prefork worker's lifeline to its parent). Waiting for a request ends when it does: a
+     * request not started is not waited for, a partial one is answered 503. */
+    int watch_stop;
+    int stop_fd;
 } fo_conn_block_opts;
 
 /* Serves fd until the client closes, a timeout, an error or max_requests; closes fd.
