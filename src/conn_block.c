@@ -119,7 +119,8 @@ static int wait_request(conn *c, long long deadline) {
     for (;;) {
         long long left = deadline - now_ms();
         if (left <= 0) return 0;
-        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = c->stop_fd, .events = POLLIN}};
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+                              {.fd = c->stop_fd, .events = POLLIN}};
         int n = poll(p, 2, left > 60000 ? 60000 : (int)left);
         if (n > 0 && p[0].revents) return 1;
         if (n > 0) return -ECANCELED;

@@ -303,8 +303,8 @@ static fo_engine_needs threads_needs(const fo_server_opts *o) {
     return (fo_engine_needs){
         .fds = {.fixed = FO_FD_RESERVE + (long)o->threads * FO_UPSTREAM_BLOCK_FDS, .per_conn = 1},
         .min_conns = o->threads,
-        .tasks = o->workers > 1 ? fo_engine_supervised_tasks(o->workers, per_process, 0)
-                                : per_process,
+        .tasks =
+            o->workers > 1 ? fo_engine_supervised_tasks(o->workers, per_process, 0) : per_process,
         .caps_conns = 1,
         .advice = "use fewer --threads (and more --workers)"};
 }

@@ -41,7 +41,8 @@ int fo_loop_engine_size(fo_server_opts *o) {
 fo_engine_needs fo_loop_engine_needs(const fo_server_opts *o) {
     return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE, .per_conn = 1 + FO_FANOUT_CALLS},
                              .min_conns = 1,
-                             .tasks = o->workers > 1 ? fo_engine_supervised_tasks(o->workers, 1, 0) : 1,
+                             .tasks =
+                                 o->workers > 1 ? fo_engine_supervised_tasks(o->workers, 1, 0) : 1,
                              .caps_conns = 1,
                              .advice = "spread the connections over more --workers"};
 }

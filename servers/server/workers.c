@@ -1,5 +1,5 @@
-/* The multi-process engines (prefork, uv, coro and threads with --workers N) run their workers under the supervisor
- * (servers/common/supervisor.h), each worker serving the one listening socket. */
+/* The multi-process engines (prefork; uv, coro and threads with --workers N) run their workers
+ * under the supervisor (servers/common/supervisor.h), each serving the one listening socket. */
 #include "engine.h"
 #include "supervisor.h"
 
