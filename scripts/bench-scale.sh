@@ -364,7 +364,16 @@ for model in $MODELS; do
             [ "$guard" = 0 ] || die "the memory guard could not project $name from $prev_ran"
         fi
         case $model in
-        threads) size_flag=(--threads "$users"); size=$users ;;
+        threads)
+            # A thread per user, in as many processes as descriptors require, like uv: a thread
+            # holds 5 (its 3 upstream connections and libcurl's wake-up pair) and its user's
+            # connection one, with room for 1.25 x the users: 6.25 a user.
+            per_proc=$(((hard - 64) * 4 / 25))
+            procs=$(ceil_div "$users" "$per_proc")
+            size=$users
+            size_flag=(--workers "$procs" --threads "$(ceil_div "$users" "$procs")")
+            echo "[$model $users] $procs processes of $(ceil_div "$users" "$procs") threads"
+            ;;
         prefork) size_flag=(--workers "$users"); size=$users ;;
         *)
             # An event loop holds 4 descriptors a connection; room for 1.25 x the users.

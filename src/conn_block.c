@@ -41,6 +41,7 @@
  * pipelined request). */
 typedef struct conn {
     int fd;
+    int stop_fd; /* readable: stop waiting for requests (-1: none) */
     fo_http_parser parser;
     fo_request req;
     char buf[READ_CHUNK];
@@ -112,8 +113,25 @@ static void lingering_close(int fd) {
     close(fd);
 }
 
-/* What reading a request ended with. */
-typedef enum { READ_REQUEST, READ_BAD, READ_TIMEOUT, READ_CLOSED } read_result;
+/* What reading a request ended with. READ_STOP: the server is stopping (stop_fd). */
+typedef enum { READ_REQUEST, READ_BAD, READ_TIMEOUT, READ_CLOSED, READ_STOP } read_result;
+
+/* As wait_fd(c->fd, POLLIN, deadline), watching c->stop_fd too: -ECANCELED when it is ready
+ * (readable, or closed at the other end) and the client has nothing to read; what the client
+ * has sent is read first, so that a request it completes is still served. */
+static int wait_request(conn *c, long long deadline) {
+    if (c->stop_fd < 0) return wait_fd(c->fd, POLLIN, deadline);
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0) return 0;
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN},
+                              {.fd = c->stop_fd, .events = POLLIN}};
+        int n = poll(p, 2, left > 60000 ? 60000 : (int)left);
+        if (n > 0 && p[0].revents) return 1;
+        if (n > 0) return -ECANCELED;
+        if (n < 0 && errno != EINTR) return -errno;
+    }
+}
 
 /* Reads until the parser has a whole request, the deadline passes, the client closes or the
  * bytes are not HTTP. Until the request has started (started: a byte of it has come), deadline
@@ -128,7 +146,8 @@ static read_result read_request(conn *c, long long deadline, int started, int he
             if (rc == FO_HTTP_REQUEST) return READ_REQUEST;
             if (rc == FO_HTTP_ERROR) return READ_BAD;
         }
-        int ready = wait_fd(c->fd, POLLIN, deadline);
+        int ready = wait_request(c, deadline);
+        if (ready == -ECANCELED) return READ_STOP;
         if (ready == 0) return READ_TIMEOUT;
         if (ready < 0) return READ_CLOSED;
         ssize_t n = recv(c->fd, c->buf + c->len, sizeof c->buf - c->len, 0);
@@ -180,6 +199,7 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
         return 0;
     }
     c->fd = fd;
+    c->stop_fd = opts->watch_stop ? opts->stop_fd : -1;
     c->len = 0;
     fo_http_parser_init(&c->parser);
     set_send_timeout(fd, timeout_ms);
@@ -191,9 +211,16 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
         int started = answered == 0 || c->len > 0;
         read_result r = read_request(c, now_ms() + (started ? timeout_ms : idle_ms), started,
                                      timeout_ms);
-        if (r == READ_CLOSED || (r == READ_TIMEOUT && !fo_http_parser_mid_request(&c->parser))) {
+        if (r == READ_CLOSED ||
+            ((r == READ_TIMEOUT || r == READ_STOP) && !fo_http_parser_mid_request(&c->parser))) {
             /* The client left, or never started a request: there is nobody to answer. */
             linger = 0;
+            break;
+        }
+        if (r == READ_STOP) {
+            if (fo_response_text(&resp, 503, "server stopping\n", 0) == 0 &&
+                send_response(c, &resp, timeout_ms) == 0)
+                answered++;
             break;
         }
         if (r == READ_TIMEOUT) {

@@ -81,6 +81,7 @@ struct fo_conn_uv {
     int in_slab; /* buf is the server's slab, for the length of one on_read */
     timer_kind timer_kind;
     serve_state serve;
+    int fresh; /* counted in server->fresh: no whole request received yet */
     conn_phase phase;
     int handles_open; /* tcp and timer: freed when both are closed */
     int in_process;   /* inside process(): an answer must not re-enter it */
@@ -113,6 +114,20 @@ static void maybe_drained(fo_server_uv *s) {
 
 static void resume_accepting(fo_server_uv *s);
 
+/* At max_conns connections, or max_busy taken on: accepting waits. */
+static int at_cap(const fo_server_uv *s) {
+    return (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns) ||
+           (s->opts.max_busy > 0 && s->pending + s->fresh >= s->opts.max_busy);
+}
+
+/* The connection has had its first request, or is going: it no longer counts as fresh. */
+static void not_fresh(fo_conn_uv *c) {
+    if (!c->fresh) return;
+    c->fresh = 0;
+    c->server->fresh--;
+    assert(c->server->fresh >= 0);
+}
+
 static void conn_free(fo_conn_uv *c) {
     fo_server_uv *s = c->server;
     assert(!c->in_slab);
@@ -123,6 +138,7 @@ static void conn_free(fo_conn_uv *c) {
     if (c->next) c->next->prev = c->prev;
     s->n_conns--;
     assert(s->n_conns >= 0);
+    not_fresh(c);
     free(c->buf);
     free(c);
     if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
@@ -323,6 +339,7 @@ static void process(fo_conn_uv *c) {
         memmove(c->buf, c->buf + used, c->len - used);
         c->len -= used;
         if (rc == FO_HTTP_NEED_MORE) break;
+        not_fresh(c);
         if (rc == FO_HTTP_ERROR) {
             answer_and_close(c, c->parser.error_status, c->parser.error_text);
             break;
@@ -487,6 +504,7 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     c->serve = c->len > 0 ? SERVE_READING : SERVE_IDLE;
     c->gone_cb = NULL;
     s->pending--;
+    if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
     if (c->phase == CONN_CLOSED) {
         fo_response_free(resp);
         if (c->handles_open == 0) conn_free(c);
@@ -576,7 +594,7 @@ static void on_backoff_over(uv_timer_t *t) {
 
 static void resume_accepting(fo_server_uv *s) {
     if (s->accept_state == FO_ACCEPTING || s->accept_state == FO_ACCEPT_STOPPED) return;
-    if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns) {
+    if (at_cap(s)) {
         s->accept_state = FO_ACCEPT_FULL;
         return;
     }
@@ -630,6 +648,8 @@ static void on_connection(uv_stream_t *listener, int status) {
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     if (++s->n_conns > s->peak_conns) s->peak_conns = s->n_conns;
+    c->fresh = 1;
+    s->fresh++;
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         s->accept_errors++;
         conn_close(c);
@@ -640,8 +660,7 @@ static void on_connection(uv_stream_t *listener, int status) {
     c->serve = SERVE_READING;
     arm_timer(c, TIMER_HEADER, s->opts.header_timeout_ms);
     start_reading(c);
-    if (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns)
-        pause_accepting(s, FO_ACCEPT_FULL);
+    if (at_cap(s)) pause_accepting(s, FO_ACCEPT_FULL);
 }
 
 void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,

@@ -12,6 +12,11 @@ typedef struct fo_conn_block_opts {
     int keepalive_timeout_ms; /* how long an idle connection waits for a next request; 0: as header */
     int max_requests;      /* requests served on the connection before closing it; 1 = close after each */
     int no_cancel;         /* 1: a client that leaves mid-page does not stop its fan-out */
+    /* When watch_stop is set: a descriptor that becomes readable when the server must stop (a
+     * prefork worker's lifeline to its parent). Waiting for a request ends when it does: a
+     * request not started is not waited for, a partial one is answered 503. */
+    int watch_stop;
+    int stop_fd;
 } fo_conn_block_opts;
 
 /* Serves fd until the client closes, a timeout, an error or max_requests; closes fd.

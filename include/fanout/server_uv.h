@@ -25,6 +25,14 @@ typedef struct fo_server_uv_opts {
      * cap the server stops accepting, so further clients wait in the listen backlog (or are
      * taken by another process on the same socket) instead of being accepted and failed. */
     long max_conns;
+    /* For a process that shares its socket with others and serves a request at a time per
+     * thread (threads --workers N): the connections it takes on at most before it leaves new
+     * clients to the other processes, counting those whose request is out with the
+     * application (fo_server_uv.pending) and those accepted that have not sent a whole first
+     * request yet (fo_server_uv.fresh). Without it, one process takes a burst of connections
+     * that the others could have served at once. A client that connects and sends nothing
+     * counts until the header timeout closes it. 0 = no cap. */
+    long max_busy;
 } fo_server_uv_opts;
 
 /* How many sockets one server may listen on (the country API spreads over several ports). */
@@ -33,7 +41,8 @@ typedef struct fo_server_uv_opts {
 /* Why the server is not accepting right now. */
 typedef enum fo_accept_state {
     FO_ACCEPTING,      /* watching every listening socket */
-    FO_ACCEPT_FULL,    /* at max_conns: resumes when a connection closes */
+    FO_ACCEPT_FULL,    /* at max_conns or max_busy: resumes when a connection closes or a
+                        * request is answered */
     FO_ACCEPT_BACKOFF, /* accept failed for want of descriptors or memory: resumes on a timer */
     FO_ACCEPT_STOPPED, /* fo_server_uv_stop: for good */
 } fo_accept_state;
@@ -55,6 +64,7 @@ struct fo_server_uv {
     long n_conns;
     long peak_conns;                     /* the most connections held at once */
     int pending;                         /* requests handed out and not answered yet */
+    long fresh; /* connections accepted that have not sent a whole first request yet */
     int stopping;                        /* set by fo_server_uv_stop */
     void (*on_drained)(fo_server_uv *s); /* after stop: called once nothing is left open */
     uint64_t accept_errors;              /* accept failures (e.g. EMFILE) survived */

@@ -10,6 +10,12 @@
 #define FO_FANOUT_CALLS 3
 #define FO_COUNTRY_NAME_MAX 256
 
+/* The download buffer curl allocates for each transfer while it runs (CURLOPT_BUFFERSIZE; curl's
+ * default is 16 KiB). The country API's whole answer, headers included, is about 200 bytes, so
+ * curl's minimum, 1 KiB, reads it in one go; a larger answer only takes more reads. Every model
+ * gets the same size through fo_call_setup. */
+#define FO_CALL_BUFFER_BYTES 1024L
+
 /* Where the upstream is and how long a call may take. Shared, read-only, by the runners. */
 typedef struct fo_upstream_cfg {
     /* "http://127.0.0.1:5000", no trailing slash needed; or several, comma-separated, over

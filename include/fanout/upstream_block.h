@@ -11,8 +11,15 @@
 
 typedef struct fo_upstream_block fo_upstream_block;
 
-/* Descriptors one runner holds: its multi handle's wake-up socket pair, and a kept connection
- * for each of the three calls. */
+/* Descriptors one runner holds: a kept connection for each of the three calls, and its multi
+ * handle's wake-up pair. threads uses the pair (fo_upstream_block_wakeup, when a client leaves
+ * mid-page); prefork does not, but cannot drop it. libcurl 7.88
+ * (lib/multi.c, Curl_multi_handle) makes that pair in every curl_multi_init, for
+ * curl_multi_wakeup: a socketpair (a pipe on macOS), with no option to skip it at run time; only
+ * a libcurl built with CURL_DISABLE_SOCKETPAIR has none. Closing the descriptors behind curl's
+ * back would let curl_multi_cleanup close whatever reuses their numbers. Fewer multi handles
+ * would not help either: a runner needs its own, since each thread drives its fan-out alone
+ * (a multi handle is used by one thread at a time), and all of them are busy at full load. */
 #define FO_UPSTREAM_BLOCK_FDS (2 + FO_FANOUT_CALLS)
 
 /* cfg must outlive the runner. NULL when out of memory or when curl cannot be set up. */

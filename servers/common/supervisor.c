@@ -11,7 +11,9 @@
  * timeout. No orphan when the parent is killed outright (SIGKILL, a crash) either: each worker
  * watches a "lifeline" pipe whose write end only the parent holds. When the parent dies, the
  * kernel closes that end, the worker's watching thread reads end-of-file and sends its own
- * process SIGTERM, and the worker stops as it would on the parent's SIGTERM. That works on
+ * process SIGTERM, and the worker stops as it would on the parent's SIGTERM. A worker that can
+ * watch the pipe in its own waits says so (child_watches_lifeline) and runs no such thread: it
+ * sees end-of-file itself and stops. That works on
  * every POSIX system (Linux's PR_SET_PDEATHSIG does not exist on macOS), and is used everywhere,
  * so Linux runs the same path as macOS. */
 #include "supervisor.h"
@@ -138,12 +140,14 @@ static void *watch_parent(void *unused) {
     return NULL;
 }
 
-/* In a new worker: drops the parent's end of the lifeline and starts the watching thread, with
+/* In a new worker: drops the parent's end of the lifeline and, unless the worker watches it
+ * itself, starts the watching thread, with
  * every signal blocked so that signals keep going to the worker's own thread. If the parent is
  * already gone, the thread sees end-of-file at once. */
-static void watch_lifeline(const char *prog) {
+static void watch_lifeline(const char *prog, int child_watches) {
     close(life_pipe[1]);
     life_pipe[1] = -1;
+    if (child_watches) return;
     worker_main = pthread_self();
     sigset_t all, old;
     sigfillset(&all);
@@ -158,6 +162,11 @@ static void watch_lifeline(const char *prog) {
                 prog, (int)getpid(), strerror(rc));
 }
 
+int fo_supervisor_lifeline(void) {
+    /* Only a worker has closed the write end; the parent holds both. */
+    return life_pipe[1] < 0 ? life_pipe[0] : -1;
+}
+
 /* Forks the worker of slot s. The child gets default signal dispositions (its engine installs
  * its own) and never returns from here. */
 static void start_worker(slot *s, const fo_supervisor_cfg *cfg) {
@@ -170,7 +179,7 @@ static void start_worker(slot *s, const fo_supervisor_cfg *cfg) {
         close(wake_pipe[0]);
         close(wake_pipe[1]);
         fo_fd_table_reserve(cfg->child_fds);
-        watch_lifeline(cfg->prog);
+        watch_lifeline(cfg->prog, cfg->child_watches_lifeline);
         mask_handled(SIG_SETMASK, &saved);
         /* _exit: the parent's atexit handlers and stdio buffers are not the child's to run. */
         _exit(cfg->child(cfg->arg));

@@ -16,7 +16,19 @@ typedef struct fo_supervisor_cfg {
     long child_fds;
     int (*child)(void *arg); /* a worker's whole life; what it returns is its exit code */
     void *arg;
+    /* 0: each worker runs a thread that watches the lifeline and sends the worker SIGTERM when
+     * the parent is gone. 1: the worker watches it in its own waits (fo_supervisor_lifeline)
+     * and no thread is started, so a worker is one task. */
+    int child_watches_lifeline;
 } fo_supervisor_cfg;
+
+/* Tasks a worker runs besides its own threads: the lifeline's watching thread, unless the worker
+ * watches the lifeline itself. */
+#define FO_SUPERVISOR_WATCH_TASKS(child_watches_lifeline) ((child_watches_lifeline) ? 0 : 1)
+
+/* In a worker: the lifeline's read end, which becomes readable (end of file) when the parent is
+ * gone; the worker then stops as it would on SIGTERM. -1 outside a worker. */
+int fo_supervisor_lifeline(void);
 
 /* Runs cfg->workers children, each calling cfg->child(cfg->arg) and exiting with its result. A
  * child that dies unexpectedly is logged and replaced. On SIGTERM/SIGINT the parent closes its

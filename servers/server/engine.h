@@ -12,8 +12,9 @@ typedef struct fo_server_opts {
     const char *host;
     int port;
     fo_upstream_cfg upstream;
-    int workers; /* prefork: processes; uv: processes, one loop each (< 1: default) */
-    int threads; /* threads: requests served at once (< 1: default) */
+    int workers; /* prefork: processes; uv, coro: processes, one loop each; threads: processes of
+                  * --threads threads each (< 1: default) */
+    int threads; /* threads: requests one process serves at once (< 1: default) */
     int backlog;
     int keepalive_timeout_ms;
     int header_timeout_ms;
@@ -41,6 +42,9 @@ typedef struct fo_engine {
     const char *size_flag;
     const char *size_help;    /* what N counts, for --help: "processes, one loop each" */
     const char *size_default; /* the default as --help says it: "1", "2 x cores" */
+    /* For an engine sized by --threads that also takes --workers N (processes, default 1): what
+     * a process is, for --help ("processes of --threads threads each"); NULL when it does not. */
+    const char *workers_help;
     /* 1 when the size caps the requests served at once (prefork's processes, threads' threads);
      * 0 when every process takes all it is given and the size only spreads the load. The
      * benchmark's Little's-law bound depends on it (scripts read it from --list-models). */
@@ -56,9 +60,17 @@ typedef struct fo_engine {
 } fo_engine;
 
 /* Runs o->workers processes, each calling serve(o, listen_fd), under the supervisor: replaced
- * when they die, stopped gracefully on SIGTERM/SIGINT. Returns the parent's exit code. */
+ * when they die, stopped gracefully on SIGTERM/SIGINT. watches_lifeline: 1 when serve watches
+ * the supervisor's lifeline in its own waits (fo_supervisor_lifeline), 0 to have a thread in
+ * each worker watch it. Returns the parent's exit code. */
 int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
-                        int (*serve)(const fo_server_opts *opts, int listen_fd));
+                        int (*serve)(const fo_server_opts *opts, int listen_fd),
+                        int watches_lifeline);
+
+/* The tasks (processes and threads) of workers supervised processes that each run worker_tasks
+ * of their own: those, the lifeline's watching thread in each unless watches_lifeline, and the
+ * parent. */
+long fo_engine_supervised_tasks(int workers, long worker_tasks, int watches_lifeline);
 
 extern const fo_engine fo_engine_prefork;
 extern const fo_engine fo_engine_threads;

@@ -11,7 +11,19 @@
  * How a worker still stops at once on SIGTERM: the handler sets the stop flag and closes the
  * worker's copy of the listening socket. A worker asleep in accept is woken by the signal
  * (no SA_RESTART: EINTR) and sees the flag; one about to call accept finds the descriptor
- * closed (EBADF) and sees the flag; one serving a request finishes it, then sees the flag. */
+ * closed (EBADF) and sees the flag; one serving a request finishes it, then sees the flag.
+ *
+ * How a worker stops when its parent dies (the supervisor's lifeline, supervisor.h): on Linux
+ * the worker watches the lifeline itself, so it is one task, not two. Its accept wait is an
+ * epoll set of the listening socket, registered EPOLLEXCLUSIVE so that the kernel still wakes
+ * one idle worker per connection rather than all, and the lifeline; the listening socket is
+ * non-blocking, since a worker woken with another may find the connection taken. SIGTERM and
+ * SIGINT are blocked except inside epoll_pwait, so a stop can only arrive while the worker
+ * waits there (or is left pending while it serves), never between its check of the flag and
+ * its sleep. While it waits for a request, conn_block watches the lifeline too. Elsewhere
+ * (macOS has no EPOLLEXCLUSIVE, and poll would wake every idle worker) the accept stays
+ * blocking and the supervisor's watching thread turns the parent's death into SIGTERM. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +36,16 @@
 #include "engine.h"
 #include "fanout/conn_block.h"
 #include "fanout/upstream_block.h"
+#include "supervisor.h"
+
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
+#if defined(__linux__) && defined(EPOLLEXCLUSIVE)
+#define WATCHES_LIFELINE 1
+#else
+#define WATCHES_LIFELINE 0
+#endif
 
 #define ACCEPT_ERROR_PAUSE_MS 100
 
@@ -80,43 +102,133 @@ static void accept_failed(int err, time_t *last_log) {
     pause_ms(ACCEPT_ERROR_PAUSE_MS);
 }
 
+/* Accepts one connection, or -1 when the worker must stop (stop_requested) or the attempt
+ * found nothing (try again). */
+static int accept_one(int listen_fd, time_t *last_log) {
+    int fd = accept(listen_fd, NULL, NULL);
+    if (fd >= 0) {
+        /* BSD and macOS pass O_NONBLOCK on to accepted sockets; conn_block wants blocking. */
+        set_blocking(fd, 1);
+        return fd;
+    }
+    if (!stop_requested && !is_transient(errno)) accept_failed(errno, last_log);
+    return -1;
+}
+
+#if WATCHES_LIFELINE
+/* The accept wait of a worker that watches its lifeline: see the top of the file. */
+typedef struct accept_wait {
+    int epfd, listen_fd, life_fd;
+    sigset_t waiting_mask; /* the worker's mask with SIGTERM and SIGINT let through */
+} accept_wait;
+
+static int accept_wait_init(accept_wait *w, int listen_fd) {
+    w->listen_fd = listen_fd;
+    w->life_fd = fo_supervisor_lifeline();
+    assert(w->life_fd >= 0); /* a prefork worker always runs under the supervisor */
+    w->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (w->epfd < 0) return -errno;
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
+    struct epoll_event pev = {.events = EPOLLIN, .data.fd = w->life_fd};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, listen_fd, &lev) != 0 ||
+        epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->life_fd, &pev) != 0) {
+        int err = -errno;
+        close(w->epfd);
+        return err;
+    }
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGTERM);
+    sigaddset(&stops, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stops, &w->waiting_mask);
+    sigdelset(&w->waiting_mask, SIGTERM);
+    sigdelset(&w->waiting_mask, SIGINT);
+    return 0;
+}
+
+/* Waits for a connection and accepts it: its descriptor, or -1 when the worker must stop (a
+ * signal, or the parent is gone: stop_requested is then set) or should look again. */
+static int accept_next(accept_wait *w, time_t *last_log) {
+    struct epoll_event ev[2];
+    int n = epoll_pwait(w->epfd, ev, 2, -1, &w->waiting_mask);
+    if (n < 0) {
+        if (errno != EINTR) accept_failed(errno, last_log);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.fd != w->life_fd) continue;
+        stop_requested = 1; /* end of file: the parent is gone */
+        return -1;
+    }
+    return n > 0 ? accept_one(w->listen_fd, last_log) : -1;
+}
+
+static void accept_wait_close(accept_wait *w) {
+    close(w->epfd);
+}
+#else
+/* The blocking accept; the supervisor's thread watches the lifeline. */
+typedef struct accept_wait {
+    int listen_fd;
+} accept_wait;
+
+static int accept_wait_init(accept_wait *w, int listen_fd) {
+    w->listen_fd = listen_fd;
+    return 0;
+}
+
+static int accept_next(accept_wait *w, time_t *last_log) {
+    return accept_one(w->listen_fd, last_log);
+}
+
+static void accept_wait_close(accept_wait *w) {
+    (void)w;
+}
+#endif
+
 /* One worker process: accept, serve one request, close; until told to stop. */
 static int worker(const fo_server_opts *o, int listen_fd) {
     listen_fd_open = listen_fd;
     install_stop_handler();
+    accept_wait w;
+    int rc = accept_wait_init(&w, listen_fd);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server[%d]: cannot wait for connections: %s\n", (int)getpid(),
+                strerror(-rc));
+        return 1;
+    }
     fo_upstream_block *up = fo_upstream_block_new(&o->upstream);
     if (!up) {
         fprintf(stderr, "fanout-server[%d]: cannot set up the upstream client\n", (int)getpid());
+        accept_wait_close(&w);
         return 1;
     }
     fo_conn_block_opts co = {.header_timeout_ms = o->header_timeout_ms,
                              .keepalive_timeout_ms = o->keepalive_timeout_ms,
                              .max_requests = 1,
-                             .no_cancel = o->upstream.no_cancel};
+                             .no_cancel = o->upstream.no_cancel,
+                             .watch_stop = WATCHES_LIFELINE,
+                             .stop_fd = fo_supervisor_lifeline()};
     time_t last_log = 0;
     while (!stop_requested) {
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0) {
-            if (stop_requested) break;
-            if (!is_transient(errno)) accept_failed(errno, &last_log);
-            continue;
-        }
-        /* BSD and macOS pass O_NONBLOCK on to accepted sockets; conn_block wants blocking. */
-        set_blocking(fd, 1);
-        fo_conn_block_serve(fd, up, &co);
+        int fd = accept_next(&w, &last_log);
+        if (fd >= 0) fo_conn_block_serve(fd, up, &co);
     }
     fo_upstream_block_free(up);
+    accept_wait_close(&w);
     return 0;
 }
 
 static int run_prefork(const fo_server_opts *o, int listen_fd) {
-    /* main.c opens the socket blocking; say so here, since the accept loop depends on it. */
-    int rc = set_blocking(listen_fd, 1);
+    /* main.c opens the socket blocking; say which mode here, since the accept loop depends on
+     * it: non-blocking behind the epoll wait, blocking for the blocking accept. */
+    int rc = set_blocking(listen_fd, !WATCHES_LIFELINE);
     if (rc < 0) {
-        fprintf(stderr, "fanout-server: cannot make the socket blocking: %s\n", strerror(-rc));
+        fprintf(stderr, "fanout-server: cannot set the socket's blocking mode: %s\n",
+                strerror(-rc));
         return 1;
     }
-    return fo_engine_supervise(o, listen_fd, worker);
+    return fo_engine_supervise(o, listen_fd, worker, WATCHES_LIFELINE);
 }
 
 /* Default: two processes per core, as gunicorn's docs suggest for sync workers. */
@@ -126,12 +238,14 @@ static int prefork_size(fo_server_opts *o) {
     return o->workers;
 }
 
-/* A worker holds one connection and its runner's descriptors; the workers are processes, each
- * with its own limit. Its blocking accept takes one connection at a time: no cap to apply. */
+/* A worker holds one connection and its runner's descriptors (and on Linux its epoll set,
+ * within the reserve); the workers are processes, each with its own limit. It accepts one
+ * connection at a time: no cap to apply. Each is one task, plus the lifeline's watching thread
+ * where it cannot watch the lifeline itself. */
 static fo_engine_needs prefork_needs(const fo_server_opts *o) {
     return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE + FO_UPSTREAM_BLOCK_FDS, .per_conn = 1},
                              .min_conns = 1,
-                             .tasks = o->workers + 1,
+                             .tasks = fo_engine_supervised_tasks(o->workers, 1, WATCHES_LIFELINE),
                              .caps_conns = 0,
                              .advice = NULL};
 }

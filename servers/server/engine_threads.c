@@ -1,5 +1,7 @@
-/* The threads model: one process, a pool of N threads that each run one request at a time,
- * blocking, like gunicorn's gthread worker or uWSGI with N threads.
+/* The threads model: a process with a pool of N threads that each run one request at a time,
+ * blocking, like gunicorn's gthread worker or uWSGI with N threads. With --workers P, P such
+ * processes share the listening socket under the supervisor, like uWSGI's --processes P
+ * --threads N or gunicorn's gthread -w P --threads N; each has its own loop and pool.
  *
  * The main thread runs a libuv loop that owns every connection: it accepts, reads and parses
  * requests, keeps idle keep-alive connections, and writes answers. A thread is taken only while
@@ -278,7 +280,8 @@ static void teardown(threads_engine *e) {
     free(e->threads);
 }
 
-static int run_threads(const fo_server_opts *o, int listen_fd) {
+/* One process: its loop and its pool, serving until a signal has stopped it. */
+static int serve_threads(const fo_server_opts *o, int listen_fd) {
     static threads_engine engine; /* large (a loop and a server); one per process */
     threads_engine *e = &engine;
     memset(e, 0, sizeof *e);
@@ -300,7 +303,11 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
                             .backlog = o->backlog,
-                            .max_conns = o->max_conns};
+                            .max_conns = o->max_conns,
+                            /* Sharing the socket, a process takes on only what its threads
+                             * serve at once, as uWSGI's threads accept only when free: the
+                             * rest wait in the backlog for whichever process frees first. */
+                            .max_busy = o->workers > 1 ? o->threads : 0};
     fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
 
     int started = start_threads(e);
@@ -330,31 +337,45 @@ static int run_threads(const fo_server_opts *o, int listen_fd) {
     return 0;
 }
 
-/* Default: 100 threads, the blog's "1 process, 100 threads". */
+/* One process serves in this one; more run under the supervisor, which starts each worker
+ * with its descriptor table reserved before the pool's threads start (o->worker_fds). */
+static int run_threads(const fo_server_opts *o, int listen_fd) {
+    if (o->workers <= 1) return serve_threads(o, listen_fd);
+    return fo_engine_supervise(o, listen_fd, serve_threads, 0);
+}
+
+/* Default: 1 process of 100 threads, the blog's "1 process, 100 threads". */
 static int threads_size(fo_server_opts *o) {
     if (o->threads < 1) o->threads = 100;
+    if (o->workers < 1) o->workers = 1;
     return o->threads;
 }
 
-/* Every thread holds its runner's descriptors from the start (FO_UPSTREAM_BLOCK_FDS), whether
- * it serves or not; a connection costs only its socket. Threads without a connection each are
- * idle: the limit must hold at least one per thread. */
+/* Per process: every thread holds its runner's descriptors from the start
+ * (FO_UPSTREAM_BLOCK_FDS), whether it serves or not; a connection costs only its socket.
+ * Threads without a connection each are idle: the limit must hold at least one per thread.
+ * Each process runs its pool and its loop's thread; with --workers, each also has the
+ * lifeline's watching thread, and the parent is one more. */
 static fo_engine_needs threads_needs(const fo_server_opts *o) {
+    long per_process = (long)o->threads + 1;
     return (fo_engine_needs){
         .fds = {.fixed = FO_FD_RESERVE + (long)o->threads * FO_UPSTREAM_BLOCK_FDS, .per_conn = 1},
         .min_conns = o->threads,
-        .tasks = o->threads + 1,
+        .tasks =
+            o->workers > 1 ? fo_engine_supervised_tasks(o->workers, per_process, 0) : per_process,
         .caps_conns = 1,
-        .advice = "use fewer --threads"};
+        .advice = "use fewer --threads (and more --workers)"};
 }
 
 const fo_engine fo_engine_threads = {
     .name = "threads",
-    .help = "one process whose N threads (--threads, default 100) each serve one request at a "
-            "time, blocking, while idle connections wait on a libuv loop, like gunicorn's gthread.",
+    .help = "processes (--workers, default 1) whose N threads (--threads, default 100) each "
+            "serve one request at a time, blocking, while idle connections wait on a libuv loop, "
+            "like gunicorn's gthread.",
     .size_flag = "threads",
-    .size_help = "requests served at once",
+    .size_help = "requests one process serves at once",
     .size_default = "100",
+    .workers_help = "processes of --threads threads each",
     .size_caps = 1,
     .size = threads_size,
     .needs = threads_needs,

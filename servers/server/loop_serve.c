@@ -42,7 +42,8 @@ int fo_loop_engine_size(fo_server_opts *o) {
 fo_engine_needs fo_loop_engine_needs(const fo_server_opts *o) {
     return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE, .per_conn = 1 + FO_FANOUT_CALLS},
                              .min_conns = 1,
-                             .tasks = o->workers > 1 ? o->workers + 1 : 1,
+                             .tasks =
+                                 o->workers > 1 ? fo_engine_supervised_tasks(o->workers, 1, 0) : 1,
                              .caps_conns = 1,
                              .advice = "spread the connections over more --workers"};
 }
@@ -50,5 +51,5 @@ fo_engine_needs fo_loop_engine_needs(const fo_server_opts *o) {
 int fo_loop_engine_run(const fo_server_opts *o, int listen_fd,
                        int (*serve)(const fo_server_opts *opts, int listen_fd)) {
     if (o->workers <= 1) return serve(o, listen_fd);
-    return fo_engine_supervise(o, listen_fd, serve);
+    return fo_engine_supervise(o, listen_fd, serve, 0);
 }

@@ -27,17 +27,24 @@ static void print_model_names(FILE *f) {
         fprintf(f, "%s%s", i == 0 ? "" : i + 1 < N_ENGINES ? ", " : " or ", engines[i]->name);
 }
 
-/* One line per engine sized by --FLAG: "  --workers N   prefork: processes (default ...)". */
+/* One line per engine sized by --FLAG: "  --workers N   prefork: processes (default ...)", and
+ * for --workers, the engines sized by --threads that also take it. */
 static void print_size_flag(FILE *f, const char *flag) {
     int first = 1;
+    char head[32];
+    snprintf(head, sizeof head, "--%s N", flag);
     for (size_t i = 0; i < N_ENGINES; i++) {
         const fo_engine *e = engines[i];
+        if (strcmp(flag, "workers") == 0 && e->workers_help) {
+            fprintf(f, "  %-26s %s: %s (default 1)\n", first ? head : "", e->name, e->workers_help);
+            first = 0;
+            continue;
+        }
         if (strcmp(e->size_flag, flag) != 0) continue;
         /* The default as the engine applies it, shown beside a formula such as "2 x cores". */
         fo_server_opts scratch = {.workers = -1, .threads = -1};
-        char n[16], head[32];
+        char n[16];
         snprintf(n, sizeof n, "%d", e->size(&scratch));
-        snprintf(head, sizeof head, "--%s N", flag);
         fprintf(f, "  %-26s %s: %s (default %s%s%s)\n", first ? head : "", e->name, e->size_help,
                 e->size_default, strcmp(n, e->size_default) == 0 ? "" : " = ",
                 strcmp(n, e->size_default) == 0 ? "" : n);
@@ -97,7 +104,9 @@ static void list_models(void) {
  * limit (raised to the hard limit), and settles the connection cap. 0, or -1 after saying why. */
 static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size) {
     char what[96];
-    snprintf(what, sizeof what, "%s --%s %d", engine->name, engine->size_flag, size);
+    int n = snprintf(what, sizeof what, "%s --%s %d", engine->name, engine->size_flag, size);
+    if (engine->workers_help && o->workers > 1 && n > 0 && (size_t)n < sizeof what)
+        snprintf(what + n, sizeof what - (size_t)n, " --workers %d", o->workers);
     fo_engine_needs need = engine->needs(o);
     long tasks_free = fo_tasks_available();
     if (tasks_free >= 0 && need.tasks > tasks_free) {
@@ -217,10 +226,12 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    char conns[48] = "";
+    char conns[48] = "", procs[32] = "";
     if (o.max_conns > 0) snprintf(conns, sizeof conns, " max-connections=%ld", o.max_conns);
-    printf("fanout-server: model=%s %s=%d listening on http://%s:%d upstream=%s%s\n", engine->name,
-           engine->size_flag, size, o.host, o.port, o.upstream.base_url, conns);
+    if (engine->workers_help && o.workers > 1) snprintf(procs, sizeof procs, " workers=%d", o.workers);
+    printf("fanout-server: model=%s %s=%d%s listening on http://%s:%d upstream=%s%s\n",
+           engine->name, engine->size_flag, size, procs, o.host, o.port, o.upstream.base_url,
+           conns);
     fflush(stdout);
 
     int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */

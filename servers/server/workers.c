@@ -1,5 +1,5 @@
-/* The multi-process engines (prefork, uv --workers N) run their workers under the supervisor
- * (servers/common/supervisor.h), each worker serving the one listening socket. */
+/* The multi-process engines (prefork; uv, coro and threads with --workers N) run their workers
+ * under the supervisor (servers/common/supervisor.h), each serving the one listening socket. */
 #include "engine.h"
 #include "supervisor.h"
 
@@ -15,7 +15,8 @@ static int run_worker(void *arg) {
 }
 
 int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
-                        int (*serve)(const fo_server_opts *opts, int listen_fd)) {
+                        int (*serve)(const fo_server_opts *opts, int listen_fd),
+                        int watches_lifeline) {
     worker_args args = {.opts = o, .listen_fd = listen_fd, .serve = serve};
     fo_supervisor_cfg cfg = {.prog = "fanout-server",
                              .workers = o->workers,
@@ -24,6 +25,11 @@ int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
                              .n_listen_fds = 1,
                              .child_fds = o->worker_fds,
                              .child = run_worker,
-                             .arg = &args};
+                             .arg = &args,
+                             .child_watches_lifeline = watches_lifeline};
     return fo_supervise(&cfg);
+}
+
+long fo_engine_supervised_tasks(int workers, long worker_tasks, int watches_lifeline) {
+    return (long)workers * (worker_tasks + FO_SUPERVISOR_WATCH_TASKS(watches_lifeline)) + 1;
 }

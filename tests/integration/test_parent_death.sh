@@ -16,7 +16,9 @@ for spec in "prefork --workers 3" "uv --workers 2" "api --workers 2"; do
         start "$name" "$BIN/fanout-api" --port 0 --workers "$n"
     else
         # shellcheck disable=SC2086 # spec is a model and its flags, split on purpose
-        start "$name" "$BIN/fanout-server" --model $spec --port 0 --upstream "$API"
+        # A long header timeout: a worker that only stopped at it would fail the 10 s below.
+        start "$name" "$BIN/fanout-server" --model $spec --port 0 --upstream "$API" \
+            --header-timeout 600000
     fi
     parent=$PID
     srv=http://127.0.0.1:$PORT
@@ -24,13 +26,22 @@ for spec in "prefork --workers 3" "uv --workers 2" "api --workers 2"; do
     kids=$(children "$parent")
     # The workers are ended by the test's cleanup too, should they outlive this test.
     for k in $kids; do PIDS+=("$k"); done
+    if [ "${spec%% *}" = prefork ] && [ -r "/proc/$parent/status" ]; then
+        # Linux: a prefork worker watches the lifeline in its own waits; no second task.
+        tasks=$(for k in $kids; do awk '/^Threads:/ { print $2 }' "/proc/$k/status"; done | sort -u | paste -sd, -)
+        check "[$spec] each worker is one task (Threads: $tasks)" [ "$tasks" = 1 ]
+    fi
+    # A client that connects and says nothing: a prefork worker waits for its request.
+    [ "${spec%% *}" = api ] || exec 3<>"/dev/tcp/127.0.0.1/$PORT"
     # Two requests of 500 ms or more in flight when the parent dies.
     parallel_get 2 "$srv/500/" >"$WORK/$name.pages" &
     client=$!
     sleep 0.3
     kill -9 "$parent"
     left=$n
-    for _ in $(seq 100); do
+    # Ten seconds of wall time, however slowly the checks run on a busy machine.
+    deadline=$(($(now_ms) + 10000))
+    while [ "$(now_ms)" -lt "$deadline" ]; do
         left=0
         for k in $kids; do exited "$k" || left=$((left + 1)); done
         [ "$left" = 0 ] && break
@@ -38,6 +49,7 @@ for spec in "prefork --workers 3" "uv --workers 2" "api --workers 2"; do
     done
     check "[$spec] parent killed with SIGKILL: all $n workers exit within 10 s ($left left)" \
         [ "$left" = 0 ]
+    exec 3>&-
     wait "$client"
     check "[$spec] ... after finishing the 2 requests they were serving" \
         [ "$(grep -c '^200 ' "$WORK/$name.pages")" = 2 ]

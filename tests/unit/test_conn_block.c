@@ -159,6 +159,49 @@ static void test_fanout_runs_and_failure_is_502(void **state) {
     fo_upstream_block_free(up);
 }
 
+/* Serves text (the client sends nothing more, but stays) with a stop descriptor that is
+ * already readable, as a prefork worker's lifeline is once its parent has died, and a header
+ * timeout of 10 s: the wait for a request must end at once. Returns the answer (to free). */
+static char *serve_stopping(const char *text, int *answered, long long *took_ms) {
+    pair p = open_pair();
+    size_t len = strlen(text);
+    if (len) assert_int_equal(write(p.client, text, len), (ssize_t)len);
+    int life[2];
+    assert_int_equal(pipe(life), 0);
+    close(life[1]); /* the parent is gone: end of file */
+    fo_conn_block_opts o = {
+        .header_timeout_ms = 10000, .max_requests = 1, .watch_stop = 1, .stop_fd = life[0]};
+    uint64_t t0 = fo_now_ns();
+    *answered = fo_conn_block_serve(p.server, NULL, &o);
+    *took_ms = (long long)((fo_now_ns() - t0) / 1000000u);
+    close(life[0]);
+    char *out = read_all(p.client);
+    close(p.client);
+    return out;
+}
+
+static void test_stop_ends_the_wait_for_a_request(void **state) {
+    (void)state;
+    int n;
+    long long ms;
+    char *out = serve_stopping("", &n, &ms);
+    assert_int_equal(n, 0);
+    assert_string_equal(out, "");
+    assert_true(ms < 2000); /* not the 10 s header timeout */
+    free(out);
+}
+
+static void test_stop_mid_request_is_503(void **state) {
+    (void)state;
+    int n;
+    long long ms;
+    char *out = serve_stopping("GET / HTTP/1.1\r\nHost:", &n, &ms);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "HTTP/1.1 503 "));
+    assert_true(ms < 2000);
+    free(out);
+}
+
 int main(void) {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
@@ -171,6 +214,8 @@ int main(void) {
         cmocka_unit_test(test_silent_client_gets_no_answer),
         cmocka_unit_test(test_half_request_then_close_gets_no_answer),
         cmocka_unit_test(test_fanout_runs_and_failure_is_502),
+        cmocka_unit_test(test_stop_ends_the_wait_for_a_request),
+        cmocka_unit_test(test_stop_mid_request_is_503),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

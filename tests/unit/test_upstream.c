@@ -130,14 +130,15 @@ static void server_stop(tiny_server *s) {
 
 /* ---- running one call ---------------------------------------------------------------------- */
 
-/* Runs call through fo_call_setup and fo_call_finish with a multi handle, as the runners do. */
-static void run_call(const char *base_url, long timeout_ms, fo_call *call) {
+/* Runs call on easy through fo_call_setup and fo_call_finish with a multi handle, as the runners
+ * do. A non-NULL spy replaces the body collector after the setup, with call as its data. */
+static void run_call_on(CURL *easy, const char *base_url, long timeout_ms, fo_call *call,
+                        curl_write_callback spy) {
     fo_upstream_cfg cfg = {.base_url = base_url, .timeout_ms = timeout_ms};
-    CURL *easy = curl_easy_init();
     CURLM *multi = curl_multi_init();
-    assert_non_null(easy);
     assert_non_null(multi);
     assert_int_equal(fo_call_setup(easy, &cfg, call, 0), 0);
+    if (spy) assert_int_equal(curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, spy), CURLE_OK);
     assert_int_equal(curl_multi_add_handle(multi, easy), CURLM_OK);
     int running = 1;
     while (running) {
@@ -150,8 +151,14 @@ static void run_call(const char *base_url, long timeout_ms, fo_call *call) {
     assert_int_equal(msg->msg, CURLMSG_DONE);
     fo_call_finish(call, easy, msg->data.result);
     curl_multi_remove_handle(multi, easy);
-    curl_easy_cleanup(easy);
     curl_multi_cleanup(multi);
+}
+
+static void run_call(const char *base_url, long timeout_ms, fo_call *call) {
+    CURL *easy = curl_easy_init();
+    assert_non_null(easy);
+    run_call_on(easy, base_url, timeout_ms, call, NULL);
+    curl_easy_cleanup(easy);
 }
 
 static void run_against(tiny_server *s, int trailing_slash, long timeout_ms, fo_fanout *f) {
@@ -314,6 +321,47 @@ static void test_call_body_too_large(void **state) {
     fo_fanout_release(&f);
 }
 
+/* The largest piece of body curl handed over at once, and how many bytes in all. */
+static size_t biggest_piece, body_bytes;
+
+static size_t measure_pieces(char *data, size_t size, size_t nmemb, void *userp) {
+    (void)data;
+    (void)userp;
+    size_t n = size * nmemb;
+    if (n > biggest_piece) biggest_piece = n;
+    body_bytes += n;
+    return n;
+}
+
+/* curl reads a transfer through a buffer of FO_CALL_BUFFER_BYTES, not its default 16 KiB, and
+ * hands the body on in pieces no larger. The handle is the runners' kind of reused handle: one
+ * that failed to connect, then was reset as the uv runner resets it; curl must still accept the
+ * size for the next call. A 70 KiB answer written at once would come in 16 KiB pieces if the
+ * size were not set. */
+static void test_call_reads_through_a_small_buffer(void **state) {
+    CURL *easy = curl_easy_init();
+    assert_non_null(easy);
+    fo_fanout f;
+    fo_fanout_plan(&f, 300);
+    run_call_on(easy, "http://127.0.0.1:1", 5000, &f.calls[0], NULL);
+    assert_int_equal(f.calls[0].outcome, FO_CALL_CONNECT);
+    curl_easy_reset(easy);
+
+    tiny_server s;
+    server_start(&s, SERVE_HUGE, 0, NULL);
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", s.port);
+    biggest_piece = body_bytes = 0;
+    run_call_on(easy, base, 5000, &f.calls[0], measure_pieces);
+    server_stop(&s);
+    assert_int_equal(f.calls[0].http_status, 200);
+    assert_int_equal(body_bytes, 70 * 1024);
+    assert_true(biggest_piece > 0);
+    assert_true(biggest_piece <= (size_t)FO_CALL_BUFFER_BYTES);
+    curl_easy_cleanup(easy);
+    fo_fanout_release(&f);
+}
+
 static void test_now_is_monotonic(void **state) {
     uint64_t a = fo_now_ns();
     usleep(2000);
@@ -336,6 +384,7 @@ int main(void) {
         cmocka_unit_test(test_call_bad_body),
         cmocka_unit_test(test_call_closed_without_answer),
         cmocka_unit_test(test_call_body_too_large),
+        cmocka_unit_test(test_call_reads_through_a_small_buffer),
         cmocka_unit_test(test_now_is_monotonic),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
