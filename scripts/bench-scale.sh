@@ -50,8 +50,9 @@ and an index.html.
   --out DIR            results folder (default bench/results/scale-<date-time>)
   -h, --help           this help
 
-Sizes: threads and prefork get one thread or process per user (their size caps concurrency);
-uv gets the processes its open-files limit requires (4 descriptors a connection), reported.
+Sizes: prefork gets one process per user and threads one thread per user (their size caps
+concurrency), threads in as many processes as its open-files limit requires (6.25 descriptors a
+user), as uv and coro get the processes theirs require (4 descriptors a connection), reported.
 The country API gets the workers and ports 3 calls per user need.
 
 The load: one fanout-load process holds a connection (a descriptor) a user, and one source

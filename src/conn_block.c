@@ -201,6 +201,7 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
     c->fd = fd;
     c->stop_fd = opts->watch_stop ? opts->stop_fd : -1;
     c->len = 0;
+    memset(&c->req, 0, sizeof c->req);
     fo_http_parser_init(&c->parser);
     set_send_timeout(fd, timeout_ms);
 
@@ -252,6 +253,7 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
         answered++;
         if (!keep_alive) break;
     }
+    fo_request_free(&c->req);
     free(c);
     if (linger)
         lingering_close(fd);

@@ -21,14 +21,39 @@ static int fail(fo_http_parser *p, int status, const char *text) {
     return -1;
 }
 
+/* The first size of a request's target buffer: enough for "/300/" and most others. */
+#define PATH_FIRST_CAP 32
+
+/* Makes room for len bytes and the NUL in r's target. 0, or -1 when out of memory. */
+static int path_reserve(fo_request *r, size_t len) {
+    if (len + 1 <= r->path_cap) return 0;
+    size_t cap = r->path_cap ? r->path_cap : PATH_FIRST_CAP;
+    while (cap < len + 1)
+        cap *= 2;
+    char *path = realloc(r->path, cap);
+    if (!path) return -1;
+    r->path = path;
+    r->path_cap = cap;
+    return 0;
+}
+
+void fo_request_free(fo_request *r) {
+    free(r->path);
+    r->path = NULL;
+    r->path_len = r->path_cap = 0;
+}
+
 static int on_message_begin(llhttp_t *l) {
     fo_http_parser *p = parser_of(l);
+    fo_request *r = p->req;
     p->in_message = 1;
     p->header_bytes = 0;
-    p->req->method[0] = '\0';
-    p->req->path[0] = '\0';
-    p->req->path_len = 0;
-    p->req->keep_alive = 0;
+    r->method[0] = '\0';
+    r->path_len = 0;
+    r->keep_alive = 0;
+    /* Every request has a target, possibly empty, from here on. */
+    if (path_reserve(r, 0) != 0) return fail(p, 503, "out of memory\n");
+    r->path[0] = '\0';
     return 0;
 }
 
@@ -36,6 +61,7 @@ static int on_url(llhttp_t *l, const char *at, size_t len) {
     fo_http_parser *p = parser_of(l);
     fo_request *r = p->req;
     if (len > FO_HTTP_MAX_URL - r->path_len) return fail(p, 414, "request target too long\n");
+    if (path_reserve(r, r->path_len + len) != 0) return fail(p, 503, "out of memory\n");
     memcpy(r->path + r->path_len, at, len);
     r->path_len += len;
     r->path[r->path_len] = '\0';
@@ -84,16 +110,19 @@ static int on_message_complete(llhttp_t *l) {
     return HPE_PAUSED;
 }
 
+/* The callbacks, the same for every parser: one table, not a copy in each connection. */
+static const llhttp_settings_t callbacks = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_bytes,
+    .on_headers_complete = on_headers_complete,
+    .on_message_complete = on_message_complete,
+};
+
 void fo_http_parser_init(fo_http_parser *p) {
     memset(p, 0, sizeof *p);
-    llhttp_settings_init(&p->settings);
-    p->settings.on_message_begin = on_message_begin;
-    p->settings.on_url = on_url;
-    p->settings.on_header_field = on_header_field;
-    p->settings.on_header_value = on_header_bytes;
-    p->settings.on_headers_complete = on_headers_complete;
-    p->settings.on_message_complete = on_message_complete;
-    llhttp_init(&p->llhttp, HTTP_REQUEST, &p->settings);
+    llhttp_init(&p->llhttp, HTTP_REQUEST, &callbacks);
     p->llhttp.data = p;
 }
 

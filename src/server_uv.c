@@ -139,6 +139,7 @@ static void conn_free(fo_conn_uv *c) {
     s->n_conns--;
     assert(s->n_conns >= 0);
     not_fresh(c);
+    fo_request_free(&c->req);
     free(c->buf);
     free(c);
     if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);

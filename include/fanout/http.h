@@ -10,13 +10,19 @@
 #define FO_HTTP_MAX_URL 8192
 #define FO_HTTP_MAX_HEADER_BYTES 8192
 
-/* One parsed request. Only what the handlers need is kept. */
+/* One parsed request. Only what the handlers need is kept. The target is on the heap, as long
+ * as it is (up to FO_HTTP_MAX_URL), and its buffer is kept for the connection's next request:
+ * a connection holds a few bytes for it, not the 8 KiB the longest target would take. Start
+ * zeroed; fo_request_free when the connection is done. */
 typedef struct fo_request {
-    char method[16];              /* "GET", "POST", ...; NUL-terminated */
-    char path[FO_HTTP_MAX_URL + 1]; /* the request target as sent, NUL-terminated */
-    size_t path_len;
-    int keep_alive;               /* 1 when the connection may serve another request after this */
+    char method[16]; /* "GET", "POST", ...; NUL-terminated */
+    char *path;      /* the request target as sent, NUL-terminated; owned */
+    size_t path_len, path_cap;
+    int keep_alive; /* 1 when the connection may serve another request after this */
 } fo_request;
+
+/* Frees the request's target; the request may be parsed into again afterwards. */
+void fo_request_free(fo_request *r);
 
 /* What fo_http_parse found. */
 enum {
@@ -27,8 +33,7 @@ enum {
 
 /* A request parser for one connection. Caller-allocated; init before use, no free needed. */
 typedef struct fo_http_parser {
-    llhttp_t llhttp;
-    llhttp_settings_t settings;
+    llhttp_t llhttp; /* its callbacks are one table shared by every parser */
     fo_request *req;        /* where callbacks write; valid only inside fo_http_parse */
     size_t header_bytes;    /* bytes of header fields and values seen in this request */
     int in_message;         /* 1 once a request has started and until it is complete */

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 #define FO_FANOUT_CALLS 3
-#define FO_COUNTRY_NAME_MAX 256
+/* Room for a country's name and its NUL: the longest ISO 3166-1 short name (South Georgia and the South Sandwich Islands) is 44 bytes. */
+#define FO_COUNTRY_NAME_MAX 128
 
 /* The download buffer curl allocates for each transfer while it runs (CURLOPT_BUFFERSIZE; curl's
  * default is 16 KiB). The country API's whole answer, headers included, is about 200 bytes, so

@@ -16,8 +16,8 @@ static fo_request request(const char *method, const char *path, int keep_alive) 
     fo_request req;
     memset(&req, 0, sizeof req);
     snprintf(req.method, sizeof req.method, "%s", method);
-    snprintf(req.path, sizeof req.path, "%s", path);
-    req.path_len = strlen(req.path);
+    req.path = (char *)path; /* only read: the handler never writes or frees a request */
+    req.path_len = strlen(path);
     req.keep_alive = keep_alive;
     return req;
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,6 +63,39 @@ static void test_pipelined_in_order(void **state) {
     }
     assert_int_equal(off, n);
     assert_int_equal(req.keep_alive, 0); /* HTTP/1.0 without keep-alive */
+}
+
+/* A request costs its connection the bytes of its target, not room for the longest one: a long
+ * target grows the buffer (up to the 8 KiB limit), and the next request reuses it. */
+static void test_target_on_the_heap_as_long_as_it_is(void **state) {
+    (void)state;
+    assert_true(sizeof(fo_request) <= 64);
+    fo_request r;
+    memset(&r, 0, sizeof r);
+    fo_http_parser p;
+    fo_http_parser_init(&p);
+    size_t n = 6000, used;
+    char *s = malloc(n + 64);
+    assert_non_null(s);
+    s[0] = '/';
+    memset(s + 1, 'a', n - 1);
+    snprintf(s + n, 64, " HTTP/1.1\r\nHost: x\r\n\r\nGET /3/ HTTP/1.1\r\n\r\n");
+    char *line = malloc(n + 80);
+    assert_non_null(line);
+    snprintf(line, n + 80, "GET %s", s);
+    assert_int_equal(fo_http_parse(&p, line, strlen(line), &r, &used), FO_HTTP_REQUEST);
+    assert_int_equal(r.path_len, n);
+    assert_int_equal(strlen(r.path), n);
+    assert_true(r.path_cap >= n + 1 && r.path_cap <= 2 * (n + 1));
+    char *kept = r.path;
+    size_t off = used;
+    assert_int_equal(fo_http_parse(&p, line + off, strlen(line) - off, &r, &used), FO_HTTP_REQUEST);
+    assert_string_equal(r.path, "/3/");
+    assert_ptr_equal(r.path, kept);
+    fo_request_free(&r);
+    assert_null(r.path);
+    free(line);
+    free(s);
 }
 
 static void expect_error(const char *s, int status) {
@@ -155,6 +189,7 @@ static void test_format(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simple_get),
+        cmocka_unit_test(test_target_on_the_heap_as_long_as_it_is),
         cmocka_unit_test(test_byte_at_a_time),
         cmocka_unit_test(test_pipelined_in_order),
         cmocka_unit_test(test_garbage),
