@@ -158,7 +158,11 @@ int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline,
         const fo_bench_row *r = &rows[i];
         json_t *base = json_object_get(configs, r->config);
         if (!json_is_object(base)) {
-            msg_add(msg, msglen, "%s: not in the baseline (not compared)\n", r->config);
+            msg_add(msg, msglen,
+                    "%s: MISSING from the baseline: run only the baseline's configurations, or "
+                    "write a new baseline on purpose\n",
+                    r->config);
+            regressions++;
             continue;
         }
         double b_rps = json_number_value(json_object_get(base, "rps_ratio"));
@@ -192,7 +196,11 @@ int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline,
     json_object_foreach(configs, key, v) {
         int found = 0;
         for (size_t i = 0; i < n && !found; i++) found = strcmp(rows[i].config, key) == 0;
-        if (!found) msg_add(msg, msglen, "%s: in the baseline but not run (not compared)\n", key);
+        if (found) continue;
+        msg_add(msg, msglen,
+                "%s: MISSING from the run: the baseline has it, this run did not measure it\n",
+                key);
+        regressions++;
     }
     return regressions;
 }

@@ -229,7 +229,8 @@ static void usage(FILE *f) {
           "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
           "summary.md, summary.json, the chart data and index.html into DIR.\n"
           "  --baseline FILE        exit 1 when a configuration's RPS / bound, p95 / floor or\n"
-          "                         failure ratio is worse than FILE's beyond the tolerance\n"
+          "                         failure ratio is worse than FILE's beyond the tolerance,\n"
+          "                         or when a configuration is in FILE or in DIR but not both\n"
           "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
           "  --write-baseline FILE  write this run's ratios as a baseline\n"
           "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
@@ -380,7 +381,9 @@ int main(int argc, char **argv) {
             int bad = fo_bench_compare(rows, n, b, tolerance, msg, sizeof msg);
             printf("\nAgainst the baseline %s (tolerance %.0f%%):\n%s", baseline, 100 * tolerance, msg);
             if (bad) {
-                printf("REGRESSION: %d configuration%s worse than the baseline\n", bad, bad == 1 ? "" : "s");
+                printf("REGRESSION: %d configuration%s worse than the baseline or missing from one "
+                       "side\n",
+                       bad, bad == 1 ? "" : "s");
                 rc = 1;
             } else {
                 printf("no regression\n");

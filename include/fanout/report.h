@@ -51,9 +51,10 @@ json_t *fo_bench_baseline(const fo_bench_row *rows, size_t n);
 
 /* Compares rows with a baseline: a configuration regresses when its RPS ratio falls below the
  * baseline's by more than `tolerance` (relative), its p95 ratio rises above the baseline's by
- * more than that, or its failure ratio exceeds the baseline's by more than 1 point.
- * Configurations missing from either side are reported, not failed. Writes one line per finding
- * into msg; returns the number of regressions. */
+ * more than that, or its failure ratio exceeds the baseline's by more than 1 point. A
+ * configuration missing from either side fails too: a run that left one out (or a baseline
+ * that lacks a new one) would otherwise pass without comparing it. Writes one line per finding
+ * into msg; returns the number of configurations that regressed or are missing. */
 int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline, double tolerance,
                      char *msg, size_t msglen);
 
