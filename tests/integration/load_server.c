@@ -17,9 +17,9 @@
  *
  * --serial makes the server work on one request at a time, whatever the connections: a request
  * waits for the one before to be answered, then takes its MS ms (a server of capacity 1, as
- * prefork with one worker). --die-after N exits the whole process after N answers (a server dying
- * mid-run). --lifetime S (default 120) ends the process in any case, so a forgotten server never
- * lingers. --accept-max N serves its first N connections and accepts no more: it listens with a
+ * prefork with one worker). --die-after N exits the whole process after N answers, never more
+ * (a server dying mid-run). --lifetime S (default 120) ends the process in any case, so a
+ * forgotten server never lingers. --accept-max N serves its first N connections and accepts no more: it listens with a
  * backlog of 0 and, after the Nth, connects to itself once so that this connection fills the
  * accept queue; every later connect then waits in SYN retries (1 s, 3 s, ...), a connect that is
  * slow for as long as the test runs (Linux's backlog rules). */
@@ -46,6 +46,7 @@ static int delay_ms;
 static const char *mode = "ok";
 static long die_after = -1;
 static long answered;
+static long claimed; /* answers begun (claim_answer) */
 static int serial;
 static long accept_max = -1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -92,6 +93,18 @@ static int read_request(int fd, char *buf, size_t cap, size_t *have) {
     }
 }
 
+/* With --die-after N, the right to answer: answers N+1 and later never go out (their threads
+ * wait for the process to end), so that no more than N answers are written even when several
+ * threads answer at once (counting after each write let two threads both write the Nth). */
+static void claim_answer(void) {
+    pthread_mutex_lock(&lock);
+    long n = ++claimed;
+    pthread_mutex_unlock(&lock);
+    if (die_after >= 0 && n > die_after)
+        for (;;)
+            pause();
+}
+
 static void count_answer(void) {
     pthread_mutex_lock(&lock);
     answered++;
@@ -133,10 +146,11 @@ static void *serve(void *arg) {
                          status, status == 200 ? "OK" : "Internal Server Error", sizeof body - 1,
                          close_it ? "Connection: close\r\n" : "", body);
         }
+        claim_answer();
         int written = write_all(fd, out, (size_t)n);
         if (serial) pthread_mutex_unlock(&work);
+        count_answer(); /* a claimed answer counts even if the client left: N claims, N counts */
         if (written < 0) break;
-        count_answer();
         if (strcmp(mode, "ok") != 0 && strcmp(mode, "status500") != 0 &&
             strcmp(mode, "idle-close") != 0)
             break;
