@@ -235,7 +235,7 @@ static void usage(FILE *f) {
           "  --write-baseline FILE  write this run's ratios as a baseline\n"
           "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
           "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
-          "       fanout-report merge OUT.json IN.json...\n"
+          "       fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
           "  the exact merge of fanout-load --segment results (see merge --help)\n",
           f);
 }

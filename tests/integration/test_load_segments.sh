@@ -136,6 +136,23 @@ d = json.load(open(sys.argv[1])); d["url"] = "http://127.0.0.1:1/"; json.dump(d,
 "$REPORT" merge "$WORK/bad.json" "$WORK/seg0.json" "$WORK/other.json" "$WORK/seg2.json" "$WORK/seg3.json" 2>"$WORK/url.txt"
 check "merge: another URL is refused (exit 2), named" [ $? -eq 2 -a "$(grep -c 'different URLs' "$WORK/url.txt")" -eq 1 ]
 check "merge: nothing written when refused" [ ! -e "$WORK/bad.json" ]
+# Starts: kept exact (the four above started 10 ms apart: 30 ms from the first to the last),
+# and more than 50 ms apart refused unless allowed, naming the segments and the skew.
+check "merged: the starts' spread is exact (30 ms) and each segment's start is kept" \
+    js merged 'abs(d.merged.start_skew_ms - 30) < 5 and len(d.merged.starts_ms) == 4 and d.merged.starts_ms[0] == 0'
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d["start_unix"] += 0.12; json.dump(d, open(sys.argv[2], "w"))' \
+    "$WORK/seg2.json" "$WORK/late.json"
+"$REPORT" merge "$WORK/bad.json" "$WORK/seg0.json" "$WORK/seg1.json" "$WORK/late.json" "$WORK/seg3.json" 2>"$WORK/skew.txt"
+rc=$?
+cat "$WORK/skew.txt"
+check "merge: starts 140 ms apart are refused (exit 2, got $rc)" [ "$rc" -eq 2 ]
+check "... naming the segments and their skew" \
+    grep -Eq "starts differ by 1[34][0-9][.][0-9]+ ms, more than 50 ms: .*late.json \(segment 2 of 4\) started at .* and .*seg0.json \(segment 0 of 4\)" "$WORK/skew.txt"
+"$REPORT" merge --max-skew-ms 200 "$WORK/skew.json" "$WORK/seg0.json" "$WORK/seg1.json" "$WORK/late.json" "$WORK/seg3.json" >/dev/null 2>&1
+check "merge --max-skew-ms 200 accepts them" [ $? -eq 0 ]
+"$REPORT" merge --max-skew-ms soon "$WORK/skew.json" "$WORK/seg0.json" 2>"$WORK/skewarg.txt"
+check "merge --max-skew-ms soon: exit 2 with one line" [ $? -eq 2 -a "$(wc -l <"$WORK/skewarg.txt")" -eq 1 ]
 
 # The open model: arrivals k mod 2, merged, are the single process's arrivals exactly.
 START_MS=1000 run_segments 2 open -q --rate 40 -d 2s
