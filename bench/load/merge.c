@@ -412,8 +412,8 @@ static int merge_totals(json_t *out, json_t *const *in, const char *const *names
         out, "failure_ratio",
         json_real(h->n + failures ? (double)failures / (double)(h->n + failures) : 0));
     json_object_set_new(out, "reconnects", json_integer((json_int_t)sum_of(in, n, "reconnects")));
-    json_object_set_new(out, "in_flight_dropped",
-                        json_integer((json_int_t)sum_of(in, n, "in_flight_dropped")));
+    json_object_set_new(out, "in_flight_at_end",
+                        json_integer((json_int_t)sum_of(in, n, "in_flight_at_end")));
     json_object_set_new(out, "bytes", json_integer((json_int_t)sum_of(in, n, "bytes")));
     json_object_set_new(out, "min_ms", json_real(l.min_ms));
     json_object_set_new(out, "max_ms", json_real(l.max_ms));

@@ -72,11 +72,11 @@ t0=$(now_ms)
 RC=$?
 WALL=$((($(now_ms) - t0) / 1000))
 kill "$PID" 2>/dev/null
-show dies_open '(d.arrivals, d.sent, d.unsent, d.requests, d.failures, d.in_flight_dropped, d.connections)'
+show dies_open '(d.arrivals, d.sent, d.unsent, d.requests, d.failures, d.in_flight_at_end, d.connections)'
 check "open model, server dies: exit 1" [ "$RC" -eq 1 ]
 check "open model, server dies: ends on time" [ "$WALL" -lt 8 ]
 check "open model, server dies: every arrival sent once or unsent, and each sent one answered or failed" \
-    js dies_open 'd.arrivals == d.sent + d.unsent == 800 and 1 <= d.requests <= 40 and d.requests + d.failures.total + d.in_flight_dropped == d.sent'
+    js dies_open 'd.arrivals == d.sent + d.unsent == 800 and 1 <= d.requests <= 40 and d.requests + d.failures.total + d.in_flight_at_end == d.sent'
 check "open model, server dies: unsent only at the end (at most the last 0.2 s of arrivals, 80)" \
     js dies_open 'd.unsent <= 80'
 check "open model, server dies: the rest are refused connects (or connections closed by the death)" \
