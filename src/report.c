@@ -79,17 +79,19 @@ static char *sb_take(sbuf *b) {
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
     sbuf b = {0};
     sb_printf(&b, "| Configuration | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | Bound RPS "
-                  "| RPS / bound | p95 / floor | Failures | Peak RSS (MiB) | CPU (s) | CPU / page (ms) |\n"
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                  "| RPS / bound | p95 / floor | Failures | In flight at end | Peak RSS (MiB) | CPU (s) "
+                  "| CPU / page (ms) |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++) {
         const fo_bench_row *r = &rows[i];
         uint64_t pages = r->requests + r->failures;
         sb_printf(&b,
-                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %.1f | %.2f | "
-                  "%.3f |\n",
+                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %llu | %.1f | "
+                  "%.2f | %.3f |\n",
                   r->config, r->min_ms, r->p95_ms, r->mean_ms, r->max_rps, fo_bench_bound_rps(r),
                   fo_bench_rps_ratio(r), fo_bench_p95_ratio(r), (unsigned long long)r->failures,
-                  r->peak_rss_mib, r->cpu_s, pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
+                  (unsigned long long)r->in_flight_at_end, r->peak_rss_mib, r->cpu_s,
+                  pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
     }
     return sb_take(&b);
 }

@@ -188,16 +188,16 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
     if (out_open(&o) != 0) return NULL;
     fprintf(o.f,
             "| model | users | page | size | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | "
-            "RPS / bound | p95 / floor | failures | peak RSS (MiB) | RSS / user (KiB) | "
-            "CPU / page (ms) | descriptors | threads | processes | API CPU | API in flight | "
-            "load CPU | verdict |\n"
+            "RPS / bound | p95 / floor | failures | in flight at end | peak RSS (MiB) | "
+            "RSS / user (KiB) | CPU / page (ms) | descriptors | threads | processes | API CPU | "
+            "API in flight | load CPU | verdict |\n"
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-            "---:|---:|---:|---|\n");
+            "---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n; i++) {
         const fo_scale_step *s = &steps[i];
         if (s->status != FO_STEP_RAN) {
             fprintf(o.f,
-                    "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | %s (%s): ", s->model,
+                    "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | | %s (%s): ", s->model,
                     s->users, s->ms, s->size, status_word(s), s->cause[0] ? s->cause : "-");
             /* The reason's own words, without what would break the table. */
             for (const char *p = s->reason; *p; p++)
@@ -210,12 +210,13 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
         if (s->peak_threads >= 0) snprintf(threads, sizeof threads, "%ld", s->peak_threads);
         fprintf(
             o.f,
-            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %.1f | "
-            "%.1f | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d | %s%s%s |\n",
+            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %llu | "
+            "%.1f | %.1f | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d | "
+            "%s%s%s |\n",
             s->model, s->users, s->ms, s->size, s->min_ms, s->p95_ms, s->mean_ms, s->max_rps,
             fo_scale_rps_ratio(s), fo_scale_p95_ratio(s), 100 * fo_scale_failure_ratio(s),
-            s->peak_rss_kib / 1024, s->peak_rss_kib / s->users, fo_scale_cpu_ms_per_page(s), fds,
-            threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
+            (unsigned long long)s->in_flight_at_end, s->peak_rss_kib / 1024,
+            s->peak_rss_kib / s->users, fo_scale_cpu_ms_per_page(s), fds, threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
             s->api_peak_in_flight, 3 * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
             status_word(s), s->cause[0] ? ": " : "", s->cause);
     }

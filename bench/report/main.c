@@ -97,6 +97,7 @@ static int read_config(config *c) {
     c->open = mode && strcmp(mode, "open") == 0;
     r->requests = (uint64_t)num(l, "requests");
     r->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
+    r->in_flight_at_end = (uint64_t)num(l, "in_flight_at_end");
     r->min_ms = num(l, "min_ms");
     r->max_ms = num(l, "max_ms");
     r->mean_ms = num(l, "mean_ms");
@@ -207,6 +208,7 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          "cpu_s", r->cpu_s, "cpu_ms_per_page",
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
+        json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
         if (cs[i].open) {
             const json_t *l = cs[i].load;
             json_object_update_new(

@@ -15,6 +15,7 @@ typedef struct fo_bench_row {
     int size_caps;        /* 1: at most `size` requests at once (--list-models' CAPS column) */
     int users, ms;
     uint64_t requests, failures;
+    uint64_t in_flight_at_end; /* sent, not answered when the run ended: in neither count */
     double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
     double max_rps;       /* peak of Locust's smoothed current RPS: the blog's column */
     double max_rps_raw;   /* peak of raw one-second counts */
@@ -40,7 +41,7 @@ double fo_bench_p95_ratio(const fo_bench_row *r);
 double fo_bench_failure_ratio(const fo_bench_row *r);
 
 /* The rows as a Markdown table (malloc'd): the blog's four columns, then bound, ratios,
- * failures, peak RSS, CPU and CPU per page. */
+ * failures, requests in flight at the end, peak RSS, CPU and CPU per page. */
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n);
 
 /* The blog's table (Apple M2, Python stacks) as Markdown, with the closest model here. */

@@ -47,11 +47,15 @@ static void test_bounds(void **state) {
 static void test_tables(void **state) {
     (void)state;
     fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
+    rows[1].in_flight_at_end = 97;
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(strstr(t, "| Configuration | Min (ms) | 95%-ile (ms) | Average (ms) | Max RPS |"));
+    /* Requests in flight at the end are in neither count: a column says how many. */
+    assert_non_null(strstr(t, "| Failures | In flight at end | Peak RSS (MiB) |"));
     assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 |"));
-    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 |"));
+    assert_non_null(
+        strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | 97 |"));
     free(t);
     char *b = fo_bench_blog_md();
     assert_non_null(strstr(b, "| Uvicorn, 1 process, async | uv:1 | 616 | 1000 | 853.56 | 115 |"));

@@ -20,6 +20,7 @@ static fo_scale_step held(void) {
                        .status = FO_STEP_RAN,
                        .requests = 50000,
                        .failures = 0,
+                       .in_flight_at_end = 9876,
                        .min_ms = 6000,
                        .p95_ms = 6060,
                        .mean_ms = 6020,
@@ -139,6 +140,18 @@ static void test_matrix_marks_the_break(void **state) {
     char *table = fo_scale_table_md(steps, 3);
     assert_non_null(table);
     assert_non_null(strstr(table, "| 29000 of 30000 |"));
+    /* Requests in flight at the end are in neither count: a column says how many. */
+    assert_non_null(strstr(table, "| failures | in flight at end | peak RSS (MiB) |"));
+    assert_non_null(strstr(table, "| 0.00% | 9876 | 300.0 |"));
+    /* A step that did not run has as many cells as the header. */
+    const char *refused = strstr(table, "\n| threads |");
+    assert_non_null(refused);
+    size_t cells = 0, header = 0;
+    for (const char *p = table; *p != '\n'; p++)
+        header += *p == '|';
+    for (const char *p = refused + 1; *p != '\n'; p++)
+        cells += *p == '|';
+    assert_int_equal(cells, header);
     free(table);
 }
 
