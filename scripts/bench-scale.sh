@@ -504,8 +504,8 @@ for model in $MODELS; do
         overflows=$(listen_overflows)
         [ "$overflows" -ge 0 ] && overflows=$((overflows - overflows0))
         wall=$(($(date +%s) - t0))
-        srv_cpu=$(awk -v a="$srv_cpu0" -v b="$(fo_tree_cpu_s "$srv_pid")" 'BEGIN { printf "%.2f", b - a }')
-        api_cpu=$(awk -v a="$api_cpu0" -v b="$(fo_tree_cpu_s "$api_pid")" 'BEGIN { printf "%.2f", b - a }')
+        srv_cpu=$(fo_cpu_since "$srv_cpu0" "$srv_pid")
+        api_cpu=$(fo_cpu_since "$api_cpu0" "$api_pid")
         api_peak=$(curl -s "$api_url/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
         fo_stop "$srv_pid"
         fo_stop "$api_pid"

@@ -188,6 +188,8 @@ for cfg in $CONFIGS; do
     done
     [ $ready = 1 ] || { echo "bench.sh: $name does not answer; see $OUT/$name.server.log" >&2; exit 1; }
     curl -s "$API/stats/reset" >/dev/null
+    # The CPU column counts from here: the server's start-up is not the model's cost per page.
+    cpu0=$(fo_tree_cpu_s "$srv_pid")
 
     "$BIN/fanout-load" --quiet "${LOAD_FLAGS[@]}" --duration "$DURATION" \
         --threads "$THREADS" --timeout 60s --max-failure-ratio 1 \
@@ -216,7 +218,7 @@ for cfg in $CONFIGS; do
     load_rc=0
     wait "$load_pid" || load_rc=$?
     [ -t 1 ] && printf '\r\033[K'
-    cpu=$(fo_tree_cpu_s "$srv_pid")
+    cpu=$(fo_cpu_since "$cpu0" "$srv_pid")
     peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
     fo_stop "$srv_pid"
     if [ ! -s "$OUT/$name.load.json" ]; then

@@ -91,6 +91,14 @@ fo_tree_cpu_s() {
     fi
 }
 
+# fo_cpu_since BASE PID: CPU seconds PID and its children have run since fo_tree_cpu_s read BASE
+# for them. Read BASE once the process does what is measured (a server that answers), so that
+# its start-up (loading, forking workers, reserving tables) stays out of the figure. Never below
+# 0: a child that ended meanwhile takes its CPU out of the sum.
+fo_cpu_since() {
+    awk -v a="$1" -v b="$(fo_tree_cpu_s "$2")" 'BEGIN { d = b - a; if (d < 0) d = 0; printf "%.2f", d }'
+}
+
 # fo_stop PID: SIGTERM, up to 20 s for PID to end, then SIGKILL of it and its children (a
 # supervisor's workers must not outlive it); reaps PID when it is the caller's child, and drops
 # it from PIDS.

@@ -97,18 +97,19 @@ static const char *mib_or_na(double kib, char *buf, size_t len) {
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
     sbuf b = {0};
     sb_printf(&b, "| Configuration | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | Bound RPS "
-                  "| RPS / bound | p95 / floor | Failures | Memory (MiB, PSS + kernel) "
-                  "| RSS sum (MiB, as top) | CPU (s) | CPU / page (ms) |\n"
+                  "| RPS / bound | p95 / floor | Failures | In flight at end "
+                  "| Memory (MiB, PSS + kernel) | RSS sum (MiB, as top) | CPU (s) | CPU / page (ms) |\n"
                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < n; i++) {
         const fo_bench_row *r = &rows[i];
         uint64_t pages = r->requests + r->failures;
         char mem[32], rss[32];
         sb_printf(&b,
-                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %s | %s | %.2f | "
-                  "%.3f |\n",
+                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %llu | %s | %s | "
+                  "%.2f | %.3f |\n",
                   r->config, r->min_ms, r->p95_ms, r->mean_ms, r->max_rps, fo_bench_bound_rps(r),
                   fo_bench_rps_ratio(r), fo_bench_p95_ratio(r), (unsigned long long)r->failures,
+                  (unsigned long long)r->in_flight_at_end,
                   mib_or_na(fo_bench_mem_kib(r), mem, sizeof mem),
                   mib_or_na(r->rss_sum_kib, rss, sizeof rss), r->cpu_s,
                   pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
@@ -180,7 +181,11 @@ int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline,
         const fo_bench_row *r = &rows[i];
         json_t *base = json_object_get(configs, r->config);
         if (!json_is_object(base)) {
-            msg_add(msg, msglen, "%s: not in the baseline (not compared)\n", r->config);
+            msg_add(msg, msglen,
+                    "%s: MISSING from the baseline: run only the baseline's configurations, or "
+                    "write a new baseline on purpose\n",
+                    r->config);
+            regressions++;
             continue;
         }
         double b_rps = json_number_value(json_object_get(base, "rps_ratio"));
@@ -214,7 +219,11 @@ int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline,
     json_object_foreach(configs, key, v) {
         int found = 0;
         for (size_t i = 0; i < n && !found; i++) found = strcmp(rows[i].config, key) == 0;
-        if (!found) msg_add(msg, msglen, "%s: in the baseline but not run (not compared)\n", key);
+        if (found) continue;
+        msg_add(msg, msglen,
+                "%s: MISSING from the run: the baseline has it, this run did not measure it\n",
+                key);
+        regressions++;
     }
     return regressions;
 }

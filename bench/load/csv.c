@@ -2,10 +2,12 @@
  * PREFIX_stats_history.csv (one row a second), with Locust 2.x's column names and order, so
  * tools written for Locust's --csv read these. Percentile columns hold Locust's figures (its
  * index rule over its rounded times); averages are exact. Failures are not in the latency
- * columns, as everywhere in fanout-load.
+ * columns, as everywhere in fanout-load. Requests still in flight when the run ended are in
+ * neither count: the stats add a column after Locust's, "In Flight At End" (the run's; the
+ * same in both rows), so that the CSV alone says what its counts leave out.
  *
  * In the open model the latency columns hold response times (from the intended arrival), and
- * both files have more columns at the end, after Locust's: the stats, "Offered/s",
+ * both files have more columns at the end, after those: the stats, "Offered/s",
  * "Achieved/s", "Late Starts", "Queued Starts", "Unsent", "Lateness 99%", and the service
  * times' "Service Median", "Service Average", "Service 95%", "Service 99%", "Service Max"; the
  * history, "Offered/s", "Sent/s", "Late Starts", "Service 50%", "Service 95%", "Service 99%"
@@ -65,6 +67,7 @@ static void stats_row(FILE *f, const char *type, const char *name, const fo_hist
             s->requests ? (double)s->bytes / (double)s->requests : 0.0,
             (double)(s->requests + s->failures) / dur, (double)s->failures / dur);
     locust_pcts(f, h);
+    fprintf(f, ",%llu", (unsigned long long)s->in_flight_at_end);
     if (open)
         fprintf(f, ",%.6f,%.6f,%llu,%llu,%llu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f", s->offered_rps,
                 s->achieved_rps, (unsigned long long)s->late, (unsigned long long)s->queued,
@@ -81,7 +84,7 @@ static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_
             "\"Type\",\"Name\",\"Request Count\",\"Failure Count\",\"Median Response Time\","
             "\"Average Response Time\",\"Min Response Time\",\"Max Response Time\",\"Average "
             "Content Size\","
-            "\"Requests/s\",\"Failures/s\",%s%s\n",
+            "\"Requests/s\",\"Failures/s\",%s,\"In Flight At End\"%s\n",
             pct_header,
             o->open ? ",\"Offered/s\",\"Achieved/s\",\"Late Starts\",\"Queued Starts\",\"Unsent\","
                       "\"Lateness 99%\",\"Service Median\",\"Service Average\",\"Service 95%\","

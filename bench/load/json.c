@@ -5,7 +5,8 @@
  *     "threads": n, "duration_s": x, "interrupted": bool (Ctrl-C or SIGTERM ended it early),
  *     "spawn_rate": x (0 = all at once),
  *     "requests": n (successes), "failures": {"total", "connect", "timeout", "http",
- *     "malformed", "closed"}, "failure_ratio": x, "reconnects": n, "in_flight_dropped": n,
+ *     "malformed", "closed"}, "failure_ratio": x, "reconnects": n, "in_flight_at_end": n (sent
+ *     and not answered when the run ended: neither a request nor a failure),
  *     "bytes": n (response bodies of successes),
  *     "min_ms", "max_ms", "mean_ms" (exact), "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms"
  *     (within 0.05%), "p95_locust_ms" (Locust's rule and rounding), "rps" (successes/s over the
@@ -194,7 +195,7 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "failures", failures_obj(s));
     json_object_set_new(root, "failure_ratio", json_real(s->failure_ratio));
     json_object_set_new(root, "reconnects", json_integer((json_int_t)s->reconnects));
-    json_object_set_new(root, "in_flight_dropped", json_integer((json_int_t)s->dropped));
+    json_object_set_new(root, "in_flight_at_end", json_integer((json_int_t)s->in_flight_at_end));
     json_object_set_new(root, "bytes", json_integer((json_int_t)s->bytes));
     json_object_set_new(root, "min_ms", json_real(s->min_ms));
     json_object_set_new(root, "max_ms", json_real(s->max_ms));

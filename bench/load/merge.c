@@ -192,27 +192,31 @@ static int check_segments(json_t *const *in, const char *const *names, size_t n,
     return rc;
 }
 
-/* Where each input's windows land: offsets in whole seconds from the earliest start. */
+/* Where each input's windows land. Starts are kept exact (start_unix, a double: sub-microsecond
+ * at today's Unix times); a window lasts a second, so input k's windows land at the whole
+ * second nearest its start's distance from the earliest start. */
 typedef struct layout {
-    double start;     /* the earliest start_unix */
-    double skew_s;    /* the largest distance of a start from its whole-second offset */
-    double end_s;     /* the latest end (offset + duration) */
-    long *offset;     /* per input */
-    size_t n_windows; /* merged */
+    double start;       /* the earliest start_unix */
+    size_t first, last; /* the inputs that started first and last */
+    double skew_s;      /* the last start's distance from the first: exact */
+    double end_s;       /* the latest end (offset + duration) */
+    long *offset;       /* per input, whole seconds */
+    size_t n_windows;   /* merged */
 } layout;
 
 static void lay_out(json_t *const *in, size_t n, layout *l) {
-    l->start = num(in[0], "start_unix");
-    for (size_t k = 1; k < n; k++)
-        if (num(in[k], "start_unix") < l->start) l->start = num(in[k], "start_unix");
-    l->skew_s = l->end_s = 0;
+    l->first = l->last = 0;
+    for (size_t k = 1; k < n; k++) {
+        if (num(in[k], "start_unix") < num(in[l->first], "start_unix")) l->first = k;
+        if (num(in[k], "start_unix") > num(in[l->last], "start_unix")) l->last = k;
+    }
+    l->start = num(in[l->first], "start_unix");
+    l->skew_s = num(in[l->last], "start_unix") - l->start;
+    l->end_s = 0;
     l->n_windows = 0;
     for (size_t k = 0; k < n; k++) {
         double d = num(in[k], "start_unix") - l->start; /* >= 0 */
         l->offset[k] = (long)(d + 0.5);
-        double skew = d - (double)l->offset[k];
-        if (skew < 0) skew = -skew;
-        if (skew > l->skew_s) l->skew_s = skew;
         double end = (double)l->offset[k] + num(in[k], "duration_s");
         if (end > l->end_s) l->end_s = end;
         size_t nw = (size_t)l->offset[k] + json_array_size(json_object_get(in[k], "windows"));
@@ -408,8 +412,8 @@ static int merge_totals(json_t *out, json_t *const *in, const char *const *names
         out, "failure_ratio",
         json_real(h->n + failures ? (double)failures / (double)(h->n + failures) : 0));
     json_object_set_new(out, "reconnects", json_integer((json_int_t)sum_of(in, n, "reconnects")));
-    json_object_set_new(out, "in_flight_dropped",
-                        json_integer((json_int_t)sum_of(in, n, "in_flight_dropped")));
+    json_object_set_new(out, "in_flight_at_end",
+                        json_integer((json_int_t)sum_of(in, n, "in_flight_at_end")));
     json_object_set_new(out, "bytes", json_integer((json_int_t)sum_of(in, n, "bytes")));
     json_object_set_new(out, "min_ms", json_real(l.min_ms));
     json_object_set_new(out, "max_ms", json_real(l.max_ms));
@@ -427,8 +431,22 @@ static int merge_totals(json_t *out, json_t *const *in, const char *const *names
     return 0;
 }
 
+/* Refuses inputs whose starts lie more than max_skew_ms apart, naming the first and the last
+ * (in is in segment order). */
+static int check_skew(json_t *const *in, const char *const *names, size_t n, const layout *l,
+                      double max_skew_ms, char *err, size_t errlen) {
+    if (l->skew_s * 1e3 <= max_skew_ms) return 0;
+    return fo_load_fail(err, errlen,
+                        "the segments' starts differ by %.3f ms, more than %g ms: %s (segment %zu "
+                        "of %zu) started at %.6f and %s (segment %zu of %zu) at %.6f (Unix s); "
+                        "start every segment with one --start-at, or allow it with --max-skew-ms",
+                        l->skew_s * 1e3, max_skew_ms, names[l->last], l->last, n,
+                        num(in[l->last], "start_unix"), names[l->first], l->first, n,
+                        num(in[l->first], "start_unix"));
+}
+
 static void merge_run_keys(json_t *out, json_t *const *in, const char *const *names, size_t n,
-                           const layout *l) {
+                           const layout *l, double max_skew_ms) {
     int interrupted = 0;
     for (size_t k = 0; k < n; k++)
         interrupted |= json_is_true(json_object_get(in[k], "interrupted"));
@@ -438,19 +456,22 @@ static void merge_run_keys(json_t *out, json_t *const *in, const char *const *na
     json_object_set_new(out, "interrupted", json_boolean(interrupted));
     json_object_set_new(out, "start_unix", json_real(l->start));
     json_object_set_new(out, "segment", json_pack("{s:i,s:i}", "index", 0, "count", 1));
-    json_t *files = json_array();
-    for (size_t k = 0; k < n; k++)
+    json_t *files = json_array(), *starts = json_array();
+    for (size_t k = 0; k < n; k++) {
         json_array_append_new(files, json_string(names[k]));
+        json_array_append_new(starts, json_real((num(in[k], "start_unix") - l->start) * 1e3));
+    }
     json_object_set_new(
         out, "merged",
-        json_pack("{s:I,s:o,s:f,s:s}", "segments", (json_int_t)n, "files", files, "start_skew_ms",
-                  l->skew_s * 1e3, "method",
+        json_pack("{s:I,s:o,s:o,s:f,s:f,s:s}", "segments", (json_int_t)n, "files", files,
+                  "starts_ms", starts, "start_skew_ms", l->skew_s * 1e3, "max_skew_ms", max_skew_ms,
+                  "method",
                   "exact: histograms (run, windows, stages, service, lateness) added bucket for "
                   "bucket; counts, sums, min and max combined; percentiles and RPS recomputed"));
 }
 
-json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, char *err,
-                      size_t errlen) {
+json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, double max_skew_ms,
+                      char *err, size_t errlen) {
     if (n == 0) {
         fo_load_fail(err, errlen, "no input");
         return NULL;
@@ -470,6 +491,9 @@ json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, cha
             sorted_names[i] = names[order[i]];
         }
         lay_out(sorted, n, &l);
+        ok = check_skew(sorted, sorted_names, n, &l, max_skew_ms, err, errlen) == 0;
+    }
+    if (ok) {
         m.counts = calloc(l.n_windows + 1, sizeof *m.counts);
         m.wins = calloc(l.n_windows + 1, sizeof *m.wins);
         ok = m.counts && m.wins && fo_hist_init(&m.h) == 0;
@@ -496,7 +520,7 @@ json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, cha
                                 json_real(fo_locust_max_rps(m.counts, l.n_windows)));
             json_object_set_new(out, "max_rps_raw",
                                 json_integer((json_int_t)fo_windows_peak_raw(m.wins, l.n_windows)));
-            merge_run_keys(out, sorted, sorted_names, n, &l);
+            merge_run_keys(out, sorted, sorted_names, n, &l, max_skew_ms);
         } else {
             json_decref(windows);
             json_decref(stages);

@@ -24,7 +24,8 @@ typedef struct fo_load_summary {
     uint64_t requests; /* successes */
     uint64_t failures; /* all kinds */
     uint64_t by_kind[FO_FAIL_KINDS];
-    uint64_t reconnects, dropped, bytes;
+    uint64_t reconnects, bytes;
+    uint64_t in_flight_at_end; /* sent, not yet answered when the run ended: in neither count */
     double min_ms, max_ms, mean_ms; /* exact, over successes; 0 when there are none */
     double p50_ms, p90_ms, p95_ms, p99_ms, p999_ms; /* within 0.05% */
     double p95_locust_ms;                           /* Locust's index rule and rounding */

@@ -106,6 +106,7 @@ static int read_config(config *c) {
     c->open = mode && strcmp(mode, "open") == 0;
     r->requests = (uint64_t)num(l, "requests");
     r->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
+    r->in_flight_at_end = (uint64_t)num(l, "in_flight_at_end");
     r->min_ms = num(l, "min_ms");
     r->max_ms = num(l, "max_ms");
     r->mean_ms = num(l, "mean_ms");
@@ -221,6 +222,7 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          "cpu_ms_per_page",
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
+        json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
         if (cs[i].open) {
             const json_t *l = cs[i].load;
             json_object_update_new(
@@ -243,12 +245,13 @@ static void usage(FILE *f) {
           "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
           "summary.md, summary.json, the chart data and index.html into DIR.\n"
           "  --baseline FILE        exit 1 when a configuration's RPS / bound, p95 / floor or\n"
-          "                         failure ratio is worse than FILE's beyond the tolerance\n"
+          "                         failure ratio is worse than FILE's beyond the tolerance,\n"
+          "                         or when a configuration is in FILE or in DIR but not both\n"
           "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
           "  --write-baseline FILE  write this run's ratios as a baseline\n"
           "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
           "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
-          "       fanout-report merge OUT.json IN.json...\n"
+          "       fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
           "  the exact merge of fanout-load --segment results (see merge --help)\n",
           f);
 }
@@ -401,7 +404,9 @@ int main(int argc, char **argv) {
             int bad = fo_bench_compare(rows, n, b, tolerance, msg, sizeof msg);
             printf("\nAgainst the baseline %s (tolerance %.0f%%):\n%s", baseline, 100 * tolerance, msg);
             if (bad) {
-                printf("REGRESSION: %d configuration%s worse than the baseline\n", bad, bad == 1 ? "" : "s");
+                printf("REGRESSION: %d configuration%s worse than the baseline or missing from one "
+                       "side\n",
+                       bad, bad == 1 ? "" : "s");
                 rc = 1;
             } else {
                 printf("no regression\n");

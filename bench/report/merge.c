@@ -1,6 +1,7 @@
-/* fanout-report merge OUT.json IN.json...: reads the --json results of fanout-load processes
- * run as --segment 0/N .. N-1/N, merges them exactly (bench/load/merge.h says how), writes the
- * result one process would have written, and prints its figures with the blog's row. */
+/* fanout-report merge [--max-skew-ms MS] OUT.json IN.json...: reads the --json results of
+ * fanout-load processes run as --segment 0/N .. N-1/N, merges them exactly (bench/load/merge.h
+ * says how), writes the result one process would have written, and prints its figures with the
+ * blog's row. */
 #include "merge.h"
 
 #include <jansson.h>
@@ -14,7 +15,7 @@
 enum { MERGE_OK = 0, MERGE_IO = 1, MERGE_REFUSED = 2 };
 
 static void usage(FILE *f) {
-    fputs("usage: fanout-report merge OUT.json IN.json...\n"
+    fputs("usage: fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
           "\n"
           "Merges the --json results of fanout-load processes run with the same options as\n"
           "--segment 0/N .. N-1/N (see fanout-load --help) into OUT.json, the result one process\n"
@@ -22,7 +23,11 @@ static void usage(FILE *f) {
           "combine, one-second windows align on wall-clock time (start_unix + t_s), and the\n"
           "percentiles, Locust's smoothed current RPS and both Max RPS are computed again from\n"
           "the merged data. Inputs whose settings, URL, segment count or histogram layout\n"
-          "differ, and missing or repeated segments, are refused (exit 2).\n",
+          "differ, and missing or repeated segments, are refused (exit 2).\n"
+          "\n"
+          "  --max-skew-ms MS  the most the segments' starts (start_unix, kept exact) may differ\n"
+          "                    (default 50: one --start-at on clocks kept by NTP); beyond it the\n"
+          "                    merge is refused, naming the first and last segment to start\n",
           f);
 }
 
@@ -36,7 +41,7 @@ static void print_merged(const json_t *m) {
     s.max_rps_smoothed = json_number_value(json_object_get(m, "max_rps_smoothed"));
     const json_t *merged = json_object_get(m, "merged");
     printf("merged %lld segments of %s: %lld requests, %lld failures, %.3g s, %lld users at most, "
-           "start skew %.1f ms\n",
+           "start skew %.3f ms\n",
            (long long)json_integer_value(json_object_get(merged, "segments")),
            json_string_value(json_object_get(m, "url")),
            (long long)json_integer_value(json_object_get(m, "requests")),
@@ -52,17 +57,39 @@ static void print_merged(const json_t *m) {
     fo_load_print_blog_row(stdout, &s);
 }
 
+/* --max-skew-ms's value: a number of ms from 0 to a day. 0, or -1 when it is not one. */
+static int parse_skew(const char *text, double *ms) {
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !(v >= 0 && v <= 86400000.0)) return -1;
+    *ms = v;
+    return 0;
+}
+
 int fo_report_merge_main(int argc, char **argv) {
     if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
         usage(stdout);
         return MERGE_OK;
     }
-    if (argc < 4) {
+    double max_skew_ms = FO_MERGE_MAX_SKEW_MS;
+    int first = 2; /* the first argument after the options */
+    if (argc >= 3 && strcmp(argv[2], "--max-skew-ms") == 0) {
+        if (argc < 4 || parse_skew(argv[3], &max_skew_ms) < 0) {
+            fprintf(stderr,
+                    "fanout-report merge: --max-skew-ms takes a number of ms from 0 to "
+                    "86400000, not '%s'\n",
+                    argc < 4 ? "" : argv[3]);
+            return MERGE_REFUSED;
+        }
+        first = 4;
+    }
+    if (argc < first + 2) {
         usage(stderr);
         return MERGE_REFUSED;
     }
-    const char *out_path = argv[2];
-    size_t n = (size_t)argc - 3;
+    const char *out_path = argv[first];
+    char **paths = argv + first + 1;
+    size_t n = (size_t)(argc - first - 1);
     json_t **in = calloc(n, sizeof *in);
     if (!in) {
         fprintf(stderr, "fanout-report merge: out of memory\n");
@@ -71,16 +98,16 @@ int fo_report_merge_main(int argc, char **argv) {
     int rc = MERGE_OK;
     for (size_t k = 0; k < n && rc == MERGE_OK; k++) {
         json_error_t jerr;
-        in[k] = json_load_file(argv[3 + k], 0, &jerr);
+        in[k] = json_load_file(paths[k], 0, &jerr);
         if (!in[k]) {
-            fprintf(stderr, "fanout-report merge: %s: %s (line %d)\n", argv[3 + k], jerr.text,
+            fprintf(stderr, "fanout-report merge: %s: %s (line %d)\n", paths[k], jerr.text,
                     jerr.line);
             rc = MERGE_REFUSED;
         }
     }
     if (rc == MERGE_OK) {
         char err[512] = "";
-        json_t *m = fo_load_merge(in, (const char *const *)argv + 3, n, err, sizeof err);
+        json_t *m = fo_load_merge(in, (const char *const *)paths, n, max_skew_ms, err, sizeof err);
         if (!m) {
             fprintf(stderr, "fanout-report merge: %s\n", err);
             rc = MERGE_REFUSED;

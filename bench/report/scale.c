@@ -92,6 +92,7 @@ static int read_step(const char *prefix, fo_scale_step *s) {
     }
     s->requests = (uint64_t)num(l, "requests");
     s->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
+    s->in_flight_at_end = (uint64_t)num(l, "in_flight_at_end");
     s->min_ms = num(l, "min_ms");
     s->p95_ms = num(l, "p95_ms");
     s->mean_ms = num(l, "mean_ms");
@@ -119,6 +120,7 @@ static json_t *step_json(const fo_scale_step *s) {
     json_object_update_new(o, json_pack("{s:f, s:f, s:f, s:f}", "pss_kib", s->pss_kib,
                                         "kernel_kib", s->kernel_kib, "rss_sum_kib",
                                         s->rss_sum_kib, "sockets_kib", s->sockets_kib));
+    json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)s->in_flight_at_end));
     json_object_update_new(
         o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:i, s:f}", "peak_fds",
                      (json_int_t)s->peak_fds, "peak_threads", (json_int_t)s->peak_threads,

@@ -15,6 +15,7 @@ typedef struct fo_bench_row {
     int size_caps;        /* 1: at most `size` requests at once (--list-models' CAPS column) */
     int users, ms;
     uint64_t requests, failures;
+    uint64_t in_flight_at_end; /* sent, not answered when the run ended: in neither count */
     double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
     double max_rps;       /* peak of Locust's smoothed current RPS: the blog's column */
     double max_rps_raw;   /* peak of raw one-second counts */
@@ -51,7 +52,8 @@ double fo_bench_p95_ratio(const fo_bench_row *r);
 double fo_bench_failure_ratio(const fo_bench_row *r);
 
 /* The rows as a Markdown table (malloc'd): the blog's four columns, then bound, ratios,
- * failures, memory (PSS + kernel), the RSS sum beside it, CPU and CPU per page. */
+ * failures, requests in flight at the end, memory (PSS + kernel), the RSS sum beside it, CPU and
+ * CPU per page. */
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n);
 
 /* The blog's table (Apple M2, Python stacks) as Markdown, with the closest model here. */
@@ -62,9 +64,10 @@ json_t *fo_bench_baseline(const fo_bench_row *rows, size_t n);
 
 /* Compares rows with a baseline: a configuration regresses when its RPS ratio falls below the
  * baseline's by more than `tolerance` (relative), its p95 ratio rises above the baseline's by
- * more than that, or its failure ratio exceeds the baseline's by more than 1 point.
- * Configurations missing from either side are reported, not failed. Writes one line per finding
- * into msg; returns the number of regressions. */
+ * more than that, or its failure ratio exceeds the baseline's by more than 1 point. A
+ * configuration missing from either side fails too: a run that left one out (or a baseline
+ * that lacks a new one) would otherwise pass without comparing it. Writes one line per finding
+ * into msg; returns the number of configurations that regressed or are missing. */
 int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline, double tolerance,
                      char *msg, size_t msglen);
 

@@ -34,6 +34,7 @@ typedef struct fo_scale_step {
     char reason[256]; /* the refusal's or the guard's own words */
     /* What the load saw (fanout-load's JSON). */
     uint64_t requests, failures;
+    uint64_t in_flight_at_end; /* sent, not answered when the step ended: in neither count */
     double min_ms, p95_ms, mean_ms, max_rps;
     double wall_s;
     /* What bench-scale.sh measured of the server: every process together (fanout-mem), at the

@@ -2,7 +2,7 @@
 # Shared helpers for the integration tests (sourced, not run). Every process a test starts is
 # recorded and ended by PID when the test exits, however it exits.
 #
-# The one home of the helpers several tests need: the clock (now_ms, unix_in), a timeout
+# The one home of the helpers several tests need: the clock (now_ms, unix_in, ms_to_unix), a timeout
 # (with_timeout), waiting for background runs (wait_ok),
 # reading the load generator's JSON (js), starting and stopping processes (start, stop), a
 # process's children (children), and the ctest skip code (skip). They use only what macOS
@@ -98,8 +98,12 @@ now_ms() {
 # unix_in MS: the wall-clock instant MS milliseconds from now, in Unix seconds with three
 # decimals (what fanout-load --start-at takes).
 unix_in() {
-    local t=$(($(now_ms) + $1))
-    echo "$((t / 1000)).$(printf '%03d' $((t % 1000)))"
+    ms_to_unix $(($(now_ms) + $1))
+}
+
+# ms_to_unix MS: wall-clock milliseconds (as now_ms gives) in Unix seconds with three decimals.
+ms_to_unix() {
+    echo "$(($1 / 1000)).$(printf '%03d' $(($1 % 1000)))"
 }
 
 # wait_ok PID...: waits for each PID (children of this shell: not from $(...)) and sets OK to

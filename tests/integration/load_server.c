@@ -3,7 +3,7 @@
  * on a thread of its own:
  *
  *   load_server [--delay MS] [--mode MODE] [--serial] [--die-after N] [--lifetime S]
- *               [--accept-max N] [--log-peers]
+ *               [--accept-max N] [--log-peers] [--delays MS,MS,... [--per-delay N]]
  *
  * MODE is one of
  *   ok         answer 200 after MS ms, keep-alive (the default)
@@ -17,13 +17,21 @@
  *
  * --serial makes the server work on one request at a time, whatever the connections: a request
  * waits for the one before to be answered, then takes its MS ms (a server of capacity 1, as
- * prefork with one worker). --die-after N exits the whole process after N answers (a server dying
- * mid-run). --lifetime S (default 120) ends the process in any case, so a forgotten server never
- * lingers. --accept-max N serves its first N connections and accepts no more: it listens with a
- * backlog of 0 and, after the Nth, connects to itself once so that this connection fills the
- * accept queue; every later connect then waits in SYN retries (1 s, 3 s, ...), a connect that is
- * slow for as long as the test runs (Linux's backlog rules). --log-peers prints "peer ADDR" on
- * stdout for each connection accepted, ADDR its source address (fanout-load --source's test). */
+ * prefork with one worker). --die-after N exits the whole process after N answers, never more
+ * (a server dying mid-run). --lifetime S (default 120) ends the process in any case, so a
+ * forgotten server never lingers. --accept-max N serves its first N connections and accepts
+ * no more: it listens with a backlog of 0 and, after the Nth, connects to itself once so that
+ * this connection fills the accept queue; every later connect then waits in SYN retries (1 s,
+ * 3 s, ...), a connect that is slow for as long as the test runs (Linux's backlog rules).
+ * --log-peers prints "peer ADDR" on stdout for each connection accepted, ADDR its source address
+ * (fanout-load --source's test).
+ *
+ * --delays MS,MS,... gives connections answer times that differ, in a pattern fixed by the order
+ * in which connections send their first request (a connection that never sends one, such as
+ * fanout-load's reachability probe, takes no place): the first N (--per-delay, default 1) answer
+ * in the first MS, the next N in the second, and so on, round the list again after the last. So
+ * any run that opens the same number of connections gets the same mix of answer times, however
+ * its connections are spread over processes (the test of --segment merges relies on it). */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,9 +55,13 @@ static int delay_ms;
 static const char *mode = "ok";
 static long die_after = -1;
 static long answered;
+static long claimed; /* answers begun (claim_answer) */
 static int serial;
 static long accept_max = -1;
 static int log_peers;
+#define MAX_DELAYS 16
+static int delays[MAX_DELAYS], n_delays, per_delay = 1;
+static long requesting; /* connections that sent a first request, with --delays */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t work = PTHREAD_MUTEX_INITIALIZER; /* held while working, with --serial */
 
@@ -94,6 +106,18 @@ static int read_request(int fd, char *buf, size_t cap, size_t *have) {
     }
 }
 
+/* With --die-after N, the right to answer: answers N+1 and later never go out (their threads
+ * wait for the process to end), so that no more than N answers are written even when several
+ * threads answer at once (counting after each write let two threads both write the Nth). */
+static void claim_answer(void) {
+    pthread_mutex_lock(&lock);
+    long n = ++claimed;
+    pthread_mutex_unlock(&lock);
+    if (die_after >= 0 && n > die_after)
+        for (;;)
+            pause();
+}
+
 static void count_answer(void) {
     pthread_mutex_lock(&lock);
     answered++;
@@ -107,16 +131,44 @@ static int idle_for(int fd, int ms) {
     return poll(&p, 1, ms) == 0;
 }
 
+/* The answer time of a connection sending its first request: --delay, or its place in the
+ * --delays pattern. */
+static int first_request_delay(void) {
+    if (!n_delays) return delay_ms;
+    pthread_mutex_lock(&lock);
+    long place = requesting++;
+    pthread_mutex_unlock(&lock);
+    return delays[(place / per_delay) % n_delays];
+}
+
+/* Parses "MS,MS,..." into delays. 0, or -1 when it is not a list of 1 to MAX_DELAYS values. */
+static int parse_delays(const char *list) {
+    n_delays = 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 600000 || n_delays == MAX_DELAYS) return -1;
+        delays[n_delays++] = (int)v;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return -1;
+        p = end;
+    }
+    return n_delays ? 0 : -1;
+}
+
 static void *serve(void *arg) {
     int fd = (int)(intptr_t)arg;
     char buf[8192], out[512];
     size_t have = 0;
-    int one = 1;
+    int one = 1, delay = -1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     while (read_request(fd, buf, sizeof buf, &have)) {
+        if (delay < 0) delay = first_request_delay();
         if (strcmp(mode, "never") == 0) continue;
         if (serial) pthread_mutex_lock(&work);
-        sleep_ms(delay_ms);
+        sleep_ms(delay);
         int n;
         if (strcmp(mode, "garbage") == 0) {
             n = snprintf(out, sizeof out, "this is not HTTP at all\r\n\r\n");
@@ -135,10 +187,11 @@ static void *serve(void *arg) {
                          status, status == 200 ? "OK" : "Internal Server Error", sizeof body - 1,
                          close_it ? "Connection: close\r\n" : "", body);
         }
+        claim_answer();
         int written = write_all(fd, out, (size_t)n);
         if (serial) pthread_mutex_unlock(&work);
+        count_answer(); /* a claimed answer counts even if the client left: N claims, N counts */
         if (written < 0) break;
-        count_answer();
         if (strcmp(mode, "ok") != 0 && strcmp(mode, "status500") != 0 &&
             strcmp(mode, "idle-close") != 0)
             break;
@@ -166,6 +219,16 @@ int main(int argc, char **argv) {
             accept_max = atol(argv[++i]);
         else if (strcmp(argv[i], "--log-peers") == 0)
             log_peers = 1;
+        else if (strcmp(argv[i], "--delays") == 0 && i + 1 < argc) {
+            if (parse_delays(argv[++i]) < 0) {
+                fprintf(stderr,
+                        "load_server: --delays takes 1 to %d ms values, comma-separated, "
+                        "not '%s'\n",
+                        MAX_DELAYS, argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--per-delay") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+            per_delay = atoi(argv[++i]);
         else {
             fprintf(stderr, "load_server: unknown argument %s\n", argv[i]);
             return 2;

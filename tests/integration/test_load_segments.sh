@@ -1,57 +1,75 @@
 #!/usr/bin/env bash
 # Load from several processes: four fanout-load --segment processes started together with
-# --start-at against one server, merged with fanout-report merge, agree with one process running
-# the same options against the same server: requests within 1%, min, p95 and average within 1%,
+# --start-at against a server of varied answer times, merged with fanout-report merge, agree
+# with one process running the same options against the same kind of server, and the merged
+# histogram is the segments' added: requests within 1%, min, p95 and average within 1%,
 # Max RPS within 3%, and the merged windows' users follow the single ramp exactly. The merge
 # refuses what it must, and fanout-report reads the merged file as one process's. Loopback only.
 source "$(dirname "$0")/lib.sh"
 LOAD=$BIN/fanout-load
 REPORT=$BIN/fanout-report
 
-# 500 ms answers: on a busy 2-core machine (four load generators, the server, and whatever else
-# runs) a request's scheduling delays are a few ms at worst, well within 1% of its time; and every
-# user completes the same whole number of requests in either setup (7 from 0 s, 5 from 1 s).
-start server "$TESTBIN/load_server" --delay 500 --lifetime 120
+# Answer times that differ, so that a wrong merge shows: the server answers each block of 10
+# connections in 620, 860, 1150 or 1400 ms, in turn, in the order they send their first request
+# (load_server --delays). 80 users make 80 connections, 10 of each time at 0 s and again at 1 s,
+# in one process or spread over four, so the merged run and the single one see the same mix:
+# 260 requests, p95 in the 1400 ms block (rank 247 of 221..260), average 906 ms. The four
+# segments start 10 ms apart (--start-at), so their first 10 users connect one segment after
+# the other and each segment meets mostly one answer time: their own p95s lie near 620, 860,
+# 1150 and 1400 ms, and a merge that averaged them (~1000), dropped or doubled one, or added
+# the wrong buckets misses the single run's p95 or average by far more than 1%. On a busy
+# machine the segments' connections may interleave; the mix over all of them stays the same.
+# Each time leaves every user the same whole number of requests in either setup, 200 ms or more
+# before the end and 100 ms or more from a second's edge (6 and 4, 4 and 3, 3 and 2, 2 and 2
+# from 0 s and 1 s): scheduling delays move no request across the end or a one-second window.
+DELAYS=(--delays "620,860,1150,1400" --per-delay 10)
+start server "$TESTBIN/load_server" "${DELAYS[@]}" --lifetime 120
 server_pid=$PID
 URL=http://127.0.0.1:$PORT/
 OPTS=(-q -u 80 -r 40 -d 4s)
 
-# run_segments N NAME ARGS...: N processes, segments 0/N .. N-1/N of fanout-load ARGS URL, one
-# start MS ms from now ($START_MS, default 1500), writing $WORK/NAMEi.json; sets OK to how many
-# exited 0 and START_AT to their start.
+# run_segments N NAME ARGS...: N processes, segments 0/N .. N-1/N of fanout-load ARGS URL,
+# segment i starting START_MS (default 1500) + i * STAGGER_MS (default 0) ms from now, writing
+# $WORK/NAMEi.json; sets OK to how many exited 0 and START_AT to segment 0's start.
 run_segments() {
-    local n=$1 name=$2 i pids=()
+    local n=$1 name=$2 i pids=() t0
     shift 2
-    START_AT=$(unix_in "${START_MS:-1500}")
+    t0=$(($(now_ms) + ${START_MS:-1500}))
+    START_AT=$(ms_to_unix "$t0")
     for i in $(seq 0 $((n - 1))); do
-        "$LOAD" "$@" --segment "$i/$n" --start-at "$START_AT" --json "$WORK/$name$i.json" "$URL" \
-            >"$WORK/$name$i.out" 2>&1 &
+        "$LOAD" "$@" --segment "$i/$n" --start-at "$(ms_to_unix $((t0 + i * ${STAGGER_MS:-0})))" \
+            --json "$WORK/$name$i.json" "$URL" >"$WORK/$name$i.out" 2>&1 &
         pids+=("$!")
         PIDS+=("$!")
     done
     wait_ok "${pids[@]}"
 }
 
-run_segments 4 seg "${OPTS[@]}"
+STAGGER_MS=10 run_segments 4 seg "${OPTS[@]}"
 check "four segments: each exits 0" [ "$OK" -eq 4 ]
 check "segments: each ran its share of the 80 users (20)" \
     python3 -c 'import json, sys
 sys.exit(0 if all(json.load(open(f))["users"] == 20 for f in sys.argv[1:]) else 1)' "$WORK"/seg?.json
-check "segments: one start_unix for all, the one asked for" \
+check "segments: each started when asked, 10 ms after the one before" \
     python3 -c 'import json, sys
 s = [json.load(open(f))["start_unix"] for f in sys.argv[2:]]
-sys.exit(0 if max(s) - min(s) < 0.005 and abs(s[0] - float(sys.argv[1])) < 0.005 else 1)' \
+sys.exit(0 if all(abs(x - float(sys.argv[1]) - 0.010 * i) < 0.005 for i, x in enumerate(s)) else 1)' \
     "$START_AT" "$WORK"/seg?.json
+python3 -c 'import json, sys
+print("      segments: p95 (ms) %s, average %s" % tuple([round(json.load(open(f))[k]) for f in sys.argv[1:]] for k in ("p95_ms", "mean_ms")))' \
+    "$WORK"/seg?.json
 
 "$REPORT" merge "$WORK/merged.json" "$WORK"/seg3.json "$WORK"/seg1.json "$WORK"/seg0.json "$WORK"/seg2.json \
     >"$WORK/merge.out" 2>&1
 check "merge: exit 0, in any order of the inputs" [ $? -eq 0 ]
 check "merge: prints the blog's row" grep -Eq '^\| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$' "$WORK/merge.out"
 
-# The same options from one process, against the same server, afterwards.
-"$LOAD" "${OPTS[@]}" --json "$WORK/single.json" "$URL" >"$WORK/single.out" 2>&1
+# The same options from one process, against a server of the same answer times (a new one: the
+# pattern starts again with its first connection), afterwards.
+check "the segments' server is still up" kill -0 "$server_pid" || cat "$WORK/server.log"
+start server1 "$TESTBIN/load_server" "${DELAYS[@]}" --lifetime 120
+"$LOAD" "${OPTS[@]}" --json "$WORK/single.json" "http://127.0.0.1:$PORT/" >"$WORK/single.out" 2>&1
 check "single: exit 0" [ $? -eq 0 ] || cat "$WORK/single.out"
-check "the server is still up" kill -0 "$server_pid" || cat "$WORK/server.log"
 python3 -c 'import json, sys
 s, m = (json.load(open(f)) for f in sys.argv[1:])
 for k in ("requests", "min_ms", "p95_ms", "mean_ms", "max_rps_smoothed", "max_rps_raw"):
@@ -76,6 +94,13 @@ check "merged vs single: average within 1%" near mean_ms 0.01
 check "merged vs single: Max RPS (smoothed) within 3%" near max_rps_smoothed 0.03
 check "merged: the histogram counts every request, the windows add up" \
     js merged 'd.histogram.count == d.requests == sum(w.requests for w in d.windows) == sum(b[2] for b in d.histogram.buckets)'
+check "merged: its histogram is the segments' added bucket for bucket" \
+    python3 -c 'import json, sys, collections
+m = json.load(open(sys.argv[1])); c = collections.Counter()
+for f in sys.argv[2:]:
+    for lo, hi, n in json.load(open(f))["histogram"]["buckets"]: c[(lo, hi)] += n
+sys.exit(0 if {(lo, hi): n for lo, hi, n in m["histogram"]["buckets"]} == dict(c) else 1)' \
+    "$WORK/merged.json" "$WORK"/seg?.json
 check "merged: requests are the segments' sum, min the segments' min" \
     python3 -c 'import json, sys
 m = json.load(open(sys.argv[1])); s = [json.load(open(f)) for f in sys.argv[2:]]
@@ -111,6 +136,23 @@ d = json.load(open(sys.argv[1])); d["url"] = "http://127.0.0.1:1/"; json.dump(d,
 "$REPORT" merge "$WORK/bad.json" "$WORK/seg0.json" "$WORK/other.json" "$WORK/seg2.json" "$WORK/seg3.json" 2>"$WORK/url.txt"
 check "merge: another URL is refused (exit 2), named" [ $? -eq 2 -a "$(grep -c 'different URLs' "$WORK/url.txt")" -eq 1 ]
 check "merge: nothing written when refused" [ ! -e "$WORK/bad.json" ]
+# Starts: kept exact (the four above started 10 ms apart: 30 ms from the first to the last),
+# and more than 50 ms apart refused unless allowed, naming the segments and the skew.
+check "merged: the starts' spread is exact (30 ms) and each segment's start is kept" \
+    js merged 'abs(d.merged.start_skew_ms - 30) < 5 and len(d.merged.starts_ms) == 4 and d.merged.starts_ms[0] == 0'
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d["start_unix"] += 0.12; json.dump(d, open(sys.argv[2], "w"))' \
+    "$WORK/seg2.json" "$WORK/late.json"
+"$REPORT" merge "$WORK/bad.json" "$WORK/seg0.json" "$WORK/seg1.json" "$WORK/late.json" "$WORK/seg3.json" 2>"$WORK/skew.txt"
+rc=$?
+cat "$WORK/skew.txt"
+check "merge: starts 140 ms apart are refused (exit 2, got $rc)" [ "$rc" -eq 2 ]
+check "... naming the segments and their skew" \
+    grep -Eq "starts differ by 1[34][0-9][.][0-9]+ ms, more than 50 ms: .*late.json \(segment 2 of 4\) started at .* and .*seg0.json \(segment 0 of 4\)" "$WORK/skew.txt"
+"$REPORT" merge --max-skew-ms 200 "$WORK/skew.json" "$WORK/seg0.json" "$WORK/seg1.json" "$WORK/late.json" "$WORK/seg3.json" >/dev/null 2>&1
+check "merge --max-skew-ms 200 accepts them" [ $? -eq 0 ]
+"$REPORT" merge --max-skew-ms soon "$WORK/skew.json" "$WORK/seg0.json" 2>"$WORK/skewarg.txt"
+check "merge --max-skew-ms soon: exit 2 with one line" [ $? -eq 2 -a "$(wc -l <"$WORK/skewarg.txt")" -eq 1 ]
 
 # The open model: arrivals k mod 2, merged, are the single process's arrivals exactly.
 START_MS=1000 run_segments 2 open -q --rate 40 -d 2s

@@ -55,8 +55,16 @@ check "dies: then connect failures (or closed connections)" js dies 'd.failures.
 
 # The open model against a server that dies: the arrivals after the death find their
 # connections closed, and every connection the pool opens for them is refused. Each arrival
-# fails once (a refused connect fails the arrival waiting for it), none is left unsent, and the
-# pool, which opens 16 connections at a time, neither spins nor runs out of descriptors.
+# fails once (a refused connect fails the arrival waiting for it), and the pool, which opens 16
+# connections at a time, neither spins nor runs out of descriptors.
+# Unsent arrivals are not zero by rule: an arrival is sent (here: failed) only when the
+# generator's loop runs at its time, and the run's end is a timer that runs before anything
+# else once the loop wakes. On a busy machine the loop's thread may not run for a few ms (or
+# tens, under sanitizers) around the end: the arrivals due then were never sent, and "unsent"
+# says so (seen: 1 to 11 of 800 beside a CPU hog, always the last ones: e.g. the last arrival,
+# due 2.5 ms before the end, with no connect under way, when the loop woke 0.6 ms after it).
+# So: every arrival counted once, sent or unsent, and the unsent only the last 0.2 s of them
+# (80); a pool that stopped failing arrivals after the death would leave about 760.
 start dies_open "$TESTBIN/load_server" --die-after 40 --lifetime 60
 t0=$(now_ms)
 "$LOAD" -q --rate 400 -d 2s --timeout 500ms --json "$WORK/dies_open.json" "http://127.0.0.1:$PORT/" \
@@ -64,13 +72,15 @@ t0=$(now_ms)
 RC=$?
 WALL=$((($(now_ms) - t0) / 1000))
 kill "$PID" 2>/dev/null
-show dies_open '(d.arrivals, d.sent, d.unsent, d.requests, d.failures, d.in_flight_dropped, d.connections)'
+show dies_open '(d.arrivals, d.sent, d.unsent, d.requests, d.failures, d.in_flight_at_end, d.connections)'
 check "open model, server dies: exit 1" [ "$RC" -eq 1 ]
 check "open model, server dies: ends on time" [ "$WALL" -lt 8 ]
-check "open model, server dies: every arrival sent once, and either answered or failed" \
-    js dies_open 'd.arrivals == d.sent == 800 and d.unsent == 0 and 1 <= d.requests <= 40 and d.requests + d.failures.total + d.in_flight_dropped == d.sent'
+check "open model, server dies: every arrival sent once or unsent, and each sent one answered or failed" \
+    js dies_open 'd.arrivals == d.sent + d.unsent == 800 and 1 <= d.requests <= 40 and d.requests + d.failures.total + d.in_flight_at_end == d.sent'
+check "open model, server dies: unsent only at the end (at most the last 0.2 s of arrivals, 80)" \
+    js dies_open 'd.unsent <= 80'
 check "open model, server dies: the rest are refused connects (or connections closed by the death)" \
-    js dies_open 'd.failures.connect >= 700 and d.failures.connect + d.failures.closed == d.failures.total'
+    js dies_open 'd.failures.connect >= 600 and d.failures.connect + d.failures.closed == d.failures.total'
 
 # A tolerant limit turns the same failures into a passing run.
 start lenient "$TESTBIN/load_server" --mode status500 --lifetime 60

@@ -58,7 +58,8 @@ while read -r name flag caps; do
     [ "$flag" = workers ] && PROCS+=("$name --workers 2")
 done <<<"$list"
 
-# wait_workers PID SPEC: with --workers N in SPEC, waits until PID has its N children.
+# wait_workers PID SPEC: with --workers N in SPEC, waits until PID has its N children (false
+# when it does not within 5 s); true at once without --workers.
 wait_workers() {
     case $2 in
     *"--workers "*) wait_children "$1" "${2##* }" ;;
@@ -157,7 +158,7 @@ PAGES=$(burst 100 3)
 for spec in "${WIDE[@]}"; do
     # shellcheck disable=SC2086
     serve "wide-${spec// /_}" --model $spec
-    wait_workers "$SPID" "$spec"
+    check "[$spec] its workers are up" wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
     batch "$PAGES" "$SRV/1000/" "$WORK/wide"
     peak=$(stat_field "$API" peak_in_flight)
@@ -174,7 +175,7 @@ done
 for spec in "${NARROW[@]}"; do
     # shellcheck disable=SC2086
     serve "narrow-${spec// /_}" --model $spec
-    wait_workers "$SPID" "$spec"
+    check "[$spec] its workers are up" wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
     batch 100 "$SRV/30/" "$WORK/narrow"
     peak=$(stat_field "$API" peak_in_flight)
@@ -192,14 +193,16 @@ done
 for spec in "${TERM[@]}"; do
     # shellcheck disable=SC2086
     serve "term-${spec// /_}" --model $spec
-    wait_workers "$SPID" "$spec"
+    check "[$spec] its workers are up" wait_workers "$SPID" "$spec"
     parallel_get 10 "$SRV/1000/" >"$WORK/term" &
     client=$!
     sleep 0.3
     kids=$(children "$SPID")
     stop "$SPID"
     wait "$client"
+    crc=$?
     check "[$spec] SIGTERM with 10 pages in flight: exit 0 (got $RC)" [ "$RC" = 0 ]
+    check "[$spec] ... and the client's transfers all ended well (curl exit $crc)" [ "$crc" = 0 ]
     check "[$spec] ... and all 10 pages answered 200" [ "$(count_ok "$WORK/term")" = 10 ]
     left=0
     for k in $kids; do gone "$k" || left=$((left + 1)); done
@@ -212,7 +215,7 @@ for spec in "${PROCS[@]}"; do
     n=${spec##* }
     # shellcheck disable=SC2086
     serve "kill-${spec// /_}" --model $spec
-    wait_children "$SPID" "$n"
+    check "[$spec] its $n workers are up" wait_children "$SPID" "$n"
     victim=$(children "$SPID" | head -1)
     kill -9 "$victim"
     replaced=no

@@ -76,11 +76,15 @@ for model in $MODELS; do
     check "$model: no spin while full ($used s of CPU in 1 s)" awk -v u="$used" 'BEGIN { exit !(u < 0.2) }'
     check "$model: still running with $HOLD connections offered" kill -0 "$SPID"
     wait "$holder"
+    rc=$?
+    check "$model: the client holding $HOLD connections ran (exit $rc)" [ "$rc" -eq 0 ]
     held=$(cat "$WORK/hold.$model")
     echo "# $model: $held"
     check "$model: none of the $HOLD connections was accepted and then dropped ($held)" \
         grep -q "^#HOLD connected=[0-9]* closed-by-server=0 pending=[0-9]*$" "$WORK/hold.$model"
     wait "$pager"
+    rc=$?
+    check "$model: the page asked for while full got an answer (curl exit $rc)" [ "$rc" -eq 0 ]
     check "$model: the page asked for while full was answered 200 once there was room" \
         [ "$(cat "$WORK/meanwhile.$model")" = 200 ]
     check "$model: serves normally once they are gone" [ "$(code "$SRV/0/")" = 200 ]
@@ -100,6 +104,8 @@ for model in $MODELS; do
     done
     check "$model: SIGTERM while full ends the server within 4 s" [ "$ended" = yes ]
     wait "$holder"
+    rc=$?
+    check "$model: the client holding connections through the shutdown ran (exit $rc)" [ "$rc" -eq 0 ]
 done
 
 robust_finish

@@ -82,7 +82,8 @@ suite() {
         raw "$n reset while the answer is prepared" "sent-reset" "$port" --reset-after 100 < <(printf 'GET %s HTTP/1.1\r\nHost: t\r\n\r\n' "$slow")
     done
 
-    wait "$partial" "$silent" "$witness"
+    wait_ok "$partial" "$silent" "$witness"
+    check "$n the three background clients ran (exit 0: $OK of 3)" [ "$OK" -eq 3 ]
     local got
     got=$(sed -n 's/^#STATUS *//p; s/^#END \([a-z]*\) ms=\([0-9]*\).*/\1 \2/p' "$WORK/partial.$n" | tr '\n' ' ')
     check "$n incomplete request: 408 and closed after the 2 s header timeout ($got)" \

@@ -3,14 +3,20 @@
 # invalid JSON -> 502, API stalling -> 504) every model's open-descriptor count and resident
 # memory are back near where they were after a warm-up. FAULT_PAGES sets how many pages with
 # the API down (default 1000, 500 for prefork, to stay quick under ctest; `make soak` runs
-# 10,000); the other faults get a fifth, a tenth and a twentieth of that. Linux only: it reads
-# /proc. Under AddressSanitizer the memory check is skipped (its quarantine keeps freed memory)
-# and LeakSanitizer's report at exit is checked instead.
+# 10,000); the other faults get a fifth, a tenth and a twentieth of that, but never fewer than
+# LEAK_PAGES: enough that a leak of 4 KiB a page grows resident memory by twice the slack.
+# The slack, 512 KiB, is about five times the growth seen with no leak (up to ~100 KiB after
+# the warm-up, every model and fault). Linux only: it reads /proc. Under AddressSanitizer the
+# memory check is skipped (its quarantine keeps freed memory) and LeakSanitizer's report at
+# exit is checked instead.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/robust_lib.sh"
 
 FULL=${FAULT_PAGES:-}
-RSS_SLACK_KB=${RSS_SLACK_KB:-10240}
+RSS_SLACK_KB=${RSS_SLACK_KB:-512}
+# The smallest leak this test must catch, and so the fewest pages a fault gets.
+LEAK_KB_PER_PAGE=4
+LEAK_PAGES=$((2 * RSS_SLACK_KB / LEAK_KB_PER_PAGE))
 FD_SLACK=${FD_SLACK:-3}
 PARALLEL=8
 
@@ -22,6 +28,11 @@ pages() {
     for _ in $(seq "$n"); do printf 'url = %s\noutput = /dev/null\n' "$url"; done >"$cfg"
     curl -s --parallel --parallel-max "$PARALLEL" -m 30 -K "$cfg" -w '%{http_code}\n' 2>/dev/null |
         sort | uniq -c | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }'
+}
+
+# at_least N: N pages, or LEAK_PAGES if that is more.
+at_least() {
+    if [ "$1" -gt "$LEAK_PAGES" ]; then echo "$1"; else echo "$LEAK_PAGES"; fi
 }
 
 # settle PID: waits until the descriptor count stops changing (connections closing), up to 3 s.
@@ -79,14 +90,14 @@ UP_STALL=http://127.0.0.1:$PORT
 for model in $MODELS; do
     # prefork opens a connection per page and is the slowest to drive: half as many under ctest.
     BASE=${FULL:-$([ "$model" = prefork ] && echo 500 || echo 1000)}
-    PAGES=$BASE
+    PAGES=$(at_least "$BASE")
     leak_run "$model" down http://127.0.0.1:1 502
-    PAGES=$((BASE / 5))
+    PAGES=$(at_least $((BASE / 5)))
     leak_run "$model" http-500 "$UP_500" 502
-    PAGES=$((BASE / 10))
+    PAGES=$(at_least $((BASE / 10)))
     leak_run "$model" bad-json "$UP_BADJSON" 502
     # Each stalled page waits out a 50 ms upstream timeout: the timeout path's cleanup.
-    PAGES=$((BASE / 20))
+    PAGES=$(at_least $((BASE / 20)))
     leak_run "$model" stall "$UP_STALL" 504 --upstream-timeout 50
 done
 

@@ -19,10 +19,12 @@ slow_clients() {
     done
 }
 
-# check_dropped N TAG: each of the N slow clients got a 408 (or a bare close) after the 2 s header
-# timeout, long before its 60-byte request could have been sent.
+# check_dropped N TAG: waits for the N slow clients (SLOW); each ran (exit 0) and got a 408 (or
+# a bare close) after the 2 s header timeout, long before its 60-byte request could have been sent.
 check_dropped() {
     local i got
+    wait_ok "${SLOW[@]}"
+    check "$2 slow clients ran (exit 0: $OK of $1)" [ "$OK" -eq "$1" ]
     for i in $(seq "$1"); do
         got=$(sed -n 's/^#STATUS *//p; s/^#END \([a-z]*\) ms=\([0-9]*\).*/\1 \2/p' "$WORK/slow.$2.$i" | tr '\n' ' ')
         check "$2 slow client $i dropped after the header timeout ($got)" awk -v g="$got" \
@@ -46,7 +48,6 @@ sleep 0.3
 read -r c s <<<"$(timed "$API/0/")"
 check "api: answers at once while 4 slow clients are connected ($c in ${s}s)" \
     awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s < 1.0) }'
-wait "${SLOW[@]}"
 check_dropped 4 api
 
 for model in $MODELS; do
@@ -65,7 +66,6 @@ for model in $MODELS; do
         read -r c s <<<"$(timed "$SRV/50/")"
         check "prefork: 1 slow client, 2 workers: others served at once ($c in ${s}s)" \
             awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s < 1.5) }'
-        wait "${SLOW[@]}"
         check_dropped 1 prefork1
         # Two slow clients hold both workers: the next client waits until one is dropped.
         slow_clients 2 prefork2 "$PORT"
@@ -73,7 +73,6 @@ for model in $MODELS; do
         read -r c s <<<"$(timed "$SRV/50/")"
         check "prefork: 2 slow clients hold both workers: others wait for the header timeout ($c in ${s}s)" \
             awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s >= 1.0 && s < 10) }'
-        wait "${SLOW[@]}"
         check_dropped 2 prefork2
     else
         # More slow clients than threads: nobody else notices them.
@@ -84,7 +83,6 @@ for model in $MODELS; do
             check "$model: page $i served at once while 4 slow clients are connected ($c in ${s}s)" \
                 awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s < 1.0) }'
         done
-        wait "${SLOW[@]}"
         check_dropped 4 "$model"
     fi
     # The header timeout is for receiving a request: a page that takes longer is not cut.

@@ -149,13 +149,13 @@ static json_t *segment_doc(unsigned index, unsigned count, double start_unix,
 
 static void test_windows_align_on_wall_clock_and_rps_is_recomputed(void **state) {
     (void)state;
-    /* Segment 1 started one second after segment 0 (no common --start-at): its window 0 is the
-     * merged window 1. */
+    /* Segment 1 started one second after segment 0 (no common --start-at, and a skew allowed
+     * beyond the default): its window 0 is the merged window 1. */
     const uint64_t r0[] = {10, 20, 30, 40, 50}, r1[] = {1, 2, 3, 4, 5};
     json_t *in[2] = {segment_doc(1, 2, 1000.5, r1, 5, 7), segment_doc(0, 2, 999.5, r0, 5, 3)};
     const char *names[2] = {"b.json", "a.json"};
-    char err[256] = "";
-    json_t *m = fo_load_merge(in, names, 2, err, sizeof err);
+    char err[512] = "";
+    json_t *m = fo_load_merge(in, names, 2, 1000, err, sizeof err);
     if (!m) fail_msg("%s", err);
     const json_t *w = json_object_get(m, "windows");
     assert_int_equal(json_array_size(w), 6);
@@ -181,16 +181,56 @@ static void test_windows_align_on_wall_clock_and_rps_is_recomputed(void **state)
 
     /* Refusals name the difference. */
     json_object_set_new(json_object_get(in[0], "plan"), "users", json_integer(3));
-    assert_null(fo_load_merge(in, names, 2, err, sizeof err));
+    assert_null(fo_load_merge(in, names, 2, 1000, err, sizeof err));
     assert_non_null(strstr(err, "users 3 vs 2"));
     json_object_set_new(json_object_get(in[0], "plan"), "users", json_integer(2));
     json_object_set_new(json_object_get(in[0], "segment"), "index", json_integer(0));
-    assert_null(fo_load_merge(in, names, 2, err, sizeof err));
+    assert_null(fo_load_merge(in, names, 2, 1000, err, sizeof err));
     assert_non_null(strstr(err, "both segment 0 of 2"));
-    assert_null(fo_load_merge(in, names, 1, err, sizeof err));
+    assert_null(fo_load_merge(in, names, 1, 1000, err, sizeof err));
     assert_non_null(strstr(err, "segment 1 of 2 is missing"));
     json_decref(in[0]);
     json_decref(in[1]);
+}
+
+/* Starts are kept exact: segments started 40 ms apart merge by default and say so; 120 ms apart
+ * they are refused, naming the first and the last to start and their distance, unless a larger
+ * skew is allowed. */
+static void test_start_skew_is_exact_and_bounded(void **state) {
+    (void)state;
+    const uint64_t r[] = {5, 5, 5};
+    const char *names[3] = {"s0.json", "s1.json", "s2.json"};
+    json_t *in[3] = {segment_doc(0, 3, 1700000000.250, r, 3, 3),
+                     segment_doc(1, 3, 1700000000.290, r, 3, 3),
+                     segment_doc(2, 3, 1700000000.270, r, 3, 3)};
+    char err[512] = "";
+    json_t *m = fo_load_merge(in, names, 3, FO_MERGE_MAX_SKEW_MS, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    const json_t *merged = json_object_get(m, "merged");
+    double skew = json_real_value(json_object_get(merged, "start_skew_ms"));
+    assert_true(skew > 39.99 && skew < 40.01);
+    const json_t *starts = json_object_get(merged, "starts_ms");
+    assert_int_equal(json_array_size(starts), 3);
+    assert_true(json_real_value(json_array_get(starts, 0)) == 0);
+    double s2 = json_real_value(json_array_get(starts, 2));
+    assert_true(s2 > 19.99 && s2 < 20.01);
+    assert_true(json_real_value(json_object_get(m, "start_unix")) == 1700000000.250);
+    assert_int_equal(json_array_size(json_object_get(m, "windows")), 3);
+    json_decref(m);
+
+    json_object_set_new(in[1], "start_unix", json_real(1700000000.370));
+    assert_null(fo_load_merge(in, names, 3, FO_MERGE_MAX_SKEW_MS, err, sizeof err));
+    assert_non_null(strstr(err, "differ by 120.000 ms, more than 50 ms"));
+    assert_non_null(strstr(err, "s1.json (segment 1 of 3) started at 1700000000.370000"));
+    assert_non_null(strstr(err, "s0.json (segment 0 of 3) at 1700000000.250000"));
+    assert_non_null(strstr(err, "--max-skew-ms"));
+    m = fo_load_merge(in, names, 3, 200, err, sizeof err);
+    if (!m) fail_msg("%s", err);
+    assert_true(json_real_value(json_object_get(json_object_get(m, "merged"), "max_skew_ms")) ==
+                200);
+    json_decref(m);
+    for (size_t k = 0; k < 3; k++)
+        json_decref(in[k]);
 }
 
 /* The rule --segment relies on: slots segment + N * thread of N * T deal users (and arrivals)
@@ -230,6 +270,7 @@ int main(void) {
         cmocka_unit_test(test_split_histograms_merge_into_the_whole),
         cmocka_unit_test(test_histogram_layouts_are_checked),
         cmocka_unit_test(test_windows_align_on_wall_clock_and_rps_is_recomputed),
+        cmocka_unit_test(test_start_skew_is_exact_and_bounded),
         cmocka_unit_test(test_segments_reproduce_the_single_schedule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,8 @@ typedef struct fixture {
     char dir[64];
 } fixture;
 
-/* 100 users at once for 5 s; each second 160 successes at 600..615 ms; 2 timeouts in second 3. */
+/* 100 users at once for 5 s; each second 160 successes at 600..615 ms; 2 timeouts in second 3;
+ * 7 requests in flight at the end. */
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     char err[256];
@@ -44,6 +45,7 @@ static int setup(void **state) {
     }
     fo_hist_free(&h);
     f->r.stats.failures[FO_FAIL_TIMEOUT] = 2;
+    f->r.stats.dropped = 7;
     f->r.run_ns = 5 * FO_NS_PER_S;
     assert_int_equal(fo_windows_finish(&f->r.windows, f->r.run_ns), 5);
     snprintf(f->dir, sizeof f->dir, "/tmp/fanout-test-output.XXXXXX");
@@ -84,6 +86,18 @@ static void test_summary(void **state) {
     assert_int_equal(s.max_rps_raw, 160);
     assert_true(s.p95_locust_ms == 620); /* index 760 is 615.2 ms: 620 */
     assert_true(s.failure_ratio == 2.0 / 802.0);
+    assert_int_equal(s.in_flight_at_end, 7);
+    /* The text says it beside the counts it is not in. */
+    char text[4096];
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    fo_load_print_summary(out, &f->o, &f->r, &s);
+    rewind(out);
+    size_t n = fread(text, 1, sizeof text - 1, out);
+    text[n] = '\0';
+    fclose(out);
+    assert_non_null(strstr(text, "requests     800 ok, 160.0/s; failures 2 (0.25%): timeout 2; in "
+                                 "flight at the end 7 (neither ok nor failed)\n"));
 }
 
 static void test_json(void **state) {
@@ -104,6 +118,7 @@ static void test_json(void **state) {
     assert_true(num(j, "duration_s") == 5);
     assert_true(num(j, "max_rps_smoothed") == 160);
     assert_true(num(j, "max_rps_raw") == 160);
+    assert_true(num(j, "in_flight_at_end") == 7);
     static const char *keys[] = {"reconnects", "max_ms", "mean_ms", "p50_ms",        "p90_ms",
                                  "p95_ms",     "p99_ms", "p999_ms", "p95_locust_ms", "spawn_rate"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -139,10 +154,13 @@ static void test_csv(void **state) {
     assert_non_null(csv);
     assert_non_null(fgets(line, sizeof line, csv));
     assert_non_null(strstr(line, "\"Type\",\"Name\",\"Request Count\",\"Failure Count\""));
+    assert_non_null(strstr(line, ",\"100%\",\"In Flight At End\"\n"));
     assert_non_null(fgets(line, sizeof line, csv));
     assert_non_null(strstr(line, "\"GET\",\"/600/\",802,2,"));
+    assert_non_null(strstr(line, ",7\n"));
     assert_non_null(fgets(line, sizeof line, csv));
     assert_non_null(strstr(line, "\"\",\"Aggregated\",802,2,"));
+    assert_non_null(strstr(line, ",7\n"));
     fclose(csv);
     snprintf(path, sizeof path, "%s_stats_history.csv", prefix);
     csv = fopen(path, "r");

@@ -47,11 +47,15 @@ static void test_bounds(void **state) {
 static void test_tables(void **state) {
     (void)state;
     fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
+    rows[1].in_flight_at_end = 97;
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(strstr(t, "| Configuration | Min (ms) | 95%-ile (ms) | Average (ms) | Max RPS |"));
+    /* Requests in flight at the end are in neither count: a column says how many. */
+    assert_non_null(strstr(t, "| Failures | In flight at end | Memory (MiB, PSS + kernel) |"));
     assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 |"));
-    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 |"));
+    assert_non_null(
+        strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | 97 |"));
     free(t);
     char *b = fo_bench_blog_md();
     assert_non_null(strstr(b, "| Uvicorn, 1 process, async | uv:1 | 616 | 1000 | 853.56 | 115 |"));
@@ -80,8 +84,8 @@ static void test_memory(void **state) {
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(strstr(t, "| Memory (MiB, PSS + kernel) | RSS sum (MiB, as top) |"));
-    assert_non_null(strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | 1.00 | 0 | 28.0 | 430.0 |"));
-    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | n/a | n/a |"));
+    assert_non_null(strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | 1.00 | 0 | 0 | 28.0 | 430.0 |"));
+    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | 0 | n/a | n/a |"));
     free(t);
 }
 
@@ -95,28 +99,33 @@ static void test_baseline_round_trip(void **state) {
     assert_non_null(strstr(msg, "uv:1: ok"));
 
     /* Within tolerance: 20% fewer RPS at 25% tolerance. */
-    fo_bench_row slower = rows[1];
-    slower.max_rps = 128;
-    assert_int_equal(fo_bench_compare(&slower, 1, base, 0.25, msg, sizeof msg), 0);
+    fo_bench_row run[2] = {rows[0], rows[1]};
+    run[1].max_rps = 128;
+    assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 0);
     /* Beyond it: 30% fewer. */
-    slower.max_rps = 112;
-    assert_int_equal(fo_bench_compare(&slower, 1, base, 0.25, msg, sizeof msg), 1);
+    run[1].max_rps = 112;
+    assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "uv:1: RPS / bound"));
     /* A p95 50% higher. */
-    fo_bench_row laggy = rows[1];
-    laggy.p95_ms = 945;
-    assert_int_equal(fo_bench_compare(&laggy, 1, base, 0.25, msg, sizeof msg), 1);
+    run[1] = rows[1];
+    run[1].p95_ms = 945;
+    assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "p95 / floor"));
     /* Failures where there were none. */
-    fo_bench_row failing = rows[1];
-    failing.failures = 50;
-    assert_int_equal(fo_bench_compare(&failing, 1, base, 0.25, msg, sizeof msg), 1);
+    run[1] = rows[1];
+    run[1].failures = 50;
+    assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "failure ratio"));
-    /* A configuration the baseline lacks is reported, not failed; one not run is reported. */
+    /* A configuration the baseline lacks fails, named, and so does one of the baseline that
+     * was not run: a run that compares nothing must not pass. */
     fo_bench_row other = row("prefork:4", "prefork", 4, 1, 6.6, 700);
-    assert_int_equal(fo_bench_compare(&other, 1, base, 0.25, msg, sizeof msg), 0);
-    assert_non_null(strstr(msg, "prefork:4: not in the baseline"));
-    assert_non_null(strstr(msg, "uv:1: in the baseline but not run"));
+    fo_bench_row with_other[3] = {rows[0], rows[1], other};
+    assert_int_equal(fo_bench_compare(with_other, 3, base, 0.25, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "prefork:4: MISSING from the baseline"));
+    assert_int_equal(fo_bench_compare(rows, 1, base, 0.25, msg, sizeof msg), 1);
+    assert_non_null(strstr(msg, "uv:1: MISSING from the run"));
+    assert_non_null(strstr(msg, "threads:2: ok"));
+    assert_int_equal(fo_bench_compare(&other, 1, base, 0.25, msg, sizeof msg), 3);
     json_decref(base);
 
     json_t *broken = json_object();

@@ -20,6 +20,7 @@ static fo_scale_step held(void) {
                        .status = FO_STEP_RAN,
                        .requests = 50000,
                        .failures = 0,
+                       .in_flight_at_end = 9876,
                        .min_ms = 6000,
                        .p95_ms = 6060,
                        .mean_ms = 6020,
@@ -248,7 +249,9 @@ static void test_matrix_marks_the_break(void **state) {
      * system's sockets beside it. */
     assert_non_null(strstr(table, "| memory (MiB, PSS + kernel) | memory / user (KiB) | kernel "
                                   "(MiB) | RSS sum (MiB, as top) | sockets (MiB, system) |"));
-    assert_non_null(strstr(table, "| 0.00% | 250.0 | 256.0 | 30.0 | 300.0 | 90.0 | 0.600 |"));
+    assert_non_null(strstr(table, "| 0.00% | 9876 | 250.0 | 256.0 | 30.0 | 300.0 | 90.0 | 0.600 |"));
+    /* Requests in flight at the end are in neither count: a column says how many. */
+    assert_non_null(strstr(table, "| failures | in flight at end | memory (MiB, PSS + kernel) |"));
     /* Every row has as many cells as the header, the refused one too. */
     size_t cells[4] = {0};
     int row = 0;
