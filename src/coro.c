@@ -100,6 +100,7 @@ struct fo_coro {
 };
 
 struct fo_coro_pool {
+    size_t page;       /* the system's page size */
     size_t stack_size; /* as asked, for the message */
     size_t map_len;    /* guard + stack + struct, whole pages */
     size_t guard_len;
@@ -313,9 +314,31 @@ int fo_coro_resume(fo_coro *co) {
     return 0;
 }
 
+/* Bytes below a parking coroutine's stack pointer that the switch itself still uses (the
+ * registers it saves, its own frame), with room to spare. */
+#define PARK_MARGIN 512u
+
+/* A parked coroutine needs only the stack above its stack pointer, but the pages a deeper call
+ * touched earlier (libcurl setting up a call, rendering, answering) stay resident: at thousands
+ * of pages in flight, a page or two of every parked coroutine. Parking gives them back, so a
+ * parked coroutine holds what its frames hold (one page, for the server's handler); a deep call
+ * after the resume faults fresh zeroed pages in again. */
+static void give_back_below(fo_coro *co) {
+    char here;
+    uintptr_t low = (uintptr_t)co->stack;
+    uintptr_t end = ((uintptr_t)&here - PARK_MARGIN) & ~(uintptr_t)(co->pool->page - 1);
+    if (end <= low) return;
+#if defined(__APPLE__) && defined(MADV_FREE)
+    (void)madvise(co->stack, end - low, MADV_FREE); /* macOS's way to drop anonymous pages */
+#else
+    (void)madvise(co->stack, end - low, MADV_DONTNEED);
+#endif
+}
+
 void fo_coro_park(void) {
     fo_coro *co = current;
     assert(co && co->state == CORO_RUNNING);
+    give_back_below(co);
     co->state = CORO_PARKED;
     ASAN_START(&co->fake_stack, co->resumer_bottom, co->resumer_size);
 #ifdef CORO_UCONTEXT
@@ -414,6 +437,7 @@ fo_coro_pool *fo_coro_pool_new(const fo_coro_pool_opts *opts) {
     fo_coro_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    p->page = page;
     p->stack_size = opts->stack_size;
     p->guard_len = round_up(GUARD_BYTES, page);
     p->map_len = p->guard_len + round_up(opts->stack_size + sizeof(fo_coro), page);
