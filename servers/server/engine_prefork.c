@@ -19,11 +19,11 @@
  * one idle worker per connection rather than all, and the lifeline; the listening socket is
  * non-blocking, since a worker woken with another may find the connection taken. The socket
  * is in a worker's set only while the worker waits: EPOLLEXCLUSIVE wakes one waiting worker,
- * but each connection still visits every epoll set the socket is in until it finds a waiter,
- * and with the socket left in the sets of busy workers that walk grew with the workers (1.17
- * ms of CPU a page at 1,000 workers, 3.8 ms at 3,000, against 0.24 ms with a blocking accept).
- * Leaving the set after each accept and joining it before each wait costs two system calls a
- * connection and keeps the walk to the idle workers. SIGTERM and
+ * but the kernel walks the socket's waiters until it finds a set whose owner is waiting, so
+ * with the socket left in the sets of busy workers each connection would visit them too, a
+ * walk that grows with the workers. Leaving the set after each accept and joining it before
+ * each wait costs two system calls a connection and keeps the walk to the idle workers, as a
+ * blocking accept's wait queue holds only the waiting workers. SIGTERM and
  * SIGINT are blocked except inside epoll_pwait, so a stop can only arrive while the worker
  * waits there (or is left pending while it serves), never between its check of the flag and
  * its sleep. While it waits for a request, conn_block watches the lifeline too. Elsewhere
