@@ -50,18 +50,20 @@ check "CSV: the open model's columns after Locust's" \
              head -1 '$WORK/slow_stats_history.csv' | grep -q '\"Offered/s\",\"Sent/s\",\"Late Starts\",\"Service 50%\"'"
 kill "$PID" 2>/dev/null
 
-# 2. A server that works on one request at a time, 10 ms each. At 50/s it is idle half the
-# time: nothing queues, and response time is service time.
+# 2. A server that works on one request at a time, 10 ms each. At 10/s it is idle nine tenths
+# of the time: nothing queues, and response time is service time. (At 50/s, 20 ms apart, a busy
+# machine's delays of a few ms made an answer late for the next arrival now and then, which then
+# opened a second connection: the check of one connection failed 1 run in 3 under make test -j2.)
 start serial "$TESTBIN/load_server" --serial --delay 10 --lifetime 60
 URL=http://127.0.0.1:$PORT/
-"$LOAD" -q --rate 50 -d 2s --json "$WORK/s50.json" "$URL" >"$WORK/s50.out" 2>&1
-check "serial at 50/s: exit 0" [ $? -eq 0 ]
-show s50 '(d.response.p50_ms, d.service.p50_ms, d.response.mean_ms, d.service.mean_ms, d.late_starts)'
-check "serial at 50/s: service time is the server's 10 ms" js s50 '10 <= d.service.p50_ms <= 20'
-check "serial at 50/s: response time = service time (p50 within 1 ms, mean within 3 ms)" \
-    js s50 'abs(d.response.p50_ms - d.service.p50_ms) <= 1 and abs(d.response.mean_ms - d.service.mean_ms) <= 3'
-check "serial at 50/s: one connection does it all (only the first arrival waits, for its connect)" \
-    js s50 'd.connections == 1 and d.queued_starts == 1'
+"$LOAD" -q --rate 10 -d 3s --json "$WORK/s10.json" "$URL" >"$WORK/s10.out" 2>&1
+check "serial at 10/s: exit 0" [ $? -eq 0 ]
+show s10 '(d.response.p50_ms, d.service.p50_ms, d.response.mean_ms, d.service.mean_ms, d.late_starts)'
+check "serial at 10/s: service time is the server's 10 ms" js s10 '10 <= d.service.p50_ms <= 20'
+check "serial at 10/s: response time = service time (p50 within 1 ms, mean within 3 ms)" \
+    js s10 'abs(d.response.p50_ms - d.service.p50_ms) <= 1 and abs(d.response.mean_ms - d.service.mean_ms) <= 3'
+check "serial at 10/s: one connection does it all (only the first arrival waits, for its connect)" \
+    js s10 'd.connections == 1 and d.queued_starts == 1'
 
 # 3. At 150/s the same server is overloaded: it completes mu = 1/S a second (S its service
 # time, 10 ms: 100/s) while 150 arrive. With one connection the queue forms here, visibly:

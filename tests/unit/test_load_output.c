@@ -24,6 +24,17 @@ typedef struct fixture {
     char dir[64];
 } fixture;
 
+/* What fo_load_print_summary prints for f's run, as a string in text. */
+static void summary_text(fixture *f, const fo_load_summary *s, char *text, size_t cap) {
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    fo_load_print_summary(out, &f->o, &f->r, s);
+    rewind(out);
+    size_t n = fread(text, 1, cap - 1, out);
+    text[n] = '\0';
+    fclose(out);
+}
+
 /* 100 users at once for 5 s; each second 160 successes at 600..615 ms; 2 timeouts in second 3;
  * 7 requests in flight at the end. */
 static int setup(void **state) {
@@ -89,13 +100,7 @@ static void test_summary(void **state) {
     assert_int_equal(s.in_flight_at_end, 7);
     /* The text says it beside the counts it is not in. */
     char text[4096];
-    FILE *out = tmpfile();
-    assert_non_null(out);
-    fo_load_print_summary(out, &f->o, &f->r, &s);
-    rewind(out);
-    size_t n = fread(text, 1, sizeof text - 1, out);
-    text[n] = '\0';
-    fclose(out);
+    summary_text(f, &s, text, sizeof text);
     assert_non_null(strstr(text, "requests     800 ok, 160.0/s; failures 2 (0.25%): timeout 2; in "
                                  "flight at the end 7 (neither ok nor failed)\n"));
 }
@@ -250,16 +255,9 @@ static void test_open_json(void **state) {
 static void test_open_text(void **state) {
     fixture *f = *state;
     fo_load_summary s;
-    char path[128], text[8192];
+    char text[8192];
     fo_load_summarize(&f->r, &s);
-    snprintf(path, sizeof path, "%s/run.json", f->dir); /* reused as the summary's file */
-    FILE *out = fopen(path, "w+");
-    assert_non_null(out);
-    fo_load_print_summary(out, &f->o, &f->r, &s);
-    rewind(out);
-    size_t n = fread(text, 1, sizeof text - 1, out);
-    text[n] = '\0';
-    fclose(out);
+    summary_text(f, &s, text, sizeof text);
     assert_non_null(strstr(text, "200 offered (100.0/s), 200 sent (100.0/s achieved), 0 unsent"));
     assert_non_null(strstr(text, "6 late"));
     assert_non_null(strstr(text, "\n| 650.00 | 650.00 | 650.00 |"));
