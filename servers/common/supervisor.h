@@ -22,10 +22,6 @@ typedef struct fo_supervisor_cfg {
     int child_watches_lifeline;
 } fo_supervisor_cfg;
 
-/* Tasks a worker runs besides its own threads: the lifeline's watching thread, unless the worker
- * watches the lifeline itself. */
-#define FO_SUPERVISOR_WATCH_TASKS(child_watches_lifeline) ((child_watches_lifeline) ? 0 : 1)
-
 /* In a worker: the lifeline's read end, which becomes readable (end of file) when the parent is
  * gone; the worker then stops as it would on SIGTERM. -1 outside a worker. */
 int fo_supervisor_lifeline(void);

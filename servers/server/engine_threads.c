@@ -31,17 +31,18 @@
 #include "fanout/handler.h"
 #include "fanout/server_uv.h"
 #include "fanout/upstream_block.h"
+#include "loop_serve.h"
 #include "loop_stop.h"
 
 /* A thread's stack: a fan-out needs a few KiB, curl a little more. Small stacks make a pool of
  * hundreds of threads cheap in memory. */
 #define THREAD_STACK_BYTES (256u * 1024u)
 
-/* One request handed to the pool. The request itself stays in its connection, unchanged until
- * it is answered (server_uv.h); the job passes between threads only under the lock. */
 /* Where a job is; it changes only under the engine's lock. */
 typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
 
+/* One request handed to the pool. The request itself stays in its connection, unchanged until
+ * it is answered (server_uv.h); the job passes between threads only under the lock. */
 typedef struct job {
     struct job *next;
     struct threads_engine *e;
@@ -337,11 +338,10 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
     return 0;
 }
 
-/* One process serves in this one; more run under the supervisor, which starts each worker
- * with its descriptor table reserved before the pool's threads start (o->worker_fds). */
+/* One process serves in this one; more run under the supervisor, as the loop engines' do, which
+ * starts each worker with its descriptor table reserved before the pool's threads start. */
 static int run_threads(const fo_server_opts *o, int listen_fd) {
-    if (o->workers <= 1) return serve_threads(o, listen_fd);
-    return fo_engine_supervise(o, listen_fd, serve_threads, 0);
+    return fo_loop_engine_run(o, listen_fd, serve_threads);
 }
 
 /* Default: 1 process of 100 threads, the blog's "1 process, 100 threads". */

@@ -31,5 +31,6 @@ int fo_engine_supervise(const fo_server_opts *o, int listen_fd,
 }
 
 long fo_engine_supervised_tasks(int workers, long worker_tasks, int watches_lifeline) {
-    return (long)workers * (worker_tasks + FO_SUPERVISOR_WATCH_TASKS(watches_lifeline)) + 1;
+    long lifeline_thread = watches_lifeline ? 0 : 1;
+    return (long)workers * (worker_tasks + lifeline_thread) + 1;
 }
