@@ -486,28 +486,26 @@ for model in $MODELS; do
         while load_running; do
             ticks=$((ticks + 1))
             if [ $(((ticks - 1) % every)) = 0 ]; then
-            n=$((n + 1))
-            # Descriptors every 4th sample from the second on (not during the ramp's first
-            # seconds): counting them is the costly part.
-            FDS=$((n % 4 == 2 ? 1 : 0))
-            # shellcheck disable=SC2046 # sample prints six numbers, one a word
-            set -- $(FDS=$FDS sample "$srv_pid")
-            mem=$(($1 + ($2 > 0 ? $2 : 0)))
-            if [ "$1" -ge 0 ] && [ "$mem" -gt "$peak_mem" ]; then peak_mem=$mem peak_pss=$1 peak_kernel=$2; fi
-            [ "$3" -gt "$peak_rss" ] && peak_rss=$3
-            [ "$4" -gt "$peak_threads" ] && peak_threads=$4
-            [ "$5" -gt "$peak_procs" ] && peak_procs=$5
-            [ "$6" -gt "$peak_fds" ] && peak_fds=$6
-            every=$((1 + $5 / 100))
+                n=$((n + 1))
+                # Descriptors every 4th sample from the second on (not during the ramp's first
+                # seconds): counting them is the costly part.
+                FDS=$((n % 4 == 2 ? 1 : 0))
+                # shellcheck disable=SC2046 # sample prints six numbers, one a word
+                set -- $(FDS=$FDS sample "$srv_pid")
+                mem=$(($1 + ($2 > 0 ? $2 : 0)))
+                if [ "$1" -ge 0 ] && [ "$mem" -gt "$peak_mem" ]; then peak_mem=$mem peak_pss=$1 peak_kernel=$2; fi
+                [ "$3" -gt "$peak_rss" ] && peak_rss=$3
+                [ "$4" -gt "$peak_threads" ] && peak_threads=$4
+                [ "$5" -gt "$peak_procs" ] && peak_procs=$5
+                [ "$6" -gt "$peak_fds" ] && peak_fds=$6
+                every=$((1 + $5 / 100))
+                # shellcheck disable=SC2046
+                set -- $(sample "$api_pid")
+                mem=$(($1 + ($2 > 0 ? $2 : 0)))
+                [ "$1" -ge 0 ] && [ "$mem" -gt "$api_peak_mem" ] && api_peak_mem=$mem
             fi
             sockets=$(fo_sockets_kib "$BIN/fanout-mem")
             [ "${sockets:--1}" -gt "$peak_sockets" ] && peak_sockets=$sockets
-            if [ $(((ticks - 1) % every)) = 0 ]; then
-            # shellcheck disable=SC2046
-            set -- $(sample "$api_pid")
-            mem=$(($1 + ($2 > 0 ? $2 : 0)))
-            [ "$1" -ge 0 ] && [ "$mem" -gt "$api_peak_mem" ] && api_peak_mem=$mem
-            fi
             # The load generators' CPU so far, the largest sum seen: a sample after a process
             # ended reads nothing of it. Their last second is missed, which flatters the harness
             # by under a second of its CPU.
