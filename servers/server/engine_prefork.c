@@ -172,9 +172,9 @@ static int prefork_size(fo_server_opts *o) {
     return o->workers;
 }
 
-/* A worker holds one connection and its runner's descriptors; the workers are processes, each with its own limit. It accepts one
- * connection at a time: no cap to apply. Each is one task, plus the lifeline's watching thread
- * where it cannot watch the lifeline itself. */
+/* A worker holds one connection and its runner's descriptors; the workers are processes, each with
+ * its own limit. It accepts one connection at a time: no cap to apply. Each is one task, plus the
+ * lifeline's watching thread where it cannot watch the lifeline itself. */
 static fo_engine_needs prefork_needs(const fo_server_opts *o) {
     return (fo_engine_needs){.fds = {.fixed = FO_FD_RESERVE + FO_UPSTREAM_BLOCK_FDS, .per_conn = 1},
                              .min_conns = 1,
