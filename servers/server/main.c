@@ -97,10 +97,8 @@ static const fo_cli_opt rows[] = {
     {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_timeout_ms), 0, MS_MAX, 10000,
      .arg = "MS",
      .help = "on SIGTERM/SIGINT, wait this long for requests in flight\n(default {default})"},
-    /* coro's stacks: 64 KiB holds a request's handler, libcurl's and libuv's calls from it with
-     * room to spare, even under AddressSanitizer; the pages a request never touches cost only
-     * address space. */
-    {FO_CLI_INT, "stack-size", 0, FIELD(stack_size), FO_CORO_STACK_MIN, 64L * 1024 * 1024, 65536,
+    {FO_CLI_INT, "stack-size", 0, FIELD(stack_size), FO_CORO_STACK_MIN, 64L * 1024 * 1024,
+     FO_CORO_STACK_DEFAULT,
      .arg = "BYTES",
      .help = "coro: each request's coroutine stack, {min} to {max} (default\n{default}); an "
              "overflow stops the server with a message"},
