@@ -171,6 +171,24 @@ int fo_cli_parse(const fo_cli *cli, void *opts, int argc, char **argv, fo_cli_re
     return 0;
 }
 
+int fo_cli_main(const fo_cli *cli, void *opts, int argc, char **argv, fo_cli_result *res,
+                int *exit_now) {
+    char err[256];
+    fo_cli_defaults(cli, opts);
+    int rc = fo_cli_parse(cli, opts, argc, argv, res, NULL, err, sizeof err);
+    *exit_now = -1;
+    if (rc < 0) {
+        *exit_now = fo_cli_error(cli->prog, "%s", err);
+    } else if (rc == FO_CLI_HELP) {
+        if (cli->help)
+            cli->help(stdout);
+        else
+            fo_cli_help(cli, stdout);
+        *exit_now = 0;
+    }
+    return rc > 0 && rc != FO_CLI_HELP ? rc : 0;
+}
+
 const char *fo_cli_default_text(const fo_cli_opt *row, char *buf, size_t len) {
     buf[0] = '\0';
     if (row->def_help) {

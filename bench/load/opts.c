@@ -407,8 +407,6 @@ static int parse_duration_row(void *opts, const fo_cli_opt *row, const char *v, 
     return 0;
 }
 
-enum { ACTION_HELP = 1 };
-
 #define FIELD(f) .field = offsetof(fo_load_opts, f)
 #define MS_NS 1000000L
 
@@ -475,7 +473,7 @@ static const fo_cli_opt rows[] = {
      .help = "write Locust's PREFIX_stats.csv and PREFIX_stats_history.csv"},
     {FO_CLI_DOUBLE, "max-failure-ratio", 0, FIELD(max_failure_ratio), .dmin = 0, .dmax = 1,
      .ddef = 0.01, .arg = "X", .help = "exit 1 when failures/requests exceeds X"},
-    {FO_CLI_ACTION, "help", 'h', .action = ACTION_HELP, .help = "this text"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this text"},
     {.kind = FO_CLI_END},
 };
 
@@ -575,7 +573,7 @@ int fo_load_opts_parse(fo_load_opts *o, int argc, char **argv, char *err, size_t
     memset(o, 0, sizeof *o);
     fo_cli_defaults(&cli, o);
     int rc = fo_cli_parse(&cli, o, argc, argv, &res, given, err, errlen);
-    if (rc == ACTION_HELP) return FO_LOAD_OPTS_HELP;
+    if (rc == FO_CLI_HELP) return FO_LOAD_OPTS_HELP;
     if (rc < 0) return rc;
     return finish(o, &res, given, err, errlen);
 }

@@ -246,8 +246,6 @@ typedef struct report_args {
     double tolerance;
 } report_args;
 
-enum { ACTION_HELP = 1 };
-
 #define FIELD(f) .field = offsetof(report_args, f)
 
 /* fanout-report's options: each one's flag, field, bounds, default and help, once. */
@@ -262,7 +260,7 @@ static const fo_cli_opt opt_rows[] = {
      .arg = "X", .help = "relative tolerance for --baseline"},
     {FO_CLI_STR, "write-baseline", 0, FIELD(write_baseline), .arg = "FILE",
      .help = "write this run's ratios as a baseline"},
-    {FO_CLI_ACTION, "help", 'h', .action = ACTION_HELP, .help = "this help"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
     {.kind = FO_CLI_END},
 };
 
@@ -285,15 +283,10 @@ int main(int argc, char **argv) {
     if (argc > 1 && strncmp(argv[1], "--scale", 7) == 0) return fo_report_scale_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "merge") == 0) return fo_report_merge_main(argc, argv);
     report_args o;
-    char why[256];
     fo_cli_result res;
-    fo_cli_defaults(&cli, &o);
-    int parsed = fo_cli_parse(&cli, &o, argc, argv, &res, NULL, why, sizeof why);
-    if (parsed < 0) return fo_cli_error(cli.prog, "%s", why);
-    if (parsed == ACTION_HELP) {
-        fo_cli_help(&cli, stdout);
-        return 0;
-    }
+    int exit_now;
+    fo_cli_main(&cli, &o, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
     dir = o.dir;
     const char *baseline = o.baseline, *write_baseline = o.write_baseline;
     double tolerance = o.tolerance;

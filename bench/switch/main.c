@@ -13,13 +13,11 @@
 #include "fanout/cli.h"
 #include "fanout/coro.h"
 
-enum { ACTION_HELP = 1 };
-
 /* fanout-switch's options: the number of rounds (an int, the whole options struct). */
 static const fo_cli_opt rows[] = {
     {FO_CLI_INT, "rounds", 0, 0, 1, 1000000000, 1000000, .arg = "N",
      .help = "rounds to time: N resumes and parks, then N coroutines\nstarted and finished"},
-    {FO_CLI_ACTION, "help", 'h', .action = ACTION_HELP, .help = "this help"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
     {.kind = FO_CLI_END},
 };
 
@@ -48,16 +46,10 @@ static void return_at_once(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int rounds;
-    char err[256];
+    int rounds, exit_now;
     fo_cli_result res;
-    fo_cli_defaults(&cli, &rounds);
-    int rc = fo_cli_parse(&cli, &rounds, argc, argv, &res, NULL, err, sizeof err);
-    if (rc < 0) return fo_cli_error(cli.prog, "%s", err);
-    if (rc == ACTION_HELP) {
-        fo_cli_help(&cli, stdout);
-        return 0;
-    }
+    fo_cli_main(&cli, &rounds, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
     fo_coro_pool_opts o = {.stack_size = FO_CORO_STACK_DEFAULT, .max_idle = 16, .who = "fanout-switch",
                            .size_name = "the stack size"};
     fo_coro_pool *p = fo_coro_pool_new(&o);

@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* A macro's value as a string literal, for help texts: FO_CLI_TEXT(FO_MAX_MS) is "60000". */
+#define FO_CLI_TEXT(x) FO_CLI_TEXT_(x)
+#define FO_CLI_TEXT_(x) #x
+
 /* The exit status of a command line that could not be parsed. */
 #define FO_CLI_EXIT_USAGE 2
 
@@ -66,7 +70,11 @@ typedef struct fo_cli {
     const char *epilog;   /* --help's text after them, or NULL */
     int col;              /* the column the options' help starts at */
     int max_operands;     /* arguments that are not options the binary takes (fanout-load's URL) */
+    void (*help)(FILE *f); /* writes --help for fo_cli_main when fo_cli_help is not all of it */
 } fo_cli;
+
+/* The action of a --help row: fo_cli_main answers it itself. */
+#define FO_CLI_HELP 1
 
 /* What fo_cli_parse found besides the options. */
 typedef struct fo_cli_result {
@@ -85,6 +93,13 @@ void fo_cli_defaults(const fo_cli *cli, void *opts);
  * for each row given. */
 int fo_cli_parse(const fo_cli *cli, void *opts, int argc, char **argv, fo_cli_result *res,
                  unsigned char *given, char *err, size_t errlen);
+
+/* For main(): fills opts' defaults, parses argv into it, and answers what ends the program at
+ * once: a bad command line (fo_cli_error; *exit_now = FO_CLI_EXIT_USAGE) and --help (the
+ * FO_CLI_HELP action: cli->help or fo_cli_help to stdout; *exit_now = 0). Otherwise *exit_now
+ * is -1 and it returns 0, or the action of another row that was given (--list-models). */
+int fo_cli_main(const fo_cli *cli, void *opts, int argc, char **argv, fo_cli_result *res,
+                int *exit_now);
 
 /* The row whose long flag is name, or NULL. */
 const fo_cli_opt *fo_cli_row(const fo_cli *cli, const char *name);

@@ -21,6 +21,10 @@
  * things compared. */
 #define FO_LINGER_MS 1000
 
+/* The port the country API listens on unless told otherwise (fanout-api --port), and so where
+ * the front server looks for it (fanout-server --upstream). */
+#define FO_API_PORT 5000
+
 /* The calls a front page fans out to the country API at once: /<ms>/, /<2*ms>/, /<ms/2>/. */
 #define FO_FANOUT_CALLS 3
 /* The slowest of those calls, and so the floor of a page at ms: no model can answer sooner. */

@@ -173,7 +173,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         return;
     }
     if (rc < 0) {
-        respond_text(conn, 400, "ms must be a whole number from 0 to 60000\n", req->keep_alive);
+        respond_text(conn, 400, "ms must be a whole number from 0 to " FO_CLI_TEXT(FO_MAX_MS) "\n", req->keep_alive);
         return;
     }
     if (ms == 0) {
@@ -272,8 +272,6 @@ typedef struct api_opts {
     int port, ports, workers, backlog, max_conns, header_ms, idle_ms, shutdown_ms;
 } api_opts;
 
-enum { ACTION_HELP = 1 };
-
 #define FIELD(f) .field = offsetof(api_opts, f)
 #define MS_MAX 3600000 /* an hour: the bound of every timeout */
 
@@ -281,7 +279,7 @@ enum { ACTION_HELP = 1 };
 static const fo_cli_opt rows[] = {
     {FO_CLI_STR, "host", 0, FIELD(host), .def_str = "127.0.0.1", .arg = "HOST",
      .help = "address to listen on"},
-    {FO_CLI_INT, "port", 0, FIELD(port), 0, 65535, 5000, .arg = "PORT",
+    {FO_CLI_INT, "port", 0, FIELD(port), 0, 65535, FO_API_PORT, .arg = "PORT",
      .help = "port (default {default}; 0 picks free ones, printed at start)"},
     {FO_CLI_INT, "ports", 0, FIELD(ports), 1, FO_SERVER_UV_MAX_LISTENERS, 1, .arg = "K",
      .help = "listen on K ports, PORT..PORT+K-1 (or K free ones), so that\nclients are not "
@@ -303,7 +301,7 @@ static const fo_cli_opt rows[] = {
     {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_ms), 0, MS_MAX, 65000, .arg = "MS",
      .help = "with --workers, how long workers get to finish on SIGTERM\n(default {default}: "
              "the longest delay, and some)"},
-    {FO_CLI_ACTION, "help", 'h', .action = ACTION_HELP, .help = "this help"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
     {.kind = FO_CLI_END},
 };
 
@@ -314,8 +312,8 @@ static const fo_cli cli = {
     .synopsis =
         "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] [options]\n"
         "\n"
-        "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0..60000; GET / waits\n"
-        "300) with a random ISO 3166-1 country as JSON, e.g. "
+        "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0.." FO_CLI_TEXT(
+            FO_MAX_MS) "; GET / waits\n" FO_CLI_TEXT(FO_DEFAULT_MS) ") with a random ISO 3166-1 country as JSON, e.g. "
         "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
         "GET /stats answers {\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for all workers;\n"
         "GET /stats/reset restarts those counts. The first line printed lists the URLs served,\n"
@@ -325,15 +323,11 @@ static const fo_cli cli = {
 
 int main(int argc, char **argv) {
     api_opts o;
-    fo_cli_defaults(&cli, &o);
     fo_cli_result res;
+    int rc = 0;
+    fo_cli_main(&cli, &o, argc, argv, &res, &rc);
+    if (rc >= 0) return rc;
     char err[256];
-    int rc = fo_cli_parse(&cli, &o, argc, argv, &res, NULL, err, sizeof err);
-    if (rc < 0) return fo_cli_error(cli.prog, "%s", err);
-    if (rc == ACTION_HELP) {
-        fo_cli_help(&cli, stdout);
-        return 0;
-    }
     if (o.port > 0 && o.port + o.ports - 1 > 65535)
         return fo_cli_error(cli.prog, "--port %d with --ports %d goes past port 65535", o.port,
                             o.ports);

@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "fanout/cli.h"
 #include "fanout/coro.h"
+#include "fanout/page.h"
 #include "fanout/settings.h"
 #include "fanout/sys.h"
 
@@ -57,7 +58,7 @@ static void help_size_flag(FILE *f, const fo_cli_opt *row, int col) {
     }
 }
 
-enum { ACTION_HELP = 1, ACTION_LIST_MODELS = 2 };
+enum { ACTION_LIST_MODELS = 2 }; /* after FO_CLI_HELP */
 
 #define FIELD(f) .field = offsetof(fo_server_opts, f)
 #define MS_MAX 3600000 /* an hour: the bound of every timeout */
@@ -74,7 +75,7 @@ static const fo_cli_opt rows[] = {
      .help = "address to listen on"},
     {FO_CLI_INT, "port", 0, FIELD(port), 0, 65535, 8000, .arg = "PORT",
      .help = "port (default {default}; 0 picks a free one, printed at start)"},
-    {FO_CLI_STR, "upstream", 0, FIELD(upstream.base_url), .def_str = "http://127.0.0.1:5000",
+    {FO_CLI_STR, "upstream", 0, FIELD(upstream.base_url), .def_str = "http://127.0.0.1:" FO_CLI_TEXT(FO_API_PORT),
      .arg = "URL[,URL...]",
      .help = "the country API (default {default}); with\nseveral, the calls go to each in turn"},
     {FO_CLI_LONG, "upstream-timeout", 0, FIELD(upstream.timeout_ms), 1, MS_MAX, 30000,
@@ -106,20 +107,21 @@ static const fo_cli_opt rows[] = {
      .help = "print one line per model and exit: NAME SIZE_FLAG CAPS, where\nSIZE_FLAG is the "
              "flag that sizes it (workers or threads) and\nCAPS is 1 when that size caps the "
              "requests served at once\n(else 0); for scripts, e.g. \"uv workers 0\""},
-    {FO_CLI_ACTION, "help", 'h', .action = ACTION_HELP, .help = "this help"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
     {.kind = FO_CLI_END},
 };
 
-static const fo_cli cli = {.prog = "fanout-server", .rows = rows, .col = 29};
+static void usage(FILE *f);
+static const fo_cli cli = {.prog = "fanout-server", .rows = rows, .col = 29, .help = usage};
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: fanout-server --model MODEL [options]\n"
             "       fanout-server --list-models\n\n"
-            "Serves the front page: GET / (or /<ms>/, ms 0..60000, default 300) calls the country\n"
+            "Serves the front page: GET / (or /<ms>/, ms 0..%d, default %d) calls the country\n"
             "API %d times at once (/<ms>/, /<2*ms>/, /<ms/2>/) and renders the first country.\n\n"
             "Models:\n",
-            FO_FANOUT_CALLS);
+            FO_MAX_MS, FO_DEFAULT_MS, FO_FANOUT_CALLS);
     for (size_t i = 0; i < N_ENGINES; i++)
         fprintf(f, "  %-8s %s\n", engines[i]->name, engines[i]->help);
     fprintf(f, "\nOptions:\n");
@@ -163,17 +165,10 @@ static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size) {
 }
 
 int main(int argc, char **argv) {
-    fo_server_opts o;
-    memset(&o, 0, sizeof o);
-    fo_cli_defaults(&cli, &o);
+    fo_server_opts o = {0};
     fo_cli_result res;
-    char err[256];
-    int rc = fo_cli_parse(&cli, &o, argc, argv, &res, NULL, err, sizeof err);
-    if (rc < 0) return fo_cli_error(cli.prog, "%s", err);
-    if (rc == ACTION_HELP) {
-        usage(stdout);
-        return 0;
-    }
+    int exit_now, rc = fo_cli_main(&cli, &o, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
     if (rc == ACTION_LIST_MODELS) {
         list_models();
         return 0;
@@ -191,6 +186,7 @@ int main(int argc, char **argv) {
         return fo_cli_error(cli.prog, "--model must be %s%s%s%s", names, o.model ? " (not '" : "",
                             o.model ? o.model : "", o.model ? "')" : "");
     }
+    char err[256];
     if (fo_upstream_check(o.upstream.base_url, err, sizeof err) != 0)
         return fo_cli_error(cli.prog, "--upstream: %s", err);
     int size = engine->size(&o);

@@ -30,7 +30,7 @@ static int parse_twice(void *opts, const fo_cli_opt *row, const char *v, char *e
     return 0;
 }
 
-enum { HELP = 1 };
+enum { HELP = FO_CLI_HELP, OTHER = 7 };
 
 static const fo_cli_opt rows[] = {
     {FO_CLI_SECTION, .help = "Section:"},
@@ -47,6 +47,7 @@ static const fo_cli_opt rows[] = {
     {FO_CLI_FLAG, "quiet", 'q', offsetof(t_opts, quiet), .help = "say less"},
     {FO_CLI_CUSTOM, "twice", 0, .def_str = "1", .arg = "N", .parse = parse_twice,
      .help = "doubled"},
+    {FO_CLI_ACTION, "other", 0, .action = OTHER, .help = "another action"},
     {FO_CLI_ACTION, "help", 'h', .action = HELP, .help = "this help"},
     {.kind = FO_CLI_END},
 };
@@ -115,6 +116,25 @@ static void test_help_stops_parsing(void **state) {
     assert_int_equal(run(&o, &res, NULL, err, 4, argv), HELP);
 }
 
+/* What main() gets: go on, an action, or the status to exit with. */
+static void test_main(void **state) {
+    (void)state;
+    t_opts o;
+    fo_cli_result res;
+    int exit_now = 99;
+    const char *go[] = {"t", "-p", "1"};
+    assert_int_equal(fo_cli_main(&cli, &o, 3, (char **)go, &res, &exit_now), 0);
+    assert_int_equal(exit_now, -1);
+    assert_int_equal(o.port, 1);
+    assert_int_equal(o.users, 3); /* defaults filled */
+    const char *other[] = {"t", "--other"};
+    assert_int_equal(fo_cli_main(&cli, &o, 2, (char **)other, &res, &exit_now), OTHER);
+    assert_int_equal(exit_now, -1);
+    const char *bad[] = {"t", "--port", "x"}; /* prints "t: ... (try --help)" */
+    assert_int_equal(fo_cli_main(&cli, &o, 3, (char **)bad, &res, &exit_now), 0);
+    assert_int_equal(exit_now, FO_CLI_EXIT_USAGE);
+}
+
 /* Each refusal is one line that names the problem. */
 static void test_refusals(void **state) {
     (void)state;
@@ -176,6 +196,7 @@ int main(void) {
         cmocka_unit_test(test_every_form_parses),
         cmocka_unit_test(test_help_stops_parsing),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_main),
         cmocka_unit_test(test_help_from_the_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
