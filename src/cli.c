@@ -51,10 +51,17 @@ const fo_cli_opt *fo_cli_row(const fo_cli *cli, const char *name) {
 static void store_whole(void *opts, const fo_cli_opt *row, long v) {
     void *p = field_of(opts, row);
     switch (row->kind) {
-    case FO_CLI_INT: *(int *)p = (int)v; break;
-    case FO_CLI_LONG: *(long *)p = v; break;
-    case FO_CLI_U32: *(uint32_t *)p = (uint32_t)v; break;
-    default: assert(!"not a whole-number row");
+    case FO_CLI_INT:
+        *(int *)p = (int)v;
+        break;
+    case FO_CLI_LONG:
+        *(long *)p = v;
+        break;
+    case FO_CLI_U32:
+        *(uint32_t *)p = (uint32_t)v;
+        break;
+    default:
+        assert(!"not a whole-number row");
     }
 }
 
@@ -65,10 +72,18 @@ void fo_cli_defaults(const fo_cli *cli, void *opts) {
         switch (r->kind) {
         case FO_CLI_INT:
         case FO_CLI_LONG:
-        case FO_CLI_U32: store_whole(opts, r, r->def); break;
-        case FO_CLI_DOUBLE: *(double *)field_of(opts, r) = r->ddef; break;
-        case FO_CLI_STR: *(const char **)field_of(opts, r) = r->def_str; break;
-        case FO_CLI_FLAG: *(int *)field_of(opts, r) = 0; break;
+        case FO_CLI_U32:
+            store_whole(opts, r, r->def);
+            break;
+        case FO_CLI_DOUBLE:
+            *(double *)field_of(opts, r) = r->ddef;
+            break;
+        case FO_CLI_STR:
+            *(const char **)field_of(opts, r) = r->def_str;
+            break;
+        case FO_CLI_FLAG:
+            *(int *)field_of(opts, r) = 0;
+            break;
         case FO_CLI_CUSTOM: {
             /* A custom row's default goes through its own parser, so it is stated once. */
             int rc = r->def_str ? r->parse(opts, r, r->def_str, err, sizeof err) : 0;
@@ -76,7 +91,8 @@ void fo_cli_defaults(const fo_cli *cli, void *opts) {
             (void)rc;
             break;
         }
-        default: break;
+        default:
+            break;
         }
     }
 }
@@ -105,9 +121,14 @@ static int set_value(void *opts, const fo_cli_opt *row, const char *value, char 
         *(double *)field_of(opts, row) = v;
         return 0;
     }
-    case FO_CLI_STR: *(const char **)field_of(opts, row) = value; return 0;
-    case FO_CLI_CUSTOM: return row->parse(opts, row, value, err, errlen);
-    default: assert(!"a row without a value"); return -EINVAL;
+    case FO_CLI_STR:
+        *(const char **)field_of(opts, row) = value;
+        return 0;
+    case FO_CLI_CUSTOM:
+        return row->parse(opts, row, value, err, errlen);
+    default:
+        assert(!"a row without a value");
+        return -EINVAL;
     }
 }
 
@@ -198,11 +219,18 @@ const char *fo_cli_default_text(const fo_cli_opt *row, char *buf, size_t len) {
     switch (row->kind) {
     case FO_CLI_INT:
     case FO_CLI_LONG:
-    case FO_CLI_U32: snprintf(buf, len, "%ld", row->def); break;
-    case FO_CLI_DOUBLE: snprintf(buf, len, "%g", row->ddef); break;
+    case FO_CLI_U32:
+        snprintf(buf, len, "%ld", row->def);
+        break;
+    case FO_CLI_DOUBLE:
+        snprintf(buf, len, "%g", row->ddef);
+        break;
     case FO_CLI_STR:
-    case FO_CLI_CUSTOM: snprintf(buf, len, "%s", row->def_str ? row->def_str : ""); break;
-    default: break;
+    case FO_CLI_CUSTOM:
+        snprintf(buf, len, "%s", row->def_str ? row->def_str : "");
+        break;
+    default:
+        break;
     }
     return buf;
 }
@@ -244,7 +272,8 @@ static void put_flag(FILE *f, const fo_cli_opt *row, int col, int indent) {
         snprintf(head, sizeof head, "  -%c, ", row->short_name);
     else if (indent)
         snprintf(head, sizeof head, "      ");
-    int n = fprintf(f, "%s--%s%s%s", head, row->name, row->arg ? " " : "", row->arg ? row->arg : "");
+    int n =
+        fprintf(f, "%s--%s%s%s", head, row->name, row->arg ? " " : "", row->arg ? row->arg : "");
     fprintf(f, "%*s", n < col ? col - n : 1, "");
 }
 

@@ -672,7 +672,7 @@ void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts
     if (opts) s->opts = *opts;
     if (!s->opts.header_timeout_ms) s->opts.header_timeout_ms = FO_HEADER_TIMEOUT_MS;
     if (!s->opts.keepalive_timeout_ms) s->opts.keepalive_timeout_ms = FO_KEEPALIVE_TIMEOUT_MS;
-    if (!s->opts.backlog) s->opts.backlog = 1024;
+    if (!s->opts.backlog) s->opts.backlog = FO_BACKLOG;
     s->on_request = on_request;
     s->data = data;
     s->accept_state = FO_ACCEPTING;

@@ -19,16 +19,16 @@
 #define FO_CLI_EXIT_USAGE 2
 
 typedef enum fo_cli_kind {
-    FO_CLI_END = 0,  /* ends the table */
-    FO_CLI_SECTION,  /* no option: `help` is a heading line in --help */
-    FO_CLI_INT,      /* an int field, a whole number in [min, max] */
-    FO_CLI_LONG,     /* a long field, a whole number in [min, max] */
-    FO_CLI_U32,      /* a uint32_t field, a whole number in [min, max] */
-    FO_CLI_DOUBLE,   /* a double field, a number in [dmin, dmax] */
-    FO_CLI_STR,      /* a const char * field: the argument itself (argv outlives the options) */
-    FO_CLI_FLAG,     /* an int field set to 1; takes no value */
-    FO_CLI_ACTION,   /* no field: parsing stops and returns `action` (--help, --list-models) */
-    FO_CLI_CUSTOM,   /* the value goes to parse() */
+    FO_CLI_END = 0, /* ends the table */
+    FO_CLI_SECTION, /* no option: `help` is a heading line in --help */
+    FO_CLI_INT,     /* an int field, a whole number in [min, max] */
+    FO_CLI_LONG,    /* a long field, a whole number in [min, max] */
+    FO_CLI_U32,     /* a uint32_t field, a whole number in [min, max] */
+    FO_CLI_DOUBLE,  /* a double field, a number in [dmin, dmax] */
+    FO_CLI_STR,     /* a const char * field: the argument itself (argv outlives the options) */
+    FO_CLI_FLAG,    /* an int field set to 1; takes no value */
+    FO_CLI_ACTION,  /* no field: parsing stops and returns `action` (--help, --list-models) */
+    FO_CLI_CUSTOM,  /* the value goes to parse() */
 } fo_cli_kind;
 
 typedef struct fo_cli_opt fo_cli_opt;
@@ -40,15 +40,15 @@ typedef int (*fo_cli_parse_fn)(void *opts, const fo_cli_opt *row, const char *va
 
 struct fo_cli_opt {
     fo_cli_kind kind;
-    const char *name; /* the long flag without its dashes: "header-timeout" */
-    char short_name;  /* the one-letter flag ('u' for -u), or 0 */
-    size_t field;     /* offsetof the field in the options struct */
-    long min, max, def;         /* FO_CLI_INT, _LONG, _U32 */
-    double dmin, dmax, ddef;    /* FO_CLI_DOUBLE */
-    const char *def_str;        /* FO_CLI_STR's default; FO_CLI_CUSTOM's, given to parse() */
-    int def_later;              /* 1: fo_cli_defaults leaves the field alone (0 = not given);
-                                 * the program applies the default it states when it must */
-    const char *arg;            /* the value's name in --help: "MS" (NULL for no value) */
+    const char *name;        /* the long flag without its dashes: "header-timeout" */
+    char short_name;         /* the one-letter flag ('u' for -u), or 0 */
+    size_t field;            /* offsetof the field in the options struct */
+    long min, max, def;      /* FO_CLI_INT, _LONG, _U32 */
+    double dmin, dmax, ddef; /* FO_CLI_DOUBLE */
+    const char *def_str;     /* FO_CLI_STR's default; FO_CLI_CUSTOM's, given to parse() */
+    int def_later;           /* 1: fo_cli_defaults leaves the field alone (0 = not given);
+                              * the program applies the default it states when it must */
+    const char *arg;         /* the value's name in --help: "MS" (NULL for no value) */
     /* The help, one or more lines separated by '\n'. "{default}", "{min}" and "{max}" are
      * replaced by the row's default and bounds; without "{default}", " (default D)" is added
      * to the last line when the row has a default to show. */
@@ -64,12 +64,12 @@ struct fo_cli_opt {
 
 /* A binary's command line: its rows, and the text --help puts around them. */
 typedef struct fo_cli {
-    const char *prog;     /* "fanout-server": the first word of every error */
+    const char *prog; /* "fanout-server": the first word of every error */
     const fo_cli_opt *rows;
-    const char *synopsis; /* --help's text before the options, or NULL */
-    const char *epilog;   /* --help's text after them, or NULL */
-    int col;              /* the column the options' help starts at */
-    int max_operands;     /* arguments that are not options the binary takes (fanout-load's URL) */
+    const char *synopsis;  /* --help's text before the options, or NULL */
+    const char *epilog;    /* --help's text after them, or NULL */
+    int col;               /* the column the options' help starts at */
+    int max_operands;      /* arguments that are not options the binary takes (fanout-load's URL) */
     void (*help)(FILE *f); /* writes --help for fo_cli_main when fo_cli_help is not all of it */
 } fo_cli;
 
@@ -80,7 +80,7 @@ typedef struct fo_cli {
 typedef struct fo_cli_result {
     const char *operands[4]; /* the arguments that are not options, in order */
     int n_operands;
-    const char *bad;         /* not an error: the argument a parse error is about, or NULL */
+    const char *bad; /* not an error: the argument a parse error is about, or NULL */
 } fo_cli_result;
 
 /* Sets every field the rows name to its default (rows with def_later excepted). */

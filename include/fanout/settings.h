@@ -12,6 +12,11 @@
 #define FO_HEADER_TIMEOUT_MS 10000
 /* An idle keep-alive connection is closed after this many ms (--keepalive-timeout). */
 #define FO_KEEPALIVE_TIMEOUT_MS 5000
+/* The listen backlog of the front server (--backlog), and of server_uv when given 0. */
+#define FO_BACKLOG 1024
+/* The longest any timeout flag may ask for, in ms: an hour. */
+#define FO_TIMEOUT_MAX_MS 3600000
+
 /* After its last answer, a closing connection shuts its sending side and drains what the client
  * still sends for at most this many ms before closing, so that unread bytes do not make the
  * kernel reset the connection before the client has read the answer (a "lingering close"). A

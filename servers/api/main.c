@@ -273,7 +273,6 @@ typedef struct api_opts {
 } api_opts;
 
 #define FIELD(f) .field = offsetof(api_opts, f)
-#define MS_MAX 3600000 /* an hour: the bound of every timeout */
 
 /* fanout-api's options: each one's flag, field, bounds, default and help, once. */
 static const fo_cli_opt rows[] = {
@@ -294,11 +293,11 @@ static const fo_cli_opt rows[] = {
      .help = "listen backlog"},
     {FO_CLI_STR, "countries", 0, FIELD(countries), .def_str = FANOUT_DATADIR "/countries.tsv",
      .arg = "FILE", .help = "the country list"},
-    {FO_CLI_INT, "header-timeout", 0, FIELD(header_ms), 1, MS_MAX, FO_HEADER_TIMEOUT_MS,
+    {FO_CLI_INT, "header-timeout", 0, FIELD(header_ms), 1, FO_TIMEOUT_MAX_MS, FO_HEADER_TIMEOUT_MS,
      .arg = "MS", .help = "drop a client whose request is not complete after MS"},
-    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(idle_ms), 1, MS_MAX, FO_KEEPALIVE_TIMEOUT_MS,
+    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(idle_ms), 1, FO_TIMEOUT_MAX_MS, FO_KEEPALIVE_TIMEOUT_MS,
      .arg = "MS", .help = "close idle keep-alive connections after MS"},
-    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_ms), 0, MS_MAX, 65000, .arg = "MS",
+    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_ms), 0, FO_TIMEOUT_MAX_MS, 65000, .arg = "MS",
      .help = "with --workers, how long workers get to finish on SIGTERM\n(default {default}: "
              "the longest delay, and some)"},
     {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},

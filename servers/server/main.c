@@ -61,7 +61,6 @@ static void help_size_flag(FILE *f, const fo_cli_opt *row, int col) {
 enum { ACTION_LIST_MODELS = 2 }; /* after FO_CLI_HELP */
 
 #define FIELD(f) .field = offsetof(fo_server_opts, f)
-#define MS_MAX 3600000 /* an hour: the bound of every timeout */
 
 /* fanout-server's options: each one's flag, field, bounds, default and help, once. The sizes
  * (--workers, --threads) default to -1, "the engine's default" (engine.h). */
@@ -78,24 +77,24 @@ static const fo_cli_opt rows[] = {
     {FO_CLI_STR, "upstream", 0, FIELD(upstream.base_url), .def_str = "http://127.0.0.1:" FO_CLI_TEXT(FO_API_PORT),
      .arg = "URL[,URL...]",
      .help = "the country API (default {default}); with\nseveral, the calls go to each in turn"},
-    {FO_CLI_LONG, "upstream-timeout", 0, FIELD(upstream.timeout_ms), 1, MS_MAX, 30000,
+    {FO_CLI_LONG, "upstream-timeout", 0, FIELD(upstream.timeout_ms), 1, FO_TIMEOUT_MAX_MS, 30000,
      .arg = "MS", .help = "a call that takes longer answers 504"},
-    {FO_CLI_INT, "backlog", 0, FIELD(backlog), 1, 1000000, 1024, .arg = "N",
+    {FO_CLI_INT, "backlog", 0, FIELD(backlog), 1, 1000000, FO_BACKLOG, .arg = "N",
      .help = "listen backlog"},
     {FO_CLI_LONG, "max-connections", 0, FIELD(max_conns), 1, 10000000, 0, .arg = "N",
      .help = "connections one process holds at once; beyond, clients\nwait in the backlog "
              "(default: what the open-files limit\nfits, checked at start; prefork takes one "
              "at a time)",
      .def_help = ""},
-    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(keepalive_timeout_ms), 1, MS_MAX,
+    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(keepalive_timeout_ms), 1, FO_TIMEOUT_MAX_MS,
      FO_KEEPALIVE_TIMEOUT_MS, .arg = "MS", .help = "close idle keep-alive connections after MS"},
-    {FO_CLI_INT, "header-timeout", 0, FIELD(header_timeout_ms), 1, MS_MAX, FO_HEADER_TIMEOUT_MS,
+    {FO_CLI_INT, "header-timeout", 0, FIELD(header_timeout_ms), 1, FO_TIMEOUT_MAX_MS, FO_HEADER_TIMEOUT_MS,
      .arg = "MS", .help = "drop a client whose request is not whole after MS"},
     {FO_CLI_FLAG, "no-cancel", 0, FIELD(upstream.no_cancel),
      .help = "run every upstream call to its end: a page waits for all\nthree after one failed, "
              "and a client that leaves mid-page\ndoes not stop its calls (the default stops "
              "them; this\nshows what not cancelling costs)"},
-    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_timeout_ms), 0, MS_MAX, 10000,
+    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_timeout_ms), 0, FO_TIMEOUT_MAX_MS, 10000,
      .arg = "MS",
      .help = "on SIGTERM/SIGINT, wait this long for requests in flight\n(default {default})"},
     {FO_CLI_INT, "stack-size", 0, FIELD(stack_size), FO_CORO_STACK_MIN, 64L * 1024 * 1024,

@@ -21,8 +21,7 @@ typedef struct t_opts {
     int custom; /* set by parse_twice: twice the value */
 } t_opts;
 
-static int parse_twice(void *opts, const fo_cli_opt *row, const char *v, char *err,
-                       size_t errlen) {
+static int parse_twice(void *opts, const fo_cli_opt *row, const char *v, char *err, size_t errlen) {
     (void)row;
     int n = atoi(v);
     if (n <= 0) return fo_cli_fail(err, errlen, "--twice wants a positive number");
@@ -84,8 +83,8 @@ static void test_every_form_parses(void **state) {
     fo_cli_result res;
     char err[256];
     unsigned char given[sizeof rows / sizeof rows[0]] = {0};
-    const char *argv[] = {"t",     "-p",     "81",   "--cap=7", "URL", "-u", "10", "--ratio", "0.25",
-                          "--host", "h.example", "-q", "--twice", "4"};
+    const char *argv[] = {"t",       "-p",   "81",     "--cap=7",   "URL", "-u",      "10",
+                          "--ratio", "0.25", "--host", "h.example", "-q",  "--twice", "4"};
     assert_int_equal(run(&o, &res, given, err, 14, argv), 0);
     assert_int_equal(o.port, 81);
     assert_int_equal(o.cap, 7);
@@ -96,8 +95,8 @@ static void test_every_form_parses(void **state) {
     assert_int_equal(o.custom, 8);
     assert_int_equal(res.n_operands, 1);
     assert_string_equal(res.operands[0], "URL");
-    assert_int_equal(given[1], 1);                     /* port */
-    assert_int_equal(given[0], 0);                     /* the section */
+    assert_int_equal(given[1], 1); /* port */
+    assert_int_equal(given[0], 0); /* the section */
     assert_ptr_equal(fo_cli_row(&cli, "ratio"), &rows[4]);
     assert_null(fo_cli_row(&cli, "nope"));
     /* After "--" everything is an operand. */
