@@ -115,6 +115,8 @@ for u in $LADDER; do
 done
 
 . "$top/scripts/proc.sh"
+calls=$(fo_fanout_calls) # the calls of a page (include/fanout/settings.h)
+[ -n "$calls" ] || die "cannot read FO_FANOUT_CALLS from include/fanout/settings.h"
 # Every process here may hold thousands of sockets: the scripts' own limit goes to the hard one,
 # and every binary checks what its configuration needs (and refuses with the numbers).
 fo_raise_nofile
@@ -328,8 +330,8 @@ for model in $MODELS; do
     broke=""
     for users in $LADDER; do
         name="$model-$users"
-        ms=$(((users * 1000 + RATE) / (2 * RATE)))
-        floor_s=$(awk -v ms="$ms" 'BEGIN { printf "%.3f", 2 * ms / 1000 }')
+        ms=$(fo_ms_for_floor "$(awk -v u="$users" -v r="$RATE" 'BEGIN { printf "%.6f", u * 1000 / r }')")
+        floor_s=$(awk -v f="$(fo_floor_ms "$ms")" 'BEGIN { printf "%.3f", f / 1000 }')
         dur=$(awk -v f="$floor_s" -v m="$MIN_DURATION" 'BEGIN { d = 10 + 12 + 3 * f; if (d < m) d = m;
             printf "%d", d + 0.999 }')
         [ -n "$DURATION" ] && dur=$DURATION
@@ -386,9 +388,9 @@ for model in $MODELS; do
         esac
         # Ports: one address pair offers ~28,000 source ports, and libcurl looks for an idle
         # connection among all of one host:port's (a list): a few thousand a port keeps it short.
-        api_ports=$(ceil_div $((3 * users)) 2000)
+        api_ports=$(ceil_div $((calls * users)) 2000)
         [ "$api_ports" -gt 32 ] && api_ports=32
-        api_workers=$(ceil_div $((3 * users * 5 / 4)) $((hard - 100)))
+        api_workers=$(ceil_div $((calls * users * 5 / 4)) $((hard - 100)))
         plan_load "$users"
         if [ -n "$ports_short" ]; then
             echo "[$model $users] skipped: $ports_short"

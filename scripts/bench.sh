@@ -80,6 +80,7 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "bench.sh: $*" >&2; exit 2; }
+. "$top/scripts/proc.sh"
 [[ $USERS =~ ^[0-9]+$ && $USERS -gt 0 ]] || die "--users must be a positive whole number, not '$USERS'"
 [[ $MS =~ ^[0-9]+$ && $MS -le 60000 ]] || die "--ms must be a whole number from 0 to 60000, not '$MS'"
 [[ $SPAWN_RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--spawn-rate must be a number, not '$SPAWN_RATE'"
@@ -95,7 +96,7 @@ load_flags() {
         LOAD_DESC="open model"
         if [ -z "$RATE" ]; then
             [ "$MS" -gt 0 ] || die "--mode open with --ms 0 has no bound to take 0.9 of: give --rate"
-            RATE=$(awk -v u="$USERS" -v ms="$MS" 'BEGIN { printf "%g", 0.9 * u / (2 * ms / 1000) }')
+            RATE=$(awk -v u="$USERS" -v f="$(fo_floor_ms "$MS")" 'BEGIN { printf "%g", 0.9 * u / (f / 1000) }')
             LOAD_DESC="open model (0.9 of the bound of $USERS users)"
         fi
         if ! [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v r="$RATE" 'BEGIN { exit !(r > 0) }'; then
@@ -136,7 +137,6 @@ seconds_of() {
 run_s=$(seconds_of "$DURATION")
 [ "$run_s" -gt 0 ] || die "--duration must be a duration such as 30s or 2m, not '$DURATION'"
 
-. "$top/scripts/proc.sh"
 # The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
 fo_raise_nofile
 
@@ -169,7 +169,7 @@ n_configs=$#
 i=0
 t_begin=$(date +%s)
 per_config=$((run_s + 4))
-echo "fanout bench: $n_configs configurations, $LOAD_DESC, $DURATION each, page /$MS/ (floor $((2 * MS)) ms)"
+echo "fanout bench: $n_configs configurations, $LOAD_DESC, $DURATION each, page /$MS/ (floor $(fo_floor_ms "$MS") ms)"
 echo "results: $OUT"
 for cfg in $CONFIGS; do
     i=$((i + 1))

@@ -173,3 +173,22 @@ fo_pin_split() {
         PIN_NOTE="pinned: target on CPU $((n - 1)), generator on CPU ${PIN_CLIENT[2]}"
     fi
 }
+
+# fo_fanout_calls: the calls a front page fans out to the country API (FO_FANOUT_CALLS, read
+# from include/fanout/settings.h, where the C code has it).
+fo_fanout_calls() {
+    sed -n 's/^#define FO_FANOUT_CALLS \([0-9][0-9]*\).*/\1/p' \
+        "$(dirname "${BASH_SOURCE[0]}")/../include/fanout/settings.h"
+}
+
+# fo_floor_ms MS: the floor of a page at /MS/, its slowest call (FO_FLOOR_MS in
+# include/fanout/settings.h), in ms; MS may have a fraction.
+fo_floor_ms() {
+    awk -v ms="$1" 'BEGIN { printf "%g\n", 2 * ms }'
+}
+
+# fo_ms_for_floor FLOOR_MS: the page (/MS/, rounded to a whole ms) whose floor is FLOOR_MS, the
+# inverse of fo_floor_ms.
+fo_ms_for_floor() {
+    awk -v f="$1" 'BEGIN { printf "%d\n", f / 2 + 0.5 }'
+}

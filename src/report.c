@@ -1,5 +1,6 @@
 /* The benchmark's tables and its regression check. */
 #include "fanout/report.h"
+#include "fanout/settings.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 
 double fo_bench_floor_ms(const fo_bench_row *r) {
-    return 2.0 * r->ms;
+    return FO_FLOOR_MS((double)r->ms);
 }
 
 int fo_bench_capacity(const fo_bench_row *r) {

@@ -65,20 +65,15 @@ int main(int argc, char **argv) {
     char err[256] = "";
     int rc = fo_load_opts_parse(&opts, argc, argv, err, sizeof err);
     if (rc == FO_LOAD_OPTS_HELP) {
-        fputs(fo_load_usage(), stdout);
+        fo_load_help(stdout);
         return EXIT_OK;
     }
-    if (rc < 0) {
-        fprintf(stderr, "fanout-load: %s\n", err);
-        return EXIT_USAGE;
-    }
+    if (rc < 0) return fo_cli_error("fanout-load", "%s", err);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (fo_load_start_resolve(&opts, (double)now.tv_sec + (double)now.tv_nsec / 1e9, err,
-                              sizeof err) < 0) {
-        fprintf(stderr, "fanout-load: %s\n", err);
-        return EXIT_USAGE;
-    }
+                              sizeof err) < 0)
+        return fo_cli_error("fanout-load", "%s", err);
     /* A write to a connection the server has closed must be an error code, not a signal. */
     signal(SIGPIPE, SIG_IGN);
     if (plan_fds(&opts) != 0) return EXIT_ERROR;

@@ -6,14 +6,15 @@
  * index.html; prints the table with the blog's figures under it; optionally checks the run
  * against a baseline or writes a new one. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fanout/cli.h"
 #include "fanout/report.h"
 #include "html.h"
 #include "merge.h"
@@ -28,7 +29,7 @@ typedef struct config {
     int open;     /* the open model (fanout-load --rate): its latency keys are response times */
 } config;
 
-static const char *dir = ".";
+static const char *dir; /* --dir */
 
 static FILE *open_out(const char *file) {
     char path[4096];
@@ -239,55 +240,56 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
     return json_pack("{s:s, s:o}", "machine", mach, "configs", rows);
 }
 
-static void usage(FILE *f) {
-    fputs("usage: fanout-report --dir DIR [--baseline FILE [--tolerance X]] [--write-baseline FILE]\n"
-          "\n"
-          "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
-          "summary.md, summary.json, the chart data and index.html into DIR.\n"
-          "  --baseline FILE        exit 1 when a configuration's RPS / bound, p95 / floor or\n"
-          "                         failure ratio is worse than FILE's beyond the tolerance,\n"
-          "                         or when a configuration is in FILE or in DIR but not both\n"
-          "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
-          "  --write-baseline FILE  write this run's ratios as a baseline\n"
-          "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
-          "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
-          "       fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
-          "  the exact merge of fanout-load --segment results (see merge --help)\n",
-          f);
-}
+/* fanout-report's command line (the --scale and merge forms parse their own). */
+typedef struct report_args {
+    const char *dir, *baseline, *write_baseline;
+    double tolerance;
+} report_args;
+
+#define FIELD(f) .field = offsetof(report_args, f)
+
+/* fanout-report's options: each one's flag, field, bounds, default and help, once. */
+static const fo_cli_opt opt_rows[] = {
+    {FO_CLI_STR, "dir", 0, FIELD(dir), .def_str = ".", .arg = "DIR",
+     .help = "the results folder to read and write"},
+    {FO_CLI_STR, "baseline", 0, FIELD(baseline), .arg = "FILE",
+     .help = "exit 1 when a configuration's RPS / bound, p95 / floor or\nfailure ratio is worse "
+             "than FILE's beyond the tolerance,\nor when a configuration is in FILE or in DIR "
+             "but not both"},
+    {FO_CLI_DOUBLE, "tolerance", 0, FIELD(tolerance), .dmin = 0, .dmax = 10, .ddef = 0.25,
+     .arg = "X", .help = "relative tolerance for --baseline"},
+    {FO_CLI_STR, "write-baseline", 0, FIELD(write_baseline), .arg = "FILE",
+     .help = "write this run's ratios as a baseline"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
+    {.kind = FO_CLI_END},
+};
+
+static const fo_cli cli = {
+    .prog = "fanout-report",
+    .rows = opt_rows,
+    .col = 25,
+    .synopsis =
+        "usage: fanout-report --dir DIR [--baseline FILE [--tolerance X]] [--write-baseline FILE]\n"
+        "\n"
+        "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
+        "summary.md, summary.json, the chart data and index.html into DIR.\n",
+    .epilog = "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
+              "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
+              "       fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
+              "  the exact merge of fanout-load --segment results (see merge --help)\n",
+};
 
 int main(int argc, char **argv) {
     if (argc > 1 && strncmp(argv[1], "--scale", 7) == 0) return fo_report_scale_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "merge") == 0) return fo_report_merge_main(argc, argv);
-    const char *baseline = NULL, *write_baseline = NULL;
-    double tolerance = 0.25;
-    static const struct option longopts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"baseline", required_argument, NULL, 'b'},
-        {"tolerance", required_argument, NULL, 't'},
-        {"write-baseline", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'd': dir = optarg; break;
-        case 'b': baseline = optarg; break;
-        case 'w': write_baseline = optarg; break;
-        case 't': {
-            char *end;
-            tolerance = strtod(optarg, &end);
-            if (*end || tolerance < 0 || tolerance > 10) {
-                fprintf(stderr, "fanout-report: --tolerance must be a number from 0 to 10\n");
-                return 2;
-            }
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
+    report_args o;
+    fo_cli_result res;
+    int exit_now;
+    fo_cli_main(&cli, &o, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
+    dir = o.dir;
+    const char *baseline = o.baseline, *write_baseline = o.write_baseline;
+    double tolerance = o.tolerance;
 
     char path[4096], name[64];
     snprintf(path, sizeof path, "%s/configs.txt", dir);
