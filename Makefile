@@ -11,7 +11,7 @@ ifneq ($(SANITIZE),)
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=$(SANITIZE)
 endif
 
-.PHONY: all build deps test clean bench bench-ci bench-baseline bench-scale soak fuzz format help
+.PHONY: all build deps test clean bench bench-ci bench-baseline bench-scale bench-peers soak fuzz format help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make test           build and run the unit and integration tests"
 	@echo "make bench          run the model comparison (see scripts/bench.sh --help)"
 	@echo "make bench-scale    every model on a ladder of users up to 30,000 (scripts/bench-scale.sh)"
+	@echo "make bench-peers    every model beside Node.js, Go and nginx+Lua (bench/peers.sh --help)"
 	@echo "make bench-ci       short regression run against bench/baseline.json"
 	@echo "make bench-baseline rewrite bench/baseline.json from a bench-ci run"
 	@echo "make clean          remove build directories"
@@ -54,6 +55,12 @@ bench: build
 bench-scale: build
 	MODELS="$(MODELS)" LADDER="$(LADDER)" RATE="$(RATE)" LOAD_PROCS="$(LOAD_PROCS)" \
 	    LOAD_SOURCES="$(LOAD_SOURCES)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" scripts/bench-scale.sh
+
+# The models beside their best-known peers (issue 21): make bench-peers PEERS_ARGS="--users 1000"
+# (bench/peers.sh --help); installs the peers first (scripts/install-deps.sh --peers).
+bench-peers: build
+	scripts/install-deps.sh --peers
+	FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" bench/peers.sh $(PEERS_ARGS)
 
 # The regression run for CI: short, fast pages, compared with bench/baseline.json by ratios.
 CI_BENCH = CONFIGS="$(or $(CONFIGS),$(CI_CONFIGS))" USERS=20 SPAWN_RATE=20 DURATION=6s MS=30 \
