@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs whatever fanout needs to build, test and benchmark, and nothing that is already there.
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew.
-# Usage: scripts/install-deps.sh [--check] [--fuzz]   (--check only lists what is missing; exit 1
-#        if a package that the build or the tests need is missing; --fuzz also requires clang
-#        with libFuzzer, for scripts/fuzz.sh: CI passes it)
+# Usage: scripts/install-deps.sh [--check] [--fuzz] [--peers]   (--check only lists what is
+#        missing; exit 1 if a package that the build or the tests need is missing; --fuzz also
+#        requires clang with libFuzzer, for scripts/fuzz.sh: CI passes it; --peers installs only
+#        the peers of bench/targets/ (Node.js, Go, nginx with Lua), for make bench-peers)
 #
 # Two groups. Required, for `make` and `make test`: a compiler, CMake, pkg-config, libuv,
 # libcurl, jansson, cmocka, llhttp, curl, perl and python3 (the tests' helpers), shellcheck (the
@@ -15,14 +16,40 @@ set -euo pipefail
 
 check_only=0
 fuzz=0
+peers=0
 for arg in "$@"; do
   case "$arg" in
     --check) check_only=1 ;;
     --fuzz) fuzz=1 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --peers) peers=1 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
+
+# --peers: what the peers' files name (TARGET_APT, TARGET_BREW), through scripts/targets.sh, the
+# one place that reads them. RUNLEVEL=1: Debian's nginx package does not start its service (it
+# would listen on port 80).
+if [ $peers = 1 ]; then
+  top=$(cd "$(dirname "$0")/.." && pwd)
+  PIDS=()
+  # shellcheck source=scripts/proc.sh
+  . "$top/scripts/proc.sh"
+  # shellcheck source=/dev/null # its functions' local names would shadow this script's here
+  . "$top/scripts/targets.sh"
+  names=()
+  for n in $(fo_target_list); do
+    fo_target_load "$n" && [ "$TARGET_KIND" = peer ] && names+=("$n")
+  done
+  if [ $check_only = 1 ]; then
+    absent=()
+    for n in "${names[@]}"; do fo_target_installed "$n" || absent+=("$n"); done
+    [ ${#absent[@]} -eq 0 ] || { echo "missing peers: ${absent[*]}"; exit 1; }
+    exit 0
+  fi
+  RUNLEVEL=1 fo_target_install "${names[@]}"
+  exit
+fi
 
 have() { command -v "$1" >/dev/null 2>&1; }
 have_pc() { have pkg-config && pkg-config --exists "$1"; }
