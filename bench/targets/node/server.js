@@ -100,12 +100,17 @@ async function page(req, res) {
 
 if (Number(procs) > 1 && cluster.isPrimary) {
   for (let i = 0; i < Number(procs); i++) cluster.fork();
+  let stopping = false;
   cluster.on('exit', (worker, code, signal) => {
-    if (!worker.exitedAfterDisconnect) console.error(`worker ${worker.process.pid} ended (${signal || code})`);
+    if (!stopping) console.error(`worker ${worker.process.pid} ended (${signal || code})`);
+    else if (Object.keys(cluster.workers).length === 0) process.exit(0);
   });
+  // The primary leaves last, once every worker has ended (and been reaped).
   process.on('SIGTERM', () => {
-    for (const worker of Object.values(cluster.workers)) worker.kill('SIGTERM');
-    cluster.disconnect(() => process.exit(0));
+    stopping = true;
+    const workers = Object.values(cluster.workers);
+    if (workers.length === 0) process.exit(0);
+    for (const worker of workers) worker.process.kill('SIGTERM');
   });
   console.log(`listening on 127.0.0.1:${port} (${procs} processes)`);
 } else {
