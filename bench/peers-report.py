@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The table of bench/peers.sh: reads a peers results folder (saturation/ from scripts/bench.sh,
+"""The table of bench/peers.sh: reads a peers results folder (saturation/runs.txt,
 syscalls/counts.txt, scale/scale.json from scripts/bench-scale.sh) and writes peers.json (a row
 per server), peers.md (the table, each figure also as a ratio to the best peer's) and peers.dat
 (for scripts/plot-peers.gp), and prints the table.
@@ -22,20 +22,18 @@ def load(path):
 
 
 def saturation(out):
-    """config -> (pages a second, CPU us a page, failures) from scripts/bench.sh's files."""
+    """config -> (pages a second, CPU us a page, failures), from saturation/runs.txt ("CONFIG
+    CPU_S", -1 when the server did not start) and each run's NAME.load.json."""
     rows = {}
-    folder = os.path.join(out, "saturation")
-    if not os.path.isdir(folder):
+    try:
+        with open(os.path.join(out, "saturation", "runs.txt")) as f:
+            runs = [line.split()[:2] for line in f if line.strip()]
+    except OSError:
         return rows
-    for f in sorted(os.listdir(folder)):
-        if not f.endswith(".server.json"):
-            continue
-        srv = load(os.path.join(folder, f))
-        run = load(os.path.join(folder, f[: -len(".server.json")] + ".load.json"))
-        if not srv or not run or not run.get("requests"):
-            continue
-        cpu_us = srv["cpu_s"] * 1e6 / run["requests"] if srv.get("cpu_s") is not None else None
-        rows[srv["config"]] = (run["rps"], cpu_us, run["failures"]["total"])
+    for cfg, cpu_s in runs:
+        run = load(os.path.join(out, "saturation", cfg.replace(":", "-") + ".load.json"))
+        if float(cpu_s) >= 0 and run and run.get("requests"):
+            rows[cfg] = (run["rps"], float(cpu_s) * 1e6 / run["requests"], run["failures"]["total"])
     return rows
 
 

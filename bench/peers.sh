@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The models beside their best-known peers (issue 21): every model and every peer of
 # bench/targets/ (TARGET_KIND=peer: Node.js, Go, nginx with Lua) under the same API and load,
-# in one run. (a) Saturation: /0/ pages at 100 users, pages a second and the server's CPU per
-# page (scripts/bench.sh, which runs models and targets alike), then, in a pass of its own since
+# in one run. (a) Saturation: /0/ pages at 100 users, pages a second and the CPU per page of the
+# server's whole process tree (schedstat, fo_tree_cpu_s), then, in a pass of its own since
 # counting slows a server, its system calls per page (perf stat's raw_syscalls:sys_enter where
 # perf works, else strace -c -f, over the whole process tree). (b) Scale: 10,000 users at the
 # ladder's rate (scripts/bench-scale.sh, its rate, load split and guards): memory per user (PSS +
@@ -15,11 +15,13 @@ BIN=${FANOUT_BIN:-$top/build/bin}
 MODELS=${MODELS:-"uv:1 coro:1 threads:100 prefork:100"}
 PEERS=${PEERS:-"node:1 go:1 nginx-lua:1"}
 # (b)'s peers: named alone, a peer gets the processes its descriptors need, as uv gets loops
-# (SIZE is Node.js's cluster and nginx's workers); Go's SIZE is GOMAXPROCS, not processes.
-SCALE_PEERS=${SCALE_PEERS:-"node go:1 nginx-lua"}
+# (SIZE is Node.js's cluster and nginx's workers); Go's SIZE is GOMAXPROCS, not processes: every
+# core, Go's own default, as the loops' processes may use them all.
+SCALE_PEERS=${SCALE_PEERS:-"node go:$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2) nginx-lua"}
 SCALE_USERS=${SCALE_USERS:-10000}
 SAT_SECONDS=${SAT_SECONDS:-10}
 COUNT_SECONDS=${COUNT_SECONDS:-3}
+WARMUP_SECONDS=${WARMUP_SECONDS:-3}
 WANT_NOFILE=""
 SCALE_PREFORK=0
 PARTS="saturation scale"
@@ -34,8 +36,9 @@ country API and load, and writes bench/results/peers-<date-time>/: peers.md (the
 figure also as a ratio to the best peer's), peers.json (a row per server: name, kind,
 pages_per_s, cpu_us_per_page, syscalls_per_page, pss_kib_per_user, p95_floor), peers.png/.svg.
 
-  (a) saturation: /0/ pages, 100 users, --seconds each (scripts/bench.sh): pages a second and
-      CPU per page of the server's whole process tree; then a second, shorter pass that counts
+  (a) saturation: /0/ pages, 100 users from the start, --seconds each after a warm-up of
+      WARMUP_SECONDS ($WARMUP_SECONDS, unmeasured: JIT compilers, pools): pages a second and CPU
+      per page of the server's whole process tree; then a second, shorter pass that counts
       the tree's system calls per page (perf stat -e raw_syscalls:sys_enter when perf can, else
       strace -c -f; the table says which), apart because counting slows the server
   (b) scale: --users users at the ladder's rate (scripts/bench-scale.sh --ladder N): memory per
@@ -142,9 +145,11 @@ start_server() {
     fi
     local flag
     flag=$(awk -v m="$name" '$1 == m { print $2 }' <<<"$MODEL_LIST")
+    local started=0
     fo_start "$3.log" 100 "$BIN/fanout-server" --model "$name" "--$flag" "$size" --port 0 \
-        --upstream "$2" --backlog 4096 --upstream-timeout 60000 || return 1
+        --upstream "$2" --backlog 4096 --upstream-timeout 60000 && started=1
     srv_pid=$PID srv_url=http://127.0.0.1:$PORT
+    [ $started = 1 ] || return 1
     for _ in $(seq 100); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$srv_url/0/")" = 200 ] && return 0
         sleep 0.1
@@ -159,16 +164,16 @@ stop_server() {
 api_served() { curl -s "$1/stats" | sed -n 's/.*"served":\([0-9]*\).*/\1/p'; }
 
 # count_syscalls CFG API: the system calls of CFG's whole process tree per page over
-# COUNT_SECONDS in the middle of a short /0/ run at 100 users; prints "CALLS PAGES", the pages
+# COUNT_SECONDS of a short /0/ run at 100 users, after WARMUP_SECONDS; prints "CALLS PAGES", the pages
 # from the API's count of calls served (three a page).
 count_syscalls() {
     local work=$OUT/syscalls/${1//:/-} load_pid tool_pid served0 served1 calls pids
     start_server "$1" "$2" "$work" || { echo "-1 0"; stop_server "$1"; return 0; }
-    "$BIN/fanout-load" --quiet --users 100 --spawn-rate 100 --duration "$((COUNT_SECONDS + 3))s" \
+    "$BIN/fanout-load" --quiet --users 100 --spawn-rate 100 --duration "$((WARMUP_SECONDS + COUNT_SECONDS + 2))s" \
         --timeout 60s --max-failure-ratio 1 "$srv_url/0/" >"$work.load.txt" 2>&1 &
     load_pid=$!
     PIDS+=("$load_pid")
-    sleep 1.5
+    sleep "$WARMUP_SECONDS"
     pids=$(fo_tree_pids "$srv_pid" | paste -sd, -)
     served0=$(api_served "$2")
     if [ "$counter" = perf ]; then
@@ -194,25 +199,44 @@ count_syscalls() {
     echo "${calls:--1} $(((served1 - served0) / 3))"
 }
 
+# saturate CFG API: CFG at /0/ with 100 users from the start for SAT_SECONDS, the load's JSON in
+# saturation/NAME.load.json; prints the CPU seconds of the server's whole tree from the load's
+# start to its end (-1 when it did not start).
+saturate() {
+    local work=$OUT/saturation/${1//:/-} cpu0 cpu
+    start_server "$1" "$2" "$work" || { stop_server "$1"; echo -1; return 0; }
+    # Warm, as a server in production is: the JIT compilers of Node.js and LuaJIT, every pool.
+    "$BIN/fanout-load" --quiet --users 100 --spawn-rate 100 --duration "${WARMUP_SECONDS}s" --timeout 60s \
+        --max-failure-ratio 1 "$srv_url/0/" >"$work.warmup.txt" 2>&1 || true
+    cpu0=$(fo_tree_cpu_s "$srv_pid")
+    "$BIN/fanout-load" --quiet --users 100 --spawn-rate 100 --duration "${SAT_SECONDS}s" --timeout 60s \
+        --max-failure-ratio 1 --json "$work.load.json" "$srv_url/0/" >"$work.load.txt" 2>&1 || true
+    cpu=$(fo_cpu_since "$cpu0" "$srv_pid")
+    stop_server "$1"
+    echo "$cpu"
+}
+
 if [[ " $PARTS " == *" saturation "* ]]; then
-    # (a) Pages a second and CPU per page: scripts/bench.sh, every configuration in turn.
-    CONFIGS="$MODELS $PEERS" USERS=100 SPAWN_RATE=100 DURATION="${SAT_SECONDS}s" MS=0 FANOUT_BIN="$BIN" \
-        "$top/scripts/bench.sh" --out "$OUT/saturation" || echo "peers.sh: the saturation report exited $?" >&2
-    # System calls per page, a pass of its own.
-    mkdir -p "$OUT/syscalls"
+    # (a) Pages a second and CPU per page, then the system calls per page in a pass of their own.
+    mkdir -p "$OUT/saturation" "$OUT/syscalls"
+    fo_start "$OUT/saturation/api.log" 100 "$BIN/fanout-api" --port 0 || die "the country API did not start"
+    api_pid=$PID
+    api=http://127.0.0.1:$PORT
+    for cfg in $MODELS $PEERS; do
+        cpu=$(saturate "$cfg" "$api")
+        echo "$cfg $cpu" >>"$OUT/saturation/runs.txt"
+        echo "[$cfg] $(sed -n 's/^ *requests *//p' "$OUT/saturation/${cfg//:/-}.load.txt" 2>/dev/null); $cpu s of CPU"
+    done
     if [ -z "$counter" ]; then
         echo "peers.sh: neither perf nor strace is here: no system calls counted" >&2
     else
-        fo_start "$OUT/syscalls/api.log" 100 "$BIN/fanout-api" --port 0 || die "the country API did not start"
-        api_pid=$PID
-        api=http://127.0.0.1:$PORT
         for cfg in $MODELS $PEERS; do
             read -r calls pages <<<"$(count_syscalls "$cfg" "$api")"
             echo "$cfg $calls $pages $counter" >>"$OUT/syscalls/counts.txt"
             echo "[$cfg] $calls system calls ($counter) over $pages pages"
         done
-        fo_stop "$api_pid"
     fi
+    fo_stop "$api_pid"
 fi
 
 if [[ " $PARTS " == *" scale "* ]]; then
