@@ -5,10 +5,11 @@
 // renders the first call's country and the fan-out's duration; 504 when a call times out, 502
 // when one fails. Standard library only.
 //
-//	fanout-go PORT UPSTREAM[,UPSTREAM...] [GOMAXPROCS]
+//	fanout-go PORT UPSTREAM[,UPSTREAM...] GOMAXPROCS PAGE_HTML
 //
 // UPSTREAM is the API's base URL (http://127.0.0.1:PORT); with several, the pages take them in
-// turn. GOMAXPROCS 0 keeps Go's default (every core). SIGTERM shuts it down gracefully.
+// turn. GOMAXPROCS 0 keeps Go's default (every core). PAGE_HTML is the page's template
+// (bench/targets/page.html). SIGTERM shuts it down gracefully.
 package main
 
 import (
@@ -33,26 +34,8 @@ import (
 
 const callTimeout = 30 * time.Second
 
-var page = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Random country</title>
-<style>
-body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; font-family: sans-serif; background: #f4f4f4; }
-.box { padding: 2em 3em; border: 1px solid #ccc; border-radius: 8px; background: #fff; text-align: center; }
-</style>
-</head>
-<body>
-<div class="box">
-<p>And the random country selected for today is...</p>
-<h1>{{.Name}}</h1>
-<p><code>duration: {{printf "%.3f" .Seconds}}</code></p>
-</div>
-</body>
-</html>
-`))
+// The page, shared by the peers (the model's is src/page.c), parsed at start from PAGE_HTML.
+var page *template.Template
 
 // The transport keeps every connection a page opened (Go keeps 2 idle ones a host by default).
 var client = &http.Client{
@@ -128,24 +111,23 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	data := struct {
 		Name    string
-		Seconds float64
-	}{names[0], time.Since(start).Seconds()}
+		Seconds string
+	}{names[0], fmt.Sprintf("%.3f", time.Since(start).Seconds())}
 	if err := page.Execute(w, data); err != nil {
 		log.Printf("render: %v", err)
 	}
 }
 
 func main() {
-	if len(os.Args) < 3 || len(os.Args) > 4 {
-		fmt.Fprintln(os.Stderr, "usage: fanout-go PORT UPSTREAM[,UPSTREAM...] [GOMAXPROCS]")
+	if len(os.Args) != 5 {
+		fmt.Fprintln(os.Stderr, "usage: fanout-go PORT UPSTREAM[,UPSTREAM...] GOMAXPROCS PAGE_HTML")
 		os.Exit(2)
 	}
-	if len(os.Args) == 4 {
-		if n, err := strconv.Atoi(os.Args[3]); err != nil || n < 0 {
-			log.Fatalf("GOMAXPROCS must be a whole number, not %q", os.Args[3])
-		} else if n > 0 {
-			runtime.GOMAXPROCS(n)
-		}
+	page = template.Must(template.ParseFiles(os.Args[4]))
+	if n, err := strconv.Atoi(os.Args[3]); err != nil || n < 0 {
+		log.Fatalf("GOMAXPROCS must be a whole number, not %q", os.Args[3])
+	} else if n > 0 {
+		runtime.GOMAXPROCS(n)
 	}
 	s := &server{bases: strings.Split(os.Args[2], ",")}
 	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Args[1])

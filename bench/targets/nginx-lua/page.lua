@@ -37,23 +37,7 @@ end
 local escapes = { ["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;" }
 name = name:gsub("[&<>\"']", escapes)
 
-ngx.print([[<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Random country</title>
-<style>
-body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; font-family: sans-serif; background: #f4f4f4; }
-.box { padding: 2em 3em; border: 1px solid #ccc; border-radius: 8px; background: #fff; text-align: center; }
-</style>
-</head>
-<body>
-<div class="box">
-<p>And the random country selected for today is...</p>
-<h1>]], name, [[</h1>
-<p><code>duration: ]], string.format("%.3f", seconds), [[</code></p>
-</div>
-</body>
-</html>
-]])
+-- PAGE: the page shared by the peers (bench/targets/page.html, read once by init_by_lua_block).
+local html = PAGE:gsub("{{%.Name}}", function() return name end)
+    :gsub("{{%.Seconds}}", string.format("%.3f", seconds))
+ngx.print(html)

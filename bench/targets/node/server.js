@@ -10,7 +10,9 @@
 // does in production. SIGTERM stops it (the primary first stops its workers).
 'use strict';
 const cluster = require('node:cluster');
+const fs = require('node:fs');
 const http = require('node:http');
+const path = require('node:path');
 
 const [port, upstream, procs = '1'] = process.argv.slice(2);
 const TIMEOUT_MS = 30000;
@@ -56,26 +58,10 @@ function call(base, ms) {
 const escapes = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 const escape = (s) => s.replace(/[&<>"']/g, (c) => escapes[c]);
 
-const render = (name, seconds) => `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Random country</title>
-<style>
-body { margin: 0; min-height: 100vh; display: flex; align-items: center; justify-content: center; font-family: sans-serif; background: #f4f4f4; }
-.box { padding: 2em 3em; border: 1px solid #ccc; border-radius: 8px; background: #fff; text-align: center; }
-</style>
-</head>
-<body>
-<div class="box">
-<p>And the random country selected for today is...</p>
-<h1>${escape(name)}</h1>
-<p><code>duration: ${seconds.toFixed(3)}</code></p>
-</div>
-</body>
-</html>
-`;
+// The page, shared by the peers (the model's is src/page.c): {{.Name}} and {{.Seconds}} filled in.
+const html = fs.readFileSync(path.join(__dirname, '..', 'page.html'), 'utf8');
+const render = (name, seconds) =>
+  html.replace('{{.Name}}', () => escape(name)).replace('{{.Seconds}}', seconds.toFixed(3));
 
 function answer(res, status, type, body) {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
