@@ -60,7 +60,8 @@ pages_per_s, cpu_us_per_page, syscalls_per_page, pss_kib_per_user, p95_floor), p
   --out DIR            results folder (default bench/results/peers-<date-time>)
   -h, --help           this help
 
-Settings are read from the environment too: MODELS, PEERS, SCALE_PEERS, SCALE_USERS, SAT_SECONDS.
+Settings are read from the environment too: MODELS, PEERS, SCALE_PEERS, SCALE_USERS, SAT_SECONDS,
+WARMUP_SECONDS, COUNT_SECONDS, SYSCALL_COUNTER (perf or strace).
 USAGE
 }
 
@@ -126,13 +127,20 @@ fo_target_install "${peer_names[@]}"
 echo "fanout bench-peers: models $MODELS; peers $PEERS; open-files limit $NOFILE"
 echo "results: $OUT"
 
-# The system-call counter: perf where it may read tracepoints here, else strace.
-counter=""
-if command -v perf >/dev/null 2>&1 && perf stat -e raw_syscalls:sys_enter -x, true >/dev/null 2>&1; then
-    counter=perf
-elif command -v strace >/dev/null 2>&1; then
-    counter=strace
-fi
+# The system-call counter: perf where it may read tracepoints here, else strace
+# (SYSCALL_COUNTER=strace chooses it).
+counter=${SYSCALL_COUNTER:-}
+case $counter in
+"")
+    if command -v perf >/dev/null 2>&1 && perf stat -e raw_syscalls:sys_enter -x, true >/dev/null 2>&1; then
+        counter=perf
+    elif command -v strace >/dev/null 2>&1; then
+        counter=strace
+    fi
+    ;;
+perf | strace) command -v "$counter" >/dev/null 2>&1 || die "SYSCALL_COUNTER=$counter, but $counter is not installed" ;;
+*) die "SYSCALL_COUNTER is perf or strace, not '$counter'" ;;
+esac
 
 # start_server CFG UPSTREAM WORK: starts a model (fanout-server) or a peer at its size; sets
 # srv_pid and srv_url, or returns 1 saying why in WORK.log.
@@ -182,12 +190,13 @@ count_syscalls() {
         calls=$(awk -F, '$3 ~ /raw_syscalls:sys_enter/ { print $1 }' "$work.count")
     else
         # shellcheck disable=SC2046 # one -p PID a process
-        strace -c -f -o "$work.count" $(echo "$pids" | tr ',' '\n' | sed 's/^/-p /') &
+        strace -c -f -o "$work.count" $(echo "$pids" | tr ',' '\n' | sed 's/^/-p /') 2>"$work.strace.err" &
         tool_pid=$!
         PIDS+=("$tool_pid")
         sleep "$COUNT_SECONDS"
         served1=$(api_served "$2")
-        kill -INT "$tool_pid" 2>/dev/null || true
+        # SIGTERM: it detaches and writes its summary (a background job ignores SIGINT).
+        kill -TERM "$tool_pid" 2>/dev/null || true
         wait "$tool_pid" 2>/dev/null || true
         fo_forget "$tool_pid"
         # strace -c's last line: % time, seconds, usecs/call, calls, [errors,] total.
