@@ -82,7 +82,8 @@ fo_target_python() {
 }
 
 # fo_target_expand TEXT PORT UPSTREAM SIZE WORK (an addition): TEXT with the placeholders of the
-# loaded target filled in: {port} {upstream} {size} {procs} {dir} {work} {python} {cache}.
+# loaded target filled in: {port} {upstream} {size} {procs} {dir} {work} {python} {cache}
+# {targets}.
 fo_target_expand() {
     local t=$1
     t=${t//\{port\}/$2}
@@ -93,6 +94,7 @@ fo_target_expand() {
     t=${t//\{work\}/$5}
     t=${t//\{python\}/$(fo_target_python)}
     t=${t//\{cache\}/$FO_TARGETS_CACHE/$FO_TARGET_NAME}
+    t=${t//\{targets\}/$FO_TARGETS_DIR}
     printf '%s' "$t"
 }
 
