@@ -277,6 +277,9 @@ for cfg in $CONFIGS; do
         [ "$3" -gt "$peak_rss" ] && peak_rss=$3
         now=$(date +%s)
         el=$((now - t_begin))
+        # The configurations to come take as long as those done took on average (a target's
+        # start-up is seconds), or the run and 4 s before any is done.
+        [ "$i" -gt 1 ] && per_config=$(((t0 - t_begin) / (i - 1)))
         left=$(((n_configs - i) * per_config + run_s - (now - t0)))
         [ $left -lt 0 ] && left=0
         line=$(printf '[%d/%d] %-12s elapsed %s, left ~%s' "$i" "$n_configs" "$cfg" "$(fmt_time $el)" "$(fmt_time $left)")
