@@ -268,7 +268,7 @@ for cfg in $CONFIGS; do
     # only for comparison with top. -1: not measured here.
     peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1
     t0=$(date +%s)
-    last_line=$t0
+    last_line=0 # off a terminal: a line at once, then every 10 s
     while kill -0 "$load_pid" 2>/dev/null; do
         # shellcheck disable=SC2046 # fo_mem_sample prints five numbers, one a word
         set -- $(fo_mem_sample "$BIN/fanout-mem" "$srv_pid")
