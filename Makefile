@@ -11,7 +11,7 @@ ifneq ($(SANITIZE),)
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=$(SANITIZE)
 endif
 
-.PHONY: all build deps test clean bench bench-ci bench-baseline bench-scale bench-peers soak fuzz format help
+.PHONY: all build deps test clean bench bench-blog bench-ci bench-baseline bench-scale bench-peers soak fuzz format help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make                build into $(BUILD)/ (installs missing dependencies first)"
 	@echo "make test           build and run the unit and integration tests"
 	@echo "make bench          run the model comparison (see scripts/bench.sh --help)"
+	@echo "make bench-blog     the blog's six Django stacks for real, beside the models (scripts/bench-blog.sh)"
 	@echo "make bench-scale    every model on a ladder of users up to 30,000 (scripts/bench-scale.sh)"
 	@echo "make bench-peers    every model beside Node.js, Go and nginx+Lua (bench/peers.sh --help)"
 	@echo "make bench-ci       short regression run against bench/baseline.json"
@@ -48,6 +49,12 @@ BENCH_ENV = CONFIGS="$(CONFIGS)" USERS="$(USERS)" SPAWN_RATE="$(SPAWN_RATE)" \
 BENCH_ENV += MODE="$(MODE)" RATE="$(RATE)"
 bench: build
 	$(BENCH_ENV) scripts/bench.sh
+
+# The blog's six Python configurations for real (Django under uWSGI, Gunicorn, Uvicorn; each also
+# with one client per process) beside the closest C models, under the blog's load; installs the
+# stacks when missing (scripts/bench-blog.sh). make bench-blog DURATION=5s for a quick look.
+bench-blog: build
+	$(BENCH_ENV) scripts/bench-blog.sh
 
 # The models at scale: make bench-scale MODELS="uv threads" LADDER="100 1000 30000" RATE=1667;
 # LOAD_PROCS=N splits each step's load over N fanout-load processes at least, LOAD_SOURCES="A B"

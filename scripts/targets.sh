@@ -81,8 +81,19 @@ fo_target_python() {
     fi
 }
 
+# fo_target_sh CMD (an addition): runs the shell command CMD with the macOS virtual environment's
+# bin folder first on PATH when there is one (its uwsgi, gunicorn), as every target command runs.
+fo_target_sh() {
+    if [ -d "$FO_TARGETS_CACHE/venv/bin" ]; then
+        PATH="$FO_TARGETS_CACHE/venv/bin:$PATH" bash -c "$1"
+    else
+        bash -c "$1"
+    fi
+}
+
 # fo_target_expand TEXT PORT UPSTREAM SIZE WORK (an addition): TEXT with the placeholders of the
-# loaded target filled in: {port} {upstream} {size} {procs} {dir} {work} {python} {cache}.
+# loaded target filled in: {port} {upstream} {size} {procs} {dir} {work} {python} {cache}
+# {targets}.
 fo_target_expand() {
     local t=$1
     t=${t//\{port\}/$2}
@@ -93,45 +104,46 @@ fo_target_expand() {
     t=${t//\{work\}/$5}
     t=${t//\{python\}/$(fo_target_python)}
     t=${t//\{cache\}/$FO_TARGETS_CACHE/$FO_TARGET_NAME}
+    t=${t//\{targets\}/$FO_TARGETS_DIR}
     printf '%s' "$t"
 }
 
 # fo_target_installed NAME (an addition): whether NAME can run here: its version command succeeds.
 fo_target_installed() {
     fo_target_load "$1" 2>/dev/null || return 1
-    bash -c "$(fo_target_expand "$TARGET_VERSION" 0 "" 1 /tmp)" >/dev/null 2>&1
+    fo_target_sh "$(fo_target_expand "$TARGET_VERSION" 0 "" 1 /tmp)" >/dev/null 2>&1
 }
 
 # fo_target_install NAME...: installs what the named targets need: their TARGET_APT packages with
 # apt-get (as root or through sudo) on Debian/Ubuntu; on macOS their TARGET_BREW formulas and a
 # virtual environment under build/targets/venv with their TARGET_PIP packages.
 fo_target_install() {
-    local n apt=() brew=() pip=() missing=() sudo=""
+    local n apt_pkgs=() brew_pkgs=() pip_pkgs=() missing_pkgs=() sudo=""
     for n in "$@"; do
         fo_target_load "$n" || return 1
         # shellcheck disable=SC2206 # package lists, split on purpose
-        apt+=($TARGET_APT) brew+=($TARGET_BREW) pip+=($TARGET_PIP)
+        apt_pkgs+=($TARGET_APT) brew_pkgs+=($TARGET_BREW) pip_pkgs+=($TARGET_PIP)
     done
     if [ "$(uname -s)" = Darwin ]; then
-        if [ ${#brew[@]} -gt 0 ]; then brew install "${brew[@]}" || return 1; fi
-        if [ ${#pip[@]} -gt 0 ]; then
-            [ -x "$FO_TARGETS_CACHE/venv/bin/python3" ] || python3 -m venv "$FO_TARGETS_CACHE/venv" || return 1
-            "$FO_TARGETS_CACHE/venv/bin/python3" -m pip install -q "${pip[@]}" || return 1
+        if [ ${#brew_pkgs[@]} -gt 0 ]; then brew install "${brew_pkgs[@]}" || return 1; fi
+        if [ ${#pip_pkgs[@]} -gt 0 ]; then
+            mkdir -p "$FO_TARGETS_CACHE" && { [ -x "$FO_TARGETS_CACHE/venv/bin/python3" ] || python3 -m venv "$FO_TARGETS_CACHE/venv"; } || return 1
+            "$FO_TARGETS_CACHE/venv/bin/python3" -m pip install -q "${pip_pkgs[@]}" || return 1
         fi
     elif command -v apt-get >/dev/null 2>&1; then
-        [ ${#apt[@]} -gt 0 ] || return 0
+        [ ${#apt_pkgs[@]} -gt 0 ] || return 0
         [ "$(id -u)" = 0 ] || sudo=sudo
         # Only what is missing: apt-get update is slow and needs the network.
-        for n in "${apt[@]}"; do
+        for n in "${apt_pkgs[@]}"; do
             # shellcheck disable=SC2016 # dpkg-query's format, not the shell's
-            dpkg-query -W -f='${Status}' "$n" 2>/dev/null | grep -q 'ok installed' || missing+=("$n")
+            dpkg-query -W -f='${Status}' "$n" 2>/dev/null | grep -q 'ok installed' || missing_pkgs+=("$n")
         done
-        [ ${#missing[@]} -gt 0 ] || return 0
-        echo "targets: apt-get install ${missing[*]}"
+        [ ${#missing_pkgs[@]} -gt 0 ] || return 0
+        echo "targets: apt-get install ${missing_pkgs[*]}"
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || return 1
-        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" || return 1
     else
-        echo "targets: no apt-get or brew here; install by hand: ${apt[*]}" >&2
+        echo "targets: no apt-get or brew here; install by hand: ${apt_pkgs[*]}" >&2
         return 1
     fi
 }
@@ -146,7 +158,7 @@ fo_target_build() {
     stamp=$({ cat "$FO_TARGETS_DIR/$FO_TARGET_NAME.target"
         find "$FO_TARGETS_DIR/$FO_TARGET_NAME" -type f -exec cat {} + 2>/dev/null; } | cksum)
     [ -f "$cache/.stamp" ] && [ "$(cat "$cache/.stamp")" = "$stamp" ] && return 0
-    if ! (cd "$cache" && bash -c "$(fo_target_expand "$TARGET_BUILD" 0 "" 1 "$cache")") >"$cache/build.log" 2>&1; then
+    if ! (cd "$cache" && fo_target_sh "$(fo_target_expand "$TARGET_BUILD" 0 "" 1 "$cache")") >"$cache/build.log" 2>&1; then
         echo "targets: $FO_TARGET_NAME: the build failed; see $cache/build.log: $(tail -3 "$cache/build.log")" >&2
         return 1
     fi
@@ -154,14 +166,16 @@ fo_target_build() {
 }
 
 # fo_target_spawn LOG CMD (an addition): runs the shell command CMD in the background in a process
-# group of its own (so that fo_target_stop can end whatever it starts), output to LOG; sets
-# TARGET_PID, which is also the group's ID.
+# group of its own (so that fo_target_stop can end whatever it starts), output to LOG, the macOS
+# virtual environment first on PATH when there is one; sets TARGET_PID, also the group's ID.
 fo_target_spawn() {
+    local path=$PATH
+    [ -d "$FO_TARGETS_CACHE/venv/bin" ] && path="$FO_TARGETS_CACHE/venv/bin:$PATH"
     if command -v setsid >/dev/null 2>&1; then
         # setsid does not fork: a background job of a script is no group leader.
-        setsid bash -c "exec $2" >"$1" 2>&1 </dev/null &
+        PATH=$path setsid bash -c "exec $2" >"$1" 2>&1 </dev/null &
     else
-        perl -e 'setpgrp(0, 0); exec @ARGV or die "exec: $!\n"' bash -c "exec $2" >"$1" 2>&1 </dev/null &
+        PATH=$path perl -e 'setpgrp(0, 0); exec @ARGV or die "exec: $!\n"' bash -c "exec $2" >"$1" 2>&1 </dev/null &
     fi
     TARGET_PID=$!
     PIDS+=("$TARGET_PID")
@@ -180,7 +194,7 @@ fo_target_start() {
     mkdir -p "$work" || return 1
     fo_target_build || return 1
     # shellcheck disable=SC2034 # for the caller
-    TARGET_VERSION_STR=$(bash -c "$(fo_target_expand "$TARGET_VERSION" 0 "$upstream" "$size" "$work")" 2>&1 | head -1) || true
+    TARGET_VERSION_STR=$(fo_target_sh "$(fo_target_expand "$TARGET_VERSION" 0 "$upstream" "$size" "$work")" 2>&1 | head -1) || true
     TARGET_PORT=$(fo_free_port) || { echo "targets: $name: no free port" >&2; return 1; }
     cmd=$(fo_target_expand "$TARGET_CMD" "$TARGET_PORT" "$upstream" "$size" "$work")
     echo "# $cmd" >"$log.cmd"
