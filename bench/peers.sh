@@ -123,7 +123,7 @@ PIDS=()
 trap 'fo_target_stop; fo_stop_all' EXIT
 trap 'echo; echo "peers.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
-fo_target_install "${peer_names[@]}"
+RUNLEVEL=1 fo_target_install "${peer_names[@]}" # RUNLEVEL=1: Debian's nginx service is not started
 echo "fanout bench-peers: models $MODELS; peers $PEERS; open-files limit $NOFILE"
 echo "results: $OUT"
 
@@ -145,7 +145,7 @@ esac
 # start_server CFG UPSTREAM WORK: starts a model (fanout-server) or a peer at its size; sets
 # srv_pid and srv_url, or returns 1 saying why in WORK.log.
 start_server() {
-    local cfg=$1 name=${1%%:*} size=${1##*:}
+    local name=${1%%:*} size=${1##*:}
     if fo_target_exists "$name"; then
         fo_target_start "$name" "$size" "$2" "$3" "$3.log" 2>"$3.err" || return 1
         srv_pid=$TARGET_PID srv_url=http://127.0.0.1:$TARGET_PORT
