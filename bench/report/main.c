@@ -99,6 +99,15 @@ static int read_config(config *c) {
     r->kernel_kib = num_or(srv, "kernel_kib", -1);
     r->rss_sum_kib = num_or(srv, "rss_sum_kib", num_or(srv, "peak_rss_kib", -1));
     r->cpu_s = num(srv, "cpu_s");
+    /* The CPU bound's inputs, and a target's row and version; absent from older folders. */
+    r->wall_s = num_or(srv, "wall_s", 0);
+    r->api_cpu_s = num_or(srv, "api_cpu_s", -1);
+    r->load_cpu_s = num_or(srv, "load_cpu_s", -1);
+    r->cpus = (int)num_or(srv, "cpus", 0);
+    const char *row = json_string_value(json_object_get(srv, "row"));
+    const char *version = json_string_value(json_object_get(srv, "version"));
+    snprintf(r->row, sizeof r->row, "%s", row ? row : "");
+    snprintf(r->version, sizeof r->version, "%s", version ? version : "");
     r->upstream_peak = (int)num(srv, "upstream_peak_in_flight");
     json_decref(srv);
 
@@ -174,7 +183,10 @@ static int write_index(const config *cs, size_t n, const char *table, const char
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
-          "page's floor (its slowest call). Ratios near 1 are perfect. Memory is what a "
+          "page's floor (its slowest call). The CPU bound is the cores left to the server (the "
+          "machine's, less what the API and the load generator used in the same run) over its "
+          "CPU per page; the lower bound limits the row, and the Limit column names it, or says "
+          "other when Max RPS is under 0.8 of it. Ratios near 1 are perfect. Memory is what a "
           "configuration adds to the machine: the PSS of its processes plus the kernel's part "
           "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
           "pages once per process, as top does, and is there only for comparison.</p>\n"
@@ -224,6 +236,15 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
         json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
+        json_object_update_new(
+            o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:f, s:f, s:f}", "little_bound_rps",
+                         fo_bench_bound_rps(r), "cpu_bound_rps", fo_bench_cpu_bound_rps(r),
+                         "lower_bound_rps", fo_bench_lower_bound_rps(r), "lower_ratio",
+                         fo_bench_lower_ratio(r), "cores_busy", fo_bench_cores_busy(r), "limit",
+                         fo_bench_limit(r), "cores_left", fo_bench_cores_left(r), "wall_s",
+                         r->wall_s, "api_cpu_s", r->api_cpu_s, "load_cpu_s", r->load_cpu_s));
+        if (r->version[0])
+            json_object_update_new(o, json_pack("{s:s, s:s}", "version", r->version, "row", r->row));
         if (cs[i].open) {
             const json_t *l = cs[i].load;
             json_object_update_new(
@@ -317,7 +338,7 @@ int main(int argc, char **argv) {
     fo_bench_row rows[MAX_CONFIGS];
     for (size_t i = 0; i < n; i++) rows[i] = cs[i].row;
     char *table = fo_bench_table_md(rows, n);
-    char *blog = fo_bench_blog_md();
+    char *blog = fo_bench_blog_md(rows, n);
     char mach[256], settings[640], stamp[64];
     fo_machine_line(mach, sizeof mach);
     time_t now = time(NULL);
