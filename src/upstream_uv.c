@@ -126,6 +126,7 @@ static int watch_set(sock_watch *w, int events, uv_poll_cb cb) {
 
 static void on_poll(uv_poll_t *h, int status, int events) {
     sock_watch *w = h->data;
+    if (status < 0) w->events = 0; /* libuv stops a handle whose socket reports an error */
     if (!w->curl) {
         /* An idle connection's socket has something to say: the API closed it (or broke the
          * protocol). Nobody reads it until curl's next look finds it dead, so stop listening
