@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fanout/handler.h"
@@ -63,13 +64,23 @@ static int wait_fd(int fd, short events, long long deadline) {
     }
 }
 
-/* Writes all of data before deadline. 0, or -errno (-ETIMEDOUT: the client reads too slowly). */
-static int write_all(int fd, const char *data, size_t len, long long deadline) {
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, SEND_FLAGS);
+/* Writes all of the iov[0..n) before deadline, with one gathering send when the socket takes
+ * it (the usual case). 0, or -errno (-ETIMEDOUT: the client reads too slowly). */
+static int write_all(int fd, struct iovec *iov, int n_iov, long long deadline) {
+    for (;;) {
+        for (; n_iov > 0 && iov->iov_len == 0; iov++)
+            n_iov--;
+        if (n_iov == 0) return 0;
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
+        ssize_t n = sendmsg(fd, &m, SEND_FLAGS);
         if (n > 0) {
-            data += n;
-            len -= (size_t)n;
+            /* Drop what went out: whole buffers, then the front of a partial one. */
+            for (; n_iov > 0 && (size_t)n >= iov->iov_len; iov++, n_iov--)
+                n -= (ssize_t)iov->iov_len;
+            if (n_iov > 0) {
+                iov->iov_base = (char *)iov->iov_base + n;
+                iov->iov_len -= (size_t)n;
+            }
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -81,17 +92,20 @@ static int write_all(int fd, const char *data, size_t len, long long deadline) {
         }
         return n < 0 ? -errno : -EIO;
     }
-    return 0;
 }
 
-/* Formats and sends resp, then frees it. 0, or -errno when the answer could not be sent. */
+/* Sends resp, its head and then its body from where it is, and frees it. 0, or -errno when the
+ * answer could not be sent. */
 static int send_response(conn *c, fo_response *resp, int timeout_ms) {
-    size_t len = 0;
-    char *data = fo_response_format(resp, &len);
+    char head[FO_HTTP_HEAD_MAX];
+    int head_len = fo_response_head(resp, head, sizeof head);
+    int rc = -EINVAL;
+    if (head_len >= 0) {
+        struct iovec iov[2] = {{.iov_base = head, .iov_len = (size_t)head_len},
+                               {.iov_base = resp->body, .iov_len = resp->body_len}};
+        rc = write_all(c->fd, iov, 2, now_ms() + timeout_ms);
+    }
     fo_response_free(resp);
-    if (!data) return -ENOMEM;
-    int rc = write_all(c->fd, data, len, now_ms() + timeout_ms);
-    free(data);
     return rc;
 }
 

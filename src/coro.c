@@ -318,12 +318,18 @@ int fo_coro_resume(fo_coro *co) {
  * registers it saves, its own frame), with room to spare. */
 #define PARK_MARGIN 512u
 
+/* Coroutines alive at most for which parking keeps the pages below the stack pointer: their
+ * cost is bounded (a page or two each, under 2 MiB in all), and giving them back costs a
+ * madvise and the page faults after the resume, a system call a page for a small server. */
+#define KEEP_BELOW_UP_TO 256u
+
 /* A parked coroutine needs only the stack above its stack pointer, but the pages a deeper call
  * touched earlier (libcurl setting up a call, rendering, answering) stay resident: at thousands
- * of pages in flight, a page or two of every parked coroutine. Parking gives them back, so a
- * parked coroutine holds what its frames hold (one page, for the server's handler); a deep call
- * after the resume faults fresh zeroed pages in again. */
+ * of pages in flight, a page or two of every parked coroutine. Parking gives them back when more
+ * than KEEP_BELOW_UP_TO are alive, so a parked coroutine holds what its frames hold (one page,
+ * for the server's handler); a deep call after the resume faults fresh zeroed pages in again. */
 static void give_back_below(fo_coro *co) {
+    if (co->pool->live <= KEEP_BELOW_UP_TO) return;
     char here;
     uintptr_t low = (uintptr_t)co->stack;
     uintptr_t end = ((uintptr_t)&here - PARK_MARGIN) & ~(uintptr_t)(co->pool->page - 1);

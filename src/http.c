@@ -195,12 +195,11 @@ int fo_response_text(fo_response *r, int status, const char *text, int keep_aliv
     return 0;
 }
 
-char *fo_response_format(const fo_response *r, size_t *len) {
+int fo_response_head(const fo_response *r, char *buf, size_t cap) {
     /* "Connection: keep-alive" is said even though HTTP/1.1 implies it: an HTTP/1.0 client (ab -k)
      * keeps the connection only when told so. */
-    char head[256];
     const char *ctype = r->content_type ? r->content_type : "text/plain; charset=utf-8";
-    int n = snprintf(head, sizeof head,
+    int n = snprintf(buf, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
@@ -210,7 +209,13 @@ char *fo_response_format(const fo_response *r, size_t *len) {
                      r->status, fo_http_reason(r->status), ctype, r->body_len,
                      r->status == 405 ? "Allow: GET\r\n" : "",
                      r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
-    if (n < 0 || (size_t)n >= sizeof head) return NULL;
+    return n < 0 || (size_t)n >= cap ? -1 : n;
+}
+
+char *fo_response_format(const fo_response *r, size_t *len) {
+    char head[FO_HTTP_HEAD_MAX];
+    int n = fo_response_head(r, head, sizeof head);
+    if (n < 0) return NULL;
     char *out = malloc((size_t)n + r->body_len);
     if (!out) return NULL;
     memcpy(out, head, (size_t)n);

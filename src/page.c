@@ -70,33 +70,43 @@ static const char *escape_of(unsigned char c) {
     }
 }
 
-char *fo_html_escape(const char *s) {
-    /* Two passes: measure, then write, so the result is allocated exactly once. */
-    size_t need = 1;
+/* The length of s escaped. */
+static size_t escaped_len(const char *s) {
+    size_t need = 0;
     for (const char *p = s; *p; p++) {
         const char *e = escape_of((unsigned char)*p);
         need += e ? strlen(e) : 1;
     }
-    char *out = malloc(need);
-    if (!out) return NULL;
-    char *w = out;
+    return need;
+}
+
+/* Writes s escaped at out, which has room for escaped_len(s) bytes; returns the end. */
+static char *escape_into(char *out, const char *s) {
     for (const char *p = s; *p; p++) {
         const char *e = escape_of((unsigned char)*p);
         if (e) {
             size_t n = strlen(e);
-            memcpy(w, e, n);
-            w += n;
+            memcpy(out, e, n);
+            out += n;
         } else {
-            *w++ = *p;
+            *out++ = *p;
         }
     }
-    *w = '\0';
+    return out;
+}
+
+char *fo_html_escape(const char *s) {
+    /* Two passes: measure, then write, so the result is allocated exactly once. */
+    char *out = malloc(escaped_len(s) + 1);
+    if (!out) return NULL;
+    *escape_into(out, s) = '\0';
     return out;
 }
 
 /* The original page's look: a centred box with the question, the answer in an <h1>, and the
- * fan-out's duration underneath. %s is the escaped country name, %.3f the seconds. */
-static const char page_format[] =
+ * fan-out's duration underneath. The escaped country name goes between the first two parts,
+ * the seconds (%.3f) between the last two. */
+static const char page_head[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\">\n"
     "<head>\n"
@@ -113,21 +123,36 @@ static const char page_format[] =
     "<body>\n"
     "<div class=\"box\">\n"
     "<p>And the random country selected for today is...</p>\n"
-    "<h1>%s</h1>\n"
-    "<p><code>duration: %.3f</code></p>\n"
-    "</div>\n"
-    "</body>\n"
-    "</html>\n";
+    "<h1>";
+static const char page_middle[] = "</h1>\n"
+                                  "<p><code>duration: ";
+static const char page_tail[] = "</code></p>\n"
+                                "</div>\n"
+                                "</body>\n"
+                                "</html>\n";
+
+/* Appends the n bytes of s at out; returns the end. */
+static char *put(char *out, const char *s, size_t n) {
+    memcpy(out, s, n);
+    return out + n;
+}
 
 char *fo_page_render(const char *country, double seconds, size_t *len) {
-    char *name = fo_html_escape(country);
-    if (!name) return NULL;
-    int n = snprintf(NULL, 0, page_format, name, seconds);
-    char *page = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (page) {
-        snprintf(page, (size_t)n + 1, page_format, name, seconds);
-        *len = (size_t)n;
-    }
-    free(name);
+    /* The page is built in place, in one buffer of its exact size: no escaped copy of the
+     * name, no second formatting pass. */
+    char dur[32];
+    int dur_len = snprintf(dur, sizeof dur, "%.3f", seconds);
+    if (dur_len < 0 || (size_t)dur_len >= sizeof dur) return NULL;
+    size_t n = sizeof page_head - 1 + escaped_len(country) + sizeof page_middle - 1 +
+               (size_t)dur_len + sizeof page_tail - 1;
+    char *page = malloc(n + 1);
+    if (!page) return NULL;
+    char *w = put(page, page_head, sizeof page_head - 1);
+    w = escape_into(w, country);
+    w = put(w, page_middle, sizeof page_middle - 1);
+    w = put(w, dur, (size_t)dur_len);
+    w = put(w, page_tail, sizeof page_tail - 1);
+    *w = '\0';
+    *len = n;
     return page;
 }

@@ -7,18 +7,35 @@
  * CURL_CSELECT_ERR (so curl fails the transfer instead of spinning), and finished transfers are
  * collected after timeouts as well as after socket events (a timed-out call ends in the timer).
  *
+ * A socket's watch lives as long as the socket, not as long as one transfer on it. curl (7.88)
+ * says CURL_POLL_REMOVE when a transfer ends and asks again for the same socket when the next
+ * transfer reuses the kept-alive connection; with libuv 1.44 a uv_poll made and closed for each
+ * transfer costs six system calls (epoll_ctl ADD and DEL to check the descriptor, ioctl FIONBIO,
+ * a DEL and an ADD to start, a DEL to close), and even a uv_poll_start with unchanged events
+ * costs a DEL and an ADD. So the watch of a connected socket stays, readable, while its connection
+ * waits in curl's cache, and is closed when curl closes the socket (CURLOPT_CLOSESOCKETFUNCTION);
+ * a uv_poll_start happens only when the events change. An idle socket that turns readable (the
+ * API closed the connection) stops being watched, and curl finds it dead when it next looks.
+ *
  * At thousands of calls in flight one multi handle would hold tens of thousands of connections,
  * and libcurl (7.88 and others) walks its whole connection cache each time a finished transfer
  * is removed: the cost per page grows with the load (measured: 0.1 ms of CPU per page at 100
  * users, 0.6 ms at 10,000, two thirds of it in that walk). So the runner is split into shards,
  * each a multi handle with its own cache of at most SHARD_CONNS connections; a fan-out's three
- * calls go to one shard, the shards in turn. */
+ * calls go to one shard, the shards in turn.
+ *
+ * What this cannot save with curl 7.88: two poll(2) calls a call. Before it reuses an idle
+ * connection curl checks that it is alive (url.c, extract_if_dead: a 0 ms poll through
+ * cf_socket_conn_is_alive, for every candidate, with no option to skip it), and right after
+ * sending the request it tries to read at once (transfer.c, Curl_readwrite: a 0 ms poll unless
+ * the transfer was woken by a socket event, which a transfer that has just sent is not). */
 #include "fanout/upstream_uv.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct job job;
 
@@ -40,14 +57,22 @@ struct job {
     call_ref refs[FO_FANOUT_CALLS];
 };
 
-/* A socket curl asked us to watch. Freed in its poll handle's close callback. */
+/* A socket curl asked us to watch, from its first request until curl closes it. Freed in its
+ * poll handle's close callback. */
 typedef struct sock_watch {
     uv_poll_t poll;
     curl_socket_t fd;
     shard *sh;
+    int events;  /* what the poll handle watches now (UV_READABLE, UV_WRITABLE) */
+    int curl;    /* 1 while curl watches the socket for a transfer; 0 while it is idle */
+    /* 1 once curl read from it: connected, a connection's socket, which curl closes through
+     * on_close_socket (a connect attempt that fails is closed without a word) */
+    int connected;
 } sock_watch;
 
+/* Idle easy handles kept for reuse at most; those not taken for a whole TRIM_MS are freed. */
 #define IDLE_EASY_MAX 256
+#define TRIM_MS 1000
 /* The connections one multi handle keeps at most (see above), and the most shards. */
 #define SHARD_CONNS 1024L
 #define MAX_SHARDS 64
@@ -57,6 +82,7 @@ struct shard {
     fo_upstream_uv *u;
     CURLM *multi;
     uv_timer_t timer;
+    uint64_t due; /* when timer fires, in loop time; 0 when stopped */
 };
 
 struct fo_upstream_uv {
@@ -69,12 +95,45 @@ struct fo_upstream_uv {
     unsigned turn;             /* spreads the calls over the upstream URLs */
     CURL *idle[IDLE_EASY_MAX]; /* easy handles kept for reuse */
     int n_idle;
+    int idle_low;    /* the fewest idle handles since the last trim: not needed meanwhile */
+    uv_timer_t trim; /* frees the idle handles nobody took */
+    /* The watch of each socket, by descriptor (sockets are small integers). */
+    sock_watch **watch;
+    size_t watch_cap;
 };
 
 static void collect_done(shard *sh);
 
+static void watch_closed(uv_handle_t *h) {
+    free(h->data);
+}
+
+/* Stops watching w's socket and forgets it; the memory goes in the close callback. */
+static void watch_close(sock_watch *w) {
+    fo_upstream_uv *u = w->sh->u;
+    assert((size_t)w->fd < u->watch_cap && u->watch[w->fd] == w);
+    u->watch[w->fd] = NULL;
+    uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+/* Watches events (0 = nothing) on w's socket; libuv is called only when they change. */
+static int watch_set(sock_watch *w, int events, uv_poll_cb cb) {
+    if (events == w->events) return 0;
+    int rc = events ? uv_poll_start(&w->poll, events, cb) : uv_poll_stop(&w->poll);
+    w->events = rc == 0 ? events : 0;
+    return rc;
+}
+
 static void on_poll(uv_poll_t *h, int status, int events) {
     sock_watch *w = h->data;
+    if (status < 0) w->events = 0; /* libuv stops a handle whose socket reports an error */
+    if (!w->curl) {
+        /* An idle connection's socket has something to say: the API closed it (or broke the
+         * protocol). Nobody reads it until curl's next look finds it dead, so stop listening
+         * rather than be woken at every turn of the loop. */
+        watch_set(w, 0, NULL);
+        return;
+    }
     int flags = 0;
     if (status < 0)
         flags = CURL_CSELECT_ERR;
@@ -88,38 +147,69 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     collect_done(sh);
 }
 
-static void on_watch_closed(uv_handle_t *h) {
-    free(h->data);
+/* The watch of socket s, made when missing. NULL when out of memory. */
+static sock_watch *watch_of(shard *sh, curl_socket_t s) {
+    fo_upstream_uv *u = sh->u;
+    assert(s >= 0);
+    if ((size_t)s >= u->watch_cap) {
+        size_t cap = u->watch_cap ? u->watch_cap : 64;
+        while (cap <= (size_t)s)
+            cap *= 2;
+        sock_watch **grown = realloc(u->watch, cap * sizeof *grown);
+        if (!grown) return NULL;
+        memset(grown + u->watch_cap, 0, (cap - u->watch_cap) * sizeof *grown);
+        u->watch = grown;
+        u->watch_cap = cap;
+    }
+    sock_watch *w = u->watch[s];
+    if (w) {
+        assert(w->sh == sh); /* a socket is one connection's, in one multi handle's cache */
+        return w;
+    }
+    w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    if (uv_poll_init_socket(u->loop, &w->poll, s) != 0) {
+        free(w);
+        return NULL;
+    }
+    w->fd = s;
+    w->sh = sh;
+    w->poll.data = w;
+    u->watch[s] = w;
+    return w;
 }
 
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp) {
     shard *sh = userp;
-    sock_watch *w = socketp;
     (void)easy;
+    (void)socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (w) {
-            /* uv_close stops watching at once; only the memory waits for the callback. */
-            uv_close((uv_handle_t *)&w->poll, on_watch_closed);
-            curl_multi_assign(sh->multi, s, NULL);
-        }
+        fo_upstream_uv *u = sh->u;
+        sock_watch *w = (size_t)s < u->watch_cap ? u->watch[s] : NULL;
+        if (!w) return 0;
+        w->curl = 0;
+        /* A connected socket waits in curl's cache for the next transfer, watched for the
+         * API closing it; curl closes it through on_close_socket. Any other (a connect that
+         * failed, which curl may close without telling us) is forgotten now. */
+        if (!w->connected || watch_set(w, UV_READABLE, on_poll) != 0) watch_close(w);
         return 0;
     }
-    if (!w) {
-        w = malloc(sizeof *w);
-        if (!w) return -1;
-        if (uv_poll_init_socket(sh->u->loop, &w->poll, s) != 0) {
-            free(w);
-            return -1;
-        }
-        w->fd = s;
-        w->sh = sh;
-        w->poll.data = w;
-        curl_multi_assign(sh->multi, s, w);
-    }
+    sock_watch *w = watch_of(sh, s);
+    if (!w) return -1;
+    w->curl = 1;
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    return uv_poll_start(&w->poll, events, on_poll) == 0 ? 0 : -1;
+    /* curl waits to read only on a connected socket (a connect is watched for writing). */
+    if (events & UV_READABLE) w->connected = 1;
+    return watch_set(w, events, on_poll) == 0 ? 0 : -1;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: curl closes a connection's socket; its watch goes first. */
+static int on_close_socket(void *clientp, curl_socket_t s) {
+    fo_upstream_uv *u = clientp;
+    if ((size_t)s < u->watch_cap && u->watch[s]) watch_close(u->watch[s]);
+    return close(s);
 }
 
 static void on_timeout(uv_timer_t *t) {
@@ -132,24 +222,63 @@ static void on_timeout(uv_timer_t *t) {
 static int on_timer_change(CURLM *multi, long timeout_ms, void *userp) {
     shard *sh = userp;
     (void)multi;
-    if (timeout_ms < 0) uv_timer_stop(&sh->timer);
-    /* Even a 0 ms timeout goes through the loop: curl must not be re-entered from here. */
-    else
-        uv_timer_start(&sh->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    if (timeout_ms < 0) {
+        uv_timer_stop(&sh->timer);
+        sh->due = 0;
+        return 0;
+    }
+    /* Even a 0 ms timeout goes through the loop: curl must not be re-entered from here. curl
+     * says the same deadline again and again (each added call, each socket event); the timer
+     * is moved only when the deadline does. */
+    uint64_t due = uv_now(sh->u->loop) + (uint64_t)timeout_ms;
+    if (due == sh->due && uv_is_active((uv_handle_t *)&sh->timer)) return 0;
+    sh->due = due;
+    uv_timer_start(&sh->timer, on_timeout, (uint64_t)timeout_ms, 0);
     return 0;
 }
 
+static void on_trim(uv_timer_t *t) {
+    fo_upstream_uv *u = t->data;
+    /* idle_low handles stayed idle the whole time: the load needs that many fewer. */
+    for (; u->idle_low > 0; u->idle_low--)
+        curl_easy_cleanup(u->idle[--u->n_idle]);
+    u->idle_low = u->n_idle;
+    if (u->n_idle == 0) uv_timer_stop(&u->trim);
+}
+
+/* Keeps an easy handle whose transfer has ended for the next call. Not reset: fo_call_setup sets
+ * every option a call uses again (curl_easy_reset would free and rebuild all the handle's
+ * settings each call); only the pointers into the ended call's memory are cleared. */
 static void release_easy(fo_upstream_uv *u, CURL *easy) {
-    if (u->n_idle < IDLE_EASY_MAX) {
-        curl_easy_reset(easy);
-        u->idle[u->n_idle++] = easy;
-    } else {
+    if (u->n_idle == IDLE_EASY_MAX) {
         curl_easy_cleanup(easy);
+        return;
+    }
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    u->idle[u->n_idle++] = easy;
+    if (!uv_is_active((uv_handle_t *)&u->trim)) {
+        u->idle_low = u->n_idle;
+        uv_timer_start(&u->trim, on_trim, TRIM_MS, TRIM_MS);
     }
 }
 
+/* An easy handle for a call: an idle one, or a new one whose sockets close through us. */
 static CURL *take_easy(fo_upstream_uv *u) {
-    return u->n_idle ? u->idle[--u->n_idle] : curl_easy_init();
+    if (u->n_idle) {
+        CURL *easy = u->idle[--u->n_idle];
+        if (u->n_idle < u->idle_low) u->idle_low = u->n_idle;
+        return easy;
+    }
+    CURL *easy = curl_easy_init();
+    if (!easy) return NULL;
+    if (curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, u) != CURLE_OK) {
+        curl_easy_cleanup(easy);
+        return NULL;
+    }
+    return easy;
 }
 
 /* Ends job j, whose calls have all ended: the fan-out's time, its callback, its memory. */
@@ -239,11 +368,20 @@ static void shard_close(shard *sh) {
     uv_close((uv_handle_t *)&sh->timer, on_shard_closed);
 }
 
+static void upstream_freed(uv_handle_t *h) {
+    fo_upstream_uv *u = h->data;
+    free(u->watch);
+    free(u);
+}
+
 fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg) {
     fo_upstream_uv *u = calloc(1, sizeof *u);
     if (!u) return NULL;
     u->loop = loop;
     u->cfg = cfg;
+    uv_timer_init(loop, &u->trim);
+    uv_unref((uv_handle_t *)&u->trim);
+    u->trim.data = u;
     /* An idle upstream connection for every call a busy loop may have in flight: with fewer,
      * each wave of calls closes connections only to open new ones. */
     long pool = cfg->pool > 0 ? cfg->pool : 4096L;
@@ -254,7 +392,7 @@ fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg) 
         if (!u->shards[i]) {
             while (i-- > 0)
                 shard_close(u->shards[i]);
-            free(u);
+            uv_close((uv_handle_t *)&u->trim, upstream_freed);
             return NULL;
         }
     }
@@ -325,5 +463,9 @@ void fo_upstream_uv_close(fo_upstream_uv *u) {
     for (int i = 0; i < u->n_shards; i++)
         shard_close(u->shards[i]);
     u->n_shards = 0;
-    free(u);
+    /* Closing the multi handles closed their connections, and each socket's watch with it
+     * (on_close_socket); a watch left means a socket curl closed without saying so. */
+    for (size_t fd = 0; fd < u->watch_cap; fd++)
+        if (u->watch[fd]) watch_close(u->watch[fd]);
+    uv_close((uv_handle_t *)&u->trim, upstream_freed);
 }

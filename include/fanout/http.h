@@ -65,7 +65,16 @@ typedef struct fo_response {
 /* Fills r with a short text response (a copy of text), e.g. fo_response_text(r, 404, "not found\n"). */
 int fo_response_text(fo_response *r, int status, const char *text, int keep_alive);
 
-/* Formats status line, headers and body into one malloc'd buffer of *len bytes; NULL when out of memory. */
+/* Room for any response head fo_response_head writes (the longest is about 150 bytes). */
+#define FO_HTTP_HEAD_MAX 256
+
+/* Formats the status line and headers (up to the blank line) into buf, for the body to be written
+ * right after it from where it is: engines write head and body with one gathering write, without
+ * copying the body. Returns the head's length, or -1 when it does not fit in cap. */
+int fo_response_head(const fo_response *r, char *buf, size_t cap);
+
+/* Head and body in one malloc'd buffer of *len bytes; NULL when out of memory. For tests and
+ * clients that want the whole answer as one string; the engines use fo_response_head. */
 char *fo_response_format(const fo_response *r, size_t *len);
 
 void fo_response_free(fo_response *r);

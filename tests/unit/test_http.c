@@ -186,8 +186,24 @@ static void test_format(void **state) {
     assert_string_equal(fo_http_reason(504), "Gateway Timeout");
 }
 
+/* The head alone, for a body written after it from its own buffer; a head that does not fit is
+ * refused, never cut short. */
+static void test_head(void **state) {
+    (void)state;
+    fo_response r = {.status = 200, .content_type = "text/html", .body_len = 700, .keep_alive = 1};
+    char head[FO_HTTP_HEAD_MAX];
+    int n = fo_response_head(&r, head, sizeof head);
+    const char *want = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 700\r\n"
+                       "Connection: keep-alive\r\n\r\n";
+    assert_int_equal(n, (int)strlen(want));
+    assert_memory_equal(head, want, (size_t)n);
+    assert_int_equal(fo_response_head(&r, head, strlen(want)), -1);
+    assert_int_equal(fo_response_head(&r, head, strlen(want) + 1), (int)strlen(want));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_head),
         cmocka_unit_test(test_simple_get),
         cmocka_unit_test(test_target_on_the_heap_as_long_as_it_is),
         cmocka_unit_test(test_byte_at_a_time),
