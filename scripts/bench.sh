@@ -327,7 +327,7 @@ else
     echo "bench.sh: gnuplot is not installed, so no charts (scripts/install-deps.sh installs it); the rest is written" >&2
 fi
 echo "results: $OUT/index.html"
-if ! grep -q '"kind":"\(target\|peer\)"' "$OUT"/*.server.json; then
-    echo "bench.sh: the C models only; the blog's real stacks are targets (scripts/bench.sh --list): scripts/install-deps.sh --targets, then make bench-blog or CONFIGS=\"uv:1 gunicorn-threads:100\""
+if ! grep -qE '"kind":"(target|peer)"' "$OUT"/*.server.json; then
+    echo "bench.sh: the C models only; the blog's real stacks are targets (scripts/bench.sh --list): scripts/install-deps.sh --targets, then make bench-blog, or CONFIGS=\"uv:1 uvicorn gunicorn-t100\""
 fi
 exit $rc

@@ -171,12 +171,8 @@ fo_target_build() {
 fo_target_spawn() {
     local path=$PATH
     [ -d "$FO_TARGETS_CACHE/venv/bin" ] && path="$FO_TARGETS_CACHE/venv/bin:$PATH"
-    if command -v setsid >/dev/null 2>&1; then
-        # setsid does not fork: a background job of a script is no group leader.
-        PATH=$path setsid bash -c "exec $2" >"$1" 2>&1 </dev/null &
-    else
-        PATH=$path perl -e 'setpgrp(0, 0); exec @ARGV or die "exec: $!\n"' bash -c "exec $2" >"$1" 2>&1 </dev/null &
-    fi
+    # perl (on macOS and Linux alike) makes the group and becomes the command: the same PID.
+    PATH=$path perl -e 'setpgrp(0, 0); exec @ARGV or die "exec: $!\n"' bash -c "exec $2" >"$1" 2>&1 </dev/null &
     TARGET_PID=$!
     PIDS+=("$TARGET_PID")
 }

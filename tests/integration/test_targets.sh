@@ -25,12 +25,13 @@ fo_target_start pystd 2 "$API" "$WORK/pystd" 2>"$WORK/start.err"
 check "pystd:2 starts (exit $?: $(cat "$WORK/start.err"))" [ -n "$TARGET_PID" ]
 check "its version string ($TARGET_VERSION_STR)" bash -c "[[ '$TARGET_VERSION_STR' == Python\ 3.* ]]"
 url=http://127.0.0.1:$TARGET_PORT
-t0=$(now_ms)
 page=$(curl -s --max-time 10 "$url/300/")
-t1=$(now_ms)
+# The page's own duration of its fan-out: a sequential one takes at least 300 + 600 + 150 ms of
+# the API's time however busy the machine is; the wall time of a Python page here is not that.
+d=$(sed -n 's|.*<code>duration: \([0-9.]*\)</code>.*|\1|p' <<<"$page" | awk '{ printf "%d", $1 * 1000 }')
 check "the page shows a country" bash -c "grep -q '<h1>[A-Z][^<]*</h1>' <<<'$page'"
-check "the three calls overlap: $((t1 - t0)) ms, at least the 600 ms floor, under the 1,050 of a sequential fan-out" \
-    test $((t1 - t0)) -ge 600 -a $((t1 - t0)) -lt 1000
+check "the three calls overlap: its fan-out took ${d:-?} ms, at least the 600 ms floor, under the 1,050 of a sequential one" \
+    test "${d:-0}" -ge 600 -a "${d:-0}" -lt 950
 check "a page out of range is a 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/99999/")" = 404 ]
 
 # Size 2 caps the pages at once: 4 pages of /200/ (floor 400 ms) at once take two rounds.
