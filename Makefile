@@ -11,7 +11,7 @@ ifneq ($(SANITIZE),)
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=$(SANITIZE)
 endif
 
-.PHONY: all build deps test clean bench bench-ci bench-baseline bench-scale soak fuzz format help
+.PHONY: all build deps test clean bench bench-blog bench-ci bench-baseline bench-scale bench-peers soak fuzz format help
 
 all: build
 
@@ -19,7 +19,9 @@ help:
 	@echo "make                build into $(BUILD)/ (installs missing dependencies first)"
 	@echo "make test           build and run the unit and integration tests"
 	@echo "make bench          run the model comparison (see scripts/bench.sh --help)"
+	@echo "make bench-blog     the blog's six Django stacks for real, beside the models (scripts/bench-blog.sh)"
 	@echo "make bench-scale    every model on a ladder of users up to 30,000 (scripts/bench-scale.sh)"
+	@echo "make bench-peers    every model beside Node.js, Go and nginx+Lua (bench/peers.sh --help)"
 	@echo "make bench-ci       short regression run against bench/baseline.json"
 	@echo "make bench-baseline rewrite bench/baseline.json from a bench-ci run"
 	@echo "make clean          remove build directories"
@@ -48,12 +50,24 @@ BENCH_ENV += MODE="$(MODE)" RATE="$(RATE)"
 bench: build
 	$(BENCH_ENV) scripts/bench.sh
 
+# The blog's six Python configurations for real (Django under uWSGI, Gunicorn, Uvicorn; each also
+# with one client per process) beside the closest C models, under the blog's load; installs the
+# stacks when missing (scripts/bench-blog.sh). make bench-blog DURATION=5s for a quick look.
+bench-blog: build
+	$(BENCH_ENV) scripts/bench-blog.sh
+
 # The models at scale: make bench-scale MODELS="uv threads" LADDER="100 1000 30000" RATE=1667;
 # LOAD_PROCS=N splits each step's load over N fanout-load processes at least, LOAD_SOURCES="A B"
 # names their source addresses (macOS, where only 127.0.0.1 exists unless aliases are added).
 bench-scale: build
 	MODELS="$(MODELS)" LADDER="$(LADDER)" RATE="$(RATE)" LOAD_PROCS="$(LOAD_PROCS)" \
 	    LOAD_SOURCES="$(LOAD_SOURCES)" FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" scripts/bench-scale.sh
+
+# The models beside their best-known peers (issue 21): make bench-peers PEERS_ARGS="--users 1000"
+# (bench/peers.sh --help); installs the peers first (scripts/install-deps.sh --peers).
+bench-peers: build
+	scripts/install-deps.sh --peers
+	FANOUT_BIN="$(CURDIR)/$(BUILD)/bin" bench/peers.sh $(PEERS_ARGS)
 
 # The regression run for CI: short, fast pages, compared with bench/baseline.json by ratios.
 CI_BENCH = CONFIGS="$(or $(CONFIGS),$(CI_CONFIGS))" USERS=20 SPAWN_RATE=20 DURATION=6s MS=30 \

@@ -36,7 +36,9 @@ For each model, runs fanout-load against fanout-server on a ladder of users at o
 and writes bench/results/scale-<date-time>/ with a table of models x users, charts against users
 and an index.html.
 
-  --models "M ..."     models to climb (default: every model fanout-server --list-models gives)
+  --models "M ..."     models to climb (default: every model fanout-server --list-models gives);
+                       a target of bench/targets/ climbs too: NAME:SIZE at that size, NAME
+                       alone at the processes a loop gets (SIZE as processes: node, nginx-lua)
   --ladder "N ..."     users of each step, rising (default "$LADDER")
   --rate R             offered pages a second: each step's page is /ms/ with
                        ms = users x 1000 / (2 R), rounded (default $RATE: /300/ at 1,000 users)
@@ -115,6 +117,20 @@ for u in $LADDER; do
 done
 
 . "$top/scripts/proc.sh"
+calls=$(fo_fanout_calls) # the calls of a page (include/fanout/settings.h)
+[ -n "$calls" ] || die "cannot read FO_FANOUT_CALLS from include/fanout/settings.h"
+# Servers the suite did not build (bench/targets/NAME.target, scripts/targets.sh) climb the
+# ladder as the models do: a MODELS word NAME or NAME:SIZE that names a target starts it at SIZE
+# (its default without one) instead of fanout-server.
+have_targets=0
+if [ -f "$top/scripts/targets.sh" ]; then
+    . "$top/scripts/targets.sh"
+    have_targets=1
+fi
+is_target() { [ $have_targets = 1 ] && fo_target_exists "${1%%:*}"; }
+for model in $MODELS; do
+    [[ $model != *:* ]] || is_target "$model" || die "'$model': only a target takes a size here (see bench/targets/)"
+done
 # Every process here may hold thousands of sockets: the scripts' own limit goes to the hard one,
 # and every binary checks what its configuration needs (and refuses with the numbers).
 fo_raise_nofile
@@ -144,7 +160,8 @@ OUT=$(cd "$OUT" && pwd)
 : >"$OUT/steps.txt"
 
 PIDS=()
-trap fo_stop_all EXIT
+# A target started goes with its whole process group.
+trap 'if [ $have_targets = 1 ]; then fo_target_stop; fi; fo_stop_all' EXIT
 trap 'echo; echo "bench-scale.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
 # sample PID: "pss_kib kernel_kib rss_sum_kib threads procs fds" of a process tree. Memory,
@@ -163,6 +180,11 @@ sample() {
             awk 'NF && !/:$/ { n++ } END { print n + 0 }')
     fi
     echo "$pss $kernel $rss $tasks $procs $fds"
+}
+
+# stop_server: stops the step's server, a target with its own signal.
+stop_server() {
+    if [ -n "$target" ]; then fo_target_stop; else fo_stop "$srv_pid"; fi
 }
 
 ceil_div() { echo $((($1 + $2 - 1) / $2)); }
@@ -327,9 +349,9 @@ for model in $MODELS; do
     tasks_per_user=0
     broke=""
     for users in $LADDER; do
-        name="$model-$users"
-        ms=$(((users * 1000 + RATE) / (2 * RATE)))
-        floor_s=$(awk -v ms="$ms" 'BEGIN { printf "%.3f", 2 * ms / 1000 }')
+        name="${model//:/-}-$users"
+        ms=$(fo_ms_for_floor "$(awk -v u="$users" -v r="$RATE" 'BEGIN { printf "%.6f", u * 1000 / r }')")
+        floor_s=$(awk -v f="$(fo_floor_ms "$ms")" 'BEGIN { printf "%.3f", f / 1000 }')
         dur=$(awk -v f="$floor_s" -v m="$MIN_DURATION" 'BEGIN { d = 10 + 12 + 3 * f; if (d < m) d = m;
             printf "%d", d + 0.999 }')
         [ -n "$DURATION" ] && dur=$DURATION
@@ -365,7 +387,20 @@ for model in $MODELS; do
             fi
             [ "$guard" = 0 ] || die "the memory guard could not project $name from $prev_ran"
         fi
-        case $model in
+        target=""
+        is_target "$model" && target=${model%%:*}
+        size_flag=()
+        # An event loop holds 4 descriptors a connection; room for 1.25 x the users.
+        loop_procs=$(ceil_div $((users * 5 / 4)) $(((hard - 64) / 4)))
+        if [ -n "$target" ]; then
+            # A target runs at the size it is given, or, named alone, at the processes an event
+            # loop would get here (Node.js's cluster, nginx's workers: their SIZE is processes).
+            # A peer (TARGET_KIND=peer) takes the API's every port, as the models do; the blog's
+            # stacks take its first.
+            fo_target_load "$target" || die "the target $target cannot be loaded"
+            size=$loop_procs
+            [[ $model == *:* ]] && size=${model#*:}
+        else case $model in
         threads)
             # A thread per user, in as many processes as descriptors require, like uv: a thread
             # holds 5 (its 3 upstream connections and libcurl's wake-up pair) and its user's
@@ -377,18 +412,13 @@ for model in $MODELS; do
             echo "[$model $users] $procs processes of $(ceil_div "$users" "$procs") threads"
             ;;
         prefork) size_flag=(--workers "$users"); size=$users ;;
-        *)
-            # An event loop holds 4 descriptors a connection; room for 1.25 x the users.
-            per_proc=$(((hard - 64) / 4))
-            size=$(ceil_div $((users * 5 / 4)) "$per_proc")
-            size_flag=(--workers "$size")
-            ;;
-        esac
+        *) size=$loop_procs; size_flag=(--workers "$size") ;;
+        esac; fi
         # Ports: one address pair offers ~28,000 source ports, and libcurl looks for an idle
         # connection among all of one host:port's (a list): a few thousand a port keeps it short.
-        api_ports=$(ceil_div $((3 * users)) 2000)
+        api_ports=$(ceil_div $((calls * users)) 2000)
         [ "$api_ports" -gt 32 ] && api_ports=32
-        api_workers=$(ceil_div $((3 * users * 5 / 4)) $((hard - 100)))
+        api_workers=$(ceil_div $((calls * users * 5 / 4)) $((hard - 100)))
         plan_load "$users"
         if [ -n "$ports_short" ]; then
             echo "[$model $users] skipped: $ports_short"
@@ -407,7 +437,20 @@ for model in $MODELS; do
         api_pid=$PID
         upstream=$(sed -n '1s/.*listening on \([^ ]*\).*/\1/p' "$OUT/$name.api.log")
         api_url=${upstream%%,*}
-        if ! fo_start "$OUT/$name.server.log" 600 "$BIN/fanout-server" --model "$model" \
+        if [ -n "$target" ]; then
+            target_up=$api_url
+            [ "$TARGET_KIND" = peer ] && target_up=$upstream
+            if fo_target_start "$target" "$size" "$target_up" "$OUT/$name.work" "$OUT/$name.server.log" 2>"$OUT/$name.start.err"; then
+                srv_pid=$TARGET_PID PORT=$TARGET_PORT
+            else
+                reason=$(tail -1 "$OUT/$name.start.err")
+                echo "[$model $users] refused at start: $reason"
+                step_json "$name" "${common[@]}" size="$size" status=refused cause=start reason="$reason"
+                fo_stop "$api_pid"
+                broke=$users
+                continue
+            fi
+        elif ! fo_start "$OUT/$name.server.log" 600 "$BIN/fanout-server" --model "$model" \
             "${size_flag[@]}" --port 0 --upstream "$upstream" --backlog 4096 \
             --upstream-timeout 60000 --shutdown-timeout 5000; then
             cause=$(cause_of_refusal "$OUT/$name.server.log")
@@ -421,7 +464,7 @@ for model in $MODELS; do
             broke=$users
             continue
         fi
-        srv_pid=$PID
+        [ -n "$target" ] || srv_pid=$PID
         srv_url=http://127.0.0.1:$PORT
         ready=0
         for _ in $(seq 600); do
@@ -432,7 +475,7 @@ for model in $MODELS; do
             echo "[$model $users] does not answer; see $OUT/$name.server.log" >&2
             step_json "$name" "${common[@]}" size="$size" status=refused cause=start \
                 reason="the server started but never answered"
-            fo_stop "$srv_pid"
+            stop_server
             fo_stop "$api_pid"
             broke=$users
             continue
@@ -442,7 +485,7 @@ for model in $MODELS; do
         # otherwise be measured as serving: the CPU baseline is read after it), and the tree
         # has been quiet for a second.
         want_procs=1
-        [ "${size_flag[0]}" = --workers ] && [ "${size_flag[1]}" -gt 1 ] && want_procs=$((size_flag[1] + 1))
+        [ "${size_flag[0]:-}" = --workers ] && [ "${size_flag[1]}" -gt 1 ] && want_procs=$((size_flag[1] + 1))
         for _ in $(seq 1200); do
             [ "$(fo_tree_pids "$srv_pid" | wc -l)" -ge "$want_procs" ] && break
             sleep 0.1
@@ -530,7 +573,7 @@ for model in $MODELS; do
         srv_cpu=$(fo_cpu_since "$srv_cpu0" "$srv_pid")
         api_cpu=$(fo_cpu_since "$api_cpu0" "$api_pid")
         api_peak=$(curl -s "$api_url/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
-        fo_stop "$srv_pid"
+        stop_server
         fo_stop "$api_pid"
         load_err=$OUT/$name.load.err
         [ "$load_procs" = 1 ] || merge_segments "$OUT/$name" || true

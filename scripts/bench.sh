@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the model comparison: the country API, then each configuration of fanout-server in turn
-# under fanout-load with the blog's load, and writes bench/results/<date-time>/ with the table,
-# JSON, CSV, charts and an index.html. See --help.
+# Runs the model comparison: the country API, then each configuration in turn (a model of
+# fanout-server, or a target: a real stack such as the blog's Django configurations, declared in
+# bench/targets/NAME.target) under fanout-load with the blog's load, and writes
+# bench/results/<date-time>/ with the table, JSON, CSV, charts and an index.html. See --help.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,6 +20,7 @@ OUT=""
 BASELINE=""
 WRITE_BASELINE=""
 TOLERANCE=${TOLERANCE:-0.25}
+LIST=0
 
 usage() {
     cat <<USAGE
@@ -29,8 +31,10 @@ runs fanout-load against GET /<ms>/ and stops the server; prints the blog's tabl
 machine with each row's Little's-law bound, and writes bench/results/<date-time>/.
 
   --configs "M:N ..."   configurations, model:size, the size going to the model's --workers
-                        or --threads (fanout-server --list-models says which);
-                        default "$CONFIGS"
+                        or --threads (fanout-server --list-models says which), or target:size
+                        for a target of bench/targets (its SIZE; target alone takes its
+                        default); default "$CONFIGS"
+  --list                the models and the targets, and whether each target is installed
   --users N             users (default $USERS)
   --spawn-rate R        users started per second, Locust's way (default $SPAWN_RATE)
   --duration D          each configuration's run, ramp included (default $DURATION)
@@ -63,6 +67,7 @@ fi
 while [ $# -gt 0 ]; do
     case "$1" in
     --configs) CONFIGS=$2; shift 2 ;;
+    --list) LIST=1; shift ;;
     --users) USERS=$2; shift 2 ;;
     --spawn-rate) SPAWN_RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
@@ -80,6 +85,7 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "bench.sh: $*" >&2; exit 2; }
+. "$top/scripts/proc.sh"
 [[ $USERS =~ ^[0-9]+$ && $USERS -gt 0 ]] || die "--users must be a positive whole number, not '$USERS'"
 [[ $MS =~ ^[0-9]+$ && $MS -le 60000 ]] || die "--ms must be a whole number from 0 to 60000, not '$MS'"
 [[ $SPAWN_RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--spawn-rate must be a number, not '$SPAWN_RATE'"
@@ -95,7 +101,7 @@ load_flags() {
         LOAD_DESC="open model"
         if [ -z "$RATE" ]; then
             [ "$MS" -gt 0 ] || die "--mode open with --ms 0 has no bound to take 0.9 of: give --rate"
-            RATE=$(awk -v u="$USERS" -v ms="$MS" 'BEGIN { printf "%g", 0.9 * u / (2 * ms / 1000) }')
+            RATE=$(awk -v u="$USERS" -v f="$(fo_floor_ms "$MS")" 'BEGIN { printf "%g", 0.9 * u / (f / 1000) }')
             LOAD_DESC="open model (0.9 of the bound of $USERS users)"
         fi
         if ! [[ $RATE =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v r="$RATE" 'BEGIN { exit !(r > 0) }'; then
@@ -109,6 +115,8 @@ load_flags() {
 }
 load_flags
 
+. "$top/scripts/proc.sh"
+. "$top/scripts/targets.sh"
 for b in fanout-api fanout-server fanout-load fanout-report fanout-mem; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
 done
@@ -119,13 +127,41 @@ MODEL_LIST=$("$BIN/fanout-server" --list-models) || die "$BIN/fanout-server --li
 model_field() {
     awk -v m="$1" -v n="$2" '$1 == m { print $n }' <<<"$MODEL_LIST"
 }
-seen=" "
+
+# --list: the models (the server's engine table) and the targets (bench/targets).
+list_all() {
+    local n inst
+    echo "models (fanout-server --list-models: name, size flag, whether the size caps concurrency):"
+    awk '{ printf "  %-24s --%s, size caps: %s\n", $1, $2, ($3 == 1 ? "yes" : "no") }' <<<"$MODEL_LIST"
+    echo "targets (bench/targets/NAME.target; scripts/install-deps.sh --targets installs them):"
+    for n in $(fo_target_list); do
+        fo_target_load "$n" || continue
+        inst="not installed"
+        fo_target_installed "$n" && inst="installed"
+        printf '  %-24s %s, default size %s, %s: %s\n' "$n" "$TARGET_KIND" "$TARGET_SIZE" "$inst" "$TARGET_DESC"
+    done
+}
+[ "$LIST" = 1 ] && { list_all; exit 0; }
+
+# Each configuration is model:size or target[:size]; a target alone takes its TARGET_SIZE.
+# Targets must be installed: the run would otherwise stop at the first one, minutes in.
+configs=""
 for c in $CONFIGS; do
-    [[ $c =~ ^[a-z0-9_]+:[1-9][0-9]*$ && -n $(model_field "${c%%:*}" 2) ]] ||
-        die "a configuration is model:size with model one of $(awk '{ print $1 }' <<<"$MODEL_LIST" | paste -sd, - | sed 's/,/, /g') and a size of 1 or more, not '$c'"
-    [[ $seen == *" $c "* ]] && die "configuration '$c' is listed twice"
-    seen="$seen$c "
+    n=${c%%:*}
+    if [[ $c =~ ^[a-z0-9_]+:[1-9][0-9]*$ && -n $(model_field "$n" 2) ]]; then
+        :
+    elif [[ $c =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*(:[1-9][0-9]*)?$ ]] && fo_target_exists "$n"; then
+        fo_target_load "$n" || die "target '$n' has a bad file (above)"
+        [[ $c == *:* ]] || c="$n:$TARGET_SIZE"
+        fo_target_installed "$n" ||
+            die "target '$n' is not installed here ('$TARGET_VERSION' fails): run scripts/install-deps.sh --targets"
+    else
+        die "a configuration is model:size with model one of $(awk '{ print $1 }' <<<"$MODEL_LIST" | paste -sd, - | sed 's/,/, /g'), or target:size with a target of bench/targets ($(fo_target_list | paste -sd, - | sed 's/,/, /g'); see --list), and a size of 1 or more, not '$c'"
+    fi
+    [[ " $configs " == *" $c "* ]] && die "configuration '$c' is listed twice"
+    configs="$configs${configs:+ }$c"
 done
+CONFIGS=$configs
 
 # Seconds of a duration like 30s, 2m, 1m30s, 500ms (for the progress line only).
 seconds_of() {
@@ -136,7 +172,6 @@ seconds_of() {
 run_s=$(seconds_of "$DURATION")
 [ "$run_s" -gt 0 ] || die "--duration must be a duration such as 30s or 2m, not '$DURATION'"
 
-. "$top/scripts/proc.sh"
 # The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
 fo_raise_nofile
 
@@ -145,7 +180,7 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 : >"$OUT/configs.txt"
 PIDS=()
-trap fo_stop_all EXIT
+trap 'fo_target_stop; fo_stop_all' EXIT
 trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
 # start NAME CMD...: background process logging to $OUT/NAME.log; sets PID and PORT.
@@ -159,6 +194,38 @@ start() {
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
 
+# json_str TEXT: TEXT with its backslashes and double quotes escaped and control characters
+# dropped, for a JSON string.
+json_str() {
+    printf '%s' "$1" | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g'
+}
+
+# start_model MODEL SIZE NAME: fanout-server with MODEL at SIZE; waits until it answers. Sets
+# srv_pid and PORT.
+start_model() {
+    start "$3.server" "$BIN/fanout-server" --model "$1" "--$(model_field "$1" 2)" "$2" --port 0 \
+        --upstream "$API" --backlog 4096 --upstream-timeout 60000
+    srv_pid=$PID
+    for _ in $(seq 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/0/")" = 200 ] && return 0
+        sleep 0.1
+    done
+    echo "bench.sh: $3 does not answer; see $OUT/$3.server.log" >&2
+    exit 1
+}
+
+# start_target TARGET SIZE NAME: the target at SIZE (scripts/targets.sh: it waits until it
+# answers, and says why when it does not). Sets srv_pid, PORT, kind, row, version, size_caps.
+start_target() {
+    fo_target_start "$1" "$2" "$API" "$OUT/$3.work" "$OUT/$3.server.log" ||
+        die "target $1 did not start (above); its output: $OUT/$3.server.log"
+    # shellcheck disable=SC2153 # set by fo_target_start
+    srv_pid=$TARGET_PID PORT=$TARGET_PORT kind=$TARGET_KIND row=$TARGET_ROW version=$TARGET_VERSION_STR
+    size_caps=0
+    [ "$TARGET_SIZE_CAPS" = yes ] && size_caps=1
+    return 0
+}
+
 start api "$BIN/fanout-api" --port 0
 API=http://127.0.0.1:$PORT
 API_PID=$PID
@@ -169,29 +236,30 @@ n_configs=$#
 i=0
 t_begin=$(date +%s)
 per_config=$((run_s + 4))
-echo "fanout bench: $n_configs configurations, $LOAD_DESC, $DURATION each, page /$MS/ (floor $((2 * MS)) ms)"
+echo "fanout bench: $n_configs configurations, $LOAD_DESC, $DURATION each, page /$MS/ (floor $(fo_floor_ms "$MS") ms)"
 echo "results: $OUT"
 for cfg in $CONFIGS; do
     i=$((i + 1))
     model=${cfg%%:*}
     size=${cfg##*:}
     name="$model-$size"
-    size_caps=$(model_field "$model" 3)
-    start "$name.server" "$BIN/fanout-server" --model "$model" "--$(model_field "$model" 2)" "$size" --port 0 \
-        --upstream "$API" --backlog 4096 --upstream-timeout 60000
-    srv_pid=$PID
+    if [ -n "$(model_field "$model" 2)" ]; then
+        kind=model row="" version=""
+        size_caps=$(model_field "$model" 3)
+        start_model "$model" "$size" "$name"
+    else
+        start_target "$model" "$size" "$name"
+    fi
     url=http://127.0.0.1:$PORT/$MS/
-    ready=0
-    for _ in $(seq 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/0/")" = 200 ] && { ready=1; break; }
-        sleep 0.1
-    done
-    [ $ready = 1 ] || { echo "bench.sh: $name does not answer; see $OUT/$name.server.log" >&2; exit 1; }
     curl -s "$API/stats/reset" >/dev/null
-    # The CPU column counts from here: the server's start-up is not the model's cost per page.
+    # The CPU columns count from here: the server's start-up is not the model's cost per page.
+    # The API's and the load generator's CPU over the same time give the cores left to the
+    # server (the CPU bound).
     cpu0=$(fo_tree_cpu_s "$srv_pid")
+    api_cpu0=$(fo_tree_cpu_s "$API_PID")
+    wall0=$(fo_now_s)
 
-    "$BIN/fanout-load" --quiet "${LOAD_FLAGS[@]}" --duration "$DURATION" \
+    fo_cpu_run "$OUT/$name.load.cpu" "$BIN/fanout-load" --quiet "${LOAD_FLAGS[@]}" --duration "$DURATION" \
         --threads "$THREADS" --timeout 60s --max-failure-ratio 1 \
         --json "$OUT/$name.load.json" --csv "$OUT/$name" "$url" >"$OUT/$name.load.txt" 2>"$OUT/$name.load.err" &
     load_pid=$!
@@ -201,6 +269,7 @@ for cfg in $CONFIGS; do
     # only for comparison with top. -1: not measured here.
     peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1
     t0=$(date +%s)
+    last_line=0 # off a terminal: a line at once, then every 10 s
     while kill -0 "$load_pid" 2>/dev/null; do
         # shellcheck disable=SC2046 # fo_mem_sample prints five numbers, one a word
         set -- $(fo_mem_sample "$BIN/fanout-mem" "$srv_pid")
@@ -209,24 +278,36 @@ for cfg in $CONFIGS; do
         [ "$3" -gt "$peak_rss" ] && peak_rss=$3
         now=$(date +%s)
         el=$((now - t_begin))
+        # The configurations to come take as long as those done took on average (a target's
+        # start-up is seconds), or the run and 4 s before any is done.
+        [ "$i" -gt 1 ] && per_config=$(((t0 - t_begin) / (i - 1)))
         left=$(((n_configs - i) * per_config + run_s - (now - t0)))
         [ $left -lt 0 ] && left=0
         line=$(printf '[%d/%d] %-12s elapsed %s, left ~%s' "$i" "$n_configs" "$cfg" "$(fmt_time $el)" "$(fmt_time $left)")
-        if [ -t 1 ]; then printf '\r%s\033[K' "$line"; fi
+        if [ -t 1 ]; then
+            printf '\r%s\033[K' "$line"
+        elif [ $((now - last_line)) -ge 10 ]; then
+            echo "$line"
+            last_line=$now
+        fi
         sleep 0.5
     done
     load_rc=0
     wait "$load_pid" || load_rc=$?
     [ -t 1 ] && printf '\r\033[K'
     cpu=$(fo_cpu_since "$cpu0" "$srv_pid")
+    api_cpu=$(fo_cpu_since "$api_cpu0" "$API_PID")
+    wall=$(awk -v a="$wall0" -v b="$(fo_now_s)" 'BEGIN { printf "%.3f", b - a }')
+    load_cpu=$(cat "$OUT/$name.load.cpu" 2>/dev/null || echo -1)
     peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
-    fo_stop "$srv_pid"
+    if [ "$kind" = model ]; then fo_stop "$srv_pid"; else fo_target_stop; fi
     if [ ! -s "$OUT/$name.load.json" ]; then
         echo "bench.sh: fanout-load failed for $name (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
         exit 1
     fi
-    printf '{"config":"%s","model":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"pss_kib":%d,"kernel_kib":%d,"rss_sum_kib":%d,"cpu_s":%s,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
-        "$cfg" "$model" "$size" "$size_caps" "$USERS" "$MS" "$peak_pss" "$peak_kernel" "$peak_rss" "$cpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
+    printf '{"config":"%s","model":"%s","kind":"%s","row":"%s","version":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"pss_kib":%d,"kernel_kib":%d,"rss_sum_kib":%d,"cpu_s":%s,"wall_s":%s,"api_cpu_s":%s,"load_cpu_s":%s,"cpus":%d,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
+        "$cfg" "$model" "$kind" "$(json_str "$row")" "$(json_str "$version")" "$size" "$size_caps" "$USERS" "$MS" \
+        "$peak_pss" "$peak_kernel" "$peak_rss" "$cpu" "$wall" "$api_cpu" "$load_cpu" "$ncpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
     echo "$name" >>"$OUT/configs.txt"
     echo "[$i/$n_configs] $cfg done: $(tail -1 "$OUT/$name.load.txt")"
 done
@@ -246,4 +327,7 @@ else
     echo "bench.sh: gnuplot is not installed, so no charts (scripts/install-deps.sh installs it); the rest is written" >&2
 fi
 echo "results: $OUT/index.html"
+if ! grep -q '"kind":"\(target\|peer\)"' "$OUT"/*.server.json; then
+    echo "bench.sh: the C models only; the blog's real stacks are targets (scripts/bench.sh --list): scripts/install-deps.sh --targets, then make bench-blog or CONFIGS=\"uv:1 gunicorn-threads:100\""
+fi
 exit $rc

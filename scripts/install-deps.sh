@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs whatever fanout needs to build, test and benchmark, and nothing that is already there.
 # Debian/Ubuntu: apt-get (as root, or through sudo). macOS: Homebrew.
-# Usage: scripts/install-deps.sh [--check] [--fuzz]   (--check only lists what is missing; exit 1
-#        if a package that the build or the tests need is missing; --fuzz also requires clang
-#        with libFuzzer, for scripts/fuzz.sh: CI passes it)
+# Usage: scripts/install-deps.sh [--check] [--fuzz] [--targets | --peers]   (--check only lists
+#        what is missing; exit 1 if a package that the build or the tests need is missing; --fuzz
+#        also requires clang with libFuzzer, for scripts/fuzz.sh: CI passes it; --targets also
+#        the stacks of bench/targets: the blog's Django configurations, for make bench-blog, and
+#        the peers; --peers only the peers (Node.js, Go, nginx with Lua), for make bench-peers)
 #
 # Two groups. Required, for `make` and `make test`: a compiler, CMake, pkg-config, libuv,
 # libcurl, jansson, cmocka, llhttp, curl, perl and python3 (the tests' helpers), shellcheck (the
@@ -15,14 +17,45 @@ set -euo pipefail
 
 check_only=0
 fuzz=0
+targets=0
+peers_only=0
+base_args=()
 for arg in "$@"; do
   case "$arg" in
-    --check) check_only=1 ;;
-    --fuzz) fuzz=1 ;;
-    -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --check) check_only=1; base_args+=("$arg") ;;
+    --fuzz) fuzz=1; base_args+=("$arg") ;;
+    --targets) targets=1 ;;
+    --peers) targets=1; peers_only=1 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps.sh: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
+
+# --targets: what the build needs first, then every target of bench/targets (scripts/targets.sh:
+# apt-get on Debian/Ubuntu, Homebrew and a virtual environment with pip on macOS); --peers: only
+# those with TARGET_KIND=peer. RUNLEVEL=1: Debian's nginx package does not start its service (it
+# would listen on port 80).
+if [ $targets = 1 ]; then
+  "$0" ${base_args[@]+"${base_args[@]}"}
+  . "$(dirname "$0")/targets.sh"
+  names=$(for t in $(fo_target_list); do
+    if [ $peers_only = 0 ] || { fo_target_load "$t" && [ "$TARGET_KIND" = peer ]; }; then echo "$t"; fi
+  done)
+  if [ $check_only = 1 ]; then
+    rc=0
+    for t in $names; do
+      fo_target_installed "$t" || { echo "target not installed: $t"; rc=1; }
+    done
+    exit $rc
+  fi
+  # shellcheck disable=SC2086 # one name a word
+  RUNLEVEL=1 fo_target_install $names || { echo "install-deps.sh: the targets' packages could not be installed" >&2; exit 1; }
+  for t in $names; do
+    fo_target_installed "$t" || { echo "install-deps.sh: target $t still cannot run (its version command fails)" >&2; exit 1; }
+  done
+  echo "install-deps.sh: every target is installed (scripts/bench.sh --list)"
+  exit 0
+fi
 
 have() { command -v "$1" >/dev/null 2>&1; }
 have_pc() { have pkg-config && pkg-config --exists "$1"; }

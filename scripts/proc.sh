@@ -35,10 +35,13 @@ fo_children() {
     ps -A -o pid= -o ppid= | awk -v p="$1" '$2 == p { print $1 }'
 }
 
-# fo_tree_pids PID: PID and its children, one a line.
+# fo_tree_pids PID: PID and every descendant of it (children, their children, ...), one a line,
+# PID first. A server's workers may be grandchildren (uWSGI's under its master, a target's under
+# the shell that started it).
 fo_tree_pids() {
-    echo "$1"
-    fo_children "$1"
+    ps -A -o pid= -o ppid= | awk -v root="$1" '{ kids[$2] = kids[$2] " " $1 }
+        END { n = 1; q[1] = root; for (i = 1; i <= n; i++) { print q[i]; m = split(kids[q[i]], k, " ");
+            for (j = 1; j <= m; j++) if (k[j] != q[i]) q[++n] = k[j] } }'
 }
 
 # fo_tree_rss_kib PID: resident memory of PID and its children together, in KiB: a sum of RSS,
@@ -72,19 +75,27 @@ fo_sockets_kib() {
     echo "$json" | sed -n 's/.*"sockets_kib":\([0-9]*\).*/\1/p'
 }
 
-# fo_tree_cpu_s PID: CPU seconds PID and its children have run so far. On Linux the scheduler's
-# own count of every thread's run time (/proc/PID/task/TID/schedstat, nanoseconds): the user and
-# system times of /proc/PID/stat come from sampling at the clock tick, and miss a process that
-# wakes just after a tick and sleeps before the next (prefork's workers at 1,000 showed 0.00 s
-# there against 5.5 s here). Elsewhere ps's time, [[dd-]hh:]mm:ss.cc.
+# fo_tree_cpu_s PID: CPU seconds PID and its descendants have run so far, counting the threads
+# and processes that ended meanwhile. On Linux, per process: the larger of the scheduler's count of
+# its live threads' run time (/proc/PID/task/TID/schedstat, nanoseconds: exact, where the ticks
+# of /proc/PID/stat truncate a process that ran 5 ms to 0, and prefork's 1,000 workers summed to
+# 0.00 s against 5.5 s) and the process's own user + system time (/proc/PID/stat, which also
+# holds its threads that ended: the blog's sync view starts a thread pool per request, and the
+# live threads' schedstat read 2.6 ms a page where this reads 58), plus the user + system time
+# of its children that ended and were reaped (cutime + cstime). Elsewhere ps's time,
+# [[dd-]hh:]mm:ss.cc, of the live processes.
 fo_tree_cpu_s() {
     local pids p
     pids=$(fo_tree_pids "$1")
     if [ -r /proc/self/schedstat ]; then
         # A process may end while it is read: what is gone counts nothing, and is no error.
         for p in $pids; do
-            cat /proc/"$p"/task/*/schedstat 2>/dev/null || true
-        done | awk '{ ns += $1 } END { printf "%.2f", ns / 1e9 }'
+            echo "p $(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null)"
+            cat /proc/"$p"/task/*/schedstat 2>/dev/null | sed 's/^/s /' || true
+        done | awk -v hz="$(getconf CLK_TCK)" 'function flush() { t += (own > ns ? own : ns) + kids; own = ns = kids = 0 }
+            $1 == "p" { flush(); if (NF > 15) { own = ($13 + $14) / hz; kids = ($15 + $16) / hz } }
+            $1 == "s" { ns += $2 / 1e9 }
+            END { flush(); printf "%.2f", t }'
     else
         { ps -o time= -p "$(echo "$pids" | paste -sd, -)" || true; } | awk '{ n = split($1, a, /[-:]/); s = 0;
             for (i = 1; i <= n; i++) s = s * 60 + a[i]; t += s } END { printf "%.2f", t }'
@@ -172,4 +183,44 @@ fo_pin_split() {
         # shellcheck disable=SC2034 # for the caller
         PIN_NOTE="pinned: target on CPU $((n - 1)), generator on CPU ${PIN_CLIENT[2]}"
     fi
+}
+
+# fo_fanout_calls: the calls a front page fans out to the country API (FO_FANOUT_CALLS, read
+# from include/fanout/settings.h, where the C code has it).
+fo_fanout_calls() {
+    sed -n 's/^#define FO_FANOUT_CALLS \([0-9][0-9]*\).*/\1/p' \
+        "$(dirname "${BASH_SOURCE[0]}")/../include/fanout/settings.h"
+}
+
+# fo_floor_ms MS: the floor of a page at /MS/, its slowest call (FO_FLOOR_MS in
+# include/fanout/settings.h), in ms; MS may have a fraction.
+fo_floor_ms() {
+    awk -v ms="$1" 'BEGIN { printf "%g\n", 2 * ms }'
+}
+
+# fo_ms_for_floor FLOOR_MS: the page (/MS/, rounded to a whole ms) whose floor is FLOOR_MS, the
+# inverse of fo_floor_ms.
+fo_ms_for_floor() {
+    awk -v f="$1" 'BEGIN { printf "%d\n", f / 2 + 0.5 }'
+}
+
+# fo_cpu_run FILE CMD...: runs CMD and, once it ends, writes to FILE the CPU seconds (user +
+# system) it and the children it reaped used, from the kernel's own count (times(2) in a perl
+# wrapper: CMD runs in the background of a script, and $(...) or the shell's `times` would also
+# count the script's other children). SIGTERM and SIGINT to the wrapper go on to CMD. Exits
+# with CMD's status.
+fo_cpu_run() {
+    local file=$1
+    shift
+    perl -e 'my $f = shift; my $pid = fork; die "fork: $!\n" unless defined $pid;
+        if (!$pid) { exec @ARGV or die "exec $ARGV[0]: $!\n" }
+        $SIG{$_} = sub { kill $_[0], $pid } for qw(TERM INT);
+        waitpid($pid, 0); my $rc = $?; my (undef, undef, $cu, $cs) = times;
+        open(my $o, ">", $f) or die "$f: $!\n"; printf $o "%.2f\n", $cu + $cs; close $o;
+        exit($rc & 127 ? 128 + ($rc & 127) : $rc >> 8)' "$file" "$@"
+}
+
+# fo_now_s: the wall clock in seconds with three decimals (macOS's date has no %N).
+fo_now_s() {
+    perl -MTime::HiRes=time -e 'printf "%.3f\n", time'
 }

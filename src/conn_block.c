@@ -24,12 +24,10 @@
 
 #include "fanout/handler.h"
 #include "fanout/http.h"
+#include "fanout/settings.h"
 
 #define READ_CHUNK 16384
 
-/* How long a closing connection drains what the client still sends, so that the client reads
- * our answer rather than a reset caused by unread bytes. */
-#define LINGER_MS 1000
 
 #ifdef MSG_NOSIGNAL
 #define SEND_FLAGS MSG_NOSIGNAL
@@ -99,11 +97,11 @@ static int send_response(conn *c, fo_response *resp, int keep_alive, int timeout
 }
 
 /* Shuts our sending side and discards what the client still sends, until it closes or
- * LINGER_MS pass; then closes. Without this, unread bytes (a pipelined request we will not
+ * FO_LINGER_MS pass; then closes. Without this, unread bytes (a pipelined request we will not
  * answer) make the kernel send a reset that can destroy the answer before the client reads it. */
 static void lingering_close(int fd) {
     if (shutdown(fd, SHUT_WR) == 0) {
-        long long deadline = now_ms() + LINGER_MS;
+        long long deadline = now_ms() + FO_LINGER_MS;
         char scratch[4096];
         while (wait_fd(fd, POLLIN, deadline) > 0) {
             ssize_t n = recv(fd, scratch, sizeof scratch, 0);
@@ -192,8 +190,8 @@ static void set_send_timeout(int fd, int timeout_ms) {
 }
 
 int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts *opts) {
-    int timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms : 10000;
-    int idle_ms = opts->keepalive_timeout_ms > 0 ? opts->keepalive_timeout_ms : timeout_ms;
+    int timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms : FO_HEADER_TIMEOUT_MS;
+    int idle_ms = opts->keepalive_timeout_ms > 0 ? opts->keepalive_timeout_ms : FO_KEEPALIVE_TIMEOUT_MS;
     conn *c = malloc(sizeof *c);
     if (!c) {
         close(fd);

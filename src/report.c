@@ -1,5 +1,6 @@
 /* The benchmark's tables and its regression check. */
 #include "fanout/report.h"
+#include "fanout/settings.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 
 double fo_bench_floor_ms(const fo_bench_row *r) {
-    return 2.0 * r->ms;
+    return FO_FLOOR_MS((double)r->ms);
 }
 
 int fo_bench_capacity(const fo_bench_row *r) {
@@ -42,6 +43,57 @@ double fo_bench_p95_ratio(const fo_bench_row *r) {
 double fo_bench_failure_ratio(const fo_bench_row *r) {
     uint64_t all = r->requests + r->failures;
     return all ? (double)r->failures / (double)all : 0;
+}
+
+double fo_bench_cpu_ms_per_page(const fo_bench_row *r) {
+    uint64_t pages = r->requests + r->failures;
+    return pages && r->cpu_s > 0 ? 1000.0 * r->cpu_s / (double)pages : 0;
+}
+
+double fo_bench_cores_left(const fo_bench_row *r) {
+    if (r->wall_s <= 0 || r->cpus <= 0) return 0;
+    double others = (r->api_cpu_s > 0 ? r->api_cpu_s : 0) + (r->load_cpu_s > 0 ? r->load_cpu_s : 0);
+    double left = r->cpus - others / r->wall_s;
+    return left > 0 ? left : 0;
+}
+
+double fo_bench_cpu_bound_rps(const fo_bench_row *r) {
+    double per_page_s = fo_bench_cpu_ms_per_page(r) / 1000.0;
+    return per_page_s > 0 ? fo_bench_cores_left(r) / per_page_s : 0;
+}
+
+double fo_bench_cores_busy(const fo_bench_row *r) {
+    return r->wall_s > 0 ? r->cpu_s / r->wall_s : 0;
+}
+
+double fo_bench_lower_bound_rps(const fo_bench_row *r) {
+    double little = fo_bench_bound_rps(r), cpu = fo_bench_cpu_bound_rps(r);
+    if (cpu <= 0) return little;
+    if (little <= 0) return cpu;
+    return cpu < little ? cpu : little;
+}
+
+double fo_bench_lower_ratio(const fo_bench_row *r) {
+    double b = fo_bench_lower_bound_rps(r);
+    return b > 0 ? r->max_rps / b : 0;
+}
+
+const char *fo_bench_limit(const fo_bench_row *r) {
+    double lower = fo_bench_lower_bound_rps(r), cpu = fo_bench_cpu_bound_rps(r);
+    if (lower <= 0 || r->max_rps < FO_BENCH_EXPLAINED * lower) return "other";
+    return cpu > 0 && cpu <= fo_bench_bound_rps(r) ? "cpu" : "concurrency";
+}
+
+const char *fo_bench_limit_text(const fo_bench_row *r, char *buf, size_t len) {
+    const char *limit = fo_bench_limit(r);
+    if (strcmp(limit, "cpu") == 0)
+        snprintf(buf, len, "CPU: %.1f ms a page", fo_bench_cpu_ms_per_page(r));
+    else if (strcmp(limit, "concurrency") == 0)
+        snprintf(buf, len, "concurrency: %d %s", fo_bench_capacity(r),
+                 fo_bench_capacity(r) < r->users ? "at once (its size)" : "users");
+    else
+        snprintf(buf, len, "other: %.2f cores busy", fo_bench_cores_busy(r));
+    return buf;
 }
 
 /* A growing string for the tables. */
@@ -94,25 +146,45 @@ static const char *mib_or_na(double kib, char *buf, size_t len) {
     return buf;
 }
 
+/* A rate, or "n/a" when not measured (0). */
+static const char *rps_or_na(double rps, char *buf, size_t len) {
+    if (rps <= 0)
+        snprintf(buf, len, "n/a");
+    else
+        snprintf(buf, len, "%.1f", rps);
+    return buf;
+}
+
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
     sbuf b = {0};
     sb_printf(&b, "| Configuration | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | Bound RPS "
-                  "| RPS / bound | p95 / floor | Failures | In flight at end "
-                  "| Memory (MiB, PSS + kernel) | RSS sum (MiB, as top) | CPU (s) | CPU / page (ms) |\n"
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                  "| RPS / bound | CPU bound RPS | RPS / lower bound | Limit | p95 / floor "
+                  "| Failures | In flight at end | Memory (MiB, PSS + kernel) "
+                  "| RSS sum (MiB, as top) | CPU (s) | CPU / page (ms) | Cores busy |\n"
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    int targets = 0;
     for (size_t i = 0; i < n; i++) {
         const fo_bench_row *r = &rows[i];
-        uint64_t pages = r->requests + r->failures;
-        char mem[32], rss[32];
+        char mem[32], rss[32], cpub[32], limit[64];
         sb_printf(&b,
-                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %.2f | %llu | %llu | %s | %s | "
-                  "%.2f | %.3f |\n",
+                  "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %s | %.2f | %s | %.2f | %llu | "
+                  "%llu | %s | %s | %.2f | %.3f | %.2f |\n",
                   r->config, r->min_ms, r->p95_ms, r->mean_ms, r->max_rps, fo_bench_bound_rps(r),
-                  fo_bench_rps_ratio(r), fo_bench_p95_ratio(r), (unsigned long long)r->failures,
+                  fo_bench_rps_ratio(r), rps_or_na(fo_bench_cpu_bound_rps(r), cpub, sizeof cpub),
+                  fo_bench_lower_ratio(r), fo_bench_limit_text(r, limit, sizeof limit),
+                  fo_bench_p95_ratio(r), (unsigned long long)r->failures,
                   (unsigned long long)r->in_flight_at_end,
                   mib_or_na(fo_bench_mem_kib(r), mem, sizeof mem),
                   mib_or_na(r->rss_sum_kib, rss, sizeof rss), r->cpu_s,
-                  pages ? 1000.0 * r->cpu_s / (double)pages : 0.0);
+                  fo_bench_cpu_ms_per_page(r), fo_bench_cores_busy(r));
+        targets += r->version[0] != '\0';
+    }
+    if (targets) {
+        sb_printf(&b, "\nThe targets' own stacks:\n\n");
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].version[0])
+                sb_printf(&b, "- %s: %s; %s\n", rows[i].config, rows[i].row[0] ? rows[i].row : "-",
+                          rows[i].version);
     }
     return sb_take(&b);
 }
@@ -131,17 +203,51 @@ static const struct {
     {"Uvicorn, 1 process, async", "uv:1", 616, 1000, 853.56, 115},
 };
 
-char *fo_bench_blog_md(void) {
+/* The row of rows whose `row` is blog_row followed by suffix; NULL when none ran. */
+static const fo_bench_row *find_target(const fo_bench_row *rows, size_t n, const char *blog_row,
+                                       const char *suffix) {
+    size_t len = strlen(blog_row);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(rows[i].row, blog_row, len) == 0 && strcmp(rows[i].row + len, suffix) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* The row of rows whose config is config; NULL when none ran. */
+static const fo_bench_row *find_config(const fo_bench_row *rows, size_t n, const char *config) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].config, config) == 0) return &rows[i];
+    return NULL;
+}
+
+/* "Max RPS (RPS / lower bound, limit)" of a measured row, or "-". */
+static void measured_cell(sbuf *b, const fo_bench_row *r) {
+    char limit[64];
+    if (!r) {
+        sb_printf(b, " - |");
+        return;
+    }
+    sb_printf(b, " %.1f (%.2f; %s) |", r->max_rps, fo_bench_lower_ratio(r),
+              fo_bench_limit_text(r, limit, sizeof limit));
+}
+
+char *fo_bench_blog_md(const fo_bench_row *rows, size_t n) {
     sbuf b = {0};
     sb_printf(&b, "| Configuration (the blog: Apple M2, Python) | closest here | Min (ms) | "
-                  "95%%-ile (ms) | Average (ms) | Max RPS | RPS / bound |\n"
-                  "|---|---|---:|---:|---:|---:|---:|\n");
+                  "95%%-ile (ms) | Average (ms) | Max RPS | RPS / bound | here: the stack, Max RPS "
+                  "(RPS / lower bound; limit) | here: one client per process | here: the closest "
+                  "model |\n"
+                  "|---|---|---:|---:|---:|---:|---:|---|---|---|\n");
     for (size_t i = 0; i < sizeof blog / sizeof blog[0]; i++) {
         /* The blog's bound: 100 users, or 2 threads, over the 600 ms floor. */
         double bound = strcmp(blog[i].closest, "threads:2") == 0 ? 2 / 0.6 : 100 / 0.6;
-        sb_printf(&b, "| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f |\n", blog[i].config,
+        sb_printf(&b, "| %s | %s | %.0f | %.0f | %.2f | %.0f | %.2f |", blog[i].config,
                   blog[i].closest, blog[i].min_ms, blog[i].p95_ms, blog[i].mean_ms, blog[i].max_rps,
                   blog[i].max_rps / bound);
+        measured_cell(&b, find_target(rows, n, blog[i].config, ""));
+        measured_cell(&b, find_target(rows, n, blog[i].config, FO_BENCH_REUSE_ROW));
+        measured_cell(&b, find_config(rows, n, blog[i].closest));
+        sb_printf(&b, "\n");
     }
     return sb_take(&b);
 }

@@ -1,13 +1,14 @@
 #include "fanout/scale.h"
 
 #include "fanout/report.h"
+#include "fanout/settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 double fo_scale_floor_ms(const fo_scale_step *s) {
-    return 2.0 * s->ms;
+    return FO_FLOOR_MS((double)s->ms);
 }
 
 double fo_scale_bound_rps(const fo_scale_step *s) {
@@ -286,7 +287,7 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
             fig(s->rss_sum_kib, 1024, rss, sizeof rss),
             fig(s->sockets_kib, 1024, sockets, sizeof sockets), fo_scale_cpu_ms_per_page(s), fds,
             threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
-            s->api_peak_in_flight, 3 * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
+            s->api_peak_in_flight, FO_FANOUT_CALLS * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
             load_procs, status_word(s), s->cause[0] ? ": " : "", s->cause);
     }
     return out_take(&o);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "accept_uv.h"
+#include "fanout/settings.h"
 
 /* The server's shared read buffer, and what a connection adds to its own buffer when a request
  * arrives in pieces. */
@@ -48,7 +49,6 @@
 /* Bytes kept from a client while its request is out with the application, before reading
  * stops until the answer. */
 #define GONE_READ_MAX 16384
-#define LINGER_MS 2000
 /* Answers queued on a connection and not yet taken by the kernel. A client that pipelines
  * requests but does not read the answers stops being read at this many, instead of making us
  * queue answers without limit. */
@@ -450,7 +450,7 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     assert(c->phase == CONN_FLUSHING);
     c->phase = CONN_LINGERING;
     c->len = 0;
-    arm_timer(c, LINGER_MS);
+    arm_timer(c, FO_LINGER_MS);
     if (has(c, CONN_EOF))
         conn_close(c);
     else
@@ -628,9 +628,9 @@ int fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts 
     memset(s, 0, sizeof *s);
     s->loop = loop;
     if (opts) s->opts = *opts;
-    if (!s->opts.header_timeout_ms) s->opts.header_timeout_ms = 10000;
-    if (!s->opts.keepalive_timeout_ms) s->opts.keepalive_timeout_ms = 5000;
-    if (!s->opts.backlog) s->opts.backlog = 1024;
+    if (!s->opts.header_timeout_ms) s->opts.header_timeout_ms = FO_HEADER_TIMEOUT_MS;
+    if (!s->opts.keepalive_timeout_ms) s->opts.keepalive_timeout_ms = FO_KEEPALIVE_TIMEOUT_MS;
+    if (!s->opts.backlog) s->opts.backlog = FO_BACKLOG;
     s->on_request = on_request;
     s->data = data;
     int rc = fo_accept_init(s);

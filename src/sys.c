@@ -172,15 +172,3 @@ int fo_parse_long(const char *s, long min, long max, long *out) {
     *out = v;
     return 0;
 }
-
-int fo_flag_int(const char *prog, const char *flag, const char *value, long min, long max,
-                int *out) {
-    long v;
-    if (fo_parse_long(value, min, max, &v) != 0) {
-        fprintf(stderr, "%s: --%s must be a whole number from %ld to %ld, not '%s'\n", prog, flag,
-                min, max, value);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}

@@ -18,7 +18,7 @@
 void fo_fanout_plan(fo_fanout *f, int ms) {
     memset(f, 0, sizeof *f);
     f->calls[0].ms = ms;
-    f->calls[1].ms = 2 * ms;
+    f->calls[1].ms = FO_FLOOR_MS(ms); /* the slowest call sets the floor */
     f->calls[2].ms = ms / 2;
 }
 

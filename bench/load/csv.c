@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "driver.h"
 #include "locust.h"
 #include "output.h"
 
@@ -55,7 +56,7 @@ static void quoted(FILE *f, const char *text) {
 }
 
 static void stats_row(FILE *f, const char *type, const char *name, const fo_hist *h,
-                      const fo_load_summary *s, int open) {
+                      const fo_load_summary *s, const fo_driver *d) {
     double dur = s->duration_s > 0 ? s->duration_s : 1;
     uint64_t med = fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.5));
     quoted(f, type);
@@ -68,11 +69,7 @@ static void stats_row(FILE *f, const char *type, const char *name, const fo_hist
             (double)(s->requests + s->failures) / dur, (double)s->failures / dur);
     locust_pcts(f, h);
     fprintf(f, ",%llu", (unsigned long long)s->in_flight_at_end);
-    if (open)
-        fprintf(f, ",%.6f,%.6f,%llu,%llu,%llu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f", s->offered_rps,
-                s->achieved_rps, (unsigned long long)s->late, (unsigned long long)s->queued,
-                (unsigned long long)s->unsent, s->lateness.p99_ms, s->service.p50_ms,
-                s->service.mean_ms, s->service.p95_ms, s->service.p99_ms, s->service.max_ms);
+    d->csv_stats_row(f, s);
     fprintf(f, "\n");
 }
 
@@ -85,17 +82,13 @@ static int write_stats(const char *prefix, const fo_load_opts *o, const fo_load_
             "\"Average Response Time\",\"Min Response Time\",\"Max Response Time\",\"Average "
             "Content Size\","
             "\"Requests/s\",\"Failures/s\",%s,\"In Flight At End\"%s\n",
-            pct_header,
-            o->open ? ",\"Offered/s\",\"Achieved/s\",\"Late Starts\",\"Queued Starts\",\"Unsent\","
-                      "\"Lateness 99%\",\"Service Median\",\"Service Average\",\"Service 95%\","
-                      "\"Service 99%\",\"Service Max\""
-                    : "");
-    stats_row(f, "GET", o->path, &r->windows.total, s, o->open);
-    stats_row(f, "", "Aggregated", &r->windows.total, s, o->open);
+            pct_header, r->driver->csv_stats_heads);
+    stats_row(f, "GET", o->path, &r->windows.total, s, r->driver);
+    stats_row(f, "", "Aggregated", &r->windows.total, s, r->driver);
     return fclose(f) == 0 ? 0 : -EIO;
 }
 
-static int write_history(const char *prefix, const fo_load_result *r, double start_unix, int open) {
+static int write_history(const char *prefix, const fo_load_result *r, double start_unix) {
     FILE *f = open_csv(prefix, "_stats_history.csv");
     if (!f) return -errno;
     fprintf(
@@ -104,10 +97,7 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
         "\"Total Request Count\",\"Total Failure Count\",\"Total Median Response Time\","
         "\"Total Average Response Time\",\"Total Min Response Time\",\"Total Max Response Time\","
         "\"Total Average Content Size\"%s\n",
-        pct_header,
-        open ? ",\"Offered/s\",\"Sent/s\",\"Late Starts\",\"Service 50%\",\"Service 95%\","
-               "\"Service 99%\""
-             : "");
+        pct_header, r->driver->csv_history_heads);
     for (size_t i = 0; i < r->windows.n_done; i++) {
         const fo_window *w = &r->windows.win[i];
         double fail_rps = 0;
@@ -135,13 +125,7 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
                 fo_locust_round((double)w->total_p50_ns / 1e6), w->total_mean_ns / 1e6,
                 (double)w->total_min_ns / 1e6, (double)w->total_max_ns / 1e6,
                 w->total_requests ? (double)w->total_bytes / (double)w->total_requests : 0.0);
-        if (open) {
-            double per_s = w->length_s > 0 ? 1.0 / w->length_s : 0;
-            fprintf(f, ",%.3f,%.3f,%llu,%.3f,%.3f,%.3f", (double)w->offered * per_s,
-                    (double)w->starts * per_s, (unsigned long long)w->late,
-                    (double)w->service_pct_ns[0] / 1e6, (double)w->service_pct_ns[5] / 1e6,
-                    (double)w->service_pct_ns[7] / 1e6);
-        }
+        r->driver->csv_history_row(f, w);
         fputc('\n', f);
     }
     return fclose(f) == 0 ? 0 : -EIO;
@@ -150,5 +134,5 @@ static int write_history(const char *prefix, const fo_load_result *r, double sta
 int fo_load_write_csv(const char *prefix, const fo_load_opts *o, const fo_load_result *r,
                       const fo_load_summary *s, double start_unix) {
     int rc = write_stats(prefix, o, r, s);
-    return rc < 0 ? rc : write_history(prefix, r, start_unix, o->open);
+    return rc < 0 ? rc : write_history(prefix, r, start_unix);
 }

@@ -47,8 +47,8 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include "driver.h"
 #include "output.h"
-#include "recorder.h"
 
 static json_t *failures_obj(const fo_load_summary *s) {
     json_t *f = json_object();
@@ -59,8 +59,7 @@ static json_t *failures_obj(const fo_load_summary *s) {
     return f;
 }
 
-/* [[lo_ns, hi_ns, count], ...] of a window's non-empty buckets. */
-static json_t *sparse_buckets(const fo_sparse_hist *h) {
+json_t *fo_load_json_buckets(const fo_sparse_hist *h) {
     json_t *a = json_array();
     for (size_t i = 0; i < h->n; i++) {
         uint64_t lo, hi;
@@ -102,17 +101,8 @@ static json_t *windows_arr(const fo_load_result *r) {
                               (double)w->pct_ns[5] / 1e6, "rps_smoothed", w->rps_smoothed);
         json_object_set_new(o, "min_ns", json_integer((json_int_t)w->hist.min_ns));
         json_object_set_new(o, "max_ns", json_integer((json_int_t)w->hist.max_ns));
-        json_object_set_new(o, "buckets", sparse_buckets(&w->hist));
-        if (r->stats.open)
-            json_object_set_new(o, "service_buckets", sparse_buckets(&w->service_hist));
-        if (r->stats.open)
-            json_object_update_new(
-                o, json_pack("{s:I,s:I,s:I,s:f,s:f,s:f,s:f}", "offered", (json_int_t)w->offered,
-                             "sent", (json_int_t)w->starts, "late", (json_int_t)w->late, "p99_ms",
-                             (double)w->pct_ns[7] / 1e6, "service_p50_ms",
-                             (double)w->service_pct_ns[0] / 1e6, "service_p95_ms",
-                             (double)w->service_pct_ns[5] / 1e6, "service_p99_ms",
-                             (double)w->service_pct_ns[7] / 1e6));
+        json_object_set_new(o, "buckets", fo_load_json_buckets(&w->hist));
+        r->driver->json_window(o, w);
         json_array_append_new(a, o);
     }
     return a;
@@ -126,8 +116,7 @@ json_t *fo_load_json_latency(const fo_latency *l) {
 
 static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
     json_t *a = json_array();
-    size_t n = !o->staged ? 0 : o->open ? o->rates.n_stages : o->sched.n_stages;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < r->stats.n_stages; i++) {
         fo_stage_summary s;
         fo_stage_summarize(o, r, i, &s);
         json_t *st = json_pack("{s:f,s:f,s:I,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "start_s",
@@ -135,45 +124,17 @@ static json_t *stages_arr(const fo_load_opts *o, const fo_load_result *r) {
                                "failures", (json_int_t)s.failures, "rps", s.rps, "min_ms", s.min_ms,
                                "mean_ms", s.mean_ms, "p50_ms", s.p50_ms, "p95_ms", s.p95_ms,
                                "p99_ms", s.p99_ms, "max_ms", s.max_ms);
-        if (o->open)
-            json_object_set_new(st, "rate", json_real(s.rate));
-        else
-            json_object_set_new(st, "users", json_integer((json_int_t)s.users));
+        r->driver->json_stage(st, &s);
         json_object_set_new(st, "histogram", fo_load_json_histogram(&r->stats.stages[i].hist));
         json_array_append_new(a, st);
     }
     return a;
 }
 
-/* The open model's keys (see the schema above). */
-static void add_open(json_t *root, const fo_load_opts *o, const fo_load_result *r,
-                     const fo_load_summary *s) {
-    json_object_set_new(root, "offered_rps", json_real(s->offered_rps));
-    json_object_set_new(root, "achieved_rps", json_real(s->achieved_rps));
-    json_object_set_new(root, "arrivals", json_integer((json_int_t)s->arrivals));
-    json_object_set_new(root, "sent", json_integer((json_int_t)s->sent));
-    json_object_set_new(root, "unsent", json_integer((json_int_t)s->unsent));
-    json_object_set_new(root, "max_connections", json_integer(o->max_connections));
-    json_object_set_new(root, "connections", json_integer((json_int_t)s->connections));
-    json_object_set_new(root, "late_starts", json_integer((json_int_t)s->late));
-    json_object_set_new(root, "queued_starts", json_integer((json_int_t)s->queued));
-    const fo_latency *l = &s->lateness;
-    json_object_set_new(root, "lateness",
-                        json_pack("{s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "late_ms",
-                                  (double)FO_LATE_NS / 1e6, "mean_ms", l->mean_ms, "p50_ms",
-                                  l->p50_ms, "p90_ms", l->p90_ms, "p99_ms", l->p99_ms, "p999_ms",
-                                  l->p999_ms, "max_ms", l->max_ms));
-    json_object_set_new(root, "response", fo_load_json_latency(&s->response));
-    json_object_set_new(root, "service", fo_load_json_latency(&s->service));
-    json_object_set_new(root, "service_histogram",
-                        fo_load_json_histogram(&r->windows.service_total));
-    json_object_set_new(root, "lateness_histogram", fo_load_json_histogram(&r->stats.lateness));
-}
-
 /* The settings that every segment of one run shares. */
-static json_t *plan_obj(const fo_load_opts *o) {
-    return json_pack("{s:s,s:i,s:f,s:f,s:s,s:f,s:f,s:f}", "model", o->open ? "open" : "closed",
-                     "users", (int)o->sched.max_users, "spawn_rate", o->spawn_rate, "rate", o->rate,
+static json_t *plan_obj(const fo_load_opts *o, const fo_load_result *r) {
+    return json_pack("{s:s,s:i,s:f,s:f,s:s,s:f,s:f,s:f}", "model", r->driver->name, "users",
+                     (int)o->sched.max_users, "spawn_rate", o->spawn_rate, "rate", o->rate,
                      "stages", o->plan_text ? o->plan_text : "", "total_s",
                      (double)o->sched.total_ns / 1e9, "wait_min_ms", (double)o->wait_min_ns / 1e6,
                      "wait_max_ms", (double)o->wait_max_ns / 1e6);
@@ -212,13 +173,13 @@ int fo_load_write_json(const char *path, const fo_load_opts *o, const fo_load_re
     json_object_set_new(root, "windows", windows_arr(r));
     json_object_set_new(root, "stages", stages_arr(o, r));
     json_object_set_new(root, "histogram", fo_load_json_histogram(&r->windows.total));
-    json_object_set_new(root, "model", json_string(o->open ? "open" : "closed"));
+    json_object_set_new(root, "model", json_string(r->driver->name));
     json_object_set_new(root, "start_unix", json_real(r->start_unix));
     json_object_set_new(
         root, "segment",
         json_pack("{s:i,s:i}", "index", (int)o->seg_index, "count", (int)o->seg_count));
-    json_object_set_new(root, "plan", plan_obj(o));
-    if (o->open) add_open(root, o, r, s);
+    json_object_set_new(root, "plan", plan_obj(o, r));
+    r->driver->json_root(root, o, r, s);
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     return rc == 0 ? 0 : -EIO;

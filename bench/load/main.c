@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fanout/sys.h"
+#include "driver.h"
 #include "opts.h"
 #include "output.h"
 #include "report.h"
@@ -16,6 +16,7 @@ enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXI
 
 typedef struct live_state {
     const fo_load_opts *opts;
+    const fo_driver *driver;
     int tty;
     int drawn; /* a line is on the terminal without its newline yet */
 } live_state;
@@ -23,8 +24,7 @@ typedef struct live_state {
 static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *data) {
     live_state *ls = data;
     char line[256];
-    fo_load_live_line(line, sizeof line, win, index, ls->opts->sched.total_ns, run_ns,
-                      ls->opts->open);
+    fo_load_live_line(line, sizeof line, win, index, ls->opts->sched.total_ns, run_ns, ls->driver);
     if (ls->tty) {
         fprintf(stderr, "\r\033[K%s", line);
         ls->drawn = 1;
@@ -34,56 +34,30 @@ static void on_live(const fo_window *win, size_t index, uint64_t run_ns, void *d
     fflush(stderr);
 }
 
-/* Each connection holds one socket (a user's, or one of the open model's pool), and each
- * thread's loop a few descriptors: the limit must hold them all, or connects would fail and be
- * counted against the server. The open model's default cap (10000) is lowered to what fits; a
- * --max-connections asked for is checked. 0, or -1 having said why. */
-static int plan_fds(fo_load_opts *o) {
-    fo_fd_need need = {.fixed = FO_FD_RESERVE + 8L * o->threads, .per_conn = 1};
-    char what[64];
-    if (!o->open) {
-        long conns = (long)fo_load_segment_share(o, o->sched.max_users);
-        snprintf(what, sizeof what, "--users %ld", conns);
-        return fo_fd_plan("fanout-load", what, &need, conns, &conns,
-                          "split the users over several fanout-load processes");
-    }
-    long conns = o->max_connections_given ? (long)o->max_connections : 0;
-    if (conns)
-        snprintf(what, sizeof what, "--max-connections %ld", conns);
-    else
-        snprintf(what, sizeof what, "--rate with --threads %u", o->threads);
-    if (fo_fd_plan("fanout-load", what, &need, (long)o->threads, &conns,
-                   "ask for fewer connections") != 0)
-        return -1;
-    if (conns < (long)o->max_connections) o->max_connections = (uint32_t)conns;
-    if (o->threads > o->max_connections) o->threads = o->max_connections;
-    return 0;
-}
-
 int main(int argc, char **argv) {
     fo_load_opts opts;
     char err[256] = "";
     int rc = fo_load_opts_parse(&opts, argc, argv, err, sizeof err);
     if (rc == FO_LOAD_OPTS_HELP) {
-        fputs(fo_load_usage(), stdout);
+        fo_load_help(stdout);
         return EXIT_OK;
     }
-    if (rc < 0) {
-        fprintf(stderr, "fanout-load: %s\n", err);
-        return EXIT_USAGE;
-    }
+    if (rc < 0) return fo_cli_error("fanout-load", "%s", err);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     if (fo_load_start_resolve(&opts, (double)now.tv_sec + (double)now.tv_nsec / 1e9, err,
-                              sizeof err) < 0) {
-        fprintf(stderr, "fanout-load: %s\n", err);
-        return EXIT_USAGE;
-    }
+                              sizeof err) < 0)
+        return fo_cli_error("fanout-load", "%s", err);
     /* A write to a connection the server has closed must be an error code, not a signal. */
     signal(SIGPIPE, SIG_IGN);
-    if (plan_fds(&opts) != 0) return EXIT_ERROR;
+    /* Each connection holds one socket (a user's, or one of the open model's pool), and each
+     * thread's loop a few descriptors: the limit must hold them all, or connects would fail and
+     * be counted against the server. The model settles it: the open model's default cap is
+     * lowered to what fits; a --max-connections asked for, or the users, are checked. */
+    const fo_driver *driver = fo_driver_of(&opts);
+    if (driver->plan_fds(&opts) != 0) return EXIT_ERROR;
 
-    live_state ls = {&opts, isatty(STDERR_FILENO), 0};
+    live_state ls = {&opts, driver, isatty(STDERR_FILENO), 0};
     fo_load_result result;
     rc = fo_load_run(&opts, &result, opts.quiet ? NULL : on_live, &ls, err, sizeof err);
     if (ls.drawn) fputc('\n', stderr);

@@ -27,18 +27,18 @@ static int add_buckets(fo_hist *h, const json_t *arr, uint64_t *total, char *err
     size_t i;
     const json_t *b;
     *total = 0;
-    if (!json_is_array(arr)) return fo_load_fail(err, errlen, "a histogram has no buckets array");
+    if (!json_is_array(arr)) return fo_cli_fail(err, errlen, "a histogram has no buckets array");
     json_array_foreach(arr, i, b) {
         json_int_t lo = json_integer_value(json_array_get(b, 0));
         json_int_t hi = json_integer_value(json_array_get(b, 1));
         json_int_t n = json_integer_value(json_array_get(b, 2));
         if (json_array_size(b) != 3 || lo < 0 || hi <= lo || n < 0)
-            return fo_load_fail(err, errlen, "bucket %zu is not [lo_ns, hi_ns, count]", i);
+            return fo_cli_fail(err, errlen, "bucket %zu is not [lo_ns, hi_ns, count]", i);
         size_t idx = fo_hist_index((uint64_t)lo);
         uint64_t blo, bhi;
         fo_hist_bucket_bounds(idx, &blo, &bhi);
         if (blo != (uint64_t)lo || bhi != (uint64_t)hi)
-            return fo_load_fail(
+            return fo_cli_fail(
                 err, errlen,
                 "bucket [%lld, %lld) is not one of this build's (histogram layouts differ)",
                 (long long)lo, (long long)hi);
@@ -53,7 +53,7 @@ int fo_hist_add_json(fo_hist *h, const json_t *obj, char *err, size_t errlen) {
     const json_t *bits = json_object_get(obj, "sub_bucket_bits");
     if (!unit || strcmp(unit, "ns") != 0 || !json_is_integer(bits) ||
         json_integer_value(bits) != FO_HIST_SUB_BITS)
-        return fo_load_fail(
+        return fo_cli_fail(
             err, errlen,
             "histogram layout differs: unit %s, sub_bucket_bits %lld (this build: ns, %d)",
             unit ? unit : "(none)", (long long)json_integer_value(bits), FO_HIST_SUB_BITS);
@@ -62,7 +62,7 @@ int fo_hist_add_json(fo_hist *h, const json_t *obj, char *err, size_t errlen) {
     const json_t *buckets = json_object_get(obj, "buckets");
     if (add_buckets(NULL, buckets, &total, err, errlen) < 0) return -EINVAL;
     if (total != count_of(obj, "count"))
-        return fo_load_fail(err, errlen,
+        return fo_cli_fail(err, errlen,
                             "a histogram's buckets hold %llu values, its count says %llu",
                             (unsigned long long)total, (unsigned long long)count_of(obj, "count"));
     int rc = add_buckets(h, buckets, &total, err, errlen);
@@ -88,7 +88,7 @@ static int add_window(fo_hist *h, const json_t *win, const char *key, uint64_t e
     uint64_t min = h->min_ns, max = h->max_ns, total;
     if (add_buckets(h, json_object_get(win, key), &total, err, errlen) < 0) return -EINVAL;
     if (total != expect)
-        return fo_load_fail(err, errlen, "a window's %s hold %llu values, its requests say %llu",
+        return fo_cli_fail(err, errlen, "a window's %s hold %llu values, its requests say %llu",
                             key, (unsigned long long)total, (unsigned long long)expect);
     if (total && strcmp(key, "buckets") == 0) {
         uint64_t lo = count_of(win, "min_ns"), hi = count_of(win, "max_ns");
@@ -112,7 +112,7 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
             !json_is_object(json_object_get(in[k], "plan")) || !json_is_object(seg) ||
             !json_is_number(json_object_get(in[k], "start_unix")) ||
             !json_is_array(json_object_get(in[k], "windows")))
-            return fo_load_fail(
+            return fo_cli_fail(
                 err, errlen,
                 "%s is not a fanout-load --json result with plan, segment and start_unix "
                 "(a fanout-load older than --segment?)",
@@ -125,7 +125,7 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
             if (a && b && json_equal(a, b)) continue;
             char *as = a ? json_dumps(a, JSON_ENCODE_ANY) : NULL;
             char *bs = b ? json_dumps(b, JSON_ENCODE_ANY) : NULL;
-            fo_load_fail(err, errlen, "%s and %s were run with different settings: %s %s vs %s",
+            fo_cli_fail(err, errlen, "%s and %s were run with different settings: %s %s vs %s",
                          names[0], names[k], plan_keys[i], as ? as : "(none)", bs ? bs : "(none)");
             free(as);
             free(bs);
@@ -134,10 +134,10 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
         const char *u0 = json_string_value(json_object_get(in[0], "url"));
         const char *uk = json_string_value(json_object_get(in[k], "url"));
         if (!u0 || !uk || strcmp(u0, uk) != 0)
-            return fo_load_fail(err, errlen, "%s and %s ran against different URLs: %s vs %s",
+            return fo_cli_fail(err, errlen, "%s and %s ran against different URLs: %s vs %s",
                                 names[0], names[k], u0 ? u0 : "(none)", uk ? uk : "(none)");
         if (count_of(json_object_get(in[0], "segment"), "count") != count_of(seg, "count"))
-            return fo_load_fail(
+            return fo_cli_fail(
                 err, errlen, "%s and %s differ in segment count: %llu vs %llu", names[0], names[k],
                 (unsigned long long)count_of(json_object_get(in[0], "segment"), "count"),
                 (unsigned long long)count_of(seg, "count"));
@@ -146,12 +146,12 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
         if (!json_equal(json_object_get(h0, "sub_bucket_bits"),
                         json_object_get(hk, "sub_bucket_bits")) ||
             !json_equal(json_object_get(h0, "unit"), json_object_get(hk, "unit")))
-            return fo_load_fail(err, errlen,
+            return fo_cli_fail(err, errlen,
                                 "%s and %s differ in histogram layout (unit, sub_bucket_bits)",
                                 names[0], names[k]);
         if (json_array_size(json_object_get(in[0], "stages")) !=
             json_array_size(json_object_get(in[k], "stages")))
-            return fo_load_fail(err, errlen, "%s and %s differ in their number of stages", names[0],
+            return fo_cli_fail(err, errlen, "%s and %s differ in their number of stages", names[0],
                                 names[k]);
     }
     return 0;
@@ -161,19 +161,19 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
 static int check_segments(json_t *const *in, const char *const *names, size_t n, size_t *order,
                           char *err, size_t errlen) {
     uint64_t count = count_of(json_object_get(in[0], "segment"), "count");
-    if (count == 0) return fo_load_fail(err, errlen, "%s has a segment count of 0", names[0]);
+    if (count == 0) return fo_cli_fail(err, errlen, "%s has a segment count of 0", names[0]);
     size_t *seen = malloc(count * sizeof *seen);
-    if (!seen) return fo_load_fail(err, errlen, "out of memory");
+    if (!seen) return fo_cli_fail(err, errlen, "out of memory");
     for (uint64_t i = 0; i < count; i++)
         seen[i] = SIZE_MAX;
     int rc = 0;
     for (size_t k = 0; k < n && rc == 0; k++) {
         uint64_t idx = count_of(json_object_get(in[k], "segment"), "index");
         if (idx >= count)
-            rc = fo_load_fail(err, errlen, "%s is segment %llu of %llu: no such segment", names[k],
+            rc = fo_cli_fail(err, errlen, "%s is segment %llu of %llu: no such segment", names[k],
                               (unsigned long long)idx, (unsigned long long)count);
         else if (seen[idx] != SIZE_MAX)
-            rc = fo_load_fail(err, errlen, "%s and %s are both segment %llu of %llu",
+            rc = fo_cli_fail(err, errlen, "%s and %s are both segment %llu of %llu",
                               names[seen[idx]], names[k], (unsigned long long)idx,
                               (unsigned long long)count);
         else
@@ -181,7 +181,7 @@ static int check_segments(json_t *const *in, const char *const *names, size_t n,
     }
     for (uint64_t i = 0; i < count && rc == 0; i++)
         if (seen[i] == SIZE_MAX)
-            rc = fo_load_fail(err, errlen,
+            rc = fo_cli_fail(err, errlen,
                               "segment %llu of %llu is missing: %zu file%s given for %llu segments",
                               (unsigned long long)i, (unsigned long long)count, n,
                               n == 1 ? "" : "s", (unsigned long long)count);
@@ -252,7 +252,7 @@ static json_t *merge_window(json_t *const *in, const char *const *names, size_t 
         char why[200];
         if (add_window(&m->h, w, "buckets", req, why, sizeof why) < 0 ||
             (open && add_window(&m->service, w, "service_buckets", req, why, sizeof why) < 0)) {
-            fo_load_fail(err, errlen, "%s: window %ld: %s", names[k], j, why);
+            fo_cli_fail(err, errlen, "%s: window %ld: %s", names[k], j, why);
             return NULL;
         }
         requests += req;
@@ -317,7 +317,7 @@ static int merge_hist(fo_hist *h, json_t *const *in, const char *const *names, s
     for (size_t k = 0; k < n; k++) {
         char why[200];
         if (fo_hist_add_json(h, json_object_get(in[k], key), why, sizeof why) < 0)
-            return fo_load_fail(err, errlen, "%s: %s: %s", names[k], key, why);
+            return fo_cli_fail(err, errlen, "%s: %s: %s", names[k], key, why);
     }
     return 0;
 }
@@ -336,7 +336,7 @@ static json_t *merge_stages(json_t *const *in, const char *const *names, size_t 
             char why[200];
             if (fo_hist_add_json(h, json_object_get(st, "histogram"), why, sizeof why) < 0) {
                 json_decref(arr);
-                fo_load_fail(err, errlen, "%s: stage %zu: %s", names[k], i, why);
+                fo_cli_fail(err, errlen, "%s: stage %zu: %s", names[k], i, why);
                 return NULL;
             }
             failures += count_of(st, "failures");
@@ -436,7 +436,7 @@ static int merge_totals(json_t *out, json_t *const *in, const char *const *names
 static int check_skew(json_t *const *in, const char *const *names, size_t n, const layout *l,
                       double max_skew_ms, char *err, size_t errlen) {
     if (l->skew_s * 1e3 <= max_skew_ms) return 0;
-    return fo_load_fail(err, errlen,
+    return fo_cli_fail(err, errlen,
                         "the segments' starts differ by %.3f ms, more than %g ms: %s (segment %zu "
                         "of %zu) started at %.6f and %s (segment %zu of %zu) at %.6f (Unix s); "
                         "start every segment with one --start-at, or allow it with --max-skew-ms",
@@ -473,7 +473,7 @@ static void merge_run_keys(json_t *out, json_t *const *in, const char *const *na
 json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, double max_skew_ms,
                       char *err, size_t errlen) {
     if (n == 0) {
-        fo_load_fail(err, errlen, "no input");
+        fo_cli_fail(err, errlen, "no input");
         return NULL;
     }
     size_t *order = calloc(n, sizeof *order);
@@ -501,7 +501,7 @@ json_t *fo_load_merge(json_t *const *in, const char *const *names, size_t n, dou
             fo_hist_free(&m.h);
             ok = 0;
         }
-        if (!ok) fo_load_fail(err, errlen, "out of memory");
+        if (!ok) fo_cli_fail(err, errlen, "out of memory");
     }
     if (ok) {
         const char *model = json_string_value(json_object_get(sorted[0], "model"));

@@ -7,7 +7,7 @@
 #include <sys/select.h>
 #include <time.h>
 
-#define CHUNK 256                    /* connections per chunk */
+#define CHUNK 256 /* connections per chunk */
 /* Connections being opened at once, at most. A connect costs the loop several requests' worth
  * (a socket, the handshake, which loopback runs inside connect(), an epoll registration): the
  * thousands a burst of waiting arrivals asks for, opened together, stopped the loop for tens of
@@ -308,20 +308,20 @@ void fo_pool_check_timeouts(fo_pool *p, uint64_t now) {
 }
 
 void fo_pool_abort(fo_pool *p, uint64_t now) {
-    fo_load_stats *st = &p->cl->rec->stats;
     uint64_t t = now > p->t0 ? now - p->t0 : 0;
     uint64_t due = own_before(p, t);
-    st->unsent += due > p->next_i ? due - p->next_i : 0;
+    fo_recorder_unsent(p->cl->rec, due > p->next_i ? due - p->next_i : 0);
     p->stopped_t = t;
-    st->connections += p->n_conns;
+    fo_recorder_connections(p->cl->rec, p->n_conns);
     for (uint32_t i = 0; i < p->n_conns; i++)
         fo_conn_abort(conn_at(p, i));
     uv_close((uv_handle_t *)&p->timer, NULL);
     uv_close((uv_handle_t *)&p->spin, NULL);
 }
 
-void fo_pool_settle(fo_pool *p, fo_load_stats *st, uint64_t run_ns) {
-    if (run_ns > p->stopped_t) st->unsent += own_before(p, run_ns) - own_before(p, p->stopped_t);
+void fo_pool_settle(fo_pool *p, uint64_t run_ns) {
+    if (run_ns > p->stopped_t)
+        fo_recorder_unsent(p->cl->rec, own_before(p, run_ns) - own_before(p, p->stopped_t));
 }
 
 void fo_pool_free(fo_pool *p) {

@@ -10,9 +10,9 @@
  * which made more arrivals find no idle connection, up to the cap), and the pool grows to what
  * the load keeps busy at once. At high rates it also keeps spare idle connections for the next
  * 2 ms of arrivals (SPARE_NS), opened when nothing is due, and stops while opens fail. An
- * arrival's response time starts at its intended time, so any wait shows. A connect that fails (or times out) fails the oldest waiting arrival, with that kind;
- * one that fails while none waits fails nobody. Nothing is dropped: arrivals still waiting when
- * the run ends are counted as unsent.
+ * arrival's response time starts at its intended time, so any wait shows. A connect that fails (or
+ * times out) fails the oldest waiting arrival, with that kind; one that fails while none waits
+ * fails nobody. Nothing is dropped: arrivals still waiting when the run ends are counted as unsent.
  *
  * Timing: libuv's timers count whole milliseconds, so a timer wakes the loop up to 2-3 ms
  * before the next arrival and the loop then polls without blocking (a uv_idle handle) until
@@ -60,7 +60,7 @@ struct fo_pool {
     uint32_t n_opening; /* connections being opened for the waiting arrivals */
     int blocked;        /* an arrival is due and no connection is idle */
     int spares_ok;      /* the last open succeeded: spare connections may be opened */
-    uint64_t batch_at;     /* the next batch of sends goes no earlier (SEND_QUANTUM_NS) */
+    uint64_t batch_at;  /* the next batch of sends goes no earlier (SEND_QUANTUM_NS) */
     int pumping, again;
     uv_timer_t timer;
     uv_idle_t spin;
@@ -77,8 +77,8 @@ void fo_pool_check_timeouts(fo_pool *p, uint64_t now);
 void fo_pool_abort(fo_pool *p, uint64_t now);
 /* The run ended at run time run_ns, when the last thread stopped (with Ctrl-C the threads stop
  * one after the other): this thread's arrivals intended between its own stop and then were
- * not sent either, and are added to st's unsent. */
-void fo_pool_settle(fo_pool *p, fo_load_stats *st, uint64_t run_ns);
+ * not sent either, and are counted unsent in its recorder. */
+void fo_pool_settle(fo_pool *p, uint64_t run_ns);
 /* After the loop has run its close callbacks. */
 void fo_pool_free(fo_pool *p);
 

@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "fanout/cli.h"
 #include "arrivals.h"
 #include "schedule.h"
 
@@ -40,6 +43,7 @@ typedef struct fo_load_opts {
     /* Several processes (--segment i/N): this one runs global users (or arrivals) k with
      * k mod N = i, so N of them together run the single process's schedule exactly. */
     uint32_t seg_index, seg_count; /* 0 and 1 when not given */
+    const char *stages, *rate_stages; /* the --stages and --rate-stages texts, or NULL */
     const char *plan_text;         /* the --stages or --rate-stages text, or NULL */
     double rate;                   /* --rate, or 0 */
     /* --start-at: an absolute Unix time, or a delay from the moment of fo_load_start_resolve. */
@@ -82,11 +86,6 @@ int fo_parse_stages(fo_sched *s, const char *list, char *err, size_t errlen);
  * -EINVAL. */
 int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen);
 
-/* Writes a one-line reason into err (printf's format) and returns -EINVAL: the error path of
- * every parser here and of merge.c. */
-int fo_load_fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Turns --start-at into o->start_unix, given the wall clock's now (Unix seconds). 0, or
  * -EINVAL with a one-line reason when the start lies more than FO_START_LATE_MAX_S in the past. */
 int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t errlen);
@@ -95,7 +94,7 @@ int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t er
  * schedule runs `total`: global users k with k mod count = index. */
 uint32_t fo_load_segment_share(const fo_load_opts *o, uint32_t total);
 
-/* The text of --help. */
-const char *fo_load_usage(void);
+/* Writes --help: the synopsis, the options from the option table, the output's description. */
+void fo_load_help(FILE *f);
 
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 
 int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0, uint64_t total_ns,
-                     const fo_span *spans, size_t n_stages, int open) {
+                     const fo_span *spans, size_t n_stages, int with_starts) {
     memset(r, 0, sizeof *r);
     assert(spans || n_stages == 0);
     r->windows = w;
@@ -14,10 +14,10 @@ int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0
     r->t0 = t0;
     r->total_ns = total_ns;
     r->spans = spans;
-    r->open = open;
+    r->with_starts = with_starts;
     if (fo_hist_init(&r->win_response) < 0) return -ENOMEM;
-    if ((open && fo_hist_init(&r->win_service) < 0) ||
-        fo_load_stats_init(&r->stats, n_stages, open) < 0) {
+    if ((with_starts && fo_hist_init(&r->win_service) < 0) ||
+        fo_load_stats_init(&r->stats, n_stages, with_starts) < 0) {
         fo_hist_free(&r->win_response);
         fo_hist_free(&r->win_service);
         return -ENOMEM;
@@ -32,12 +32,12 @@ void fo_recorder_free(fo_recorder *r) {
 
 /* Hands the current window over and moves to window `next`. */
 static void flush(fo_recorder *r, uint64_t next) {
-    fo_win_part p = {&r->win_response, r->open ? &r->win_service : NULL,
+    fo_win_part p = {&r->win_response, r->with_starts ? &r->win_service : NULL,
                      r->win_failures,  r->win_bytes,
                      r->win_starts,    r->win_late};
     if (fo_windows_flush(r->windows, r->thread, r->win_idx, &p, next) < 0) r->error = -ENOMEM;
     fo_hist_reset(&r->win_response);
-    if (r->open) fo_hist_reset(&r->win_service);
+    if (r->with_starts) fo_hist_reset(&r->win_service);
     r->win_failures = r->win_bytes = r->win_starts = r->win_late = 0;
     r->win_idx = next;
 }
@@ -70,7 +70,7 @@ void fo_recorder_success(fo_recorder *r, uint64_t now, uint64_t intended_ns, uin
     }
     uint64_t response = now - intended_ns;
     fo_hist_record(&r->win_response, response);
-    if (r->open) fo_hist_record(&r->win_service, now - sent_ns);
+    if (r->with_starts) fo_hist_record(&r->win_service, now - sent_ns);
     r->win_bytes += body_bytes;
     fo_stage_stats *st = stage_at(r, t);
     if (st) fo_hist_record(&st->hist, response);
@@ -89,7 +89,7 @@ void fo_recorder_failure(fo_recorder *r, fo_fail_kind kind, uint64_t now) {
 }
 
 void fo_recorder_start(fo_recorder *r, uint64_t now, uint64_t intended_ns, int queued) {
-    assert(r->open && intended_ns <= now);
+    assert(r->with_starts && intended_ns <= now);
     if (run_time(r, now) == UINT64_MAX) return;
     uint64_t late = now - intended_ns;
     r->stats.starts++;
@@ -108,6 +108,16 @@ void fo_recorder_dropped(fo_recorder *r) {
 
 void fo_recorder_reconnect(fo_recorder *r) {
     r->stats.reconnects++;
+}
+
+void fo_recorder_unsent(fo_recorder *r, uint64_t n) {
+    assert(r->with_starts);
+    r->stats.unsent += n;
+}
+
+void fo_recorder_connections(fo_recorder *r, uint64_t n) {
+    assert(r->with_starts);
+    r->stats.connections += n;
 }
 
 void fo_recorder_tick(fo_recorder *r, uint64_t now) {

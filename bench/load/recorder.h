@@ -31,7 +31,7 @@ typedef struct fo_recorder {
     uint64_t t0;          /* the run's start, uv_hrtime() */
     uint64_t total_ns;    /* the run is [0, total): later events are dropped */
     const fo_span *spans; /* one per stats stage (stats.n_stages of them) */
-    int open;             /* the open model: service times and starts are recorded too */
+    int with_starts;      /* the open model's: service times and starts are recorded too */
     int closed;           /* fo_recorder_close ran: every later event is dropped */
     fo_load_stats stats;  /* the caller merges them after the thread has ended */
     /* The current one-second window. */
@@ -43,7 +43,7 @@ typedef struct fo_recorder {
 
 /* 0, or -ENOMEM. spans may be NULL when n_stages is 0; both must outlive r. */
 int fo_recorder_init(fo_recorder *r, fo_windows *w, unsigned thread, uint64_t t0, uint64_t total_ns,
-                     const fo_span *spans, size_t n_stages, int open);
+                     const fo_span *spans, size_t n_stages, int with_starts);
 /* Frees what init allocated, except stats. */
 void fo_recorder_free(fo_recorder *r);
 
@@ -58,6 +58,10 @@ void fo_recorder_start(fo_recorder *r, uint64_t now, uint64_t intended_ns, int q
 void fo_recorder_dropped(fo_recorder *r);
 /* A connect after a connection's first. */
 void fo_recorder_reconnect(fo_recorder *r);
+/* The open model, at or after the thread's end (after close too): n arrivals were due before
+ * the run ended and never sent; n connections were in use at once at most. */
+void fo_recorder_unsent(fo_recorder *r, uint64_t n);
+void fo_recorder_connections(fo_recorder *r, uint64_t n);
 
 /* Hands the current window over once its second is over. Call a few times a second. */
 void fo_recorder_tick(fo_recorder *r, uint64_t now);

@@ -2,8 +2,8 @@
 #include "report.h"
 
 #include <string.h>
+#include "driver.h"
 #include "locust.h"
-#include "recorder.h"
 
 static double ms(uint64_t ns) {
     return (double)ns / 1e6;
@@ -25,21 +25,6 @@ void fo_latency_of(const fo_hist *h, fo_latency *l) {
 double fo_latency_p95_locust_ms(const fo_hist *h) {
     if (!h->n) return 0;
     return fo_locust_round(ms(fo_hist_value_at_rank(h, fo_locust_index(h->n, 0.95))));
-}
-
-static void summarize_open(const fo_load_result *r, fo_load_summary *s) {
-    const fo_load_stats *st = &r->stats;
-    s->open = 1;
-    fo_latency_of(&r->windows.service_total, &s->service);
-    fo_latency_of(&st->lateness, &s->lateness);
-    s->arrivals = r->windows.rates ? fo_windows_offered_before(&r->windows, r->run_ns) : 0;
-    s->sent = st->starts;
-    s->unsent = st->unsent;
-    s->late = st->late;
-    s->queued = st->queued;
-    s->connections = st->connections;
-    s->offered_rps = s->duration_s > 0 ? (double)s->arrivals / s->duration_s : 0;
-    s->achieved_rps = s->duration_s > 0 ? (double)s->sent / s->duration_s : 0;
 }
 
 void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
@@ -69,23 +54,15 @@ void fo_load_summarize(const fo_load_result *r, fo_load_summary *s) {
     s->max_rps_raw = fo_windows_max_rps_raw(&r->windows);
     uint64_t all = s->requests + s->failures;
     s->failure_ratio = all ? (double)s->failures / (double)all : 0;
-    if (r->stats.open) summarize_open(r, s);
+    r->driver->summarize(r, s);
 }
 
 void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i,
                         fo_stage_summary *s) {
     const fo_hist *h = &r->stats.stages[i].hist;
-    uint64_t start_ns, end_ns;
     memset(s, 0, sizeof *s);
-    if (o->open) {
-        s->rate = o->rates.stages[i].rate;
-        start_ns = o->rates.stages[i].start_ns;
-        end_ns = o->rates.stages[i].end_ns;
-    } else {
-        s->users = o->sched.stages[i].users;
-        start_ns = o->sched.stages[i].hold_start_ns;
-        end_ns = o->sched.stages[i].end_ns;
-    }
+    fo_span span = r->driver->stage(o, i, s);
+    uint64_t start_ns = span.start_ns, end_ns = span.end_ns;
     s->start_s = (double)start_ns / 1e9;
     /* An interrupted run ends before its planned end, and so may the stage. */
     s->end_s = (double)(end_ns < r->run_ns || !r->run_ns ? end_ns : r->run_ns) / 1e9;
@@ -103,34 +80,9 @@ void fo_stage_summarize(const fo_load_opts *o, const fo_load_result *r, size_t i
     }
 }
 
-static void print_load_line(FILE *f, const fo_load_opts *o) {
+static void print_load_line(FILE *f, const fo_load_opts *o, const fo_driver *d) {
     fprintf(f, "fanout-load %s: ", o->url);
-    if (o->open) {
-        if (o->staged)
-            fprintf(f, "open model, %zu rate stages up to %g/s", o->rates.n_stages,
-                    o->rates.max_rate);
-        else
-            fprintf(f, "open model, %g arrivals/s", o->rates.stages[0].rate);
-        fprintf(f, ", up to %u connections, %.3g s, %u thread%s\n", o->max_connections,
-                (double)o->sched.total_ns / 1e9, o->threads, o->threads == 1 ? "" : "s");
-        return;
-    }
-    if (o->staged) {
-        fprintf(f, "%zu stages up to %u users", o->sched.n_stages, o->sched.max_users);
-    } else {
-        fprintf(f, "%u users", o->users);
-    }
-    if (o->spawn_rate > 0)
-        fprintf(f, ", spawn rate %g/s", o->spawn_rate);
-    else
-        fprintf(f, ", all started at once");
-    fprintf(f, ", %.3g s, %u thread%s", (double)o->sched.total_ns / 1e9, o->threads,
-            o->threads == 1 ? "" : "s");
-    if (o->seg_count > 1)
-        fprintf(f, "; segment %u of %u (%u of the users)", o->seg_index, o->seg_count,
-                fo_load_segment_share(o, o->sched.max_users));
-    if (o->source) fprintf(f, "; from %s", o->source);
-    fputc('\n', f);
+    d->print_plan(f, o);
 }
 
 void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {
@@ -139,74 +91,32 @@ void fo_load_print_blog_row(FILE *f, const fo_load_summary *s) {
             s->max_rps_smoothed);
 }
 
-static void print_latency(FILE *f, const char *name, const fo_latency *l, const char *what) {
+void fo_load_print_latency(FILE *f, const char *name, const fo_latency *l, const char *what) {
     fprintf(f, "  %-12s min %.2f  mean %.2f  max %.2f ms (%s)\n", name, l->min_ms, l->mean_ms,
             l->max_ms, what);
     fprintf(f, "  %-12s p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms\n", "", l->p50_ms,
             l->p90_ms, l->p95_ms, l->p99_ms, l->p999_ms);
 }
 
-/* The open model's lines: arrivals, starts, connections, the two latencies. */
-static void print_open(FILE *f, const fo_load_opts *o, const fo_load_summary *s) {
-    fprintf(f, "  arrivals     %llu offered (%.1f/s), %llu sent (%.1f/s achieved), %llu unsent\n",
-            (unsigned long long)s->arrivals, s->offered_rps, (unsigned long long)s->sent,
-            s->achieved_rps, (unsigned long long)s->unsent);
-    fprintf(f,
-            "  starts       %llu late (over %.0f ms after the intended time), %llu queued for a "
-            "connection\n",
-            (unsigned long long)s->late, (double)FO_LATE_NS / 1e6, (unsigned long long)s->queued);
-    fprintf(f, "  lateness     p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f ms\n",
-            s->lateness.p50_ms, s->lateness.p90_ms, s->lateness.p99_ms, s->lateness.p999_ms,
-            s->lateness.max_ms);
-    fprintf(f, "  connections  %llu in use at most (cap %u), %llu reconnects\n",
-            (unsigned long long)s->connections, o->max_connections,
-            (unsigned long long)s->reconnects);
-    if (!s->requests) {
-        fprintf(f, "  latency      no successful request\n");
-        return;
-    }
-    print_latency(f, "response", &s->response, "from the intended arrival: what a visitor waits");
-    print_latency(f, "service", &s->service, "from the actual send");
-    fprintf(f, "  Locust p95   %.0f ms (response time; its index rule and rounding)\n",
-            s->p95_locust_ms);
-}
-
-/* The closed model's lines: connections and latency. */
-static void print_closed(FILE *f, const fo_load_summary *s) {
-    fprintf(f, "  connections  %llu reconnects\n", (unsigned long long)s->reconnects);
-    if (!s->requests) {
-        fprintf(f, "  latency      no successful request\n");
-        return;
-    }
-    fprintf(f, "  latency      min %.2f  mean %.2f  max %.2f ms (exact, successes only)\n",
-            s->min_ms, s->mean_ms, s->max_ms);
-    fprintf(f,
-            "  percentiles  p50 %.2f  p90 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f ms (within "
-            "0.05%%)\n",
-            s->p50_ms, s->p90_ms, s->p95_ms, s->p99_ms, s->p999_ms);
-    fprintf(f, "  Locust p95   %.0f ms (its index rule and rounding)\n", s->p95_locust_ms);
-}
-
 static void print_stages(FILE *f, const fo_load_opts *o, const fo_load_result *r) {
-    size_t n = o->open ? o->rates.n_stages : o->sched.n_stages;
-    fprintf(f, "  stages (figures over each %s%s):\n", o->open ? "stage" : "hold",
-            o->open ? "; response times" : "");
-    fprintf(f, "    %8s %13s %9s %8s %8s %9s %9s %9s %9s\n", o->open ? "rate/s" : "users",
-            o->open ? "span (s)" : "hold (s)", "requests", "failures", "req/s", "min ms", "p50 ms",
-            "p95 ms", "max ms");
-    for (size_t i = 0; i < n; i++) {
+    const fo_driver *d = r->driver;
+    fprintf(f, "  stages (figures over each %s):\n", d->stage_title);
+    fprintf(f, "    %8s %13s %9s %8s %8s %9s %9s %9s %9s\n", d->stage_level_head,
+            d->stage_span_head, "requests", "failures", "req/s", "min ms", "p50 ms", "p95 ms",
+            "max ms");
+    for (size_t i = 0; i < r->stats.n_stages; i++) {
         fo_stage_summary st;
         fo_stage_summarize(o, r, i, &st);
-        fprintf(f, "    %8g %6.1f-%-6.1f %9llu %8llu %8.1f %9.2f %9.2f %9.2f %9.2f\n",
-                o->open ? st.rate : (double)st.users, st.start_s, st.end_s,
-                (unsigned long long)st.requests, (unsigned long long)st.failures, st.rps, st.min_ms,
-                st.p50_ms, st.p95_ms, st.max_ms);
+        fprintf(f, "    %8g %6.1f-%-6.1f %9llu %8llu %8.1f %9.2f %9.2f %9.2f %9.2f\n", st.level,
+                st.start_s, st.end_s, (unsigned long long)st.requests,
+                (unsigned long long)st.failures, st.rps, st.min_ms, st.p50_ms, st.p95_ms,
+                st.max_ms);
     }
 }
 
 void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result *r,
                            const fo_load_summary *s) {
-    print_load_line(f, o);
+    print_load_line(f, o, r->driver);
     if (r->interrupted)
         fprintf(f, "  interrupted  after %.1f s: the figures cover that time\n", s->duration_s);
     fprintf(f, "  requests     %llu ok, %.1f/s", (unsigned long long)s->requests, s->rps);
@@ -223,10 +133,7 @@ void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result 
     /* Sent and never answered: in neither figure, so said beside them. */
     fprintf(f, "; in flight at the end %llu (neither ok nor failed)\n",
             (unsigned long long)s->in_flight_at_end);
-    if (o->open)
-        print_open(f, o, s);
-    else
-        print_closed(f, s);
+    r->driver->print_figures(f, o, s);
     fprintf(f,
             "  max RPS      %.1f smoothed (peak of Locust's current RPS), %llu raw (peak of "
             "1-second counts)\n",

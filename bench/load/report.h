@@ -34,8 +34,7 @@ typedef struct fo_load_summary {
     uint64_t max_rps_raw;                           /* peak of one-second counts */
     double failure_ratio;                           /* failures / (successes + failures) */
     double duration_s;
-    /* The open model (open is 1); the latency figures above are then response times. */
-    int open;
+    /* The open model's (driver_open.c); the latency figures above are then response times. */
     fo_latency response, service, lateness;
     uint64_t arrivals;     /* intended before the run's end */
     uint64_t sent, unsent; /* sent; due and never sent */
@@ -47,6 +46,7 @@ typedef struct fo_load_summary {
 typedef struct fo_stage_summary {
     uint32_t users;        /* the closed model's stages */
     double rate;           /* the open model's */
+    double level;          /* users or rate, whichever the model has */
     double start_s, end_s; /* the hold (the open model: the stage) */
     uint64_t requests, failures;
     double rps;
@@ -63,5 +63,8 @@ void fo_load_print_summary(FILE *f, const fo_load_opts *o, const fo_load_result 
 
 /* The blog's two lines alone. */
 void fo_load_print_blog_row(FILE *f, const fo_load_summary *s);
+
+/* Two lines of a latency's figures, as the summary prints them: `name`, and `what` it measures. */
+void fo_load_print_latency(FILE *f, const char *name, const fo_latency *l, const char *what);
 
 #endif

@@ -173,24 +173,6 @@ static void on_worker_done(uv_async_t *a) {
     close_signals(g);
 }
 
-/* The spans over which each stage's figures are taken: the holds of --stages, or the rate
- * stages of --rate-stages. Returns how many (0 without stages). */
-static size_t stage_spans(const fo_load_opts *o, fo_span *spans) {
-    if (!o->staged) return 0;
-    if (o->open) {
-        for (size_t i = 0; i < o->rates.n_stages; i++) {
-            spans[i].start_ns = o->rates.stages[i].start_ns;
-            spans[i].end_ns = o->rates.stages[i].end_ns;
-        }
-        return o->rates.n_stages;
-    }
-    for (size_t i = 0; i < o->sched.n_stages; i++) {
-        spans[i].start_ns = o->sched.stages[i].hold_start_ns;
-        spans[i].end_ns = o->sched.stages[i].end_ns;
-    }
-    return o->sched.n_stages;
-}
-
 /* The run's t0 on the monotonic clock, and the wall-clock instant it stands for. Workers wait
  * for t0 on the monotonic clock: a wall clock stepped meanwhile does not move the start. */
 static uint64_t run_start(const fo_load_opts *o, double *start_unix) {
@@ -205,128 +187,185 @@ static uint64_t run_start(const fo_load_opts *o, double *start_unix) {
     return now + delay;
 }
 
-int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err,
-                size_t errlen) {
+/* What a run holds from its start to its end, on the calling thread. */
+typedef struct run {
+    const fo_load_opts *o;
+    fo_load_result *r;
     uv_loop_t loop;
-    struct sockaddr_storage addr;
-    int rc;
-    memset(r, 0, sizeof *r);
-    if ((rc = uv_loop_init(&loop)) < 0) {
-        snprintf(err, errlen, "cannot start an event loop: %s", uv_strerror(rc));
-        return rc;
-    }
-    struct sockaddr_storage src;
-    const struct sockaddr *source = NULL;
-    if (o->source) {
-        /* opts checked that it is an IPv4 or IPv6 literal. */
-        if (uv_ip4_addr(o->source, 0, (struct sockaddr_in *)&src) != 0 &&
-            uv_ip6_addr(o->source, 0, (struct sockaddr_in6 *)&src) != 0)
-            assert(!"--source is an IP literal");
-        source = (const struct sockaddr *)&src;
-    }
+    fo_load_plan plan;
+    struct sockaddr_storage addr, src;
+    const struct sockaddr *source; /* &src with --source, else NULL */
+    char *request;
+    size_t request_len;
+    fo_worker *workers;
+    uint64_t t0;
+    gather g;
+} run;
+
+/* --source, which opts checked is an IPv4 or IPv6 literal. */
+static void parse_source(run *x) {
+    const char *s = x->o->source;
+    if (!s) return;
+    if (uv_ip4_addr(s, 0, (struct sockaddr_in *)&x->src) != 0 &&
+        uv_ip6_addr(s, 0, (struct sockaddr_in6 *)&x->src) != 0)
+        assert(!"--source is an IP literal");
+    x->source = (const struct sockaddr *)&x->src;
+}
+
+/* Finds the target's address that accepts a connect. 0, or FO_LOAD_UNREACHABLE with err set. */
+static int reach_target(run *x, char *err, size_t errlen) {
+    const fo_load_opts *o = x->o;
     const char *stage;
-    if ((rc = find_target(&loop, o, source, &addr, &stage)) < 0) {
-        snprintf(err, errlen, "cannot %s %s port %d%s%s: %s", stage, o->host, o->port,
-                 source ? " from " : "", source ? o->source : "", uv_strerror(rc));
-        uv_loop_close(&loop);
-        return FO_LOAD_UNREACHABLE;
-    }
-    size_t req_len;
-    char *request = fo_load_request(o, &req_len);
-    fo_worker *workers = calloc(o->threads, sizeof *workers);
-    _Static_assert(FO_RATES_MAX_STAGES <= FO_SCHED_MAX_STAGES, "spans hold either stages");
-    fo_span spans[FO_SCHED_MAX_STAGES];
-    size_t n_spans = stage_spans(o, spans);
-    if (!request || !workers || fo_windows_init(&r->windows, o->threads, &o->sched) < 0 ||
-        fo_load_stats_init(&r->stats, n_spans, o->open) < 0) {
-        snprintf(err, errlen, "out of memory");
-        free(request);
-        free(workers);
-        uv_loop_close(&loop);
+    int rc = find_target(&x->loop, o, x->source, &x->addr, &stage);
+    if (rc == 0) return 0;
+    snprintf(err, errlen, "cannot %s %s port %d%s%s: %s", stage, o->host, o->port,
+             x->source ? " from " : "", x->source ? o->source : "", uv_strerror(rc));
+    return FO_LOAD_UNREACHABLE;
+}
+
+int fo_load_result_init(fo_load_result *r, const fo_load_opts *o, fo_load_plan *plan) {
+    memset(r, 0, sizeof *r);
+    r->driver = fo_driver_of(o);
+    r->driver->plan(o, plan);
+    /* Each init frees what it allocated when it fails. */
+    if (fo_windows_init(&r->windows, o->threads, &o->sched) < 0) return -ENOMEM;
+    if (fo_load_stats_init(&r->stats, plan->n_stages, plan->with_starts) < 0) {
+        fo_windows_free(&r->windows);
         return -ENOMEM;
     }
-
-    gather g;
-    memset(&g, 0, sizeof g);
-    g.r = r;
-    g.live = live;
-    g.data = data;
-    g.tick.data = g.done.data = &g;
-    uv_timer_init(&loop, &g.tick);
-    uv_async_init(&loop, &g.done, on_worker_done);
-    uv_mutex_init(&g.lock);
-    uv_signal_init(&loop, &g.sigint);
-    uv_signal_init(&loop, &g.sigterm);
-    g.sigint.data = g.sigterm.data = &g;
-    g.workers = workers;
-
-    if (o->open) r->windows.rates = &o->rates;
+    r->windows.rates = plan->arrivals;
     r->windows.seg_index = o->seg_index;
     r->windows.seg_count = o->seg_count;
-    uint64_t t0 = run_start(o, &r->start_unix);
+    return 0;
+}
+
+/* The request's bytes, the workers and the result. 0, or -ENOMEM with nothing allocated. */
+static int prepare(run *x) {
+    x->request = fo_load_request(x->o, &x->request_len);
+    x->workers = calloc(x->o->threads, sizeof *x->workers);
+    if (x->request && x->workers && fo_load_result_init(x->r, x->o, &x->plan) == 0) return 0;
+    free(x->request);
+    free(x->workers);
+    return -ENOMEM;
+}
+
+static void gather_init(run *x, fo_live_cb live, void *data) {
+    gather *g = &x->g;
+    memset(g, 0, sizeof *g);
+    g->r = x->r;
+    g->live = live;
+    g->data = data;
+    g->tick.data = g->done.data = g;
+    uv_timer_init(&x->loop, &g->tick);
+    uv_async_init(&x->loop, &g->done, on_worker_done);
+    uv_mutex_init(&g->lock);
+    uv_signal_init(&x->loop, &g->sigint);
+    uv_signal_init(&x->loop, &g->sigterm);
+    g->sigint.data = g->sigterm.data = g;
+    g->workers = x->workers;
+}
+
+/* Worker i, ready to start. */
+static void worker_setup(run *x, unsigned i) {
+    fo_worker *w = &x->workers[i];
+    w->id = i;
+    w->n_workers = x->o->threads;
+    w->opts = x->o;
+    w->addr = (const struct sockaddr *)&x->addr;
+    w->source = x->source;
+    w->request = x->request;
+    w->request_len = x->request_len;
+    w->t0 = x->t0;
+    w->windows = &x->r->windows;
+    w->driver = x->r->driver;
+    w->plan = &x->plan;
+    w->done_async = &x->g.done;
+    w->done_lock = &x->g.lock;
+    w->done_count = &x->g.finished;
+}
+
+/* Starts the workers in turn, up to the first that fails (its error in *rc). How many run. */
+static unsigned start_workers(run *x, int *rc) {
     unsigned started = 0;
-    for (unsigned i = 0; i < o->threads; i++) {
-        fo_worker *w = &workers[i];
-        w->id = i;
-        w->n_workers = o->threads;
-        w->opts = o;
-        w->addr = (const struct sockaddr *)&addr;
-        w->source = source;
-        w->request = request;
-        w->request_len = req_len;
-        w->t0 = t0;
-        w->windows = &r->windows;
-        w->spans = spans;
-        w->done_async = &g.done;
-        w->done_lock = &g.lock;
-        w->done_count = &g.finished;
-        if ((rc = fo_worker_init(w)) < 0) break;
-        if ((rc = fo_worker_start(w)) < 0) {
+    for (unsigned i = 0; i < x->o->threads; i++) {
+        fo_worker *w = &x->workers[i];
+        worker_setup(x, i);
+        if ((*rc = fo_worker_init(w)) < 0) break;
+        if ((*rc = fo_worker_start(w)) < 0) {
             fo_worker_destroy(w);
-            fo_load_stats_free(&w->rec.stats);
             break;
         }
         started++;
     }
-    if (started < o->threads) {
-        /* Threads that did start stop at the end of the run as planned; then report. */
-        snprintf(err, errlen, "cannot start worker %u: %s", started, uv_strerror(rc));
-    }
-    /* Gather every second, a little after each second ends; stop once every worker is done. */
+    return started;
+}
+
+/* Gathers every second, a little after each second ends, until every started worker is done
+ * (at once when none started). */
+static void gather_run(run *x, unsigned started) {
+    gather *g = &x->g;
     uint64_t now = uv_hrtime();
-    uint64_t first_ms = (t0 > now ? (t0 - now) / 1000000 : 0) + 1000 + GATHER_LAG_MS;
-    g.expected = g.started = started;
+    uint64_t first_ms = (x->t0 > now ? (x->t0 - now) / 1000000 : 0) + 1000 + GATHER_LAG_MS;
+    g->expected = g->started = started;
     if (started > 0) {
-        uv_timer_start(&g.tick, on_gather_tick, first_ms, 1000);
-        uv_signal_start(&g.sigint, on_signal, SIGINT);
-        uv_signal_start(&g.sigterm, on_signal, SIGTERM);
-        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_timer_start(&g->tick, on_gather_tick, first_ms, 1000);
+        uv_signal_start(&g->sigint, on_signal, SIGINT);
+        uv_signal_start(&g->sigterm, on_signal, SIGTERM);
     } else {
-        uv_close((uv_handle_t *)&g.tick, NULL);
-        uv_close((uv_handle_t *)&g.done, NULL);
-        close_signals(&g);
-        uv_run(&loop, UV_RUN_DEFAULT);
+        uv_close((uv_handle_t *)&g->tick, NULL);
+        uv_close((uv_handle_t *)&g->done, NULL);
+        close_signals(g);
     }
-    /* The run lasted until the last worker stopped, and no longer than planned: every event a
-     * worker counted happened before its own stop. */
+    uv_run(&x->loop, UV_RUN_DEFAULT);
+}
+
+/* The run lasted until the last worker stopped, and no longer than planned: every event a
+ * worker counted happened before its own stop. Joins the workers, settles and merges them. */
+static void finish_workers(run *x, unsigned started) {
+    fo_load_result *r = x->r;
     uint64_t run_ns = 0;
     for (unsigned i = 0; i < started; i++) {
-        fo_worker_join(&workers[i]);
-        if (workers[i].stopped_ns > run_ns) run_ns = workers[i].stopped_ns;
+        fo_worker_join(&x->workers[i]);
+        if (x->workers[i].stopped_ns > run_ns) run_ns = x->workers[i].stopped_ns;
     }
-    r->run_ns = run_ns < o->sched.total_ns ? run_ns : o->sched.total_ns;
-    for (unsigned i = 0; i < started; i++) {
-        if (o->open) fo_pool_settle(&workers[i].pool, &workers[i].rec.stats, r->run_ns);
-        fo_load_stats_merge(&r->stats, &workers[i].rec.stats);
-        fo_load_stats_free(&workers[i].rec.stats);
-    }
-    r->interrupted = g.interrupted && r->run_ns < o->sched.total_ns;
+    r->run_ns = run_ns < x->o->sched.total_ns ? run_ns : x->o->sched.total_ns;
+    for (unsigned i = 0; i < started; i++)
+        fo_worker_finish(&x->workers[i], r->run_ns, &r->stats);
+    r->interrupted = x->g.interrupted && r->run_ns < x->o->sched.total_ns;
     size_t n = fo_windows_finish(&r->windows, r->run_ns);
-    report_windows(r, &g.reported, n, live, data);
-    uv_mutex_destroy(&g.lock);
-    free(request);
-    free(workers);
-    uv_loop_close(&loop);
+    report_windows(r, &x->g.reported, n, x->g.live, x->g.data);
+}
+
+int fo_load_run(const fo_load_opts *o, fo_load_result *r, fo_live_cb live, void *data, char *err,
+                size_t errlen) {
+    run x;
+    int rc;
+    memset(&x, 0, sizeof x);
+    memset(r, 0, sizeof *r);
+    x.o = o;
+    x.r = r;
+    if ((rc = uv_loop_init(&x.loop)) < 0) {
+        snprintf(err, errlen, "cannot start an event loop: %s", uv_strerror(rc));
+        return rc;
+    }
+    parse_source(&x);
+    if ((rc = reach_target(&x, err, errlen)) < 0 || (rc = prepare(&x)) < 0) {
+        if (rc == -ENOMEM) snprintf(err, errlen, "out of memory");
+        uv_loop_close(&x.loop);
+        return rc;
+    }
+    gather_init(&x, live, data);
+    x.t0 = run_start(o, &r->start_unix);
+    unsigned started = start_workers(&x, &rc);
+    /* Threads that did start stop at the end of the run as planned; then report. */
+    if (started < o->threads)
+        snprintf(err, errlen, "cannot start worker %u: %s", started, uv_strerror(rc));
+    gather_run(&x, started);
+    finish_workers(&x, started);
+    uv_mutex_destroy(&x.g.lock);
+    free(x.request);
+    free(x.workers);
+    uv_loop_close(&x.loop);
     if (started < o->threads) {
         fo_load_result_free(r);
         return rc < 0 ? rc : -EAGAIN;

@@ -11,11 +11,11 @@ const char *fo_fail_name(fo_fail_kind kind) {
     return (unsigned)kind < FO_FAIL_KINDS ? names[kind] : "?";
 }
 
-int fo_load_stats_init(fo_load_stats *s, size_t n_stages, int open) {
+int fo_load_stats_init(fo_load_stats *s, size_t n_stages, int with_starts) {
     memset(s, 0, sizeof *s);
-    if (open) {
+    if (with_starts) {
         if (fo_hist_init(&s->lateness) < 0) return -ENOMEM;
-        s->open = 1;
+        s->with_starts = 1;
     }
     if (n_stages == 0) return 0;
     s->stages = calloc(n_stages, sizeof *s->stages);
@@ -37,7 +37,7 @@ void fo_load_stats_free(fo_load_stats *s) {
     s->stages = NULL;
     s->n_stages = 0;
     fo_hist_free(&s->lateness);
-    s->open = 0;
+    s->with_starts = 0;
 }
 
 void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
@@ -49,7 +49,7 @@ void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
         fo_hist_merge(&dst->stages[i].hist, &src->stages[i].hist);
         dst->stages[i].failures += src->stages[i].failures;
     }
-    if (dst->open && src->open) {
+    if (dst->with_starts && src->with_starts) {
         dst->starts += src->starts;
         dst->late += src->late;
         dst->queued += src->queued;

@@ -32,8 +32,8 @@ typedef struct fo_load_stats {
     uint64_t dropped;    /* requests in flight when the run ended: neither success nor failure */
     size_t n_stages;
     fo_stage_stats *stages; /* n_stages of them, or NULL */
-    /* The open model only (open is 1): */
-    int open;
+    /* The open model only (with_starts is 1): */
+    int with_starts;
     uint64_t starts;      /* requests sent for an arrival */
     uint64_t late;        /* of these, sent more than FO_LATE_NS after their intended time */
     uint64_t queued;      /* of these, found no idle connection and waited for one */
@@ -42,8 +42,8 @@ typedef struct fo_load_stats {
     fo_hist lateness;     /* of every start: actual send - intended arrival */
 } fo_load_stats;
 
-/* 0, or -ENOMEM. open: keep the open model's counters and lateness histogram too. */
-int fo_load_stats_init(fo_load_stats *s, size_t n_stages, int open);
+/* 0, or -ENOMEM. with_starts: keep the open model's counters and lateness histogram too. */
+int fo_load_stats_init(fo_load_stats *s, size_t n_stages, int with_starts);
 void fo_load_stats_free(fo_load_stats *s);
 
 /* Adds src into dst; both have the same number of stages. */

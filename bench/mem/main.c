@@ -13,6 +13,7 @@
  * took tens of seconds. The measuring is in tree_<system>.c; this file is the command line and
  * the one place where the parts add up. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,19 @@ static int print_sockets(void) {
     return ferror(stdout) ? 1 : 0;
 }
 
+/* A bad command line, in the binaries' one format (fo_cli_error in fanout/cli.h, which this
+ * program, built without libfanout, cannot call): "fanout-mem: REASON (try --help)", exit 2. */
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("fanout-mem: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs(" (try --help)\n", stderr);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
@@ -117,19 +131,13 @@ int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--sockets") == 0) return print_sockets();
     if (argc != 2 || argv[1][0] == '-') {
         if (argc >= 2 && argv[1][0] == '-' && strcmp(argv[1], "--sockets") != 0)
-            fprintf(stderr, "fanout-mem: unknown option '%s'\n", argv[1]);
-        else
-            fprintf(stderr, "fanout-mem: give one PID, or --sockets\n");
-        usage(stderr);
-        return 2;
+            return usage_error("unknown option %s", argv[1]);
+        return usage_error("give one PID, or --sockets");
     }
     char *end;
     errno = 0;
     long pid = strtol(argv[1], &end, 10);
-    if (errno || end == argv[1] || *end || pid <= 0 || pid != (long)(pid_t)pid) {
-        fprintf(stderr, "fanout-mem: '%s' is not a process ID (a whole number above 0)\n",
-                argv[1]);
-        return 2;
-    }
+    if (errno || end == argv[1] || *end || pid <= 0 || pid != (long)(pid_t)pid)
+        return usage_error("'%s' is not a process ID (a whole number above 0)", argv[1]);
     return print_tree((pid_t)pid);
 }

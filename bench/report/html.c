@@ -33,11 +33,13 @@ void fo_html_escape(FILE *f, const char *s) {
     }
 }
 
-/* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
+/* Writes a Markdown table as an HTML table: the first line is the header, the second the rule;
+ * the text after the table's last row (a line not starting with '|'), if any, as a <pre>. */
 void fo_html_md_table(FILE *f, const char *md) {
     fputs("<table>\n", f);
     int line = 0;
-    for (const char *p = md; *p; line++) {
+    const char *p = md;
+    for (; *p && (line < 2 || *p == '|'); line++) {
         const char *end = strchr(p, '\n');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         if (line != 1) {
@@ -61,4 +63,9 @@ void fo_html_md_table(FILE *f, const char *md) {
         p += n + (end ? 1 : 0);
     }
     fputs("</table>\n", f);
+    if (*p) {
+        fputs("<pre>", f);
+        fo_html_escape(f, p);
+        fputs("</pre>\n", f);
+    }
 }

@@ -6,14 +6,15 @@
  * index.html; prints the table with the blog's figures under it; optionally checks the run
  * against a baseline or writes a new one. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "fanout/cli.h"
 #include "fanout/report.h"
 #include "html.h"
 #include "merge.h"
@@ -28,7 +29,7 @@ typedef struct config {
     int open;     /* the open model (fanout-load --rate): its latency keys are response times */
 } config;
 
-static const char *dir = ".";
+static const char *dir; /* --dir */
 
 static FILE *open_out(const char *file) {
     char path[4096];
@@ -98,6 +99,15 @@ static int read_config(config *c) {
     r->kernel_kib = num_or(srv, "kernel_kib", -1);
     r->rss_sum_kib = num_or(srv, "rss_sum_kib", num_or(srv, "peak_rss_kib", -1));
     r->cpu_s = num(srv, "cpu_s");
+    /* The CPU bound's inputs, and a target's row and version; absent from older folders. */
+    r->wall_s = num_or(srv, "wall_s", 0);
+    r->api_cpu_s = num_or(srv, "api_cpu_s", -1);
+    r->load_cpu_s = num_or(srv, "load_cpu_s", -1);
+    r->cpus = (int)num_or(srv, "cpus", 0);
+    const char *row = json_string_value(json_object_get(srv, "row"));
+    const char *version = json_string_value(json_object_get(srv, "version"));
+    snprintf(r->row, sizeof r->row, "%s", row ? row : "");
+    snprintf(r->version, sizeof r->version, "%s", version ? version : "");
     r->upstream_peak = (int)num(srv, "upstream_peak_in_flight");
     json_decref(srv);
 
@@ -173,7 +183,10 @@ static int write_index(const config *cs, size_t n, const char *table, const char
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
-          "page's floor (its slowest call). Ratios near 1 are perfect. Memory is what a "
+          "page's floor (its slowest call). The CPU bound is the cores left to the server (the "
+          "machine's, less what the API and the load generator used in the same run) over its "
+          "CPU per page; the lower bound limits the row, and the Limit column names it, or says "
+          "other when Max RPS is under 0.8 of it. Ratios near 1 are perfect. Memory is what a "
           "configuration adds to the machine: the PSS of its processes plus the kernel's part "
           "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
           "pages once per process, as top does, and is there only for comparison.</p>\n"
@@ -223,6 +236,15 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
         json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
+        json_object_update_new(
+            o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:f, s:f, s:f}", "little_bound_rps",
+                         fo_bench_bound_rps(r), "cpu_bound_rps", fo_bench_cpu_bound_rps(r),
+                         "lower_bound_rps", fo_bench_lower_bound_rps(r), "lower_ratio",
+                         fo_bench_lower_ratio(r), "cores_busy", fo_bench_cores_busy(r), "limit",
+                         fo_bench_limit(r), "cores_left", fo_bench_cores_left(r), "wall_s",
+                         r->wall_s, "api_cpu_s", r->api_cpu_s, "load_cpu_s", r->load_cpu_s));
+        if (r->version[0])
+            json_object_update_new(o, json_pack("{s:s, s:s}", "version", r->version, "row", r->row));
         if (cs[i].open) {
             const json_t *l = cs[i].load;
             json_object_update_new(
@@ -239,55 +261,56 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
     return json_pack("{s:s, s:o}", "machine", mach, "configs", rows);
 }
 
-static void usage(FILE *f) {
-    fputs("usage: fanout-report --dir DIR [--baseline FILE [--tolerance X]] [--write-baseline FILE]\n"
-          "\n"
-          "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
-          "summary.md, summary.json, the chart data and index.html into DIR.\n"
-          "  --baseline FILE        exit 1 when a configuration's RPS / bound, p95 / floor or\n"
-          "                         failure ratio is worse than FILE's beyond the tolerance,\n"
-          "                         or when a configuration is in FILE or in DIR but not both\n"
-          "  --tolerance X          relative tolerance for --baseline (default 0.25)\n"
-          "  --write-baseline FILE  write this run's ratios as a baseline\n"
-          "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
-          "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
-          "       fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
-          "  the exact merge of fanout-load --segment results (see merge --help)\n",
-          f);
-}
+/* fanout-report's command line (the --scale and merge forms parse their own). */
+typedef struct report_args {
+    const char *dir, *baseline, *write_baseline;
+    double tolerance;
+} report_args;
+
+#define FIELD(f) .field = offsetof(report_args, f)
+
+/* fanout-report's options: each one's flag, field, bounds, default and help, once. */
+static const fo_cli_opt opt_rows[] = {
+    {FO_CLI_STR, "dir", 0, FIELD(dir), .def_str = ".", .arg = "DIR",
+     .help = "the results folder to read and write"},
+    {FO_CLI_STR, "baseline", 0, FIELD(baseline), .arg = "FILE",
+     .help = "exit 1 when a configuration's RPS / bound, p95 / floor or\nfailure ratio is worse "
+             "than FILE's beyond the tolerance,\nor when a configuration is in FILE or in DIR "
+             "but not both"},
+    {FO_CLI_DOUBLE, "tolerance", 0, FIELD(tolerance), .dmin = 0, .dmax = 10, .ddef = 0.25,
+     .arg = "X", .help = "relative tolerance for --baseline"},
+    {FO_CLI_STR, "write-baseline", 0, FIELD(write_baseline), .arg = "FILE",
+     .help = "write this run's ratios as a baseline"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
+    {.kind = FO_CLI_END},
+};
+
+static const fo_cli cli = {
+    .prog = "fanout-report",
+    .rows = opt_rows,
+    .col = 25,
+    .synopsis =
+        "usage: fanout-report --dir DIR [--baseline FILE [--tolerance X]] [--write-baseline FILE]\n"
+        "\n"
+        "Summarises a results folder of scripts/bench.sh: prints the table and writes\n"
+        "summary.md, summary.json, the chart data and index.html into DIR.\n",
+    .epilog = "       fanout-report --scale --dir DIR | --scale-step DIR/NAME\n"
+              "  the same for a results folder of scripts/bench-scale.sh (see --scale --help)\n"
+              "       fanout-report merge [--max-skew-ms MS] OUT.json IN.json...\n"
+              "  the exact merge of fanout-load --segment results (see merge --help)\n",
+};
 
 int main(int argc, char **argv) {
     if (argc > 1 && strncmp(argv[1], "--scale", 7) == 0) return fo_report_scale_main(argc, argv);
     if (argc > 1 && strcmp(argv[1], "merge") == 0) return fo_report_merge_main(argc, argv);
-    const char *baseline = NULL, *write_baseline = NULL;
-    double tolerance = 0.25;
-    static const struct option longopts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"baseline", required_argument, NULL, 'b'},
-        {"tolerance", required_argument, NULL, 't'},
-        {"write-baseline", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'd': dir = optarg; break;
-        case 'b': baseline = optarg; break;
-        case 'w': write_baseline = optarg; break;
-        case 't': {
-            char *end;
-            tolerance = strtod(optarg, &end);
-            if (*end || tolerance < 0 || tolerance > 10) {
-                fprintf(stderr, "fanout-report: --tolerance must be a number from 0 to 10\n");
-                return 2;
-            }
-            break;
-        }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
+    report_args o;
+    fo_cli_result res;
+    int exit_now;
+    fo_cli_main(&cli, &o, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
+    dir = o.dir;
+    const char *baseline = o.baseline, *write_baseline = o.write_baseline;
+    double tolerance = o.tolerance;
 
     char path[4096], name[64];
     snprintf(path, sizeof path, "%s/configs.txt", dir);
@@ -315,7 +338,7 @@ int main(int argc, char **argv) {
     fo_bench_row rows[MAX_CONFIGS];
     for (size_t i = 0; i < n; i++) rows[i] = cs[i].row;
     char *table = fo_bench_table_md(rows, n);
-    char *blog = fo_bench_blog_md();
+    char *blog = fo_bench_blog_md(rows, n);
     char mach[256], settings[640], stamp[64];
     fo_machine_line(mach, sizeof mach);
     time_t now = time(NULL);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fanout/cli.h"
+
 #include "../load/merge.h"
 #include "../load/report.h"
 
@@ -74,18 +76,14 @@ int fo_report_merge_main(int argc, char **argv) {
     double max_skew_ms = FO_MERGE_MAX_SKEW_MS;
     int first = 2; /* the first argument after the options */
     if (argc >= 3 && strcmp(argv[2], "--max-skew-ms") == 0) {
-        if (argc < 4 || parse_skew(argv[3], &max_skew_ms) < 0) {
-            fprintf(stderr,
-                    "fanout-report merge: --max-skew-ms takes a number of ms from 0 to "
-                    "86400000, not '%s'\n",
-                    argc < 4 ? "" : argv[3]);
-            return MERGE_REFUSED;
-        }
+        if (argc < 4 || parse_skew(argv[3], &max_skew_ms) < 0)
+            return fo_cli_error("fanout-report merge",
+                                "--max-skew-ms must be a number from 0 to 86400000, not '%s'",
+                                argc < 4 ? "" : argv[3]);
         first = 4;
     }
     if (argc < first + 2) {
-        usage(stderr);
-        return MERGE_REFUSED;
+        return fo_cli_error("fanout-report merge", "give OUT.json and at least one IN.json");
     }
     const char *out_path = argv[first];
     char **paths = argv + first + 1;

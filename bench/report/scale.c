@@ -15,6 +15,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fanout/cli.h"
+
 #include "fanout/scale.h"
 #include "html.h"
 
@@ -283,9 +285,8 @@ static int scale_guard(const char *prev_prefix, const char *users_arg) {
     char *end;
     long users = strtol(users_arg, &end, 10);
     if (*end || users <= 0 || users > 10000000) {
-        fprintf(stderr, "fanout-report: --scale-guard takes a number of users, not '%s'\n",
-                users_arg);
-        return 2;
+        return fo_cli_error("fanout-report", "--scale-guard takes a number of users, not '%s'",
+                            users_arg);
     }
     fo_scale_step prev;
     if (read_step(prev_prefix, &prev) != 0) return 1;

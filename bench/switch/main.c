@@ -10,8 +10,25 @@
 #include <string.h>
 #include <time.h>
 
+#include "fanout/cli.h"
 #include "fanout/coro.h"
-#include "fanout/sys.h"
+
+/* fanout-switch's options: the number of rounds (an int, the whole options struct). */
+static const fo_cli_opt rows[] = {
+    {FO_CLI_INT, "rounds", 0, 0, 1, 1000000000, 1000000, .arg = "N",
+     .help = "rounds to time: N resumes and parks, then N coroutines\nstarted and finished"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
+    {.kind = FO_CLI_END},
+};
+
+static const fo_cli cli = {
+    .prog = "fanout-switch",
+    .rows = rows,
+    .col = 20,
+    .synopsis = "usage: fanout-switch [--rounds N]\n\n"
+                "Prints the cost of one coroutine switch (a resume or a park) and of starting\n"
+                "and finishing a coroutine on a pooled stack.\n\n",
+};
 
 static double now_s(void) {
     struct timespec ts;
@@ -29,19 +46,11 @@ static void return_at_once(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    int rounds = 1000000;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
-            if (fo_flag_int("fanout-switch", "rounds", argv[++i], 1, 1000000000, &rounds) != 0)
-                return 2;
-        } else {
-            printf("usage: %s [--rounds N]  (default 1000000)\n\n"
-                   "Prints the cost of one coroutine switch (a resume or a park) and of starting\n"
-                   "and finishing a coroutine on a pooled stack.\n", argv[0]);
-            return strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ? 0 : 2;
-        }
-    }
-    fo_coro_pool_opts o = {.stack_size = 65536, .max_idle = 16, .who = "fanout-switch",
+    int rounds, exit_now;
+    fo_cli_result res;
+    fo_cli_main(&cli, &rounds, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
+    fo_coro_pool_opts o = {.stack_size = FO_CORO_STACK_DEFAULT, .max_idle = 16, .who = "fanout-switch",
                            .size_name = "the stack size"};
     fo_coro_pool *p = fo_coro_pool_new(&o);
     fo_coro *co = p ? fo_coro_new(p, park_forever, NULL) : NULL;

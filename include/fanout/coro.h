@@ -27,6 +27,10 @@ typedef void (*fo_coro_fn)(void *arg);
 
 /* The smallest stack a pool accepts, in bytes. */
 #define FO_CORO_STACK_MIN 16384u
+/* A request's stack unless told otherwise (fanout-server --stack-size): 64 KiB holds a
+ * request's handler, libcurl's and libuv's calls from it with room to spare, even under
+ * AddressSanitizer; the pages a request never touches cost only address space. */
+#define FO_CORO_STACK_DEFAULT 65536
 
 typedef struct fo_coro_pool_opts {
     size_t stack_size; /* usable bytes per stack, at least FO_CORO_STACK_MIN (rounded to pages) */

@@ -9,8 +9,11 @@
 #include <stdint.h>
 
 typedef struct fo_bench_row {
-    char config[32];      /* "threads:100" */
-    char model[16];       /* the model's name, as fanout-server --list-models says it */
+    char config[48];      /* "threads:100", "gunicorn-gevent-reuse:100" */
+    char model[40];       /* the model's name, as fanout-server --list-models says it, or the
+                           * target's (bench/targets/NAME.target) */
+    char row[80];         /* a target's TARGET_ROW: the blog's row it stands for; "" for a model */
+    char version[80];     /* a target's version string; "" for a model */
     int size;             /* workers, threads or loops */
     int size_caps;        /* 1: at most `size` requests at once (--list-models' CAPS column) */
     int users, ms;
@@ -24,7 +27,12 @@ typedef struct fo_bench_row {
      * the model's tasks; -1 where not measured. The RSS sum counts a shared page once per
      * process, as top does: kept only for comparison. */
     double pss_kib, kernel_kib, rss_sum_kib;
-    double cpu_s;         /* user + system, every process of the model */
+    double cpu_s;         /* user + system, every process of the model, ended ones too */
+    /* The time over which cpu_s was counted, the CPU the country API and the load generator
+     * used in it (-1: not measured), and the machine's processors: the CPU bound's inputs. 0
+     * wall_s: a folder from before them, no CPU bound. */
+    double wall_s, api_cpu_s, load_cpu_s;
+    int cpus;
     int upstream_peak;    /* the API's peak of calls in flight */
 } fo_bench_row;
 
@@ -51,13 +59,44 @@ double fo_bench_rps_ratio(const fo_bench_row *r);
 double fo_bench_p95_ratio(const fo_bench_row *r);
 double fo_bench_failure_ratio(const fo_bench_row *r);
 
-/* The rows as a Markdown table (malloc'd): the blog's four columns, then bound, ratios,
- * failures, requests in flight at the end, memory (PSS + kernel), the RSS sum beside it, CPU and
- * CPU per page. */
+/* The second bound: CPU. The server's CPU per page (ms; over every page, failed ones too), the
+ * processors left to it (the machine's, less what the API and the load generator used in the
+ * same time), and their quotient in pages a second. Cores busy: the server's CPU over the run's
+ * wall time. 0 where not measured. */
+double fo_bench_cpu_ms_per_page(const fo_bench_row *r);
+double fo_bench_cores_left(const fo_bench_row *r);
+double fo_bench_cpu_bound_rps(const fo_bench_row *r);
+double fo_bench_cores_busy(const fo_bench_row *r);
+
+/* The lower of the two bounds (Little's law's alone where the CPU bound is not measured), and
+ * Max RPS over it. */
+double fo_bench_lower_bound_rps(const fo_bench_row *r);
+double fo_bench_lower_ratio(const fo_bench_row *r);
+
+/* What limits the row: "cpu" or "concurrency", whichever bound is lower, when Max RPS reaches
+ * FO_BENCH_EXPLAINED of it; below that "other": neither explains it (the GIL, a lock, a queue),
+ * and the table says so instead of claiming an explanation. */
+#define FO_BENCH_EXPLAINED 0.8
+const char *fo_bench_limit(const fo_bench_row *r);
+
+/* The limit in words, into buf: "CPU: 58 ms a page", "concurrency: 2 threads" (the size, when
+ * it caps), "concurrency: 100 users", or "other: 1.0 cores busy". Returns buf. */
+const char *fo_bench_limit_text(const fo_bench_row *r, char *buf, size_t len);
+
+/* The rows as a Markdown table (malloc'd): the blog's four columns, then Little's-law bound and
+ * Max RPS over it, the CPU bound, Max RPS over the lower bound and what limits the row,
+ * p95 / floor, failures, requests in flight at the end, memory (PSS + kernel), the RSS sum
+ * beside it, CPU, CPU per page and cores busy; then, when targets ran, the version of each. */
 char *fo_bench_table_md(const fo_bench_row *rows, size_t n);
 
-/* The blog's table (Apple M2, Python stacks) as Markdown, with the closest model here. */
-char *fo_bench_blog_md(void);
+/* The blog's table (Apple M2, Python stacks) as Markdown, with what this run measured beside
+ * each row: the target standing for it (a row whose `row` is the blog's), the same stack with
+ * one client per process (`row` is the blog's + ", one client per process"), and the closest
+ * model here; "-" for what did not run. rows may be NULL when n is 0. */
+char *fo_bench_blog_md(const fo_bench_row *rows, size_t n);
+
+/* The suffix of a -reuse target's row after the blog's. */
+#define FO_BENCH_REUSE_ROW ", one client per process"
 
 /* The machine-independent figures of a run, as a baseline object. */
 json_t *fo_bench_baseline(const fo_bench_row *rows, size_t n);

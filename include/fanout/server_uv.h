@@ -17,10 +17,10 @@ typedef struct fo_conn_uv fo_conn_uv;
 typedef void (*fo_request_cb)(fo_conn_uv *conn, const fo_request *req, void *data);
 
 typedef struct fo_server_uv_opts {
-    uint64_t header_timeout_ms; /* a request must arrive whole within this; 0 = 10000 */
+    uint64_t header_timeout_ms; /* a request must arrive whole within this; 0 = FO_HEADER_TIMEOUT_MS */
     uint64_t
-        keepalive_timeout_ms; /* an idle keep-alive connection is closed after this; 0 = 5000 */
-    int backlog;              /* listen backlog; 0 = 1024 */
+        keepalive_timeout_ms; /* an idle keep-alive connection is closed after this; 0 = FO_KEEPALIVE_TIMEOUT_MS */
+    int backlog;              /* listen backlog; 0 = FO_BACKLOG */
     /* The most connections held at once (like nginx's worker_connections); 0 = no cap. At the
      * cap the server stops accepting, so further clients wait in the listen backlog (or are
      * taken by another process on the same socket) instead of being accepted and failed. */

@@ -1,5 +1,5 @@
 /* Small process-level utilities shared by the binaries: the open-files limit and what a
- * configuration needs of it, listening sockets, and whole-number flags. */
+ * configuration needs of it, listening sockets, and whole numbers. */
 #ifndef FANOUT_SYS_H
 #define FANOUT_SYS_H
 
@@ -56,10 +56,5 @@ int fo_listen_tcp(const char *host, int port, int backlog, int *bound_port, char
 
 /* Parses a whole non-negative decimal number in [min, max] from s. 0, or -EINVAL / -ERANGE. */
 int fo_parse_long(const char *s, long min, long max, long *out);
-
-/* For command lines: parses flag's value as a whole number in [min, max] into *out, or prints
- * "PROG: --FLAG must be a whole number from MIN to MAX, not 'VALUE'" and returns -1. */
-int fo_flag_int(const char *prog, const char *flag, const char *value, long min, long max,
-                int *out);
 
 #endif

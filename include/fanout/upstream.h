@@ -7,7 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FO_FANOUT_CALLS 3
+#include "fanout/settings.h" /* FO_FANOUT_CALLS, FO_FLOOR_MS */
+
 /* Room for a country's name and its NUL: the longest ISO 3166-1 short name (South Georgia and the South Sandwich Islands) is 44 bytes. */
 #define FO_COUNTRY_NAME_MAX 128
 

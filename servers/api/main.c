@@ -11,9 +11,9 @@
  * several processes (--workers) that share every port; the counters of /stats live in memory
  * shared by the workers, so /stats speaks for all of them. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +21,11 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "fanout/cli.h"
 #include "fanout/countries.h"
 #include "fanout/page.h"
 #include "fanout/server_uv.h"
+#include "fanout/settings.h"
 #include "fanout/sys.h"
 #include "supervisor.h"
 
@@ -170,7 +172,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         return;
     }
     if (rc < 0) {
-        respond_text(conn, 400, "ms must be a whole number from 0 to 60000\n");
+        respond_text(conn, 400, "ms must be a whole number from 0 to " FO_CLI_TEXT(FO_MAX_MS) "\n");
         return;
     }
     if (ms == 0) {
@@ -262,125 +264,89 @@ static void free_cfg(api_cfg *cfg) {
     fo_countries_free(&cfg->countries);
 }
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
+/* fanout-api's command line. */
+typedef struct api_opts {
+    const char *host, *countries;
+    int port, ports, workers, backlog, max_conns, header_ms, idle_ms, shutdown_ms;
+} api_opts;
+
+#define FIELD(f) .field = offsetof(api_opts, f)
+
+/* fanout-api's options: each one's flag, field, bounds, default and help, once. */
+static const fo_cli_opt rows[] = {
+    {FO_CLI_STR, "host", 0, FIELD(host), .def_str = "127.0.0.1", .arg = "HOST",
+     .help = "address to listen on"},
+    {FO_CLI_INT, "port", 0, FIELD(port), 0, 65535, FO_API_PORT, .arg = "PORT",
+     .help = "port (default {default}; 0 picks free ones, printed at start)"},
+    {FO_CLI_INT, "ports", 0, FIELD(ports), 1, FO_SERVER_UV_MAX_LISTENERS, 1, .arg = "K",
+     .help = "listen on K ports, PORT..PORT+K-1 (or K free ones), so that\nclients are not "
+             "short of source ports"},
+    {FO_CLI_INT, "workers", 0, FIELD(workers), 1, 256, 1, .arg = "N",
+     .help = "processes, one loop each, sharing every port"},
+    {FO_CLI_INT, "max-connections", 0, FIELD(max_conns), 1, 10000000, 0, .arg = "N",
+     .help = "connections one process holds at once; beyond, clients wait\nin the backlog "
+             "(default: what the open-files limit fits)",
+     .def_help = ""},
+    {FO_CLI_INT, "backlog", 0, FIELD(backlog), 1, 1000000, 4096, .arg = "N",
+     .help = "listen backlog"},
+    {FO_CLI_STR, "countries", 0, FIELD(countries), .def_str = FANOUT_DATADIR "/countries.tsv",
+     .arg = "FILE", .help = "the country list"},
+    {FO_CLI_INT, "header-timeout", 0, FIELD(header_ms), 1, FO_TIMEOUT_MAX_MS, FO_HEADER_TIMEOUT_MS,
+     .arg = "MS", .help = "drop a client whose request is not complete after MS"},
+    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(idle_ms), 1, FO_TIMEOUT_MAX_MS, FO_KEEPALIVE_TIMEOUT_MS,
+     .arg = "MS", .help = "close idle keep-alive connections after MS"},
+    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_ms), 0, FO_TIMEOUT_MAX_MS, 65000, .arg = "MS",
+     .help = "with --workers, how long workers get to finish on SIGTERM\n(default {default}: "
+             "the longest delay, and some)"},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
+    {.kind = FO_CLI_END},
+};
+
+static const fo_cli cli = {
+    .prog = "fanout-api",
+    .rows = rows,
+    .col = 24,
+    .synopsis =
         "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] [options]\n"
         "\n"
-        "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0..60000; GET / waits\n"
-        "300) with a random ISO 3166-1 country as JSON, e.g. "
+        "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0.." FO_CLI_TEXT(
+            FO_MAX_MS) "; GET / waits\n" FO_CLI_TEXT(FO_DEFAULT_MS) ") with a random ISO 3166-1 country as JSON, e.g. "
         "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
         "GET /stats answers {\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for all workers;\n"
         "GET /stats/reset restarts those counts. The first line printed lists the URLs served,\n"
         "comma-separated, as fanout-server --upstream takes them.\n"
-        "\n"
-        "  --host HOST           address to listen on (default 127.0.0.1)\n"
-        "  --port PORT           port (default 5000; 0 picks free ones, printed at start)\n"
-        "  --ports K             listen on K ports, PORT..PORT+K-1 (or K free ones), so that\n"
-        "                        clients are not short of source ports (default 1)\n"
-        "  --workers N           processes, one loop each, sharing every port (default 1)\n"
-        "  --max-connections N   connections one process holds at once; beyond, clients wait\n"
-        "                        in the backlog (default: what the open-files limit fits)\n"
-        "  --backlog N           listen backlog (default 4096)\n"
-        "  --countries FILE      the country list (default %s/countries.tsv)\n"
-        "  --header-timeout MS   drop a client whose request is not complete after MS (default "
-        "10000)\n"
-        "  --keepalive-timeout MS close idle keep-alive connections after MS (default 5000)\n"
-        "  --shutdown-timeout MS with --workers, how long workers get to finish on SIGTERM\n"
-        "                        (default 65000: the longest delay, and some)\n"
-        "  -h, --help            this help\n",
-        FANOUT_DATADIR);
-}
+        "\n",
+};
 
 int main(int argc, char **argv) {
-    const char *host = "127.0.0.1";
-    const char *countries = FANOUT_DATADIR "/countries.tsv";
-    int port = 5000, ports = 1, workers = 1, backlog = 4096, max_conns = 0;
-    int header_ms = 10000, idle_ms = 5000, shutdown_ms = 65000;
-    static const struct option longopts[] = {
-        {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},
-        {"ports", required_argument, NULL, 'P'},
-        {"workers", required_argument, NULL, 'w'},
-        {"max-connections", required_argument, NULL, 'C'},
-        {"backlog", required_argument, NULL, 'b'},
-        {"countries", required_argument, NULL, 'c'},
-        {"header-timeout", required_argument, NULL, 't'},
-        {"keepalive-timeout", required_argument, NULL, 'k'},
-        {"shutdown-timeout", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt, bad = 0;
-    const char *p = "fanout-api";
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'H':
-            host = optarg;
-            break;
-        case 'c':
-            countries = optarg;
-            break;
-        case 'p':
-            bad |= fo_flag_int(p, "port", optarg, 0, 65535, &port);
-            break;
-        case 'P':
-            bad |= fo_flag_int(p, "ports", optarg, 1, FO_SERVER_UV_MAX_LISTENERS, &ports);
-            break;
-        case 'w':
-            bad |= fo_flag_int(p, "workers", optarg, 1, 256, &workers);
-            break;
-        case 'C':
-            bad |= fo_flag_int(p, "max-connections", optarg, 1, 10000000, &max_conns);
-            break;
-        case 'b':
-            bad |= fo_flag_int(p, "backlog", optarg, 1, 1000000, &backlog);
-            break;
-        case 't':
-            bad |= fo_flag_int(p, "header-timeout", optarg, 1, 3600000, &header_ms);
-            break;
-        case 'k':
-            bad |= fo_flag_int(p, "keepalive-timeout", optarg, 1, 3600000, &idle_ms);
-            break;
-        case 's':
-            bad |= fo_flag_int(p, "shutdown-timeout", optarg, 0, 3600000, &shutdown_ms);
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-        if (bad) return 2;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "fanout-api: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
-    }
-    if (port > 0 && port + ports - 1 > 65535) {
-        fprintf(stderr, "fanout-api: --port %d with --ports %d goes past port 65535\n", port,
-                ports);
-        return 2;
-    }
+    api_opts o;
+    fo_cli_result res;
+    int rc = 0;
+    fo_cli_main(&cli, &o, argc, argv, &res, &rc);
+    if (rc >= 0) return rc;
+    char err[256];
+    if (o.port > 0 && o.port + o.ports - 1 > 65535)
+        return fo_cli_error(cli.prog, "--port %d with --ports %d goes past port 65535", o.port,
+                            o.ports);
+    const char *host = o.host;
+    int port = o.port, ports = o.ports, workers = o.workers, backlog = o.backlog;
 
     api_cfg cfg = {.n_ports = ports};
-    char err[256];
-    if (fo_countries_load(&cfg.countries, countries, err, sizeof err) != 0) {
+    if (fo_countries_load(&cfg.countries, o.countries, err, sizeof err) != 0) {
         fprintf(stderr, "fanout-api: %s\n", err);
         return 1;
     }
     /* A process holds its listening sockets twice (server_uv.h) and one per connection. */
     fo_fd_need need = {.fixed = FO_FD_RESERVE + 2L * ports, .per_conn = 1};
-    long cap = max_conns;
+    long cap = o.max_conns;
     char what[64];
     snprintf(what, sizeof what, "--workers %d --ports %d", workers, ports);
     if (fo_fd_plan("fanout-api", what, &need, 1, &cap, "use more --workers") != 0) {
         free_cfg(&cfg);
         return 1;
     }
-    cfg.server_opts = (fo_server_uv_opts){.header_timeout_ms = (uint64_t)header_ms,
-                                          .keepalive_timeout_ms = (uint64_t)idle_ms,
+    cfg.server_opts = (fo_server_uv_opts){.header_timeout_ms = (uint64_t)o.header_ms,
+                                          .keepalive_timeout_ms = (uint64_t)o.idle_ms,
                                           .backlog = backlog,
                                           .max_conns = cap};
     cfg.stats = mmap(NULL, sizeof *cfg.stats, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANON, -1, 0);
@@ -409,13 +375,12 @@ int main(int argc, char **argv) {
            urls, cfg.countries.n, workers, cap);
     fflush(stdout);
 
-    int rc;
     if (workers == 1) {
         rc = serve(&cfg);
     } else {
         fo_supervisor_cfg sup = {.prog = "fanout-api",
                                  .workers = workers,
-                                 .shutdown_timeout_ms = shutdown_ms,
+                                 .shutdown_timeout_ms = o.shutdown_ms,
                                  .listen_fds = cfg.listen_fds,
                                  .n_listen_fds = ports,
                                  .child_fds = need.fixed + need.per_conn * cap,

@@ -1,25 +1,22 @@
 /* fanout-server: the front server. One binary, one flag for the concurrency model; the request
  * handler is the same for all (fanout/handler.h), only the engine differs (engine.h). */
-#include <getopt.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "engine.h"
+#include "fanout/cli.h"
 #include "fanout/coro.h"
+#include "fanout/page.h"
+#include "fanout/settings.h"
 #include "fanout/sys.h"
 
 static const fo_engine *const engines[] = {&fo_engine_prefork, &fo_engine_threads, &fo_engine_uv,
                                              &fo_engine_coro};
 #define N_ENGINES (sizeof engines / sizeof engines[0])
-
-/* coro's stacks: 64 KiB holds a request's handler, libcurl's and libuv's calls from it with
- * room to spare, even under AddressSanitizer; the pages a request never touches cost only
- * address space. */
-#define STACK_SIZE_DEFAULT 65536
-#define STACK_SIZE_MAX (64u * 1024u * 1024u)
 
 /* The models' names as prose: "prefork, threads, uv or coro". */
 static void print_model_names(FILE *f) {
@@ -27,70 +24,107 @@ static void print_model_names(FILE *f) {
         fprintf(f, "%s%s", i == 0 ? "" : i + 1 < N_ENGINES ? ", " : " or ", engines[i]->name);
 }
 
-/* One line per engine sized by --FLAG: "  --workers N   prefork: processes (default ...)", and
- * for --workers, the engines sized by --threads that also take it. */
-static void print_size_flag(FILE *f, const char *flag) {
+/* --model's help: the engine table's names. */
+static void help_model(FILE *f, const fo_cli_opt *row, int col) {
+    int n = fprintf(f, "  --%s %s", row->name, row->arg);
+    fprintf(f, "%*s", n < col ? col - n : 1, "");
+    print_model_names(f);
+    fprintf(f, " (required)\n");
+}
+
+/* One line per engine sized by the row's flag: "  --workers N   prefork: processes (default
+ * ...)", and for --workers, the engines sized by --threads that also take it. */
+static void help_size_flag(FILE *f, const fo_cli_opt *row, int col) {
     int first = 1;
     char head[32];
-    snprintf(head, sizeof head, "--%s N", flag);
+    snprintf(head, sizeof head, "--%s %s", row->name, row->arg);
     for (size_t i = 0; i < N_ENGINES; i++) {
         const fo_engine *e = engines[i];
-        if (strcmp(flag, "workers") == 0 && e->workers_help) {
-            fprintf(f, "  %-26s %s: %s (default 1)\n", first ? head : "", e->name, e->workers_help);
+        if (strcmp(row->name, "workers") == 0 && e->workers_help) {
+            fprintf(f, "  %-*s %s: %s (default 1)\n", col - 3, first ? head : "", e->name,
+                    e->workers_help);
             first = 0;
             continue;
         }
-        if (strcmp(e->size_flag, flag) != 0) continue;
+        if (strcmp(e->size_flag, row->name) != 0) continue;
         /* The default as the engine applies it, shown beside a formula such as "2 x cores". */
         fo_server_opts scratch = {.workers = -1, .threads = -1};
         char n[16];
         snprintf(n, sizeof n, "%d", e->size(&scratch));
-        fprintf(f, "  %-26s %s: %s (default %s%s%s)\n", first ? head : "", e->name, e->size_help,
-                e->size_default, strcmp(n, e->size_default) == 0 ? "" : " = ",
-                strcmp(n, e->size_default) == 0 ? "" : n);
+        int same = strcmp(n, e->size_default) == 0;
+        fprintf(f, "  %-*s %s: %s (default %s%s%s)\n", col - 3, first ? head : "", e->name,
+                e->size_help, e->size_default, same ? "" : " = ", same ? "" : n);
         first = 0;
     }
 }
 
+enum { ACTION_LIST_MODELS = 2 }; /* after FO_CLI_HELP */
+
+#define FIELD(f) .field = offsetof(fo_server_opts, f)
+
+/* fanout-server's options: each one's flag, field, bounds, default and help, once. The sizes
+ * (--workers, --threads) default to -1, "the engine's default" (engine.h). */
+static const fo_cli_opt rows[] = {
+    {FO_CLI_STR, "model", 0, FIELD(model), .arg = "MODEL", .print_help = help_model},
+    {FO_CLI_INT, "workers", 0, FIELD(workers), 1, 4096, -1, .arg = "N",
+     .print_help = help_size_flag},
+    {FO_CLI_INT, "threads", 0, FIELD(threads), 1, 10000, -1, .arg = "N",
+     .print_help = help_size_flag},
+    {FO_CLI_STR, "host", 0, FIELD(host), .def_str = "127.0.0.1", .arg = "HOST",
+     .help = "address to listen on"},
+    {FO_CLI_INT, "port", 0, FIELD(port), 0, 65535, 8000, .arg = "PORT",
+     .help = "port (default {default}; 0 picks a free one, printed at start)"},
+    {FO_CLI_STR, "upstream", 0, FIELD(upstream.base_url), .def_str = "http://127.0.0.1:" FO_CLI_TEXT(FO_API_PORT),
+     .arg = "URL[,URL...]",
+     .help = "the country API (default {default}); with\nseveral, the calls go to each in turn"},
+    {FO_CLI_LONG, "upstream-timeout", 0, FIELD(upstream.timeout_ms), 1, FO_TIMEOUT_MAX_MS, 30000,
+     .arg = "MS", .help = "a call that takes longer answers 504"},
+    {FO_CLI_INT, "backlog", 0, FIELD(backlog), 1, 1000000, FO_BACKLOG, .arg = "N",
+     .help = "listen backlog"},
+    {FO_CLI_LONG, "max-connections", 0, FIELD(max_conns), 1, 10000000, 0, .arg = "N",
+     .help = "connections one process holds at once; beyond, clients\nwait in the backlog "
+             "(default: what the open-files limit\nfits, checked at start; prefork takes one "
+             "at a time)",
+     .def_help = ""},
+    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(keepalive_timeout_ms), 1, FO_TIMEOUT_MAX_MS,
+     FO_KEEPALIVE_TIMEOUT_MS, .arg = "MS", .help = "close idle keep-alive connections after MS"},
+    {FO_CLI_INT, "header-timeout", 0, FIELD(header_timeout_ms), 1, FO_TIMEOUT_MAX_MS, FO_HEADER_TIMEOUT_MS,
+     .arg = "MS", .help = "drop a client whose request is not whole after MS"},
+    {FO_CLI_FLAG, "no-cancel", 0, FIELD(upstream.no_cancel),
+     .help = "run every upstream call to its end: a page waits for all\nthree after one failed, "
+             "and a client that leaves mid-page\ndoes not stop its calls (the default stops "
+             "them; this\nshows what not cancelling costs)"},
+    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_timeout_ms), 0, FO_TIMEOUT_MAX_MS, 10000,
+     .arg = "MS",
+     .help = "on SIGTERM/SIGINT, wait this long for requests in flight\n(default {default})"},
+    {FO_CLI_INT, "stack-size", 0, FIELD(stack_size), FO_CORO_STACK_MIN, 64L * 1024 * 1024,
+     FO_CORO_STACK_DEFAULT,
+     .arg = "BYTES",
+     .help = "coro: each request's coroutine stack, {min} to {max} (default\n{default}); an "
+             "overflow stops the server with a message"},
+    {FO_CLI_ACTION, "list-models", 0, .action = ACTION_LIST_MODELS,
+     .help = "print one line per model and exit: NAME SIZE_FLAG CAPS, where\nSIZE_FLAG is the "
+             "flag that sizes it (workers or threads) and\nCAPS is 1 when that size caps the "
+             "requests served at once\n(else 0); for scripts, e.g. \"uv workers 0\""},
+    {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
+    {.kind = FO_CLI_END},
+};
+
+static void usage(FILE *f);
+static const fo_cli cli = {.prog = "fanout-server", .rows = rows, .col = 29, .help = usage};
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: fanout-server --model MODEL [options]\n"
-               "       fanout-server --list-models\n\n"
-               "Serves the front page: GET / (or /<ms>/, ms 0..60000, default 300) calls the country\n"
-               "API three times at once (/<ms>/, /<2*ms>/, /<ms/2>/) and renders the first country.\n\n"
-               "Models:\n");
+    fprintf(f,
+            "usage: fanout-server --model MODEL [options]\n"
+            "       fanout-server --list-models\n\n"
+            "Serves the front page: GET / (or /<ms>/, ms 0..%d, default %d) calls the country\n"
+            "API %d times at once (/<ms>/, /<2*ms>/, /<ms/2>/) and renders the first country.\n\n"
+            "Models:\n",
+            FO_MAX_MS, FO_DEFAULT_MS, FO_FANOUT_CALLS);
     for (size_t i = 0; i < N_ENGINES; i++)
         fprintf(f, "  %-8s %s\n", engines[i]->name, engines[i]->help);
-    fprintf(f, "\nOptions:\n  --model MODEL              ");
-    print_model_names(f);
-    fprintf(f, " (required)\n");
-    print_size_flag(f, "workers");
-    print_size_flag(f, "threads");
-    fprintf(f,
-            "  --host HOST                address to listen on (default 127.0.0.1)\n"
-            "  --port PORT                port (default 8000; 0 picks a free one, printed at start)\n"
-            "  --upstream URL[,URL...]    the country API (default http://127.0.0.1:5000); with\n"
-            "                             several, the calls go to each in turn\n"
-            "  --upstream-timeout MS      a call that takes longer answers 504 (default 30000)\n"
-            "  --backlog N                listen backlog (default 1024)\n"
-            "  --max-connections N        connections one process holds at once; beyond, clients\n"
-            "                             wait in the backlog (default: what the open-files limit\n"
-            "                             fits, checked at start; prefork takes one at a time)\n"
-            "  --keepalive-timeout MS     close idle keep-alive connections after MS (default 5000)\n"
-            "  --header-timeout MS        drop a client whose request is not whole after MS (default 10000)\n"
-            "  --no-cancel                run every upstream call to its end: a page waits for all\n"
-            "                             three after one failed, and a client that leaves mid-page\n"
-            "                             does not stop its calls (the default stops them; this\n"
-            "                             shows what not cancelling costs)\n"
-            "  --shutdown-timeout MS      on SIGTERM/SIGINT, wait this long for requests in flight\n"
-            "                             (default 10000)\n"
-            "  --stack-size BYTES         coro: each request's coroutine stack, %u to %u (default\n"
-            "                             %d); an overflow stops the server with a message\n"
-            "  --list-models              print one line per model and exit: NAME SIZE_FLAG CAPS, where\n"
-            "                             SIZE_FLAG is the flag that sizes it (workers or threads) and\n"
-            "                             CAPS is 1 when that size caps the requests served at once\n"
-            "                             (else 0); for scripts, e.g. \"uv workers 0\"\n"
-            "  -h, --help                 this help\n",
-            FO_CORO_STACK_MIN, STACK_SIZE_MAX, STACK_SIZE_DEFAULT);
+    fprintf(f, "\nOptions:\n");
+    fo_cli_help(&cli, f);
 }
 
 /* --list-models: the engine table for scripts and tests, one stable line per model. */
@@ -130,88 +164,30 @@ static int plan_limits(const fo_engine *engine, fo_server_opts *o, int size) {
 }
 
 int main(int argc, char **argv) {
-    fo_server_opts o = {
-        .host = "127.0.0.1",
-        .port = 8000,
-        .upstream = {.base_url = "http://127.0.0.1:5000", .timeout_ms = 30000},
-        .workers = -1,
-        .threads = -1,
-        .backlog = 1024,
-        .keepalive_timeout_ms = 5000,
-        .header_timeout_ms = 10000,
-        .shutdown_timeout_ms = 10000,
-        .max_conns = 0,
-        .stack_size = STACK_SIZE_DEFAULT,
-    };
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"workers", required_argument, NULL, 'w'},
-        {"threads", required_argument, NULL, 't'},
-        {"host", required_argument, NULL, 'H'},
-        {"port", required_argument, NULL, 'p'},
-        {"upstream", required_argument, NULL, 'u'},
-        {"upstream-timeout", required_argument, NULL, 'U'},
-        {"backlog", required_argument, NULL, 'b'},
-        {"keepalive-timeout", required_argument, NULL, 'k'},
-        {"header-timeout", required_argument, NULL, 'r'},
-        {"shutdown-timeout", required_argument, NULL, 's'},
-        {"max-connections", required_argument, NULL, 'C'},
-        {"stack-size", required_argument, NULL, 'S'},
-        {"no-cancel", no_argument, NULL, 'N'},
-        {"list-models", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt, timeout = 0, bad = 0;
-    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'm': o.model = optarg; break;
-        case 'H': o.host = optarg; break;
-        case 'u': o.upstream.base_url = optarg; break;
-        case 'w': bad |= fo_flag_int("fanout-server", "workers", optarg, 1, 4096, &o.workers); break;
-        case 't': bad |= fo_flag_int("fanout-server", "threads", optarg, 1, 10000, &o.threads); break;
-        case 'p': bad |= fo_flag_int("fanout-server", "port", optarg, 0, 65535, &o.port); break;
-        case 'b': bad |= fo_flag_int("fanout-server", "backlog", optarg, 1, 1000000, &o.backlog); break;
-        case 'k': bad |= fo_flag_int("fanout-server", "keepalive-timeout", optarg, 1, 3600000, &o.keepalive_timeout_ms); break;
-        case 'r': bad |= fo_flag_int("fanout-server", "header-timeout", optarg, 1, 3600000, &o.header_timeout_ms); break;
-        case 's': bad |= fo_flag_int("fanout-server", "shutdown-timeout", optarg, 0, 3600000, &o.shutdown_timeout_ms); break;
-        case 'C': {
-            int v = 0;
-            bad |= fo_flag_int("fanout-server", "max-connections", optarg, 1, 10000000, &v);
-            o.max_conns = v;
-            break;
-        }
-        case 'S': bad |= fo_flag_int("fanout-server", "stack-size", optarg, FO_CORO_STACK_MIN, STACK_SIZE_MAX, &o.stack_size); break;
-        case 'U':
-            bad |= fo_flag_int("fanout-server", "upstream-timeout", optarg, 1, 3600000, &timeout);
-            o.upstream.timeout_ms = timeout;
-            break;
-        case 'N': o.upstream.no_cancel = 1; break;
-        case 'h': usage(stdout); return 0;
-        case 'L': list_models(); return 0;
-        default: usage(stderr); return 2;
-        }
-        if (bad) return 2;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "fanout-server: unexpected argument '%s' (try --help)\n", argv[optind]);
-        return 2;
+    fo_server_opts o = {0};
+    fo_cli_result res;
+    int exit_now, rc = fo_cli_main(&cli, &o, argc, argv, &res, &exit_now);
+    if (exit_now >= 0) return exit_now;
+    if (rc == ACTION_LIST_MODELS) {
+        list_models();
+        return 0;
     }
     const fo_engine *engine = NULL;
     for (size_t i = 0; o.model && i < N_ENGINES; i++)
         if (strcmp(o.model, engines[i]->name) == 0) engine = engines[i];
     if (!engine) {
-        fprintf(stderr, "fanout-server: --model must be ");
-        print_model_names(stderr);
-        fprintf(stderr, "%s%s%s\n", o.model ? " (not '" : "", o.model ? o.model : "",
-                o.model ? "')" : "");
-        return 2;
+        char names[128] = "";
+        FILE *mem = fmemopen(names, sizeof names, "w");
+        if (mem) {
+            print_model_names(mem);
+            fclose(mem);
+        }
+        return fo_cli_error(cli.prog, "--model must be %s%s%s%s", names, o.model ? " (not '" : "",
+                            o.model ? o.model : "", o.model ? "')" : "");
     }
     char err[256];
-    if (fo_upstream_check(o.upstream.base_url, err, sizeof err) != 0) {
-        fprintf(stderr, "fanout-server: --upstream: %s\n", err);
-        return 2;
-    }
+    if (fo_upstream_check(o.upstream.base_url, err, sizeof err) != 0)
+        return fo_cli_error(cli.prog, "--upstream: %s", err);
     int size = engine->size(&o);
     if (plan_limits(engine, &o, size) != 0) return 1;
 
@@ -234,7 +210,7 @@ int main(int argc, char **argv) {
            conns);
     fflush(stdout);
 
-    int rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */
+    rc = engine->run(&o, fd); /* the engine owns fd from here and closes it */
     curl_global_cleanup();
     return rc;
 }

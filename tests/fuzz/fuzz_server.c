@@ -42,8 +42,8 @@
 #define HEADER_TIMEOUT_MS 5
 #define KEEPALIVE_TIMEOUT_MS 8
 /* Longer than any input can legitimately keep a connection: its pauses (MAX_PAUSES of at most
- * 20 ms), answers given later (10 ms at most each), the server's timers, and its 2 s lingering
- * close, which our client ends early by closing once it reads the server's EOF. */
+ * 20 ms), answers given later (10 ms at most each), the server's timers, and its lingering close
+ * (FO_LINGER_MS), which our client ends early by closing once it reads the server's EOF. */
 #define WATCHDOG_MS 5000
 #define MAX_PAUSES 16
 #define MAX_ANSWERS 4096

@@ -43,8 +43,10 @@ static int setup(void **state) {
     char *argv[] = {(char *)"fanout-load", (char *)"-u", (char *)"100",
                     (char *)"-d",          (char *)"5s", (char *)"http://127.0.0.1:5000/600/"};
     assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
-    assert_int_equal(fo_windows_init(&f->r.windows, 1, &f->o.sched), 0);
-    assert_int_equal(fo_load_stats_init(&f->r.stats, 0, 0), 0);
+    fo_load_plan plan;
+    assert_int_equal(fo_load_result_init(&f->r, &f->o, &plan), 0);
+    assert_ptr_equal(f->r.driver, &fo_driver_closed);
+    assert_int_equal(plan.with_starts, 0);
     fo_hist h;
     assert_int_equal(fo_hist_init(&h), 0);
     for (uint64_t s = 0; s < 5; s++) {
@@ -185,9 +187,11 @@ static int setup_open(void **state) {
     char *argv[] = {(char *)"fanout-load", (char *)"--rate", (char *)"100",
                     (char *)"-d",          (char *)"2s",     (char *)"http://127.0.0.1:5000/600/"};
     assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
-    assert_int_equal(fo_windows_init(&f->r.windows, 1, &f->o.sched), 0);
-    f->r.windows.rates = &f->o.rates;
-    assert_int_equal(fo_load_stats_init(&f->r.stats, 0, 1), 0);
+    fo_load_plan plan;
+    assert_int_equal(fo_load_result_init(&f->r, &f->o, &plan), 0);
+    assert_ptr_equal(f->r.driver, &fo_driver_open);
+    assert_true(plan.with_starts && plan.arrivals == &f->o.rates &&
+                f->r.windows.rates == &f->o.rates);
     fo_hist resp, svc;
     assert_int_equal(fo_hist_init(&resp), 0);
     assert_int_equal(fo_hist_init(&svc), 0);
@@ -220,7 +224,7 @@ static void test_open_json(void **state) {
     fo_load_summary s;
     char path[128];
     fo_load_summarize(&f->r, &s);
-    assert_int_equal(s.open, 1);
+    assert_int_equal(s.sent, 200);
     assert_int_equal(s.arrivals, 200);
     assert_true(s.offered_rps == 100 && s.achieved_rps == 100);
     snprintf(path, sizeof path, "%s/run.json", f->dir);
@@ -264,7 +268,7 @@ static void test_open_text(void **state) {
     char line[256];
     fo_window w;
     assert_int_equal(fo_windows_get(&f->r.windows, 1, &w), 0);
-    fo_load_live_line(line, sizeof line, &w, 1, f->o.sched.total_ns, 0, 1);
+    fo_load_live_line(line, sizeof line, &w, 1, f->o.sched.total_ns, 0, f->r.driver);
     assert_non_null(strstr(line, "offered 100/s  sent 100/s  done 100/s"));
     assert_non_null(strstr(line, "late 3"));
 }

@@ -142,11 +142,24 @@ static void test_closed(void **state) {
     assert_int_equal(w.win[0].requests, 1);
     assert_int_equal(w.win[0].pct_ns[0], MS(600));
     assert_int_equal(w.service_total.n, 0);
-    assert_int_equal(r.stats.open, 0);
+    assert_int_equal(r.stats.with_starts, 0);
     fo_recorder_close(&r);
     fo_recorder_free(&r);
     fo_load_stats_free(&r.stats);
     fo_windows_free(&w);
+}
+
+/* The open model's pool counts what it left unsent and the connections it used at its end and
+ * after (fo_pool_abort, fo_pool_settle), through the recorder, which adds them even once closed. */
+static void test_unsent_after_close(void **state) {
+    fixture *f = *state;
+    fo_recorder_close(&f->rec);
+    fo_recorder_unsent(&f->rec, 3);
+    fo_recorder_connections(&f->rec, 5);
+    fo_recorder_unsent(&f->rec, 2);
+    fo_recorder_connections(&f->rec, 1);
+    assert_int_equal(f->rec.stats.unsent, 5);
+    assert_int_equal(f->rec.stats.connections, 6);
 }
 
 int main(void) {
@@ -155,6 +168,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_two_latencies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_window, setup, teardown),
         cmocka_unit_test(test_closed),
+        cmocka_unit_test_setup_teardown(test_unsent_after_close, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,15 +54,77 @@ static void test_tables(void **state) {
     /* Requests in flight at the end are in neither count: a column says how many. */
     assert_non_null(strstr(t, "| Failures | In flight at end | Memory (MiB, PSS + kernel) |"));
     assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 |"));
-    assert_non_null(
-        strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | 97 |"));
+    /* No CPU measured (wall_s 0): no CPU bound, Little's law alone is the lower bound. */
+    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | n/a | 0.96 | "
+                              "concurrency: 100 users | 1.05 | 0 | 97 |"));
+    assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 | n/a | 0.96 | "
+                              "concurrency: 2 at once (its size) |"));
+    assert_null(strstr(t, "The targets' own stacks"));
     free(t);
-    char *b = fo_bench_blog_md();
+    char *b = fo_bench_blog_md(NULL, 0);
     assert_non_null(strstr(b, "| Uvicorn, 1 process, async | uv:1 | 616 | 1000 | 853.56 | 115 |"));
     /* gevent's green threads are the coro model's. */
     assert_non_null(strstr(b, "| uWSGI, 1 process, gevent | coro:1 | 614 | 1100 | 857.10 | 110 |"));
     assert_non_null(strstr(b, "| Gunicorn, 1 process, gevent | coro:1 |"));
     assert_non_null(strstr(b, "| uWSGI, 1 process, 2 threads | threads:2 | 783 | 22000 | 12107.87 | 3 |"));
+    assert_non_null(strstr(b, "| 0.69 | - | - | - |\n"));
+    free(b);
+}
+
+/* A row measured with its CPU: the Python stack of the issue, 58 ms a page with 1.7 of 2 cores
+ * left, is capped at 29.3 pages a second, far below Little's 166.7. */
+static fo_bench_row python_row(double max_rps) {
+    fo_bench_row r = row("uwsgi-threads:100", "uwsgi-threads", 100, 1, max_rps, 3000);
+    snprintf(r.row, sizeof r.row, "uWSGI, 1 process, 100 threads");
+    snprintf(r.version, sizeof r.version, "uWSGI 2.0.21");
+    r.requests = 1000;
+    r.cpu_s = 58;          /* 58 ms a page */
+    r.wall_s = 30;
+    r.api_cpu_s = 3;       /* 0.1 of a core */
+    r.load_cpu_s = 6;      /* 0.2 */
+    r.cpus = 2;
+    return r;
+}
+
+static void test_cpu_bound(void **state) {
+    (void)state;
+    fo_bench_row r = python_row(28);
+    assert_true(fo_bench_cpu_ms_per_page(&r) > 57.99 && fo_bench_cpu_ms_per_page(&r) < 58.01);
+    assert_true(fo_bench_cores_left(&r) > 1.69 && fo_bench_cores_left(&r) < 1.71);
+    assert_true(fo_bench_cpu_bound_rps(&r) > 29.3 && fo_bench_cpu_bound_rps(&r) < 29.32);
+    assert_true(fo_bench_lower_bound_rps(&r) == fo_bench_cpu_bound_rps(&r));
+    assert_true(fo_bench_cores_busy(&r) > 1.93 && fo_bench_cores_busy(&r) < 1.94);
+    assert_string_equal(fo_bench_limit(&r), "cpu");
+    char buf[64];
+    assert_string_equal(fo_bench_limit_text(&r, buf, sizeof buf), "CPU: 58.0 ms a page");
+    /* Under 0.8 of both bounds: neither explains it. */
+    r = python_row(20);
+    assert_string_equal(fo_bench_limit(&r), "other");
+    assert_string_equal(fo_bench_limit_text(&r, buf, sizeof buf), "other: 1.93 cores busy");
+    /* Cheap pages: the CPU bound is above Little's, which limits. */
+    r = python_row(160);
+    r.cpu_s = 5;
+    assert_string_equal(fo_bench_limit(&r), "concurrency");
+    assert_true(fo_bench_lower_bound_rps(&r) == fo_bench_bound_rps(&r));
+    /* The API and the load took every core: nothing left, no CPU bound to claim. */
+    r = python_row(28);
+    r.load_cpu_s = 60;
+    assert_true(fo_bench_cores_left(&r) == 0 && fo_bench_cpu_bound_rps(&r) == 0);
+
+    /* The tables: the CPU columns, the targets' versions, and the blog's rows beside them. */
+    fo_bench_row rows[] = {python_row(28), python_row(29), row("threads:100", "threads", 100, 1, 160, 620)};
+    snprintf(rows[1].config, sizeof rows[1].config, "uwsgi-threads-reuse:100");
+    snprintf(rows[1].row, sizeof rows[1].row, "uWSGI, 1 process, 100 threads" FO_BENCH_REUSE_ROW);
+    char *t = fo_bench_table_md(rows, 3);
+    assert_non_null(strstr(t, "| uwsgi-threads:100 | 601 | 3000 | 610.00 | 28.0 | 166.7 | 0.17 | 29.3 | "
+                              "0.96 | CPU: 58.0 ms a page |"));
+    assert_non_null(strstr(t, "| 58.00 | 58.000 | 1.93 |\n"));
+    assert_non_null(strstr(t, "- uwsgi-threads:100: uWSGI, 1 process, 100 threads; uWSGI 2.0.21\n"));
+    free(t);
+    char *b = fo_bench_blog_md(rows, 3);
+    assert_non_null(strstr(b, "| uWSGI, 1 process, 100 threads | threads:100 | 613 | 950 | 782.45 | 131 | "
+                              "0.79 | 28.0 (0.96; CPU: 58.0 ms a page) | 29.0 (0.99; CPU: 58.0 ms a "
+                              "page) | 160.0 (0.96; concurrency: 100 users) |\n"));
     free(b);
 }
 
@@ -84,8 +146,10 @@ static void test_memory(void **state) {
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(strstr(t, "| Memory (MiB, PSS + kernel) | RSS sum (MiB, as top) |"));
-    assert_non_null(strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | 1.00 | 0 | 0 | 28.0 | 430.0 |"));
-    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | 1.05 | 0 | 0 | n/a | n/a |"));
+    assert_non_null(strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | n/a | 1.00 | "
+                              "concurrency: 100 users | 1.00 | 0 | 0 | 28.0 | 430.0 |"));
+    assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | n/a | 0.96 | "
+                              "concurrency: 100 users | 1.05 | 0 | 0 | n/a | n/a |"));
     free(t);
 }
 
@@ -137,6 +201,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_tables),
+        cmocka_unit_test(test_cpu_bound),
         cmocka_unit_test(test_memory),
         cmocka_unit_test(test_baseline_round_trip),
     };

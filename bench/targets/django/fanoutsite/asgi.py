@@ -1,0 +1,7 @@
+"""ASGI entry (Uvicorn)."""
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fanoutsite.settings")
+application = get_asgi_application()

@@ -1,0 +1,7 @@
+"""WSGI entry (uWSGI, Gunicorn)."""
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fanoutsite.settings")
+application = get_wsgi_application()

@@ -1,0 +1,3 @@
+module fanout/bench/targets/go
+
+go 1.19
