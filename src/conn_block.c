@@ -94,11 +94,11 @@ static int write_all(int fd, struct iovec *iov, int n_iov, long long deadline) {
     }
 }
 
-/* Sends resp, its head and then its body from where it is, and frees it. 0, or -errno when the
- * answer could not be sent. */
-static int send_response(conn *c, fo_response *resp, int timeout_ms) {
+/* Sends resp, its head and then its body from where it is, and frees it; keep_alive 0 says
+ * "Connection: close". 0, or -errno when the answer could not be sent. */
+static int send_response(conn *c, fo_response *resp, int keep_alive, int timeout_ms) {
     char head[FO_HTTP_HEAD_MAX];
-    int head_len = fo_response_head(resp, head, sizeof head);
+    int head_len = fo_response_head(resp, keep_alive, head, sizeof head);
     int rc = -EINVAL;
     if (head_len >= 0) {
         struct iovec iov[2] = {{.iov_base = head, .iov_len = (size_t)head_len},
@@ -231,34 +231,34 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
             break;
         }
         if (r == READ_STOP) {
-            if (fo_response_text(&resp, 503, "server stopping\n", 0) == 0 &&
-                send_response(c, &resp, timeout_ms) == 0)
+            if (fo_response_text(&resp, 503, "server stopping\n") == 0 &&
+                send_response(c, &resp, 0, timeout_ms) == 0)
                 answered++;
             break;
         }
         if (r == READ_TIMEOUT) {
-            if (fo_response_text(&resp, 408, "request timeout\n", 0) == 0 &&
-                send_response(c, &resp, timeout_ms) == 0)
+            if (fo_response_text(&resp, 408, "request timeout\n") == 0 &&
+                send_response(c, &resp, 0, timeout_ms) == 0)
                 answered++;
             break;
         }
         if (r == READ_BAD) {
-            if (fo_response_text(&resp, c->parser.error_status, c->parser.error_text, 0) == 0 &&
-                send_response(c, &resp, timeout_ms) == 0)
+            if (fo_response_text(&resp, c->parser.error_status, c->parser.error_text) == 0 &&
+                send_response(c, &resp, 0, timeout_ms) == 0)
                 answered++;
             break;
         }
-        /* max_requests <= 0 means no limit. The last request allowed is told so, with
-         * "Connection: close", so the client does not send another one into a closing socket. */
-        if (opts->max_requests > 0 && answered + 1 >= opts->max_requests) c->req.keep_alive = 0;
+        /* Keep-alive is decided here, from the parser's verdict. max_requests <= 0 means no
+         * limit; the last request allowed is told so, with "Connection: close", so the client
+         * does not send another one into a closing socket. */
+        int keep_alive = fo_http_parser_keep_alive(&c->parser) &&
+                         !(opts->max_requests > 0 && answered + 1 >= opts->max_requests);
         if (handle(c, up, opts, &resp) != 0) {
             fo_response_free(&resp); /* the client left: nobody to answer */
             linger = 0;
             break;
         }
-        int keep_alive = resp.keep_alive && c->req.keep_alive;
-        resp.keep_alive = keep_alive;
-        if (send_response(c, &resp, timeout_ms) != 0) {
+        if (send_response(c, &resp, keep_alive, timeout_ms) != 0) {
             linger = 0;
             break;
         }

@@ -9,17 +9,18 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Short plain-text answers. A failed copy (out of memory) still leaves status and keep-alive
- * set, with an empty body, which is the best that can be sent then. */
-static void answer_text(fo_response *resp, int status, const char *text, int keep_alive) {
-    fo_response_text(resp, status, text, keep_alive);
+/* Short plain-text answers. A failed copy (out of memory) still leaves the status set, with an
+ * empty body, which is the best that can be sent then. Whether the connection stays open is not
+ * the handler's to say: the connection layer decides it. */
+static void answer_text(fo_response *resp, int status, const char *text) {
+    fo_response_text(resp, status, text);
 }
 
 fo_handle_step fo_handle_begin(const fo_request *req, fo_response *resp, fo_fanout *fanout) {
     memset(resp, 0, sizeof *resp);
     if (strcmp(req->method, "GET") != 0) {
         /* fo_response_format adds "Allow: GET" to every 405. */
-        answer_text(resp, 405, "method not allowed: only GET\n", req->keep_alive);
+        answer_text(resp, 405, "method not allowed: only GET\n");
         return FO_HANDLE_DONE;
     }
     int ms = 0;
@@ -27,15 +28,15 @@ fo_handle_step fo_handle_begin(const fo_request *req, fo_response *resp, fo_fano
     if (rc == -ERANGE) {
         char text[64];
         snprintf(text, sizeof text, "bad delay: at most %d ms\n", FO_MAX_MS);
-        answer_text(resp, 400, text, req->keep_alive);
+        answer_text(resp, 400, text);
         return FO_HANDLE_DONE;
     }
     if (rc < 0) {
-        answer_text(resp, 400, "bad delay: not a whole number of milliseconds\n", req->keep_alive);
+        answer_text(resp, 400, "bad delay: not a whole number of milliseconds\n");
         return FO_HANDLE_DONE;
     }
     if (rc == 0) {
-        answer_text(resp, 404, "not found\n", req->keep_alive);
+        answer_text(resp, 404, "not found\n");
         return FO_HANDLE_DONE;
     }
     fo_fanout_plan(fanout, ms);
@@ -92,7 +93,7 @@ void fo_handle_finish(const fo_request *req, fo_fanout *fanout, fo_response *res
     if (failed) {
         char text[CURL_ERROR_SIZE + 64];
         describe_failure(failed, text, sizeof text);
-        answer_text(resp, failed->outcome == FO_CALL_TIMEOUT ? 504 : 502, text, req->keep_alive);
+        answer_text(resp, failed->outcome == FO_CALL_TIMEOUT ? 504 : 502, text);
         fo_fanout_release(fanout);
         return;
     }
@@ -101,12 +102,11 @@ void fo_handle_finish(const fo_request *req, fo_fanout *fanout, fo_response *res
     char *page = fo_page_render(fanout->calls[0].country, (double)ns / 1e9, &len);
     fo_fanout_release(fanout);
     if (!page) {
-        answer_text(resp, 500, "out of memory\n", req->keep_alive);
+        answer_text(resp, 500, "out of memory\n");
         return;
     }
     resp->status = 200;
     resp->content_type = "text/html; charset=utf-8";
     resp->body = page;
     resp->body_len = len;
-    resp->keep_alive = req->keep_alive;
 }

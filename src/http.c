@@ -50,7 +50,7 @@ static int on_message_begin(llhttp_t *l) {
     p->header_bytes = 0;
     r->method[0] = '\0';
     r->path_len = 0;
-    r->keep_alive = 0;
+    p->keep_alive = 0;
     /* Every request has a target, possibly empty, from here on. */
     if (path_reserve(r, 0) != 0) return fail(p, 503, "out of memory\n");
     r->path[0] = '\0';
@@ -98,7 +98,6 @@ static int on_headers_complete(llhttp_t *l) {
             return fail(p, 400, "a GET request has no body\n");
         return fail(p, 405, "method not allowed\n");
     }
-    r->keep_alive = llhttp_should_keep_alive(l);
     return 0;
 }
 
@@ -106,7 +105,7 @@ static int on_message_complete(llhttp_t *l) {
     fo_http_parser *p = parser_of(l);
     p->in_message = 0;
     p->complete = 1;
-    p->req->keep_alive = llhttp_should_keep_alive(l);
+    p->keep_alive = llhttp_should_keep_alive(l);
     return HPE_PAUSED;
 }
 
@@ -164,6 +163,10 @@ int fo_http_parser_mid_request(const fo_http_parser *p) {
     return p->in_message;
 }
 
+int fo_http_parser_keep_alive(const fo_http_parser *p) {
+    return p->keep_alive;
+}
+
 const char *fo_http_reason(int status) {
     switch (status) {
     case 200: return "OK";
@@ -183,11 +186,10 @@ const char *fo_http_reason(int status) {
     }
 }
 
-int fo_response_text(fo_response *r, int status, const char *text, int keep_alive) {
+int fo_response_text(fo_response *r, int status, const char *text) {
     size_t n = strlen(text);
     memset(r, 0, sizeof *r);
     r->status = status;
-    r->keep_alive = keep_alive;
     r->body = malloc(n + 1);
     if (!r->body) return -ENOMEM;
     memcpy(r->body, text, n + 1);
@@ -195,7 +197,7 @@ int fo_response_text(fo_response *r, int status, const char *text, int keep_aliv
     return 0;
 }
 
-int fo_response_head(const fo_response *r, char *buf, size_t cap) {
+int fo_response_head(const fo_response *r, int keep_alive, char *buf, size_t cap) {
     /* "Connection: keep-alive" is said even though HTTP/1.1 implies it: an HTTP/1.0 client (ab -k)
      * keeps the connection only when told so. */
     const char *ctype = r->content_type ? r->content_type : "text/plain; charset=utf-8";
@@ -208,13 +210,13 @@ int fo_response_head(const fo_response *r, char *buf, size_t cap) {
                      "\r\n",
                      r->status, fo_http_reason(r->status), ctype, r->body_len,
                      r->status == 405 ? "Allow: GET\r\n" : "",
-                     r->keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+                     keep_alive ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
-char *fo_response_format(const fo_response *r, size_t *len) {
+char *fo_response_format(const fo_response *r, int keep_alive, size_t *len) {
     char head[FO_HTTP_HEAD_MAX];
-    int n = fo_response_head(r, head, sizeof head);
+    int n = fo_response_head(r, keep_alive, head, sizeof head);
     if (n < 0) return NULL;
     char *out = malloc((size_t)n + r->body_len);
     if (!out) return NULL;

@@ -24,17 +24,22 @@
  * request), so an idle or waiting connection holds no read buffer at all.
  *
  * Memory: a connection is freed only once both of its handles are closed and no request of it
- * is still out with the application. */
+ * is still out with the application.
+ *
+ * State, as libuv keeps a handle's: the serve_state and the conn_phase below, and a word of
+ * flags (reading, end of stream seen, inside process, ...); the timer's purpose follows from
+ * them (enter_serve, stall, close_after_writes, on_shutdown arm it), and each verb asserts the
+ * state it starts from. Whether a connection is kept alive is decided here alone (keeps_alive).
+ * Accepting, its pause at the caps and its back-off are in accept_uv.c. */
 #include "fanout/server_uv.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "accept_uv.h"
 #include "fanout/settings.h"
 
 /* The server's shared read buffer, and what a connection adds to its own buffer when a request
@@ -48,26 +53,35 @@
  * requests but does not read the answers stops being read at this many, instead of making us
  * queue answers without limit. */
 #define MAX_QUEUED_WRITES 4
-/* After an accept that failed for want of descriptors or memory, the server stops accepting
- * for this long instead of retrying at once (libuv would spin on the listener otherwise). */
-#define ACCEPT_BACKOFF_MS 250
 
-typedef enum { TIMER_NONE, TIMER_HEADER, TIMER_IDLE, TIMER_LINGER } timer_kind;
-
-/* What a connection is doing with its requests, while it is open. */
+/* What a connection is doing with its requests, while it is open. Each state has its timer,
+ * armed on entering it (enter_serve). */
 typedef enum {
     SERVE_IDLE,    /* no byte of the next request yet: the idle (keep-alive) timer runs */
     SERVE_READING, /* a request is arriving: the header deadline runs from its first byte */
-    SERVE_WAITING, /* a request is out with the application until fo_conn_uv_respond */
+    SERVE_WAITING, /* a request is out with the application until fo_conn_uv_respond: no timer */
 } serve_state;
 
-/* Where a connection is on its way out; it only moves forward. */
+/* Where a connection is on its way out; it only moves forward. Past CONN_OPEN the timer is the
+ * phase's: the idle timeout while flushing, the linger while lingering. */
 typedef enum {
     CONN_OPEN,      /* serving requests */
     CONN_FLUSHING,  /* closes once its queued answers are written: reads nothing more */
     CONN_LINGERING, /* answers written, sending side shut down: drains input, then closes */
     CONN_CLOSED,    /* its handles are closing: nothing more happens on it */
 } conn_phase;
+
+/* What else holds of a connection, one bit each, as libuv keeps a handle's flags: set and
+ * cleared only by the verbs named, and asserted by the verbs that depend on them. */
+enum {
+    CONN_READING = 1u << 0,    /* uv_read_start is in effect: start_reading, stop_reading */
+    CONN_EOF = 1u << 1,        /* the client sent its end of stream: it will send no more */
+    CONN_PROCESSING = 1u << 2, /* inside process(): an answer given now must not re-enter it */
+    CONN_IN_SLAB = 1u << 3,    /* buf is the server's slab, for the length of one on_read */
+    CONN_FRESH = 1u << 4,      /* counted in server->fresh: no whole request received yet */
+    CONN_STALLED = 1u << 5,    /* MAX_QUEUED_WRITES answers queued (open, not waiting): reads
+                                * nothing until one goes out; the idle timer runs */
+};
 
 struct fo_conn_uv {
     uv_tcp_t tcp;
@@ -79,16 +93,11 @@ struct fo_conn_uv {
     fo_request req;
     char *buf; /* received bytes not yet parsed (pipelined requests), or the server's slab */
     size_t len, cap;
-    int in_slab; /* buf is the server's slab, for the length of one on_read */
-    timer_kind timer_kind;
     serve_state serve;
-    int fresh; /* counted in server->fresh: no whole request received yet */
     conn_phase phase;
+    unsigned flags;   /* CONN_READING, ... */
     int handles_open; /* tcp and timer: freed when both are closed */
-    int in_process;   /* inside process(): an answer must not re-enter it */
-    int reading;
-    int eof;    /* the client will send no more */
-    int writes; /* writes queued and not completed */
+    int writes;       /* writes queued and not completed */
     /* While a request is out: told if the client leaves (fo_conn_uv_watch_gone). */
     void (*gone_cb)(void *arg);
     void *gone_arg;
@@ -102,12 +111,20 @@ typedef struct write_req {
     char head[FO_HTTP_HEAD_MAX];
 } write_req;
 
+static int has(const fo_conn_uv *c, unsigned flag) {
+    return (c->flags & flag) != 0;
+}
+
+static int stopping(const fo_server_uv *s) {
+    return s->accept_state == FO_ACCEPT_STOPPED;
+}
+
 static void process(fo_conn_uv *c);
 static void conn_close(fo_conn_uv *c);
 static void start_reading(fo_conn_uv *c);
 
-static void maybe_drained(fo_server_uv *s) {
-    if (s->stopping && s->n_conns == 0 && s->handles_closing == 0 && s->on_drained) {
+void fo_server_uv_handle_closed(fo_server_uv *s) {
+    if (stopping(s) && s->n_conns == 0 && s->handles_closing == 0 && s->on_drained) {
         free(s->slab); /* nothing reads any more */
         s->slab = NULL;
         void (*cb)(fo_server_uv *) = s->on_drained;
@@ -116,25 +133,18 @@ static void maybe_drained(fo_server_uv *s) {
     }
 }
 
-static void resume_accepting(fo_server_uv *s);
-
-/* At max_conns connections, or max_busy taken on: accepting waits. */
-static int at_cap(const fo_server_uv *s) {
-    return (s->opts.max_conns > 0 && s->n_conns >= s->opts.max_conns) ||
-           (s->opts.max_busy > 0 && s->pending + s->fresh >= s->opts.max_busy);
-}
-
 /* The connection has had its first request, or is going: it no longer counts as fresh. */
 static void not_fresh(fo_conn_uv *c) {
-    if (!c->fresh) return;
-    c->fresh = 0;
+    if (!has(c, CONN_FRESH)) return;
+    c->flags &= ~CONN_FRESH;
     c->server->fresh--;
     assert(c->server->fresh >= 0);
 }
 
 static void conn_free(fo_conn_uv *c) {
     fo_server_uv *s = c->server;
-    assert(!c->in_slab);
+    assert(c->phase == CONN_CLOSED && c->handles_open == 0 && c->serve != SERVE_WAITING);
+    assert(!has(c, CONN_IN_SLAB));
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -146,8 +156,8 @@ static void conn_free(fo_conn_uv *c) {
     fo_request_free(&c->req);
     free(c->buf);
     free(c);
-    if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
-    maybe_drained(s);
+    fo_accept_resume(s);
+    fo_server_uv_handle_closed(s);
 }
 
 static void on_handle_closed(uv_handle_t *h) {
@@ -158,27 +168,28 @@ static void on_handle_closed(uv_handle_t *h) {
 static void conn_close(fo_conn_uv *c) {
     if (c->phase == CONN_CLOSED) return;
     c->phase = CONN_CLOSED;
+    c->flags &= ~(CONN_READING | CONN_STALLED);
     uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
     uv_close((uv_handle_t *)&c->timer, on_handle_closed);
 }
 
-static void write_answer(fo_conn_uv *c, fo_response *resp);
+static void write_answer(fo_conn_uv *c, fo_response *resp, int keep_alive);
 
 /* The server's own last answer on a connection (408, or 400 and its kind for bytes that are
  * not HTTP): no request is out for it, so it does not go through fo_conn_uv_respond. */
 static void answer_and_close(fo_conn_uv *c, int status, const char *text) {
-    assert(c->serve != SERVE_WAITING);
+    assert(c->phase == CONN_OPEN && c->serve == SERVE_READING);
     fo_response r;
-    if (fo_response_text(&r, status, text, 0) != 0) {
+    if (fo_response_text(&r, status, text) != 0) {
         conn_close(c);
         return;
     }
-    write_answer(c, &r);
+    write_answer(c, &r, 0);
 }
 
 static void on_timer(uv_timer_t *t) {
     fo_conn_uv *c = t->data;
-    c->timer_kind = TIMER_NONE;
+    assert(c->phase != CONN_CLOSED && c->serve != SERVE_WAITING);
     /* A client too slow to send its request: say so, then close. Bare line breaks are no
      * request begun: nobody to answer. */
     if (c->phase == CONN_OPEN && c->serve == SERVE_READING &&
@@ -189,20 +200,44 @@ static void on_timer(uv_timer_t *t) {
     conn_close(c);
 }
 
-static void arm_timer(fo_conn_uv *c, timer_kind kind, uint64_t ms) {
-    c->timer_kind = kind;
+static void arm_timer(fo_conn_uv *c, uint64_t ms) {
+    assert(c->phase != CONN_CLOSED);
     uv_timer_start(&c->timer, on_timer, ms, 0);
 }
 
-static void stop_timer(fo_conn_uv *c) {
-    uv_timer_stop(&c->timer);
-    c->timer_kind = TIMER_NONE;
+/* Moves an open connection to serve state to and starts that state's timer. */
+static void enter_serve(fo_conn_uv *c, serve_state to) {
+    assert(c->phase == CONN_OPEN);
+    c->serve = to;
+    if (to == SERVE_WAITING)
+        uv_timer_stop(&c->timer);
+    else
+        arm_timer(c, to == SERVE_READING ? c->server->opts.header_timeout_ms
+                                         : c->server->opts.keepalive_timeout_ms);
 }
 
 static void stop_reading(fo_conn_uv *c) {
-    if (!c->reading) return;
+    if (!has(c, CONN_READING)) return;
+    assert(c->phase != CONN_CLOSED);
     uv_read_stop((uv_stream_t *)&c->tcp);
-    c->reading = 0;
+    c->flags &= ~CONN_READING;
+}
+
+/* The client does not read its answers: read nothing more until on_write sees one go out
+ * (unstall), and drop the connection if none does within the idle timeout. */
+static void stall(fo_conn_uv *c) {
+    assert(c->phase == CONN_OPEN && c->serve != SERVE_WAITING && c->writes >= MAX_QUEUED_WRITES);
+    if (has(c, CONN_STALLED)) return;
+    c->flags |= CONN_STALLED;
+    stop_reading(c);
+    arm_timer(c, c->server->opts.keepalive_timeout_ms);
+}
+
+static void unstall(fo_conn_uv *c) {
+    assert(c->phase == CONN_OPEN && has(c, CONN_STALLED) && c->writes < MAX_QUEUED_WRITES);
+    c->flags &= ~CONN_STALLED;
+    enter_serve(c, c->serve); /* the serve state's own timer again */
+    process(c);
 }
 
 /* The connection closes once its queued answers are written: it reads nothing more, and a
@@ -211,8 +246,9 @@ static void stop_reading(fo_conn_uv *c) {
 static void close_after_writes(fo_conn_uv *c) {
     assert(c->phase == CONN_OPEN || c->phase == CONN_FLUSHING);
     c->phase = CONN_FLUSHING;
+    c->flags &= ~CONN_STALLED;
     stop_reading(c);
-    if (c->serve != SERVE_WAITING) arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
+    if (c->serve != SERVE_WAITING) arm_timer(c, c->server->opts.keepalive_timeout_ms);
 }
 
 /* Closes now when nothing is queued, else once the queued answers are written. */
@@ -227,7 +263,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     fo_conn_uv *c = h->data;
     fo_server_uv *s = c->server;
     (void)suggested;
-    assert(!c->in_slab);
+    assert(has(c, CONN_READING) && !has(c, CONN_IN_SLAB));
     if (c->len == 0 && s->slab) {
         *buf = uv_buf_init(s->slab, SLAB_BYTES);
         return;
@@ -245,11 +281,21 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     *buf = uv_buf_init(c->buf + c->len, (unsigned int)(c->cap - c->len));
 }
 
+/* A read landed in the slab: it stands in for the connection's (empty) buffer until
+ * leave_slab. */
+static void enter_slab(fo_conn_uv *c) {
+    assert(c->len == 0 && !has(c, CONN_IN_SLAB));
+    free(c->buf);
+    c->buf = c->server->slab;
+    c->cap = SLAB_BYTES;
+    c->flags |= CONN_IN_SLAB;
+}
+
 /* After a read into the slab: what the parser left moves to a buffer of the connection's own,
  * of its size; the slab is free for the next read. */
 static void leave_slab(fo_conn_uv *c) {
-    if (!c->in_slab) return;
-    c->in_slab = 0;
+    if (!has(c, CONN_IN_SLAB)) return;
+    c->flags &= ~CONN_IN_SLAB;
     char *slab = c->buf;
     c->buf = NULL;
     c->cap = 0;
@@ -272,6 +318,7 @@ static void leave_slab(fo_conn_uv *c) {
  * application, if it asked (fo_conn_uv_watch_gone), hears of it and stops working on it. Its
  * answer, when it comes, is dropped. */
 static void client_gone(fo_conn_uv *c) {
+    assert(c->serve == SERVE_WAITING && c->gone_cb);
     void (*cb)(void *) = c->gone_cb;
     void *arg = c->gone_arg;
     c->gone_cb = NULL;
@@ -288,13 +335,13 @@ static void on_read_error(fo_conn_uv *c, ssize_t nread) {
     }
     if (nread == UV_EOF) {
         /* A half-close: answer what is complete, then close. */
-        c->eof = 1;
+        c->flags |= CONN_EOF;
         process(c);
         if (c->phase == CONN_OPEN) close_when_flushed(c);
     } else if (c->serve != SERVE_WAITING) {
         conn_close(c); /* reset: nothing to answer */
     } else {
-        c->eof = 1;
+        c->flags |= CONN_EOF;
         close_after_writes(c);
     }
 }
@@ -302,15 +349,11 @@ static void on_read_error(fo_conn_uv *c, ssize_t nread) {
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     fo_conn_uv *c = stream->data;
     if (nread == 0) return;
-    if (nread > 0 && buf->base == c->server->slab) {
-        assert(c->len == 0);
-        free(c->buf); /* empty: the slab takes its place for this read */
-        c->buf = c->server->slab;
-        c->cap = SLAB_BYTES;
-        c->in_slab = 1;
-    } else if (nread > 0) {
+    assert(c->phase == CONN_OPEN || c->phase == CONN_LINGERING);
+    if (nread > 0 && buf->base == c->server->slab)
+        enter_slab(c);
+    else if (nread > 0)
         assert(buf->base == c->buf + c->len);
-    }
     if (c->phase == CONN_LINGERING) {
         /* Draining after our last answer: discard everything until EOF or the linger timer. */
         c->len = 0;
@@ -323,22 +366,57 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
         return;
     }
     c->len += (size_t)nread;
-    if (c->serve == SERVE_IDLE) {
-        /* The first byte after idle starts the header deadline, whatever it is. */
-        c->serve = SERVE_READING;
-        arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
-    }
+    /* The first byte after idle starts the header deadline, whatever it is. */
+    if (c->serve == SERVE_IDLE) enter_serve(c, SERVE_READING);
     process(c);
     leave_slab(c);
+}
+
+/* Whether the connection serves another request after the one now out: the parser's verdict
+ * (HTTP/1.0 without keep-alive, "Connection: close"), unless the client has half-closed or the
+ * server is stopping. The one place this is decided; the application has no say. */
+static int keeps_alive(const fo_conn_uv *c) {
+    return fo_http_parser_keep_alive(&c->parser) && !has(c, CONN_EOF) && !stopping(c->server);
+}
+
+/* Hands the complete request in c->req out to the application. */
+static void hand_out(fo_conn_uv *c) {
+    assert(c->phase == CONN_OPEN && c->serve == SERVE_READING && c->writes < MAX_QUEUED_WRITES);
+    enter_serve(c, SERVE_WAITING);
+    c->server->pending++;
+    c->server->on_request(c, &c->req, c->server->data);
+}
+
+/* After process has handed out what it could: what the connection waits for next. */
+static void after_process(fo_conn_uv *c) {
+    if (c->phase != CONN_OPEN) return;
+    if (c->serve == SERVE_WAITING) {
+        /* Reading goes on only to hear of a client that leaves, and not without bound. */
+        if (c->gone_cb && !has(c, CONN_EOF) && c->len < GONE_READ_MAX)
+            start_reading(c);
+        else
+            stop_reading(c);
+        return;
+    }
+    if (has(c, CONN_EOF) || (stopping(c->server) && !fo_http_parser_mid_request(&c->parser))) {
+        close_when_flushed(c);
+        return;
+    }
+    if (c->writes >= MAX_QUEUED_WRITES) {
+        stall(c);
+        return;
+    }
+    start_reading(c);
 }
 
 /* Hands out every complete request in the buffer, one at a time, then decides what the
  * connection waits for next. */
 static void process(fo_conn_uv *c) {
-    if (c->in_process) return;
-    c->in_process = 1;
+    if (has(c, CONN_PROCESSING)) return;
+    c->flags |= CONN_PROCESSING;
     while (c->serve != SERVE_WAITING && c->phase == CONN_OPEN && c->len > 0 &&
            c->writes < MAX_QUEUED_WRITES) {
+        assert(c->serve == SERVE_READING);
         size_t used = 0;
         int rc = fo_http_parse(&c->parser, c->buf, c->len, &c->req, &used);
         memmove(c->buf, c->buf + used, c->len - used);
@@ -349,45 +427,17 @@ static void process(fo_conn_uv *c) {
             answer_and_close(c, c->parser.error_status, c->parser.error_text);
             break;
         }
-        if (c->eof || c->server->stopping) c->req.keep_alive = 0;
-        stop_timer(c);
-        c->serve = SERVE_WAITING;
-        c->server->pending++;
-        c->server->on_request(c, &c->req, c->server->data);
+        hand_out(c);
     }
-    c->in_process = 0;
-    if (c->phase != CONN_OPEN) return;
-    if (c->serve == SERVE_WAITING) {
-        /* Reading goes on only to hear of a client that leaves, and not without bound. */
-        if (c->gone_cb && !c->eof && c->len < GONE_READ_MAX)
-            start_reading(c);
-        else
-            stop_reading(c);
-        return;
-    }
-    if (c->eof || (c->server->stopping && !fo_http_parser_mid_request(&c->parser))) {
-        close_when_flushed(c);
-        return;
-    }
-    if (c->writes >= MAX_QUEUED_WRITES) {
-        /* The client does not read its answers: read nothing more until on_write sees them
-         * go out, and drop the connection if they do not go out within the idle timeout. */
-        stop_reading(c);
-        if (c->timer_kind != TIMER_IDLE)
-            arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
-        return;
-    }
-    if (c->serve == SERVE_READING && c->timer_kind != TIMER_HEADER)
-        arm_timer(c, TIMER_HEADER, c->server->opts.header_timeout_ms);
-    else if (c->serve == SERVE_IDLE && c->timer_kind != TIMER_IDLE)
-        arm_timer(c, TIMER_IDLE, c->server->opts.keepalive_timeout_ms);
-    start_reading(c);
+    c->flags &= ~CONN_PROCESSING;
+    after_process(c);
 }
 
 static void start_reading(fo_conn_uv *c) {
-    if (c->reading || c->phase == CONN_CLOSED) return;
+    if (has(c, CONN_READING) || c->phase == CONN_CLOSED) return;
+    assert(!has(c, CONN_EOF) && !has(c, CONN_STALLED));
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-        c->reading = 1;
+        c->flags |= CONN_READING;
     else
         conn_close(c);
 }
@@ -403,8 +453,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
     assert(c->phase == CONN_FLUSHING);
     c->phase = CONN_LINGERING;
     c->len = 0;
-    arm_timer(c, TIMER_LINGER, FO_LINGER_MS);
-    if (c->eof)
+    arm_timer(c, FO_LINGER_MS);
+    if (has(c, CONN_EOF))
         conn_close(c);
     else
         start_reading(c);
@@ -426,6 +476,7 @@ static void on_write(uv_write_t *req, int status) {
     free(w->body);
     free(w);
     c->writes--;
+    assert(c->writes >= 0);
     if (c->phase == CONN_CLOSED) return;
     if (status < 0) {
         conn_close(c);
@@ -433,9 +484,8 @@ static void on_write(uv_write_t *req, int status) {
     }
     if (c->phase == CONN_FLUSHING && c->writes == 0)
         finish_connection(c);
-    else if (c->phase == CONN_OPEN && c->serve != SERVE_WAITING &&
-             c->writes == MAX_QUEUED_WRITES - 1)
-        process(c);
+    else if (has(c, CONN_STALLED) && c->writes < MAX_QUEUED_WRITES)
+        unstall(c);
 }
 
 /* Drops the first n bytes of the head-and-body pair bufs[0..1] that a write has taken. */
@@ -494,15 +544,14 @@ static int send_answer(fo_conn_uv *c, const char *head, size_t head_len, char *b
 }
 
 /* Sends resp (and frees it) on a connection that has no request out, then carries on: closes
- * after it when it does not keep the connection alive, else serves what is buffered. A
- * connection already flushing (the client half-closed, or the server is stopping) still gets
- * the answer to the request it had out, as its last. */
-static void write_answer(fo_conn_uv *c, fo_response *resp) {
+ * after it when keep_alive is 0, else serves what is buffered. A connection already flushing
+ * (the client half-closed, or the server is stopping) still gets the answer to the request it
+ * had out, as its last. */
+static void write_answer(fo_conn_uv *c, fo_response *resp, int keep_alive) {
     assert((c->phase == CONN_OPEN || c->phase == CONN_FLUSHING) && c->serve != SERVE_WAITING);
-    if (c->eof || c->server->stopping || c->phase == CONN_FLUSHING) resp->keep_alive = 0;
-    int keep_alive = resp->keep_alive;
+    if (c->phase == CONN_FLUSHING) keep_alive = 0;
     char head[FO_HTTP_HEAD_MAX];
-    int head_len = fo_response_head(resp, head, sizeof head);
+    int head_len = fo_response_head(resp, keep_alive, head, sizeof head);
     char *body = resp->body;
     size_t body_len = resp->body_len;
     resp->body = NULL; /* send_answer owns it now */
@@ -525,17 +574,24 @@ void fo_conn_uv_respond(fo_conn_uv *c, fo_response *resp) {
     fo_server_uv *s = c->server;
     assert(c->serve == SERVE_WAITING); /* exactly one answer per request handed out */
     assert(s->pending > 0);
-    /* Bytes that came while the request was out are the next request's beginning. */
-    c->serve = c->len > 0 ? SERVE_READING : SERVE_IDLE;
+    assert(!has(c, CONN_STALLED));
+    int keep_alive = keeps_alive(c);
     c->gone_cb = NULL;
     s->pending--;
-    if (s->accept_state == FO_ACCEPT_FULL) resume_accepting(s);
+    fo_accept_resume(s);
+    assert(c->phase != CONN_LINGERING); /* shut down only once nothing is out */
     if (c->phase == CONN_CLOSED) {
+        c->serve = SERVE_IDLE; /* no request out any more: the connection may be freed */
         fo_response_free(resp);
         if (c->handles_open == 0) conn_free(c);
         return;
     }
-    write_answer(c, resp);
+    /* Bytes that came while the request was out are the next request's beginning. */
+    if (c->phase == CONN_OPEN)
+        enter_serve(c, c->len > 0 ? SERVE_READING : SERVE_IDLE);
+    else
+        c->serve = SERVE_IDLE; /* flushing: this answer is the last; its timer is the phase's */
+    write_answer(c, resp, keep_alive);
 }
 
 void fo_conn_uv_watch_gone(fo_conn_uv *c, void (*cb)(void *arg), void *arg) {
@@ -544,152 +600,54 @@ void fo_conn_uv_watch_gone(fo_conn_uv *c, void (*cb)(void *arg), void *arg) {
     c->gone_arg = arg;
     /* Inside process() (the request callback), process decides about reading once it returns;
      * from later on, start reading now. */
-    if (!c->in_process && c->phase == CONN_OPEN && !c->eof && c->len < GONE_READ_MAX)
+    if (!has(c, CONN_PROCESSING) && c->phase == CONN_OPEN && !has(c, CONN_EOF) &&
+        c->len < GONE_READ_MAX)
         start_reading(c);
 }
 
-/* Accepting: libuv watches a listening socket through a handle, and offers no way to stop
- * watching it but closing the handle. So each socket is kept open by the server and accepting
- * runs on a handle over a duplicate of it: pausing closes the handles (the socket, its port and
- * its backlog stay), resuming opens new ones. */
-
-static void on_connection(uv_stream_t *listener, int status);
-
-static void on_handle_freed(uv_handle_t *h) {
-    fo_server_uv *s = h->data;
-    if (h->type == UV_TCP) free(h);
-    s->handles_closing--;
-    maybe_drained(s);
-}
-
-static void close_listeners(fo_server_uv *s) {
-    for (int i = 0; i < s->n_listen; i++) {
-        if (!s->listeners[i]) continue;
-        s->handles_closing++;
-        uv_close((uv_handle_t *)s->listeners[i], on_handle_freed);
-        s->listeners[i] = NULL;
-    }
-}
-
-/* Starts accepting on listening socket i. 0 or a negative libuv error. */
-static int open_listener(fo_server_uv *s, int i) {
-    assert(s->listeners[i] == NULL);
-    uv_tcp_t *h = malloc(sizeof *h);
-    if (!h) return UV_ENOMEM;
-    int fd = dup(s->listen_fds[i]);
-    if (fd < 0) {
-        int rc = uv_translate_sys_error(errno);
-        free(h);
-        return rc;
-    }
-    (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-    int rc = uv_tcp_init(s->loop, h);
-    if (rc < 0) {
-        close(fd);
-        free(h);
-        return rc;
-    }
-    h->data = s;
-    rc = uv_tcp_open(h, (uv_os_sock_t)fd);
-    if (rc < 0)
-        close(fd); /* not adopted by the handle */
-    else
-        rc = uv_listen((uv_stream_t *)h, s->opts.backlog, on_connection);
-    if (rc < 0) {
-        s->handles_closing++;
-        uv_close((uv_handle_t *)h, on_handle_freed); /* closes fd once adopted */
-        return rc;
-    }
-    s->listeners[i] = h;
-    return 0;
-}
-
-/* Stops accepting until resume_accepting: at the cap, or for ACCEPT_BACKOFF_MS. */
-static void pause_accepting(fo_server_uv *s, fo_accept_state why) {
-    assert(why == FO_ACCEPT_FULL || why == FO_ACCEPT_BACKOFF);
-    if (s->accept_state != FO_ACCEPTING) return;
-    s->accept_state = why;
-    s->pauses++;
-    close_listeners(s);
-}
-
-static void on_backoff_over(uv_timer_t *t) {
-    resume_accepting(t->data);
-}
-
-static void resume_accepting(fo_server_uv *s) {
-    if (s->accept_state == FO_ACCEPTING || s->accept_state == FO_ACCEPT_STOPPED) return;
-    if (at_cap(s)) {
-        s->accept_state = FO_ACCEPT_FULL;
-        return;
-    }
-    s->accept_state = FO_ACCEPTING;
-    for (int i = 0; i < s->n_listen; i++) {
-        if (open_listener(s, i) == 0) continue;
-        /* Out of descriptors or memory even for a handle: try again after the backoff. */
-        s->accept_errors++;
-        close_listeners(s);
-        s->accept_state = FO_ACCEPT_BACKOFF;
-        uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
-        return;
-    }
-}
-
-static void on_connection(uv_stream_t *listener, int status) {
-    fo_server_uv *s = listener->data;
-    if (status < 0) {
-        /* EMFILE and friends: libuv has shed the connection. Retrying at once would find the
-         * same shortage, so accepting pauses and resumes on a timer. */
-        s->accept_errors++;
-        if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS ||
-            status == UV_ENOMEM) {
-            pause_accepting(s, FO_ACCEPT_BACKOFF);
-            uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
-        }
-        return;
-    }
-    assert(s->accept_state == FO_ACCEPTING);
+/* A client waits on listener (accept_uv.c's on_connection): a connection for it, reading its
+ * first request, which must arrive whole within the header timeout. */
+void fo_server_uv_accepted(fo_server_uv *s, uv_stream_t *listener) {
     fo_conn_uv *c = calloc(1, sizeof *c);
-    if (!c) {
+    if (!c || uv_tcp_init(s->loop, &c->tcp) != 0) {
         /* Leave the connection in libuv's hands: it stops watching the listener until an
-         * accept, so pause (which closes the handle, and the connection with it) and retry. */
-        s->accept_errors++;
-        pause_accepting(s, FO_ACCEPT_BACKOFF);
-        uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
+         * accept, so back off (which closes the handle, and the connection with it). */
+        free(c);
+        fo_accept_back_off(s);
         return;
     }
     c->server = s;
-    /* Neither can fail on a live loop (libuv only zeroes fields); asserted, not ignored. */
-    int rc = uv_tcp_init(s->loop, &c->tcp);
-    assert(rc == 0);
-    rc = uv_timer_init(s->loop, &c->timer);
-    assert(rc == 0);
-    (void)rc;
     c->tcp.data = c;
     c->timer.data = c;
-    c->handles_open = 2;
-    fo_http_parser_init(&c->parser);
+    c->phase = CONN_CLOSED; /* until both handles are set up */
+    c->handles_open = 1;
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     if (++s->n_conns > s->peak_conns) s->peak_conns = s->n_conns;
-    c->fresh = 1;
+    if (uv_timer_init(s->loop, &c->timer) != 0) {
+        fo_accept_back_off(s);
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        return;
+    }
+    c->handles_open = 2;
+    c->phase = CONN_OPEN;
+    c->flags = CONN_FRESH;
     s->fresh++;
+    fo_http_parser_init(&c->parser);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
         s->accept_errors++;
         conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    /* A new connection's first request must arrive within the header timeout. */
-    c->serve = SERVE_READING;
-    arm_timer(c, TIMER_HEADER, s->opts.header_timeout_ms);
+    enter_serve(c, SERVE_READING);
     start_reading(c);
-    if (at_cap(s)) pause_accepting(s, FO_ACCEPT_FULL);
+    fo_accept_pause_if_full(s);
 }
 
-void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
-                       fo_request_cb on_request, void *data) {
+int fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
+                      fo_request_cb on_request, void *data) {
     memset(s, 0, sizeof *s);
     s->loop = loop;
     if (opts) s->opts = *opts;
@@ -698,24 +656,21 @@ void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts
     if (!s->opts.backlog) s->opts.backlog = FO_BACKLOG;
     s->on_request = on_request;
     s->data = data;
-    s->accept_state = FO_ACCEPTING;
+    int rc = fo_accept_init(s);
+    if (rc < 0) return rc;
     /* Without the slab (no memory for it) each connection reads into a buffer of its own. */
     s->slab = malloc(SLAB_BYTES);
-    int rc = uv_timer_init(loop, &s->backoff);
-    assert(rc == 0);
-    (void)rc;
-    s->backoff.data = s;
+    return 0;
 }
 
 int fo_server_uv_listen_fd(fo_server_uv *s, int fd) {
-    if (s->n_listen >= FO_SERVER_UV_MAX_LISTENERS) {
+    if (s->n_listen >= FO_SERVER_UV_MAX_LISTENERS || stopping(s)) {
         close(fd);
         return UV_EINVAL;
     }
     int i = s->n_listen++;
     s->listen_fds[i] = fd;
-    if (s->accept_state != FO_ACCEPTING) return 0; /* watched once accepting resumes */
-    int rc = open_listener(s, i);
+    int rc = fo_accept_add(s, i);
     if (rc < 0) {
         close(fd);
         s->n_listen--;
@@ -733,19 +688,14 @@ int fo_server_uv_port(fo_server_uv *s) {
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+int fo_server_uv_stopping(const fo_server_uv *s) {
+    return stopping(s);
+}
+
 void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
-    if (s->stopping) return;
-    s->stopping = 1;
+    if (stopping(s)) return;
     s->on_drained = on_drained;
-    s->accept_state = FO_ACCEPT_STOPPED;
-    close_listeners(s);
-    /* The sockets themselves close too: with no process accepting, new clients are refused at
-     * once instead of waiting in a backlog nobody reads. */
-    for (int i = 0; i < s->n_listen; i++)
-        close(s->listen_fds[i]);
-    s->n_listen = 0;
-    s->handles_closing++;
-    uv_close((uv_handle_t *)&s->backoff, on_handle_freed);
+    fo_accept_stop(s);
     for (fo_conn_uv *c = s->conns, *next; c; c = next) {
         next = c->next;
         /* A request being read or served is finished first (it is answered with
@@ -758,5 +708,5 @@ void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s)) {
         else
             conn_close(c);
     }
-    maybe_drained(s);
+    fo_server_uv_handle_closed(s);
 }

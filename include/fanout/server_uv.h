@@ -65,7 +65,6 @@ struct fo_server_uv {
     long peak_conns;                     /* the most connections held at once */
     int pending;                         /* requests handed out and not answered yet */
     long fresh; /* connections accepted that have not sent a whole first request yet */
-    int stopping;                        /* set by fo_server_uv_stop */
     void (*on_drained)(fo_server_uv *s); /* after stop: called once nothing is left open */
     uint64_t accept_errors;              /* accept failures (e.g. EMFILE) survived */
     uint64_t pauses; /* times accepting stopped at the cap or for want of descriptors */
@@ -73,8 +72,8 @@ struct fo_server_uv {
     char *slab;      /* the read buffer every connection with nothing buffered reads into */
 };
 
-/* Sets the server up on loop; no socket yet. */
-void fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
+/* Sets the server up on loop; no socket yet. 0 or a negative libuv error. */
+int fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
                        fo_request_cb on_request, void *data);
 
 /* Accepts on an already bound and listening socket (fo_listen_tcp in fanout/sys.h; it may be
@@ -85,12 +84,17 @@ int fo_server_uv_listen_fd(fo_server_uv *s, int fd);
 /* The port the first listening socket is bound to, or a negative libuv error. */
 int fo_server_uv_port(fo_server_uv *s);
 
+/* 1 once fo_server_uv_stop has been called (accept_state is FO_ACCEPT_STOPPED). */
+int fo_server_uv_stopping(const fo_server_uv *s);
+
 /* Graceful stop: stop accepting, close idle connections, let every request handed out finish
  * and be sent, then close the rest; on_drained (may be NULL) runs once all is closed. */
 void fo_server_uv_stop(fo_server_uv *s, void (*on_drained)(fo_server_uv *s));
 
 /* Answers the request given to the callback; takes ownership of resp's body. Exactly once per
- * request handed out (asserted). */
+ * request handed out (asserted). Whether the connection stays open after it is the server's
+ * decision, not the response's: the request's own (HTTP/1.0, "Connection: close"), unless the
+ * client has half-closed or the server is stopping. */
 void fo_conn_uv_respond(fo_conn_uv *conn, fo_response *resp);
 
 /* Asks, for the request now out on conn, to be told by cb(arg) on the loop if the client closes

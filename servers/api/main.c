@@ -59,7 +59,6 @@ typedef struct delayed {
     api *a;
     fo_conn_uv *conn;
     uint64_t due_ns; /* uv_hrtime() at which the answer may go out, never earlier */
-    int keep_alive;
 } delayed;
 
 static uint64_t next_random(api *a) {
@@ -70,17 +69,17 @@ static uint64_t next_random(api *a) {
     return a->rng * 0x2545F4914F6CDD1DULL;
 }
 
-static void respond_text(fo_conn_uv *conn, int status, const char *text, int keep_alive) {
+static void respond_text(fo_conn_uv *conn, int status, const char *text) {
     fo_response r;
-    if (fo_response_text(&r, status, text, keep_alive) != 0) r = (fo_response){.status = 500};
+    if (fo_response_text(&r, status, text) != 0) r = (fo_response){.status = 500};
     fo_conn_uv_respond(conn, &r);
 }
 
-static void respond_body(fo_conn_uv *conn, const char *body, size_t len, int keep_alive) {
-    fo_response r = {.status = 200, .content_type = "application/json", .keep_alive = keep_alive};
+static void respond_body(fo_conn_uv *conn, const char *body, size_t len) {
+    fo_response r = {.status = 200, .content_type = "application/json"};
     r.body = malloc(len);
     if (!r.body) {
-        respond_text(conn, 503, "out of memory\n", 0);
+        respond_text(conn, 503, "out of memory\n");
         return;
     }
     memcpy(r.body, body, len);
@@ -88,12 +87,12 @@ static void respond_body(fo_conn_uv *conn, const char *body, size_t len, int kee
     fo_conn_uv_respond(conn, &r);
 }
 
-static void respond_json(fo_conn_uv *conn, json_t *obj, int keep_alive) {
-    fo_response r = {.status = 200, .content_type = "application/json", .keep_alive = keep_alive};
+static void respond_json(fo_conn_uv *conn, json_t *obj) {
+    fo_response r = {.status = 200, .content_type = "application/json"};
     r.body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (!r.body) {
-        respond_text(conn, 500, "out of memory\n", 0);
+        respond_text(conn, 500, "out of memory\n");
         return;
     }
     r.body_len = strlen(r.body);
@@ -105,10 +104,10 @@ static void on_delayed_closed(uv_handle_t *h) {
 }
 
 /* Answers with a random country. */
-static void respond_country(api *a, fo_conn_uv *conn, int keep_alive) {
+static void respond_country(api *a, fo_conn_uv *conn) {
     size_t i = next_random(a) % a->cfg->countries.n;
     atomic_fetch_add(&a->cfg->stats->served, 1);
-    respond_body(conn, a->cfg->bodies[i], a->cfg->body_lens[i], keep_alive);
+    respond_body(conn, a->cfg->bodies[i], a->cfg->body_lens[i]);
 }
 
 static void on_delay_over(uv_timer_t *t) {
@@ -120,7 +119,7 @@ static void on_delay_over(uv_timer_t *t) {
         return;
     }
     atomic_fetch_sub(&d->a->cfg->stats->in_flight, 1);
-    respond_country(d->a, d->conn, d->keep_alive);
+    respond_country(d->a, d->conn);
     uv_close((uv_handle_t *)t, on_delayed_closed);
 }
 
@@ -130,7 +129,7 @@ static void on_client_gone(void *data) {
     delayed *d = data;
     atomic_fetch_sub(&d->a->cfg->stats->in_flight, 1);
     uv_timer_stop(&d->timer);
-    respond_text(d->conn, 499, "client closed request\n", 0); /* dropped by the connection */
+    respond_text(d->conn, 499, "client closed request\n"); /* dropped by the connection */
     uv_close((uv_handle_t *)&d->timer, on_delayed_closed);
 }
 
@@ -152,40 +151,40 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     api *a = data;
     api_stats *st = a->cfg->stats;
     if (strcmp(req->method, "GET") != 0) {
-        respond_text(conn, 405, "method not allowed\n", req->keep_alive);
+        respond_text(conn, 405, "method not allowed\n");
         return;
     }
     if (strcmp(req->path, "/stats") == 0 || strcmp(req->path, "/stats/") == 0) {
-        respond_json(conn, stats_json(st), req->keep_alive);
+        respond_json(conn, stats_json(st));
         return;
     }
     if (strcmp(req->path, "/stats/reset") == 0) {
         /* Starts a new measurement: the peak restarts from what is in flight now. */
         atomic_store(&st->served, 0);
         atomic_store(&st->peak_in_flight, atomic_load(&st->in_flight));
-        respond_json(conn, stats_json(st), req->keep_alive);
+        respond_json(conn, stats_json(st));
         return;
     }
     int ms = 0;
     int rc = fo_route_ms(req->path, &ms);
     if (rc == 0) {
-        respond_text(conn, 404, "not found: try /<ms>/ or /stats\n", req->keep_alive);
+        respond_text(conn, 404, "not found: try /<ms>/ or /stats\n");
         return;
     }
     if (rc < 0) {
-        respond_text(conn, 400, "ms must be a whole number from 0 to " FO_CLI_TEXT(FO_MAX_MS) "\n", req->keep_alive);
+        respond_text(conn, 400, "ms must be a whole number from 0 to " FO_CLI_TEXT(FO_MAX_MS) "\n");
         return;
     }
     if (ms == 0) {
         /* Nothing to wait for: no timer (this is the path that measures the API's own speed). */
         count_waiting(st);
         atomic_fetch_sub(&st->in_flight, 1);
-        respond_country(a, conn, req->keep_alive);
+        respond_country(a, conn);
         return;
     }
     delayed *d = malloc(sizeof *d);
     if (!d) {
-        respond_text(conn, 503, "out of memory\n", 0);
+        respond_text(conn, 503, "out of memory\n");
         return;
     }
     /* The arrival time is read from the clock, not the loop's cached time, so the answer can
@@ -193,7 +192,6 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     d->due_ns = uv_hrtime() + (uint64_t)ms * 1000000u;
     d->a = a;
     d->conn = conn;
-    d->keep_alive = req->keep_alive;
     uv_timer_init(a->loop, &d->timer);
     d->timer.data = d;
     uv_timer_start(&d->timer, on_delay_over, (uint64_t)ms, 0);
@@ -225,7 +223,7 @@ static int serve(void *arg) {
         return 1;
     }
     a.rng = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ULL;
-    fo_server_uv_init(&a.server, &loop, &cfg->server_opts, on_request, &a);
+    rc = fo_server_uv_init(&a.server, &loop, &cfg->server_opts, on_request, &a);
     for (int i = 0; i < cfg->n_ports && rc == 0; i++)
         rc = fo_server_uv_listen_fd(&a.server, cfg->listen_fds[i]);
     if (rc < 0) {

@@ -101,7 +101,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         /* No stack to be had (out of memory, or of mappings): answer without one, as the other
          * engines do when memory runs out, so that the connection does not wait forever. */
         fo_response resp;
-        if (fo_response_text(&resp, 503, "out of memory\n", 0) != 0)
+        if (fo_response_text(&resp, 503, "out of memory\n") != 0)
             resp = (fo_response){.status = 503};
         fo_conn_uv_respond(conn, &resp);
         return;

@@ -188,7 +188,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     if (!j) {
         /* Every request is answered, or the connection would wait forever: without a body if
          * even that cannot be had. */
-        if (fo_response_text(&resp, 503, "out of memory\n", 0) != 0)
+        if (fo_response_text(&resp, 503, "out of memory\n") != 0)
             resp = (fo_response){.status = 503};
         fo_conn_uv_respond(conn, &resp);
         return;
@@ -309,12 +309,12 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
                              * serve at once, as uWSGI's threads accept only when free: the
                              * rest wait in the backlog for whichever process frees first. */
                             .max_busy = o->workers > 1 ? o->threads : 0};
-    fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
-
-    int started = start_threads(e);
-    rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
+    rc = fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
+    int started = rc == 0 ? start_threads(e) : 0;
+    if (rc == 0)
+        rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
     if (rc < 0) {
-        if (started == e->n_threads)
+        if (started == e->n_threads || rc != UV_EAGAIN)
             fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
         stop_threads(e, started);
         teardown(e);

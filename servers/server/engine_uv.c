@@ -38,7 +38,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     if (!p) {
         /* Every request is answered, or the connection would wait forever: without a body if
          * even that cannot be had. */
-        if (fo_response_text(&resp, 503, "out of memory\n", 0) != 0)
+        if (fo_response_text(&resp, 503, "out of memory\n") != 0)
             resp = (fo_response){.status = 503};
         fo_conn_uv_respond(conn, &resp);
         return;
@@ -54,7 +54,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     if (fo_upstream_uv_start(ls->upstream, &p->fanout, on_fanout_done, p) != 0) {
         fo_fanout_release(&p->fanout);
         free(p);
-        fo_response_text(&resp, 502, "could not start the upstream calls\n", req->keep_alive);
+        fo_response_text(&resp, 502, "could not start the upstream calls\n");
         fo_conn_uv_respond(conn, &resp);
         return;
     }

@@ -21,9 +21,9 @@ int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
                             .backlog = o->backlog,
                             .max_conns = o->max_conns};
-    fo_server_uv_init(&ls->server, &ls->loop, &so, on_request, data);
-    ls->upstream = fo_upstream_uv_new(&ls->loop, &o->upstream);
-    rc = ls->upstream ? fo_server_uv_listen_fd(&ls->server, listen_fd) : UV_ENOMEM;
+    rc = fo_server_uv_init(&ls->server, &ls->loop, &so, on_request, data);
+    ls->upstream = rc == 0 ? fo_upstream_uv_new(&ls->loop, &o->upstream) : NULL;
+    if (rc == 0) rc = ls->upstream ? fo_server_uv_listen_fd(&ls->server, listen_fd) : UV_ENOMEM;
     if (rc < 0) {
         fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
         return 1;

@@ -12,7 +12,7 @@ static void on_deadline(uv_timer_t *t) {
 static void on_signal(uv_signal_t *h, int signum) {
     fo_loop_stop *st = h->data;
     (void)signum;
-    if (st->server->stopping) return;
+    if (fo_server_uv_stopping(st->server)) return;
     uv_signal_stop(&st->sigint);
     uv_signal_stop(&st->sigterm);
     uv_timer_start(&st->deadline, on_deadline, st->timeout_ms, 0);

@@ -198,8 +198,8 @@ static void on_gone(void *data) {
 
 /* How request n is answered, from the 5 bits of answer_plan: bit 0 later (from a timer) rather
  * than at once, flipped on odd requests when bit 4 is set; bits 1-2 the timer's delay, and with
- * bit 1 set the handler asks to hear of a client that leaves meanwhile; bit 3 with
- * "Connection: close" whatever the client asked. */
+ * bit 1 set the handler asks to hear of a client that leaves meanwhile; bit 3 unused (it was
+ * the handler's own "Connection: close": keep-alive is the server's alone to decide now). */
 static const uint64_t later_ms[4] = {0, 1, 3, 10};
 
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
@@ -232,7 +232,6 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
         int st = resp.status;
         if (st != 200 && st != 502 && st != 504 && st != 500) fail("a fan-out answered oddly");
     }
-    if (plan & 8) resp.keep_alive = 0;
     if (r->end_plan & 16) {
         /* Large answers: loopback takes megabytes before a write blocks, so a few of these
          * are what makes the server queue answers for a client that does not read. */
@@ -509,7 +508,7 @@ static void setup(void) {
     server_running = 1;
     fo_server_uv_opts opts = {.header_timeout_ms = HEADER_TIMEOUT_MS,
                               .keepalive_timeout_ms = KEEPALIVE_TIMEOUT_MS};
-    fo_server_uv_init(&server, &loop, &opts, on_request, NULL);
+    if (fo_server_uv_init(&server, &loop, &opts, on_request, NULL) != 0) fail("fo_server_uv_init");
     char err[256];
     int port = 0;
     int fd = fo_listen_tcp("127.0.0.1", 0, 128, &port, err, sizeof err);

@@ -12,13 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static fo_request request(const char *method, const char *path, int keep_alive) {
+static fo_request request(const char *method, const char *path) {
     fo_request req;
     memset(&req, 0, sizeof req);
     snprintf(req.method, sizeof req.method, "%s", method);
     req.path = (char *)path; /* only read: the handler never writes or frees a request */
     req.path_len = strlen(path);
-    req.keep_alive = keep_alive;
     return req;
 }
 
@@ -32,13 +31,12 @@ static char *body_of(const fo_response *resp) {
 }
 
 static void expect_done(const char *method, const char *path, int status, const char *text) {
-    fo_request req = request(method, path, 1);
+    fo_request req = request(method, path);
     fo_response resp;
     fo_fanout f;
     memset(&f, 0, sizeof f);
     assert_int_equal(fo_handle_begin(&req, &resp, &f), FO_HANDLE_DONE);
     assert_int_equal(resp.status, status);
-    assert_int_equal(resp.keep_alive, 1);
     char *body = body_of(&resp);
     assert_non_null(strstr(body, text));
     free(body);
@@ -62,7 +60,7 @@ static void test_bad_request(void **state) {
 }
 
 static void expect_plan(const char *path, int ms) {
-    fo_request req = request("GET", path, 1);
+    fo_request req = request("GET", path);
     fo_response resp;
     fo_fanout f;
     assert_int_equal(fo_handle_begin(&req, &resp, &f), FO_HANDLE_FANOUT);
@@ -101,14 +99,13 @@ static void completed(fo_fanout *f) {
 }
 
 static void test_finish_ok_renders_the_first_country(void **state) {
-    fo_request req = request("GET", "/", 1);
+    fo_request req = request("GET", "/");
     fo_fanout f;
     fo_response resp;
     completed(&f);
     fo_handle_finish(&req, &f, &resp);
     assert_int_equal(resp.status, 200);
     assert_string_equal(resp.content_type, "text/html; charset=utf-8");
-    assert_int_equal(resp.keep_alive, 1);
     char *body = body_of(&resp);
     assert_non_null(strstr(body, "<h1>C\xc3\xb4te d&#39;Ivoire</h1>"));
     assert_null(strstr(body, "Albania"));
@@ -119,36 +116,10 @@ static void test_finish_ok_renders_the_first_country(void **state) {
         assert_null(f.calls[i].body);
 }
 
-static void test_keep_alive_carried(void **state) {
-    fo_request req = request("GET", "/", 0);
-    fo_fanout f;
-    fo_response resp;
-    completed(&f);
-    fo_handle_finish(&req, &f, &resp);
-    assert_int_equal(resp.status, 200);
-    assert_int_equal(resp.keep_alive, 0);
-    fo_response_free(&resp);
-
-    completed(&f);
-    f.calls[1].outcome = FO_CALL_HTTP_STATUS;
-    f.calls[1].http_status = 500;
-    fo_handle_finish(&req, &f, &resp);
-    assert_int_equal(resp.status, 502);
-    assert_int_equal(resp.keep_alive, 0);
-    fo_response_free(&resp);
-
-    expect_done("DELETE", "/", 405, "GET");
-    fo_response r405;
-    fo_request close_req = request("DELETE", "/", 0);
-    assert_int_equal(fo_handle_begin(&close_req, &r405, &f), FO_HANDLE_DONE);
-    assert_int_equal(r405.keep_alive, 0);
-    fo_response_free(&r405);
-}
-
 /* Finishes a completed fan-out whose call i ended with outcome; checks status and body text. */
 static void expect_failure(int i, fo_call_outcome outcome, long http_status, const char *error,
                            int status, const char *text) {
-    fo_request req = request("GET", "/", 1);
+    fo_request req = request("GET", "/");
     fo_fanout f;
     fo_response resp;
     completed(&f);
@@ -158,7 +129,6 @@ static void expect_failure(int i, fo_call_outcome outcome, long http_status, con
     snprintf(f.calls[i].error, sizeof f.calls[i].error, "%s", error);
     fo_handle_finish(&req, &f, &resp);
     assert_int_equal(resp.status, status);
-    assert_int_equal(resp.keep_alive, 1);
     char *body = body_of(&resp);
     if (!strstr(body, text)) fail_msg("body \"%s\" lacks \"%s\"", body, text);
     free(body);
@@ -173,7 +143,7 @@ static void test_finish_timeout_is_504(void **state) {
 }
 
 static void test_timeout_wins_over_other_failures(void **state) {
-    fo_request req = request("GET", "/", 1);
+    fo_request req = request("GET", "/");
     fo_fanout f;
     fo_response resp;
     completed(&f);
@@ -201,7 +171,6 @@ int main(void) {
         cmocka_unit_test(test_bad_request),
         cmocka_unit_test(test_fanout_planned),
         cmocka_unit_test(test_finish_ok_renders_the_first_country),
-        cmocka_unit_test(test_keep_alive_carried),
         cmocka_unit_test(test_finish_timeout_is_504),
         cmocka_unit_test(test_timeout_wins_over_other_failures),
         cmocka_unit_test(test_finish_failures_are_502),

@@ -27,7 +27,7 @@ static void test_simple_get(void **state) {
     assert_int_equal(used, strlen(s));
     assert_string_equal(req.method, "GET");
     assert_string_equal(req.path, "/300/");
-    assert_int_equal(req.keep_alive, 1);
+    assert_int_equal(fo_http_parser_keep_alive(&p), 1);
 }
 
 static void test_byte_at_a_time(void **state) {
@@ -43,7 +43,7 @@ static void test_byte_at_a_time(void **state) {
     }
     assert_int_equal(fo_http_parse(&p, s + n - 1, 1, &req, &used), FO_HTTP_REQUEST);
     assert_string_equal(req.path, "/a/b?c=d");
-    assert_int_equal(req.keep_alive, 0);
+    assert_int_equal(fo_http_parser_keep_alive(&p), 0);
     assert_false(fo_http_parser_mid_request(&p));
 }
 
@@ -62,7 +62,7 @@ static void test_pipelined_in_order(void **state) {
         off += used;
     }
     assert_int_equal(off, n);
-    assert_int_equal(req.keep_alive, 0); /* HTTP/1.0 without keep-alive */
+    assert_int_equal(fo_http_parser_keep_alive(&p), 0); /* HTTP/1.0 without keep-alive */
 }
 
 /* A request costs its connection the bytes of its target, not room for the longest one: a long
@@ -166,9 +166,9 @@ static void test_other_method_passes_through(void **state) {
 static void test_format(void **state) {
     (void)state;
     fo_response r;
-    assert_int_equal(fo_response_text(&r, 404, "not found\n", 1), 0);
+    assert_int_equal(fo_response_text(&r, 404, "not found\n"), 0);
     size_t len;
-    char *out = fo_response_format(&r, &len);
+    char *out = fo_response_format(&r, 1, &len);
     assert_non_null(out);
     const char *want = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\n"
                        "Content-Length: 10\r\nConnection: keep-alive\r\n\r\nnot found\n";
@@ -177,8 +177,8 @@ static void test_format(void **state) {
     free(out);
     fo_response_free(&r);
 
-    assert_int_equal(fo_response_text(&r, 405, "no\n", 0), 0);
-    out = fo_response_format(&r, &len);
+    assert_int_equal(fo_response_text(&r, 405, "no\n"), 0);
+    out = fo_response_format(&r, 0, &len);
     assert_non_null(strstr(out, "Allow: GET\r\n"));
     assert_non_null(strstr(out, "Connection: close\r\n"));
     free(out);
@@ -190,15 +190,15 @@ static void test_format(void **state) {
  * refused, never cut short. */
 static void test_head(void **state) {
     (void)state;
-    fo_response r = {.status = 200, .content_type = "text/html", .body_len = 700, .keep_alive = 1};
+    fo_response r = {.status = 200, .content_type = "text/html", .body_len = 700};
     char head[FO_HTTP_HEAD_MAX];
-    int n = fo_response_head(&r, head, sizeof head);
+    int n = fo_response_head(&r, 1, head, sizeof head);
     const char *want = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 700\r\n"
                        "Connection: keep-alive\r\n\r\n";
     assert_int_equal(n, (int)strlen(want));
     assert_memory_equal(head, want, (size_t)n);
-    assert_int_equal(fo_response_head(&r, head, strlen(want)), -1);
-    assert_int_equal(fo_response_head(&r, head, strlen(want) + 1), (int)strlen(want));
+    assert_int_equal(fo_response_head(&r, 1, head, strlen(want)), -1);
+    assert_int_equal(fo_response_head(&r, 1, head, strlen(want) + 1), (int)strlen(want));
 }
 
 int main(void) {
