@@ -32,7 +32,6 @@
 #include "fanout/server_uv.h"
 #include "fanout/upstream_block.h"
 #include "loop_serve.h"
-#include "loop_stop.h"
 
 /* A thread's stack: a fan-out needs a few KiB, curl a little more. Small stacks make a pool of
  * hundreds of threads cheap in memory. */
@@ -60,10 +59,8 @@ typedef struct job_queue {
 } job_queue;
 
 typedef struct threads_engine {
-    uv_loop_t loop;
-    fo_server_uv server;
-    uv_async_t wake; /* a thread finished a job */
-    fo_loop_stop stop;
+    fo_loop_serve ls; /* the loop, its server and its stop, as the loop engines have them */
+    uv_async_t wake;  /* a thread finished a job */
     const fo_server_opts *opts;
 
     pthread_mutex_t lock; /* guards todo, done and quit */
@@ -211,9 +208,8 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     if (!e->opts->upstream.no_cancel) fo_conn_uv_watch_gone(conn, on_client_gone, j);
 }
 
-static void on_drained(fo_server_uv *s) {
-    threads_engine *e = s->data;
-    fo_loop_stop_close(&e->stop);
+static void on_drained(fo_loop_serve *ls) {
+    threads_engine *e = ls->server.data;
     uv_close((uv_handle_t *)&e->wake, NULL);
 }
 
@@ -286,10 +282,15 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
     static threads_engine engine; /* large (a loop and a server); one per process */
     threads_engine *e = &engine;
     memset(e, 0, sizeof *e);
+    /* Sharing the socket, a process takes on only what its threads serve at once, as uWSGI's
+     * threads accept only when free: the rest wait in the backlog for whichever process frees
+     * first. */
+    int max_busy = o->workers > 1 ? o->threads : 0;
     /* The loop first: its own descriptors must not be the ones the threads' upstream clients
      * leave missing under a low open-files limit (libuv aborts when it cannot get them). */
-    int rc = uv_loop_init(&e->loop);
-    if (rc == 0) rc = uv_async_init(&e->loop, &e->wake, on_wake);
+    if (fo_loop_serve_init(&e->ls, o, max_busy, 0, on_request, e) != 0) return 1;
+    e->ls.on_drained = on_drained;
+    int rc = uv_async_init(&e->ls.loop, &e->wake, on_wake);
     if (rc < 0) {
         fprintf(stderr, "fanout-server: cannot set up the event loop: %s\n", uv_strerror(rc));
         return 1;
@@ -301,29 +302,9 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
         teardown(e);
         return 1;
     }
-    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
-                            .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
-                            .backlog = o->backlog,
-                            .max_conns = o->max_conns,
-                            /* Sharing the socket, a process takes on only what its threads
-                             * serve at once, as uWSGI's threads accept only when free: the
-                             * rest wait in the backlog for whichever process frees first. */
-                            .max_busy = o->workers > 1 ? o->threads : 0};
-    fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
-
     int started = start_threads(e);
-    rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
-    if (rc < 0) {
-        if (started == e->n_threads)
-            fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
-        stop_threads(e, started);
-        teardown(e);
-        return 1; /* the process exits; the loop's handles die with it */
-    }
-    fo_loop_stop_start(&e->stop, &e->server, (uint64_t)o->shutdown_timeout_ms, on_drained);
-    uv_run(&e->loop, UV_RUN_DEFAULT);
-
-    if (e->server.pending > 0) {
+    rc = started == e->n_threads ? fo_loop_serve_listen(&e->ls, listen_fd) : 1;
+    if (rc == 0 && e->ls.server.pending > 0) {
         /* The shutdown timeout passed with fan-outs still running. They cannot be cancelled
          * from here, and the exit handlers (curl's global cleanup) must not run under them:
          * end the process now. */
@@ -332,7 +313,7 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
     }
     stop_threads(e, started);
     teardown(e);
-    uv_loop_close(&e->loop);
+    if (rc != 0) return 1; /* the process exits; the loop's handles die with it */
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->work);
     return 0;

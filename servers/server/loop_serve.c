@@ -1,3 +1,4 @@
+/* One process serving on one libuv loop (see loop_serve.h). */
 #include "loop_serve.h"
 
 #include <stddef.h>
@@ -6,32 +7,49 @@
 static void on_drained(fo_server_uv *s) {
     fo_loop_serve *ls = (fo_loop_serve *)((char *)s - offsetof(fo_loop_serve, server));
     fo_loop_stop_close(&ls->stop);
-    fo_upstream_uv_close(ls->upstream);
+    if (ls->upstream) fo_upstream_uv_close(ls->upstream);
+    if (ls->on_drained) ls->on_drained(ls);
 }
 
-int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
-                      fo_request_cb on_request, void *data) {
+int fo_loop_serve_init(fo_loop_serve *ls, const fo_server_opts *o, int max_busy,
+                       int with_upstream, fo_request_cb on_request, void *data) {
     ls->opts = o;
     int rc = uv_loop_init(&ls->loop);
     if (rc < 0) {
-        fprintf(stderr, "fanout-server: cannot start a loop: %s\n", uv_strerror(rc));
+        fprintf(stderr, "fanout-server: cannot set up the event loop: %s\n", uv_strerror(rc));
         return 1;
     }
     fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
                             .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
                             .backlog = o->backlog,
-                            .max_conns = o->max_conns};
+                            .max_conns = o->max_conns,
+                            .max_busy = max_busy};
     fo_server_uv_init(&ls->server, &ls->loop, &so, on_request, data);
-    ls->upstream = fo_upstream_uv_new(&ls->loop, &o->upstream);
-    rc = ls->upstream ? fo_server_uv_listen_fd(&ls->server, listen_fd) : UV_ENOMEM;
-    if (rc < 0) {
-        fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
+    if (with_upstream && !(ls->upstream = fo_upstream_uv_new(&ls->loop, &o->upstream))) {
+        fprintf(stderr, "fanout-server: cannot set up the upstream client: out of memory\n");
         return 1;
     }
-    fo_loop_stop_start(&ls->stop, &ls->server, (uint64_t)o->shutdown_timeout_ms, on_drained);
+    return 0;
+}
+
+int fo_loop_serve_listen(fo_loop_serve *ls, int listen_fd) {
+    int rc = fo_server_uv_listen_fd(&ls->server, listen_fd);
+    if (rc == 0)
+        rc = fo_loop_stop_start(&ls->stop, &ls->server, "fanout-server",
+                                (uint64_t)ls->opts->shutdown_timeout_ms, on_drained);
+    if (rc < 0) {
+        fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
+        return 1; /* the process exits; the loop's handles die with it */
+    }
     uv_run(&ls->loop, UV_RUN_DEFAULT);
     if (ls->server.pending == 0) uv_loop_close(&ls->loop);
     return 0;
+}
+
+int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
+                      fo_request_cb on_request, void *data) {
+    if (fo_loop_serve_init(ls, o, 0, 1, on_request, data) != 0) return 1;
+    return fo_loop_serve_listen(ls, listen_fd);
 }
 
 int fo_loop_engine_size(fo_server_opts *o) {
