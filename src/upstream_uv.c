@@ -315,11 +315,8 @@ void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why) {
     job_end(u, j);
 }
 
-int fo_upstream_uv_active(const fo_upstream_uv *u) {
-    return u->active;
-}
-
 void fo_upstream_uv_close(fo_upstream_uv *u) {
+    assert(u->active == 0);
     while (u->n_idle)
         curl_easy_cleanup(u->idle[--u->n_idle]);
     for (int i = 0; i < u->n_shards; i++)

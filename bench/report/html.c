@@ -6,6 +6,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fanout/page.h"
+
 void fo_machine_line(char *out, size_t len) {
     struct utsname u;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -15,22 +17,15 @@ void fo_machine_line(char *out, size_t len) {
         snprintf(out, len, "%ld cores", cpus);
 }
 
-void fo_html_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
+void fo_html_put(FILE *f, const char *s) {
+    char *escaped = fo_html_escape(s);
+    if (escaped) {
+        fputs(escaped, f);
+        free(escaped);
+        return;
     }
+    for (; *s; s++) /* out of memory: the text without its markup characters */
+        if (!strchr("&<>\"'", *s)) fputc(*s, f);
 }
 
 /* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
@@ -52,7 +47,7 @@ void fo_html_md_table(FILE *f, const char *md) {
                 while (l && cell[l - 1] == ' ')
                     cell[--l] = '\0';
                 fprintf(f, "<%s>", tag);
-                fo_html_escape(f, cell);
+                fo_html_put(f, cell);
                 fprintf(f, "</%s>", tag);
             }
             fputs("</tr>\n", f);

@@ -7,8 +7,8 @@
 /* "Linux x86_64, 2 cores" */
 void fo_machine_line(char *out, size_t len);
 
-/* Writes s with &, < and > escaped. */
-void fo_html_escape(FILE *f, const char *s);
+/* Writes s as HTML text, escaped by the library's fo_html_escape (fanout/page.h). */
+void fo_html_put(FILE *f, const char *s);
 
 /* Writes a Markdown table as an HTML table: the first line is the header, the second the rule. */
 void fo_html_md_table(FILE *f, const char *md);

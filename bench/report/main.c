@@ -169,7 +169,7 @@ static int write_index(const config *cs, size_t n, const char *table, const char
           "</style></head><body>\n<h1>fanout: which concurrency model serves a page that waits on slow APIs?</h1>\n",
           f);
     fprintf(f, "<p>");
-    fo_html_escape(f, settings);
+    fo_html_put(f, settings);
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "

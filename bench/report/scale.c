@@ -184,7 +184,7 @@ static int write_index(const char *dir, const char *settings, const char *matrix
           "th { background: #f0f0f0; } img { max-width: 100%; border: 1px solid #eee; }\n"
           "</style></head><body>\n<h1>fanout at scale: where each model breaks</h1>\n<p>",
           f);
-    fo_html_escape(f, settings);
+    fo_html_put(f, settings);
     fputs("</p>\n<h2>Models × users</h2>\n<p>Each cell: RPS / bound · p95 / floor (1 · 1 is "
           "perfect; ✗ marks the step where the model broke: failures above 1% or p95 above 1.5 × "
           "the floor).</p>\n",

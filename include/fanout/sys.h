@@ -1,9 +1,10 @@
 /* Small process-level utilities shared by the binaries: the open-files limit and what a
- * configuration needs of it, listening sockets, and whole-number flags. */
+ * configuration needs of it, listening sockets, whole-number flags, and the monotonic clock. */
 #ifndef FANOUT_SYS_H
 #define FANOUT_SYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The hard limit on open files as a process can raise its soft limit to it (RLIM_INFINITY and macOS's
  * OPEN_MAX cap folded in), or a negative errno. */
@@ -61,5 +62,8 @@ int fo_parse_long(const char *s, long min, long max, long *out);
  * "PROG: --FLAG must be a whole number from MIN to MAX, not 'VALUE'" and returns -1. */
 int fo_flag_int(const char *prog, const char *flag, const char *value, long min, long max,
                 int *out);
+
+/* Monotonic nanoseconds: what every duration here (a call, a fan-out, a deadline) is taken from. */
+uint64_t fo_now_ns(void);
 
 #endif

@@ -1,4 +1,4 @@
-/* fanout-report merge's core (bench/load/merge.c) and the segmentation rule it relies on: a data
+/* fanout-report merge's core (bench/load/load_merge.c) and the segmentation rule it relies on: a data
  * set split over several histograms, written as fanout-load writes them and read back, merges
  * bucket for bucket into the histogram of the whole set; windows align on wall-clock time;
  * inputs that do not belong together are refused; N segments deal users and arrivals so that
@@ -17,9 +17,9 @@
 #include "arrivals.h"
 #include "fanout/hist.h"
 #include "locust.h"
-#include "merge.h"
+#include "load_merge.h"
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 #include "schedule.h"
 
 /* A deterministic spread of response times, 1 us to ~4 s, heavy-tailed. */

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 
 #include <jansson.h>
 #include <stdio.h>
