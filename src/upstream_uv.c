@@ -226,7 +226,9 @@ static shard *shard_new(fo_upstream_uv *u, long max_conns) {
         free(sh);
         return NULL;
     }
-    uv_timer_init(u->loop, &sh->timer);
+    int rc = uv_timer_init(u->loop, &sh->timer); /* cannot fail: libuv only zeroes fields */
+    assert(rc == 0);
+    (void)rc;
     sh->timer.data = sh;
     return sh;
 }

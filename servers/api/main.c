@@ -10,6 +10,7 @@
  * one pair of addresses offers. So it can listen on several ports (--ports) and serve with
  * several processes (--workers) that share every port; the counters of /stats live in memory
  * shared by the workers, so /stats speaks for all of them. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -193,7 +194,8 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     d->a = a;
     d->conn = conn;
     d->keep_alive = req->keep_alive;
-    uv_timer_init(a->loop, &d->timer);
+    rc = uv_timer_init(a->loop, &d->timer); /* cannot fail: libuv only zeroes fields */
+    assert(rc == 0);
     d->timer.data = d;
     uv_timer_start(&d->timer, on_delay_over, (uint64_t)ms, 0);
     count_waiting(st);
