@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +46,7 @@ typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
 typedef struct job {
     struct job *next;
     struct threads_engine *e;
-    fo_conn_uv *conn; /* only the loop thread uses it */
-    const fo_request *req;
-    fo_fanout fanout;
+    fo_loop_page pg; /* its conn only the loop thread uses */
     fo_response resp;
     job_state state;
     fo_upstream_block *up; /* while JOB_RUNNING: the thread's runner, to wake it */
@@ -129,8 +128,8 @@ static void *worker_main(void *arg) {
         if (!j) break; /* quit, and nothing left to do */
         /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
         fo_upstream_watch w = {.client_fd = -1, .cancel = &j->cancel};
-        fo_upstream_block_run(up, &j->fanout, &w);
-        fo_handle_finish(j->req, &j->fanout, &j->resp);
+        fo_upstream_block_run(up, &j->pg.fanout, &w);
+        fo_handle_finish(j->pg.req, &j->pg.fanout, &j->resp);
         /* The wake-up is sent under the lock: the loop cannot answer this job, and so cannot
          * finish draining and close the async handle, before the send is over. */
         pthread_mutex_lock(&e->lock);
@@ -153,7 +152,7 @@ static void on_wake(uv_async_t *a) {
     pthread_mutex_unlock(&e->lock);
     while (j) {
         job *next = j->next;
-        fo_conn_uv_respond(j->conn, &j->resp);
+        fo_conn_uv_respond(j->pg.conn, &j->resp);
         free(j);
         j = next;
     }
@@ -172,32 +171,17 @@ static void on_client_gone(void *data) {
     }
     pthread_mutex_unlock(&e->lock);
     if (!was_queued) return;
-    fo_fanout_cancel_pending(&j->fanout, "the client left");
-    fo_handle_finish(j->req, &j->fanout, &j->resp);
-    fo_conn_uv_respond(j->conn, &j->resp);
+    fo_fanout_cancel_pending(&j->pg.fanout, "the client left");
+    fo_handle_finish(j->pg.req, &j->pg.fanout, &j->resp);
+    fo_conn_uv_respond(j->pg.conn, &j->resp);
     free(j);
 }
 
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     threads_engine *e = data;
-    fo_response resp;
-    job *j = malloc(sizeof *j);
-    if (!j) {
-        /* Every request is answered, or the connection would wait forever: without a body if
-         * even that cannot be had. */
-        if (fo_response_text(&resp, 503, "out of memory\n", 0) != 0)
-            resp = (fo_response){.status = 503};
-        fo_conn_uv_respond(conn, &resp);
-        return;
-    }
-    if (fo_handle_begin(req, &resp, &j->fanout) == FO_HANDLE_DONE) {
-        free(j);
-        fo_conn_uv_respond(conn, &resp);
-        return;
-    }
+    job *j = fo_loop_serve_begin(conn, req, sizeof *j, offsetof(job, pg));
+    if (!j) return; /* answered already */
     j->e = e;
-    j->conn = conn;
-    j->req = req;
     j->state = JOB_QUEUED;
     j->up = NULL;
     atomic_init(&j->cancel, 0);

@@ -1,8 +1,12 @@
 /* One process serving on one libuv loop (see loop_serve.h). */
 #include "loop_serve.h"
 
+#include <assert.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "fanout/handler.h"
 
 static void on_drained(fo_server_uv *s) {
     fo_loop_serve *ls = (fo_loop_serve *)((char *)s - offsetof(fo_loop_serve, server));
@@ -50,6 +54,33 @@ int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
                       fo_request_cb on_request, void *data) {
     if (fo_loop_serve_init(ls, o, 0, 1, on_request, data) != 0) return 1;
     return fo_loop_serve_listen(ls, listen_fd);
+}
+
+void fo_loop_serve_refuse(fo_conn_uv *conn) {
+    fo_response resp;
+    if (fo_response_text(&resp, 503, "out of memory\n", 0) != 0)
+        resp = (fo_response){.status = 503};
+    fo_conn_uv_respond(conn, &resp);
+}
+
+void *fo_loop_serve_begin(fo_conn_uv *conn, const fo_request *req, size_t size,
+                          size_t page_offset) {
+    assert(page_offset + sizeof(fo_loop_page) <= size);
+    char *mem = calloc(1, size);
+    if (!mem) {
+        fo_loop_serve_refuse(conn); /* every request is answered */
+        return NULL;
+    }
+    fo_loop_page *pg = (fo_loop_page *)(mem + page_offset);
+    fo_response resp;
+    if (fo_handle_begin(req, &resp, &pg->fanout) == FO_HANDLE_FANOUT) {
+        pg->conn = conn;
+        pg->req = req;
+        return mem;
+    }
+    free(mem);
+    fo_conn_uv_respond(conn, &resp);
+    return NULL;
 }
 
 int fo_loop_engine_size(fo_server_opts *o) {
