@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/handler.h"
 
 #include <stdio.h>
@@ -194,17 +196,9 @@ static void test_finish_failures_are_502(void **state) {
     expect_failure(0, FO_CALL_PENDING, 0, "", 502, "/300/");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_bad_request),
-        cmocka_unit_test(test_fanout_planned),
-        cmocka_unit_test(test_finish_ok_renders_the_first_country),
-        cmocka_unit_test(test_keep_alive_carried),
-        cmocka_unit_test(test_finish_timeout_is_504),
-        cmocka_unit_test(test_timeout_wins_over_other_failures),
-        cmocka_unit_test(test_finish_failures_are_502),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_method_not_allowed), cmocka_unit_test(test_not_found),
+          cmocka_unit_test(test_bad_request), cmocka_unit_test(test_fanout_planned),
+          cmocka_unit_test(test_finish_ok_renders_the_first_country),
+          cmocka_unit_test(test_keep_alive_carried), cmocka_unit_test(test_finish_timeout_is_504),
+          cmocka_unit_test(test_timeout_wins_over_other_failures),
+          cmocka_unit_test(test_finish_failures_are_502))

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,18 +188,9 @@ static void test_format(void **state) {
     assert_string_equal(fo_http_reason(504), "Gateway Timeout");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simple_get),
-        cmocka_unit_test(test_target_on_the_heap_as_long_as_it_is),
-        cmocka_unit_test(test_byte_at_a_time),
-        cmocka_unit_test(test_pipelined_in_order),
-        cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_bodies_refused),
-        cmocka_unit_test(test_zero_length_body_is_fine),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_other_method_passes_through),
-        cmocka_unit_test(test_format),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_simple_get),
+          cmocka_unit_test(test_target_on_the_heap_as_long_as_it_is),
+          cmocka_unit_test(test_byte_at_a_time), cmocka_unit_test(test_pipelined_in_order),
+          cmocka_unit_test(test_garbage), cmocka_unit_test(test_bodies_refused),
+          cmocka_unit_test(test_zero_length_body_is_fine), cmocka_unit_test(test_limits),
+          cmocka_unit_test(test_other_method_passes_through), cmocka_unit_test(test_format))

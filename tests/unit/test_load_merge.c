@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_main.h"
 #include <jansson.h>
 
 #include "arrivals.h"
@@ -265,13 +267,8 @@ static void test_segments_reproduce_the_single_schedule(void **state) {
         assert_int_equal(seen[k], 1);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_histograms_merge_into_the_whole),
-        cmocka_unit_test(test_histogram_layouts_are_checked),
-        cmocka_unit_test(test_windows_align_on_wall_clock_and_rps_is_recomputed),
-        cmocka_unit_test(test_start_skew_is_exact_and_bounded),
-        cmocka_unit_test(test_segments_reproduce_the_single_schedule),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_split_histograms_merge_into_the_whole),
+          cmocka_unit_test(test_histogram_layouts_are_checked),
+          cmocka_unit_test(test_windows_align_on_wall_clock_and_rps_is_recomputed),
+          cmocka_unit_test(test_start_skew_is_exact_and_bounded),
+          cmocka_unit_test(test_segments_reproduce_the_single_schedule))

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "recorder.h"
 
 #define MS(x) ((uint64_t)((x)*1e6))
@@ -149,12 +151,7 @@ static void test_closed(void **state) {
     fo_windows_free(&w);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_late_starts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_latencies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_window, setup, teardown),
-        cmocka_unit_test(test_closed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_late_starts, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_two_latencies, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_partial_window, setup, teardown),
+          cmocka_unit_test(test_closed))

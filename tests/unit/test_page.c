@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/page.h"
 
 #include <errno.h>
@@ -140,20 +142,14 @@ static void test_render_duration_seconds(void **state) {
     free(page);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ms_accepts_the_range),
-        cmocka_unit_test(test_parse_ms_rejects_too_large),
-        cmocka_unit_test(test_parse_ms_rejects_non_numbers),
-        cmocka_unit_test(test_parse_ms_uses_only_len_bytes),
-        cmocka_unit_test(test_route_matches_the_page),
-        cmocka_unit_test(test_route_ignores_the_query),
-        cmocka_unit_test(test_route_bad_numbers_are_errors),
-        cmocka_unit_test(test_route_other_paths_do_not_match),
-        cmocka_unit_test(test_escape_specials),
-        cmocka_unit_test(test_escape_keeps_utf8),
-        cmocka_unit_test(test_render_has_the_page),
-        cmocka_unit_test(test_render_duration_seconds),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse_ms_accepts_the_range),
+          cmocka_unit_test(test_parse_ms_rejects_too_large),
+          cmocka_unit_test(test_parse_ms_rejects_non_numbers),
+          cmocka_unit_test(test_parse_ms_uses_only_len_bytes),
+          cmocka_unit_test(test_route_matches_the_page),
+          cmocka_unit_test(test_route_ignores_the_query),
+          cmocka_unit_test(test_route_bad_numbers_are_errors),
+          cmocka_unit_test(test_route_other_paths_do_not_match),
+          cmocka_unit_test(test_escape_specials), cmocka_unit_test(test_escape_keeps_utf8),
+          cmocka_unit_test(test_render_has_the_page),
+          cmocka_unit_test(test_render_duration_seconds))

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/sys.h"
 
 #include <dirent.h>
@@ -79,11 +81,5 @@ static void test_table_reserve(void **state) {
     assert_true(fd_table_size() >= want);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_conns),
-        cmocka_unit_test(test_parse_long),
-        cmocka_unit_test(test_table_reserve),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_max_conns), cmocka_unit_test(test_parse_long),
+          cmocka_unit_test(test_table_reserve))
