@@ -40,9 +40,7 @@ trap cleanup EXIT
 start() {
     local name=$1
     shift
-    fo_start "$WORK/$name.log" 100 "$@" && return 0
-    echo "could not start $name: $(cat "$WORK/$name.log")" >&2
-    exit 1
+    fo_start_or_exit "$name" "$WORK/$name.log" "$@"
 }
 
 # stop PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default 15) and
