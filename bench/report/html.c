@@ -1,12 +1,20 @@
 /* What the report's pages share: the machine's line, HTML escaping, Markdown tables as HTML. */
 #include "html.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "fanout/page.h"
+
+FILE *fo_report_open(const char *dir, const char *file, char *path, size_t len) {
+    snprintf(path, len, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f) fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
+    return f;
+}
 
 void fo_machine_line(char *out, size_t len) {
     struct utsname u;

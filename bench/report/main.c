@@ -290,12 +290,8 @@ int main(int argc, char **argv) {
     }
 
     char path[4096], name[64];
-    snprintf(path, sizeof path, "%s/configs.txt", dir);
-    FILE *list = fopen(path, "r");
-    if (!list) {
-        fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
-        return 2;
-    }
+    FILE *list = fo_report_open(dir, "configs.txt", path, sizeof path);
+    if (!list) return 2;
     static config cs[MAX_CONFIGS];
     size_t n = 0;
     while (n < MAX_CONFIGS && fscanf(list, "%63s", name) == 1) {

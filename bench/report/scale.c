@@ -208,12 +208,8 @@ static int write_index(const char *dir, const char *settings, const char *matrix
 
 static int scale_report(const char *dir) {
     char path[4096], name[128];
-    snprintf(path, sizeof path, "%s/steps.txt", dir);
-    FILE *list = fopen(path, "r");
-    if (!list) {
-        fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
-        return 2;
-    }
+    FILE *list = fo_report_open(dir, "steps.txt", path, sizeof path);
+    if (!list) return 2;
     static fo_scale_step steps[MAX_STEPS];
     size_t n = 0;
     while (n < MAX_STEPS && fscanf(list, "%127s", name) == 1) {

@@ -43,6 +43,20 @@ start() {
     fo_start_or_exit "$name" "$WORK/$name.log" "$@"
 }
 
+# interrupt_after SECONDS CMD...: runs CMD in the background, sends it SIGINT (Ctrl-C) after
+# SECONDS and waits for it; its exit status in RC.
+interrupt_after() {
+    local seconds=$1 pid
+    shift
+    "$@" &
+    pid=$!
+    PIDS+=("$pid")
+    sleep "$seconds"
+    kill -INT "$pid"
+    wait "$pid"
+    RC=$?
+}
+
 # stop PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default 15) and
 # sets RC to the exit code. PID must be this shell's child (not for $(...): only this shell can
 # wait for its children).

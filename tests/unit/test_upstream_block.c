@@ -169,6 +169,12 @@ static fo_upstream_block *new_runner(fo_upstream_cfg *cfg, const char *base_url,
     return u;
 }
 
+/* Starts the slow server s and a runner calling it on *cfg, with calls timing out at timeout_ms. */
+static fo_upstream_block *start_with_runner(slow_server *s, fo_upstream_cfg *cfg, long timeout_ms) {
+    server_start(s);
+    return new_runner(cfg, s->base_url, timeout_ms);
+}
+
 /* Plans a fan-out for ms and runs it to its end on u. */
 static void run_fanout(fo_upstream_block *u, fo_fanout *f, int ms) {
     fo_fanout_plan(f, ms);
@@ -177,9 +183,8 @@ static void run_fanout(fo_upstream_block *u, fo_fanout *f, int ms) {
 
 static void test_calls_run_concurrently_and_reuse_connections(void **state) {
     slow_server s;
-    server_start(&s);
     fo_upstream_cfg cfg;
-    fo_upstream_block *u = new_runner(&cfg, s.base_url, 10000);
+    fo_upstream_block *u = start_with_runner(&s, &cfg, 10000);
     fo_fanout f;
 
     run_fanout(u, &f, 300);
@@ -215,11 +220,10 @@ static void test_connect_refused(void **state) {
 }
 
 static void test_timeout_fails_only_the_slow_calls(void **state) {
-    slow_server s;
-    server_start(&s);
     /* 1000, 2000 and 500 ms against an 800 ms limit: the margins are wide on purpose. */
+    slow_server s;
     fo_upstream_cfg cfg;
-    fo_upstream_block *u = new_runner(&cfg, s.base_url, 800);
+    fo_upstream_block *u = start_with_runner(&s, &cfg, 800);
     fo_fanout f;
     run_fanout(u, &f, 1000);
     assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
