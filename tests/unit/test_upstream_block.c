@@ -169,10 +169,21 @@ static fo_upstream_block *new_runner(fo_upstream_cfg *cfg, const char *base_url,
     return u;
 }
 
-/* Starts the slow server s and a runner calling it on *cfg, with calls timing out at timeout_ms. */
-static fo_upstream_block *start_with_runner(slow_server *s, fo_upstream_cfg *cfg, long timeout_ms) {
-    server_start(s);
-    return new_runner(cfg, s->base_url, timeout_ms);
+/* A slow server and a runner calling it, whose calls time out at the rig's timeout. */
+typedef struct rig {
+    slow_server s;
+    fo_upstream_cfg cfg; /* the runner keeps using it */
+    fo_upstream_block *u;
+} rig;
+
+static void rig_start(rig *r, long timeout_ms) {
+    server_start(&r->s);
+    r->u = new_runner(&r->cfg, r->s.base_url, timeout_ms);
+}
+
+static void rig_stop(rig *r) {
+    fo_upstream_block_free(r->u);
+    server_stop(&r->s);
 }
 
 /* Plans a fan-out for ms and runs it to its end on u. */
@@ -182,28 +193,26 @@ static void run_fanout(fo_upstream_block *u, fo_fanout *f, int ms) {
 }
 
 static void test_calls_run_concurrently_and_reuse_connections(void **state) {
-    slow_server s;
-    fo_upstream_cfg cfg;
-    fo_upstream_block *u = start_with_runner(&s, &cfg, 10000);
+    rig r;
+    rig_start(&r, 10000);
     fo_fanout f;
 
-    run_fanout(u, &f, 300);
+    run_fanout(r.u, &f, 300);
     expect_all_ok(&f);
     /* 300, 600 and 150 ms one after the other would take 1050 ms; at once, 600 ms and a bit. */
     double ms = elapsed_ms(&f);
     if (ms < 600 || ms >= 1000) fail_msg("fan-out took %.1f ms, expected 600..1000", ms);
-    assert_int_equal(server_accepted(&s), 3);
+    assert_int_equal(server_accepted(&r.s), 3);
     fo_fanout_release(&f);
 
     /* The second fan-out finds three idle connections in the runner's cache. */
-    run_fanout(u, &f, 100);
+    run_fanout(r.u, &f, 100);
     expect_all_ok(&f);
     assert_true(elapsed_ms(&f) >= 200);
-    assert_int_equal(server_accepted(&s), 3);
+    assert_int_equal(server_accepted(&r.s), 3);
     fo_fanout_release(&f);
 
-    fo_upstream_block_free(u);
-    server_stop(&s);
+    rig_stop(&r);
 }
 
 static void test_connect_refused(void **state) {
@@ -221,11 +230,10 @@ static void test_connect_refused(void **state) {
 
 static void test_timeout_fails_only_the_slow_calls(void **state) {
     /* 1000, 2000 and 500 ms against an 800 ms limit: the margins are wide on purpose. */
-    slow_server s;
-    fo_upstream_cfg cfg;
-    fo_upstream_block *u = start_with_runner(&s, &cfg, 800);
+    rig r;
+    rig_start(&r, 800);
     fo_fanout f;
-    run_fanout(u, &f, 1000);
+    run_fanout(r.u, &f, 1000);
     assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
     assert_int_equal(f.calls[1].outcome, FO_CALL_TIMEOUT);
     assert_int_equal(f.calls[2].outcome, FO_CALL_OK);
@@ -234,12 +242,11 @@ static void test_timeout_fails_only_the_slow_calls(void **state) {
     fo_fanout_release(&f);
 
     /* The runner stays usable after timeouts: fresh connections replace the dropped ones. */
-    run_fanout(u, &f, 50);
+    run_fanout(r.u, &f, 50);
     expect_all_ok(&f);
     fo_fanout_release(&f);
 
-    fo_upstream_block_free(u);
-    server_stop(&s);
+    rig_stop(&r);
 }
 
 int main(void) {
