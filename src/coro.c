@@ -38,7 +38,7 @@ void fo_coro__start(void);
 #define ASM_FUNCTION "@function"
 #endif
 #define ASM_FUNC(name)                                                                             \
-    ".globl " #name "\n.hidden " #name "\n.type " #name "," ASM_FUNCTION "\n.p2align 4\n" #name     \
+    ".globl " #name "\n.hidden " #name "\n.type " #name "," ASM_FUNCTION "\n.p2align 4\n" #name    \
     ":\n"
 #define ASM_END(name) ".size " #name ",.-" #name "\n"
 #define ASM_TEXT ".pushsection .text\n"
@@ -47,32 +47,31 @@ void fo_coro__start(void);
 
 #if defined(__x86_64__)
 /* System V: rbx, rbp, r12-r15 and the SSE and x87 control words are the callee's to keep. */
-__asm__(ASM_TEXT ASM_FUNC(fo_coro__switch)
-        "    pushq %rbp\n"
-        "    pushq %rbx\n"
-        "    pushq %r12\n"
-        "    pushq %r13\n"
-        "    pushq %r14\n"
-        "    pushq %r15\n"
-        "    subq $8, %rsp\n"
-        "    stmxcsr (%rsp)\n"
-        "    fnstcw 4(%rsp)\n"
-        "    movq %rsp, (%rdi)\n"
-        "    movq %rsi, %rsp\n"
-        "    ldmxcsr (%rsp)\n"
-        "    fldcw 4(%rsp)\n"
-        "    addq $8, %rsp\n"
-        "    popq %r15\n"
-        "    popq %r14\n"
-        "    popq %r13\n"
-        "    popq %r12\n"
-        "    popq %rbx\n"
-        "    popq %rbp\n"
-        "    ret\n" ASM_END(fo_coro__switch)
-        ASM_FUNC(fo_coro__start)
-        "    movq %r12, %rdi\n"
-        "    callq *%r13\n"
-        "    ud2\n" ASM_END(fo_coro__start) ASM_POP);
+__asm__(ASM_TEXT ASM_FUNC(fo_coro__switch) "    pushq %rbp\n"
+                                           "    pushq %rbx\n"
+                                           "    pushq %r12\n"
+                                           "    pushq %r13\n"
+                                           "    pushq %r14\n"
+                                           "    pushq %r15\n"
+                                           "    subq $8, %rsp\n"
+                                           "    stmxcsr (%rsp)\n"
+                                           "    fnstcw 4(%rsp)\n"
+                                           "    movq %rsp, (%rdi)\n"
+                                           "    movq %rsi, %rsp\n"
+                                           "    ldmxcsr (%rsp)\n"
+                                           "    fldcw 4(%rsp)\n"
+                                           "    addq $8, %rsp\n"
+                                           "    popq %r15\n"
+                                           "    popq %r14\n"
+                                           "    popq %r13\n"
+                                           "    popq %r12\n"
+                                           "    popq %rbx\n"
+                                           "    popq %rbp\n"
+                                           "    ret\n" ASM_END(fo_coro__switch) ASM_FUNC(
+                                               fo_coro__start) "    movq %r12, %rdi\n"
+                                                               "    callq *%r13\n"
+                                                               "    ud2\n" ASM_END(fo_coro__start)
+                                                                   ASM_POP);
 
 /* The frame fo_coro__switch pops for a new coroutine: control words, r15..r12, rbx, rbp, and
  * the address it returns to. */
@@ -80,37 +79,36 @@ enum { FRAME_WORDS = 8, FRAME_ARG = 4, FRAME_ENTRY = 3, FRAME_RET = 7 };
 #define FRAME_CONTROL 0x037F00001F80ull /* x87 control word 0x37F, MXCSR 0x1F80: the defaults */
 #elif defined(__aarch64__)
 /* AAPCS64: x19-x28, the frame pointer x29, the link register x30 and d8-d15 are the callee's. */
-__asm__(ASM_TEXT ASM_FUNC(fo_coro__switch)
-        "    sub sp, sp, #160\n"
-        "    stp x19, x20, [sp, #0]\n"
-        "    stp x21, x22, [sp, #16]\n"
-        "    stp x23, x24, [sp, #32]\n"
-        "    stp x25, x26, [sp, #48]\n"
-        "    stp x27, x28, [sp, #64]\n"
-        "    stp x29, x30, [sp, #80]\n"
-        "    stp d8, d9, [sp, #96]\n"
-        "    stp d10, d11, [sp, #112]\n"
-        "    stp d12, d13, [sp, #128]\n"
-        "    stp d14, d15, [sp, #144]\n"
-        "    mov x9, sp\n"
-        "    str x9, [x0]\n"
-        "    mov sp, x1\n"
-        "    ldp x19, x20, [sp, #0]\n"
-        "    ldp x21, x22, [sp, #16]\n"
-        "    ldp x23, x24, [sp, #32]\n"
-        "    ldp x25, x26, [sp, #48]\n"
-        "    ldp x27, x28, [sp, #64]\n"
-        "    ldp x29, x30, [sp, #80]\n"
-        "    ldp d8, d9, [sp, #96]\n"
-        "    ldp d10, d11, [sp, #112]\n"
-        "    ldp d12, d13, [sp, #128]\n"
-        "    ldp d14, d15, [sp, #144]\n"
-        "    add sp, sp, #160\n"
-        "    ret\n" ASM_END(fo_coro__switch)
-        ASM_FUNC(fo_coro__start)
-        "    mov x0, x19\n"
-        "    blr x20\n"
-        "    brk #0\n" ASM_END(fo_coro__start) ASM_POP);
+__asm__(ASM_TEXT ASM_FUNC(
+    fo_coro__switch) "    sub sp, sp, #160\n"
+                     "    stp x19, x20, [sp, #0]\n"
+                     "    stp x21, x22, [sp, #16]\n"
+                     "    stp x23, x24, [sp, #32]\n"
+                     "    stp x25, x26, [sp, #48]\n"
+                     "    stp x27, x28, [sp, #64]\n"
+                     "    stp x29, x30, [sp, #80]\n"
+                     "    stp d8, d9, [sp, #96]\n"
+                     "    stp d10, d11, [sp, #112]\n"
+                     "    stp d12, d13, [sp, #128]\n"
+                     "    stp d14, d15, [sp, #144]\n"
+                     "    mov x9, sp\n"
+                     "    str x9, [x0]\n"
+                     "    mov sp, x1\n"
+                     "    ldp x19, x20, [sp, #0]\n"
+                     "    ldp x21, x22, [sp, #16]\n"
+                     "    ldp x23, x24, [sp, #32]\n"
+                     "    ldp x25, x26, [sp, #48]\n"
+                     "    ldp x27, x28, [sp, #64]\n"
+                     "    ldp x29, x30, [sp, #80]\n"
+                     "    ldp d8, d9, [sp, #96]\n"
+                     "    ldp d10, d11, [sp, #112]\n"
+                     "    ldp d12, d13, [sp, #128]\n"
+                     "    ldp d14, d15, [sp, #144]\n"
+                     "    add sp, sp, #160\n"
+                     "    ret\n" ASM_END(fo_coro__switch)
+                         ASM_FUNC(fo_coro__start) "    mov x0, x19\n"
+                                                  "    blr x20\n"
+                                                  "    brk #0\n" ASM_END(fo_coro__start) ASM_POP);
 
 /* x19 (the argument), x20 (the entry), ..., x29, x30 (where the first switch returns to). */
 enum { FRAME_WORDS = 20, FRAME_ARG = 0, FRAME_ENTRY = 1, FRAME_RET = 11 };

@@ -5,7 +5,7 @@
 #ifndef FANOUT_CORO_IMPL_H
 #define FANOUT_CORO_IMPL_H
 
-#if defined(FANOUT_CORO_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__)) ||          \
+#if defined(FANOUT_CORO_UCONTEXT) || !(defined(__x86_64__) || defined(__aarch64__)) ||             \
     defined(_WIN32) || (defined(__CET__) && (__CET__ & 2))
 /* ucontext: where we have no switch of our own, or where a shadow stack (CET) forbids one. */
 #define CORO_UCONTEXT 1

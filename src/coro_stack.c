@@ -28,8 +28,9 @@ fo_coro_pool *fo_coro_pool_new(const fo_coro_pool_opts *opts) {
     int n = snprintf(p->overflow_msg, sizeof p->overflow_msg,
                      "%s: coroutine stack overflow (%s %zu bytes is too small)\n", opts->who,
                      opts->size_name, opts->stack_size);
-    p->overflow_len = n < 0 ? 0 : (size_t)n < sizeof p->overflow_msg ? (size_t)n
-                                                                      : sizeof p->overflow_msg - 1;
+    p->overflow_len = n < 0                                ? 0
+                      : (size_t)n < sizeof p->overflow_msg ? (size_t)n
+                                                           : sizeof p->overflow_msg - 1;
     return p;
 }
 

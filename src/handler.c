@@ -54,7 +54,8 @@ static const char *const failure_words[] = {
 /* One line naming the call that failed and how, e.g. "upstream /600/: HTTP 500". */
 static void describe_failure(const fo_call *call, char *out, size_t cap) {
     size_t k = (size_t)call->outcome;
-    const char *words = k < sizeof failure_words / sizeof failure_words[0] ? failure_words[k] : NULL;
+    const char *words =
+        k < sizeof failure_words / sizeof failure_words[0] ? failure_words[k] : NULL;
     if (call->outcome == FO_CALL_TIMEOUT)
         snprintf(out, cap, "upstream timed out: /%d/\n", call->ms);
     else if (call->outcome == FO_CALL_HTTP_STATUS)

@@ -24,8 +24,8 @@ static void on_signal(uv_signal_t *h, int signum) {
     fo_server_uv_stop(st->server, st->on_drained);
 }
 
-int fo_loop_stop_start(fo_loop_stop *st, fo_server_uv *server, const char *who,
-                       uint64_t timeout_ms, void (*on_drained)(fo_server_uv *s)) {
+int fo_loop_stop_start(fo_loop_stop *st, fo_server_uv *server, const char *who, uint64_t timeout_ms,
+                       void (*on_drained)(fo_server_uv *s)) {
     uv_loop_t *loop = server->loop;
     st->server = server;
     st->who = who;

@@ -23,8 +23,8 @@ typedef struct fo_loop_stop {
 
 /* Installs the signal handlers on the server's loop; who names the program in messages. 0, or a
  * negative errno (the loop's signal pipe could not be opened), with nothing installed. */
-int fo_loop_stop_start(fo_loop_stop *st, fo_server_uv *server, const char *who,
-                       uint64_t timeout_ms, void (*on_drained)(fo_server_uv *s));
+int fo_loop_stop_start(fo_loop_stop *st, fo_server_uv *server, const char *who, uint64_t timeout_ms,
+                       void (*on_drained)(fo_server_uv *s));
 
 /* Closes the signal and timer handles (the struct must live until the loop has run once more). */
 void fo_loop_stop_close(fo_loop_stop *st);

@@ -15,8 +15,8 @@ static void on_drained(fo_server_uv *s) {
     if (ls->on_drained) ls->on_drained(ls);
 }
 
-int fo_loop_serve_init(fo_loop_serve *ls, const fo_server_opts *o, int max_busy,
-                       int with_upstream, fo_request_cb on_request, void *data) {
+int fo_loop_serve_init(fo_loop_serve *ls, const fo_server_opts *o, int max_busy, int with_upstream,
+                       fo_request_cb on_request, void *data) {
     ls->opts = o;
     int rc = uv_loop_init(&ls->loop);
     if (rc < 0) {

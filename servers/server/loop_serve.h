@@ -55,8 +55,7 @@ typedef struct fo_loop_page {
  * fo_loop_page lies at page_offset, fills the page in and plans its fan-out (fo_handle_begin).
  * Returns the struct, or NULL when the request has been answered already (404, 405, 400, or 503
  * for want of memory). */
-void *fo_loop_serve_begin(fo_conn_uv *conn, const fo_request *req, size_t size,
-                          size_t page_offset);
+void *fo_loop_serve_begin(fo_conn_uv *conn, const fo_request *req, size_t size, size_t page_offset);
 
 /* What the loop engines share in the engine table. Size: --workers, default 1. Needs: each
  * process its own open-files limit, a connection costing its socket and one upstream connection

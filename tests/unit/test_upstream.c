@@ -271,8 +271,8 @@ static void test_call_failures(void **state) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tiny_server s;
-        fo_call c = call_against(&s, cases[i].mode, cases[i].status, cases[i].body,
-                                 cases[i].timeout_ms, 0);
+        fo_call c =
+            call_against(&s, cases[i].mode, cases[i].status, cases[i].body, cases[i].timeout_ms, 0);
         if (c.outcome != cases[i].outcome)
             fail_msg("case %zu: outcome %d, expected %d (%s)", i, c.outcome, cases[i].outcome,
                      c.error);
