@@ -11,7 +11,7 @@ ifneq ($(SANITIZE),)
   CMAKE_ARGS += -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFANOUT_SANITIZE=$(SANITIZE)
 endif
 
-.PHONY: all build deps test clean bench bench-blog bench-ci bench-baseline bench-scale bench-peers soak fuzz format help
+.PHONY: all build deps test clean bench bench-blog bench-ci bench-baseline bench-scale bench-peers soak fuzz format format-check help
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-peers    every model beside Node.js, Go and nginx+Lua (bench/peers.sh --help)"
 	@echo "make bench-ci       short regression run against bench/baseline.json"
 	@echo "make bench-baseline rewrite bench/baseline.json from a bench-ci run"
+	@echo "make format         format the C sources with .clang-format (format-check: only list)"
 	@echo "make clean          remove build directories"
 	@echo "options: SANITIZE=address,undefined  WERROR=ON  BUILD=dir"
 
@@ -82,8 +83,13 @@ bench-baseline: build
 clean:
 	rm -rf build build-sanitize
 
+# The C sources in .clang-format's form: make format rewrites them, make format-check lists the
+# files it would change and fails when there are any (CI runs it). See scripts/format.sh.
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	scripts/format.sh
+
+format-check:
+	scripts/format.sh --check
 
 # Robustness runs kept out of `make test` (issue 6): fuzzing with libFuzzer (clang, build-fuzz/),
 # the soak (10,000 failed pages per fault, then 100 users against each model), and valgrind.

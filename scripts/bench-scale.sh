@@ -154,15 +154,9 @@ fi
 port_span=$((port_hi - port_lo + 1))
 ports_per_source=$((port_span * 9 / 10))
 
-[ -n "$OUT" ] || OUT="$top/bench/results/scale-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-: >"$OUT/steps.txt"
-
-PIDS=()
+fo_results_dir "$top/bench/results/scale-$(date +%Y%m%d-%H%M%S)" steps.txt
 # A target started goes with its whole process group.
 trap 'if [ $have_targets = 1 ]; then fo_target_stop; fi; fo_stop_all' EXIT
-trap 'echo; echo "bench-scale.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
 # sample PID: "pss_kib kernel_kib rss_sum_kib threads procs fds" of a process tree. Memory,
 # threads and processes come from fanout-mem (fo_mem_sample: every descendant; -1 where this

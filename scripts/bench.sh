@@ -175,21 +175,14 @@ run_s=$(seconds_of "$DURATION")
 # The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
 fo_raise_nofile
 
-[ -n "$OUT" ] || OUT="$top/bench/results/$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-: >"$OUT/configs.txt"
-PIDS=()
+fo_results_dir "$top/bench/results/$(date +%Y%m%d-%H%M%S)" configs.txt
 trap 'fo_target_stop; fo_stop_all' EXIT
-trap 'echo; echo "bench.sh: interrupted; stopping everything" >&2; exit 130' INT TERM
 
 # start NAME CMD...: background process logging to $OUT/NAME.log; sets PID and PORT.
 start() {
     local name=$1
     shift
-    fo_start "$OUT/$name.log" 100 "$@" && return 0
-    echo "bench.sh: $name did not start: $(head -3 "$OUT/$name.log")" >&2
-    exit 1
+    fo_start_or_exit "$name" "$OUT/$name.log" "$@"
 }
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }

@@ -9,7 +9,8 @@
 #
 # Two groups. Required, for `make` and `make test`: a compiler, CMake, pkg-config, libuv,
 # libcurl, jansson, cmocka, llhttp, curl, perl and python3 (the tests' helpers), shellcheck (the
-# portability check) and PyYAML (the CI workflow's check). Optional, for `make bench` only:
+# portability check), PyYAML (the CI workflow's check) and clang-format (make format-check; 14
+# where the system has that version, the form the tree is kept in). Optional, for `make bench` only:
 # gnuplot (charts) and wrk (bench/compare-wrk.sh). A required package that cannot be installed
 # stops this script with exit 1; an optional one only warns, and the benchmarks run without it.
 # With --fuzz, clang and its libFuzzer runtime are required too (scripts/fuzz.sh; CI fuzzes).
@@ -64,6 +65,7 @@ have_llhttp() {
   [ -f /usr/share/llhttp/llhttp.c ] && [ -f /usr/share/include/llhttp/llhttp.h ]
 }
 have_pyyaml() { have python3 && python3 -c 'import yaml' >/dev/null 2>&1; }
+have_clang_format() { have clang-format-14 || have clang-format; }
 # clang that links a libFuzzer target (the same probe as scripts/fuzz.sh).
 have_libfuzzer() {
   local cc=${1:-clang} dir ok=1
@@ -121,6 +123,7 @@ if [ "$(uname -s)" = Darwin ]; then
   have_pc libllhttp    || required+=(llhttp)
   have python3         || required+=(python)
   have shellcheck      || required+=(shellcheck)
+  have_clang_format    || required+=(clang-format)
   have_pyyaml          || optional+=(pyyaml)   # Homebrew's PyYAML is for its own python3
   have gnuplot         || optional+=(gnuplot)
   have wrk             || optional+=(wrk)
@@ -149,7 +152,7 @@ if [ "$(uname -s)" = Darwin ]; then
 fi
 
 have apt-get || {
-  echo "install-deps.sh: no apt-get or brew here; install by hand: cmake, pkg-config, libuv, libcurl, jansson, cmocka, llhttp, curl, perl, python3 with PyYAML, shellcheck (and for benchmarks gnuplot, wrk)" >&2
+  echo "install-deps.sh: no apt-get or brew here; install by hand: cmake, pkg-config, libuv, libcurl, jansson, cmocka, llhttp, curl, perl, python3 with PyYAML, shellcheck, clang-format (and for benchmarks gnuplot, wrk)" >&2
   exit 1
 }
 
@@ -166,6 +169,10 @@ have perl                 || required+=(perl)
 have python3              || required+=(python3)
 have_pyyaml               || required+=(python3-yaml)
 have shellcheck           || required+=(shellcheck)
+if ! have_clang_format; then
+  # scripts/format.sh prefers 14; elsewhere the system's own version.
+  if apt-cache show clang-format-14 >/dev/null 2>&1; then required+=(clang-format-14); else required+=(clang-format); fi
+fi
 have gnuplot              || optional+=(gnuplot-nox)
 have wrk                  || optional+=(wrk)
 # --fuzz: clang, and libFuzzer's runtime, which Debian 12 packages apart (libclang-rt-dev);

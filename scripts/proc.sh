@@ -23,6 +23,28 @@ fo_start() {
     return 1
 }
 
+# fo_start_or_exit NAME LOG CMD...: fo_start with 10 s to say its port; a program that does not
+# start ends the caller (exit 1) with the first lines of its log.
+fo_start_or_exit() {
+    local name=$1 log=$2
+    shift 2
+    fo_start "$log" 100 "$@" && return 0
+    echo "${0##*/}: $name did not start: $(head -3 "$log")" >&2
+    exit 1
+}
+
+# fo_results_dir DEFAULT LIST: the benchmark scripts' set-up: OUT (DEFAULT when unset) made and
+# absolute, OUT/LIST emptied, and every process in PIDS stopped on exit or interruption.
+fo_results_dir() {
+    [ -n "$OUT" ] || OUT=$1
+    mkdir -p "$OUT"
+    OUT=$(cd "$OUT" && pwd)
+    : >"$OUT/$2"
+    PIDS=()
+    trap fo_stop_all EXIT
+    trap 'echo; echo "${0##*/}: interrupted; stopping everything" >&2; exit 130' INT TERM
+}
+
 # fo_free_port: a loopback port nothing listens on now (the kernel picks it; python3 is a test
 # dependency).
 fo_free_port() {

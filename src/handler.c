@@ -43,33 +43,28 @@ fo_handle_step fo_handle_begin(const fo_request *req, fo_response *resp, fo_fano
     return FO_HANDLE_FANOUT;
 }
 
+/* How describe_failure names an outcome that carries curl's or the parser's message: the words
+ * before it ("" for none); NULL where the message is not the point. */
+static const char *const failure_words[] = {
+    [FO_CALL_CONNECT] = "could not connect: ",
+    [FO_CALL_BAD_BODY] = "",
+    [FO_CALL_IO] = "I/O error: ",
+    [FO_CALL_CANCELLED] = "cancelled: ",
+};
+
 /* One line naming the call that failed and how, e.g. "upstream /600/: HTTP 500". */
 static void describe_failure(const fo_call *call, char *out, size_t cap) {
-    switch (call->outcome) {
-    case FO_CALL_CONNECT:
-        snprintf(out, cap, "upstream /%d/: could not connect: %s\n", call->ms, call->error);
-        break;
-    case FO_CALL_TIMEOUT:
+    size_t k = (size_t)call->outcome;
+    const char *words =
+        k < sizeof failure_words / sizeof failure_words[0] ? failure_words[k] : NULL;
+    if (call->outcome == FO_CALL_TIMEOUT)
         snprintf(out, cap, "upstream timed out: /%d/\n", call->ms);
-        break;
-    case FO_CALL_HTTP_STATUS:
+    else if (call->outcome == FO_CALL_HTTP_STATUS)
         snprintf(out, cap, "upstream /%d/: HTTP %ld\n", call->ms, call->http_status);
-        break;
-    case FO_CALL_BAD_BODY:
-        snprintf(out, cap, "upstream /%d/: %s\n", call->ms, call->error);
-        break;
-    case FO_CALL_IO:
-        snprintf(out, cap, "upstream /%d/: I/O error: %s\n", call->ms, call->error);
-        break;
-    case FO_CALL_CANCELLED:
-        snprintf(out, cap, "upstream /%d/: cancelled: %s\n", call->ms, call->error);
-        break;
-    case FO_CALL_PENDING:
-    case FO_CALL_OK:
-    default:
+    else if (words)
+        snprintf(out, cap, "upstream /%d/: %s%s\n", call->ms, words, call->error);
+    else /* pending, or OK: not a failure at all */
         snprintf(out, cap, "upstream /%d/: did not complete\n", call->ms);
-        break;
-    }
 }
 
 /* The call that decides a failed page, or NULL when all succeeded. A timeout wins over other

@@ -1,5 +1,8 @@
+/* Process-level utilities (see fanout/sys.h): the open-files plan, listening sockets, whole-number
+ * flags and the monotonic clock. */
 #include "fanout/sys.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -8,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -171,4 +175,12 @@ int fo_parse_long(const char *s, long min, long max, long *out) {
     if (errno == ERANGE || v < min || v > max) return -ERANGE;
     *out = v;
     return 0;
+}
+
+uint64_t fo_now_ns(void) {
+    struct timespec ts;
+    int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+    assert(rc == 0); /* CLOCK_MONOTONIC is always there on the systems we build for */
+    (void)rc;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

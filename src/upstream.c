@@ -229,9 +229,3 @@ void fo_call_finish(fo_call *call, CURL *easy, CURLcode result) {
     }
     call->outcome = FO_CALL_OK;
 }
-
-uint64_t fo_now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}

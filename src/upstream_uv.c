@@ -355,7 +355,9 @@ static shard *shard_new(fo_upstream_uv *u, long max_conns) {
         free(sh);
         return NULL;
     }
-    uv_timer_init(u->loop, &sh->timer);
+    int rc = uv_timer_init(u->loop, &sh->timer); /* cannot fail: libuv only zeroes fields */
+    assert(rc == 0);
+    (void)rc;
     sh->timer.data = sh;
     return sh;
 }
@@ -453,11 +455,8 @@ void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why) {
     job_end(u, j);
 }
 
-int fo_upstream_uv_active(const fo_upstream_uv *u) {
-    return u->active;
-}
-
 void fo_upstream_uv_close(fo_upstream_uv *u) {
+    assert(u->active == 0);
     while (u->n_idle)
         curl_easy_cleanup(u->idle[--u->n_idle]);
     for (int i = 0; i < u->n_shards; i++)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include "driver.h"
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 #include "user.h"
 
 /* A worker's share: its users, and the timer that follows the schedule. */

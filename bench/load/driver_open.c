@@ -8,7 +8,7 @@
 #include "driver.h"
 #include "open.h"
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 
 static void open_plan(const fo_load_opts *o, fo_load_plan *p) {
     p->n_stages = o->staged ? o->rates.n_stages : 0;

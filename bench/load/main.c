@@ -9,7 +9,7 @@
 #include "driver.h"
 #include "opts.h"
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 #include "run.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3, EXIT_ERROR = 4 };

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "opts.h"
-#include "report.h"
+#include "load_report.h"
 #include "run.h"
 
 /* Writes the run as JSON to path (schema at the top of json.c and in --help). 0 or -errno. */

@@ -1,5 +1,5 @@
-/* Summary figures and the text summary (see report.h). */
-#include "report.h"
+/* Summary figures and the text summary (see load_report.h). */
+#include "load_report.h"
 
 #include <string.h>
 #include "driver.h"

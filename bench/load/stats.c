@@ -58,10 +58,3 @@ void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src) {
         fo_hist_merge(&dst->lateness, &src->lateness);
     }
 }
-
-uint64_t fo_load_stats_failures(const fo_load_stats *s) {
-    uint64_t n = 0;
-    for (int k = 0; k < FO_FAIL_KINDS; k++)
-        n += s->failures[k];
-    return n;
-}

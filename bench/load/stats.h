@@ -49,6 +49,4 @@ void fo_load_stats_free(fo_load_stats *s);
 /* Adds src into dst; both have the same number of stages. */
 void fo_load_stats_merge(fo_load_stats *dst, const fo_load_stats *src);
 
-uint64_t fo_load_stats_failures(const fo_load_stats *s);
-
 #endif

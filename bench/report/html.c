@@ -1,10 +1,20 @@
 /* What the report's pages share: the machine's line, HTML escaping, Markdown tables as HTML. */
 #include "html.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "fanout/page.h"
+
+FILE *fo_report_open(const char *dir, const char *file, char *path, size_t len) {
+    snprintf(path, len, "%s/%s", dir, file);
+    FILE *f = fopen(path, "r");
+    if (!f) fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
+    return f;
+}
 
 void fo_machine_line(char *out, size_t len) {
     struct utsname u;
@@ -15,22 +25,15 @@ void fo_machine_line(char *out, size_t len) {
         snprintf(out, len, "%ld cores", cpus);
 }
 
-void fo_html_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            fputs("&amp;", f);
-            break;
-        case '<':
-            fputs("&lt;", f);
-            break;
-        case '>':
-            fputs("&gt;", f);
-            break;
-        default:
-            fputc(*s, f);
-        }
+void fo_html_put(FILE *f, const char *s) {
+    char *escaped = fo_html_escape(s);
+    if (escaped) {
+        fputs(escaped, f);
+        free(escaped);
+        return;
     }
+    for (; *s; s++) /* out of memory: the text without its markup characters */
+        if (!strchr("&<>\"'", *s)) fputc(*s, f);
 }
 
 /* Writes a Markdown table as an HTML table: the first line is the header, the second the rule;
@@ -54,7 +57,7 @@ void fo_html_md_table(FILE *f, const char *md) {
                 while (l && cell[l - 1] == ' ')
                     cell[--l] = '\0';
                 fprintf(f, "<%s>", tag);
-                fo_html_escape(f, cell);
+                fo_html_put(f, cell);
                 fprintf(f, "</%s>", tag);
             }
             fputs("</tr>\n", f);
@@ -65,7 +68,7 @@ void fo_html_md_table(FILE *f, const char *md) {
     fputs("</table>\n", f);
     if (*p) {
         fputs("<pre>", f);
-        fo_html_escape(f, p);
+        fo_html_put(f, p);
         fputs("</pre>\n", f);
     }
 }

@@ -179,7 +179,7 @@ static int write_index(const config *cs, size_t n, const char *table, const char
           "</style></head><body>\n<h1>fanout: which concurrency model serves a page that waits on slow APIs?</h1>\n",
           f);
     fprintf(f, "<p>");
-    fo_html_escape(f, settings);
+    fo_html_put(f, settings);
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
     fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
@@ -313,12 +313,8 @@ int main(int argc, char **argv) {
     double tolerance = o.tolerance;
 
     char path[4096], name[64];
-    snprintf(path, sizeof path, "%s/configs.txt", dir);
-    FILE *list = fopen(path, "r");
-    if (!list) {
-        fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
-        return 2;
-    }
+    FILE *list = fo_report_open(dir, "configs.txt", path, sizeof path);
+    if (!list) return 2;
     static config cs[MAX_CONFIGS];
     size_t n = 0;
     while (n < MAX_CONFIGS && fscanf(list, "%63s", name) == 1) {

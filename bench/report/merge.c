@@ -1,5 +1,5 @@
 /* fanout-report merge [--max-skew-ms MS] OUT.json IN.json...: reads the --json results of
- * fanout-load processes run as --segment 0/N .. N-1/N, merges them exactly (bench/load/merge.h
+ * fanout-load processes run as --segment 0/N .. N-1/N, merges them exactly (bench/load/load_merge.h
  * says how), writes the result one process would have written, and prints its figures with the
  * blog's row. */
 #include "merge.h"
@@ -11,8 +11,8 @@
 
 #include "fanout/cli.h"
 
-#include "../load/merge.h"
-#include "../load/report.h"
+#include "load_merge.h"
+#include "load_report.h"
 
 enum { MERGE_OK = 0, MERGE_IO = 1, MERGE_REFUSED = 2 };
 

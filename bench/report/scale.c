@@ -186,7 +186,7 @@ static int write_index(const char *dir, const char *settings, const char *matrix
           "th { background: #f0f0f0; } img { max-width: 100%; border: 1px solid #eee; }\n"
           "</style></head><body>\n<h1>fanout at scale: where each model breaks</h1>\n<p>",
           f);
-    fo_html_escape(f, settings);
+    fo_html_put(f, settings);
     fputs("</p>\n<h2>Models × users</h2>\n<p>Each cell: RPS / bound · p95 / floor (1 · 1 is "
           "perfect; ✗ marks the step where the model broke: failures above 1% or p95 above 1.5 × "
           "the floor).</p>\n",
@@ -210,12 +210,8 @@ static int write_index(const char *dir, const char *settings, const char *matrix
 
 static int scale_report(const char *dir) {
     char path[4096], name[128];
-    snprintf(path, sizeof path, "%s/steps.txt", dir);
-    FILE *list = fopen(path, "r");
-    if (!list) {
-        fprintf(stderr, "fanout-report: cannot read %s: %s\n", path, strerror(errno));
-        return 2;
-    }
+    FILE *list = fo_report_open(dir, "steps.txt", path, sizeof path);
+    if (!list) return 2;
     static fo_scale_step steps[MAX_STEPS];
     size_t n = 0;
     while (n < MAX_STEPS && fscanf(list, "%127s", name) == 1) {

@@ -1,9 +1,10 @@
 /* Small process-level utilities shared by the binaries: the open-files limit and what a
- * configuration needs of it, listening sockets, and whole numbers. */
+ * configuration needs of it, listening sockets, whole numbers, and the monotonic clock. */
 #ifndef FANOUT_SYS_H
 #define FANOUT_SYS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The hard limit on open files as a process can raise its soft limit to it (RLIM_INFINITY and macOS's
  * OPEN_MAX cap folded in), or a negative errno. */
@@ -56,5 +57,8 @@ int fo_listen_tcp(const char *host, int port, int backlog, int *bound_port, char
 
 /* Parses a whole non-negative decimal number in [min, max] from s. 0, or -EINVAL / -ERANGE. */
 int fo_parse_long(const char *s, long min, long max, long *out);
+
+/* Monotonic nanoseconds: what every duration here (a call, a fan-out, a deadline) is taken from. */
+uint64_t fo_now_ns(void);
 
 #endif

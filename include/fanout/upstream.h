@@ -6,6 +6,7 @@
 #include <curl/curl.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fanout/sys.h" /* fo_now_ns: the clock of start_ns and end_ns */
 
 #include "fanout/settings.h" /* FO_FANOUT_CALLS, FO_FLOOR_MS */
 
@@ -91,8 +92,5 @@ int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call, unsigne
 /* Records how a call ended, from curl's result code and the handle's response code, and
  * parses the body when the status is 200. */
 void fo_call_finish(fo_call *call, CURL *easy, CURLcode result);
-
-/* Monotonic nanoseconds. */
-uint64_t fo_now_ns(void);
 
 #endif

@@ -25,9 +25,6 @@ int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void 
  * returns. For a page whose client has left. */
 void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why);
 
-/* Fan-outs still running. */
-int fo_upstream_uv_active(const fo_upstream_uv *u);
-
 /* Aborts nothing: call when no fan-out is running. Closes the handles; the memory is freed in
  * their close callbacks, so let the loop run afterwards. */
 void fo_upstream_uv_close(fo_upstream_uv *u);

@@ -10,6 +10,7 @@
  * one pair of addresses offers. So it can listen on several ports (--ports) and serve with
  * several processes (--workers) that share every port; the counters of /stats live in memory
  * shared by the workers, so /stats speaks for all of them. */
+#include <assert.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdatomic.h>
@@ -27,6 +28,7 @@
 #include "fanout/server_uv.h"
 #include "fanout/settings.h"
 #include "fanout/sys.h"
+#include "loop_stop.h"
 #include "supervisor.h"
 
 /* The counters of /stats, in memory shared by every worker. */
@@ -50,7 +52,7 @@ typedef struct api {
     fo_server_uv server;
     const api_cfg *cfg;
     uint64_t rng;
-    uv_signal_t sigint, sigterm;
+    fo_loop_stop stop;
 } api;
 
 /* One request waiting out its delay. */
@@ -192,7 +194,8 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     d->due_ns = uv_hrtime() + (uint64_t)ms * 1000000u;
     d->a = a;
     d->conn = conn;
-    uv_timer_init(a->loop, &d->timer);
+    rc = uv_timer_init(a->loop, &d->timer); /* cannot fail: libuv only zeroes fields */
+    assert(rc == 0);
     d->timer.data = d;
     uv_timer_start(&d->timer, on_delay_over, (uint64_t)ms, 0);
     count_waiting(st);
@@ -201,15 +204,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
 
 static void on_drained(fo_server_uv *s) {
     api *a = s->data;
-    uv_close((uv_handle_t *)&a->sigint, NULL);
-    uv_close((uv_handle_t *)&a->sigterm, NULL);
-}
-
-static void on_signal(uv_signal_t *h, int signum) {
-    api *a = h->data;
-    fprintf(stderr, "fanout-api[%d]: signal %d, finishing the requests waiting here\n",
-            (int)getpid(), signum);
-    fo_server_uv_stop(&a->server, on_drained);
+    fo_loop_stop_close(&a->stop);
 }
 
 /* One worker: a loop serving every port until SIGTERM or SIGINT, then finishing what waits. */
@@ -226,15 +221,12 @@ static int serve(void *arg) {
     rc = fo_server_uv_init(&a.server, &loop, &cfg->server_opts, on_request, &a);
     for (int i = 0; i < cfg->n_ports && rc == 0; i++)
         rc = fo_server_uv_listen_fd(&a.server, cfg->listen_fds[i]);
+    /* No deadline: every request waiting here ends within its delay. */
+    if (rc == 0) rc = fo_loop_stop_start(&a.stop, &a.server, "fanout-api", 0, on_drained);
     if (rc < 0) {
         fprintf(stderr, "fanout-api: cannot serve: %s\n", uv_strerror(rc));
         return 1;
     }
-    uv_signal_init(&loop, &a.sigint);
-    uv_signal_init(&loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
-    uv_signal_start(&a.sigint, on_signal, SIGINT);
-    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     return 0;

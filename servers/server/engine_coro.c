@@ -100,10 +100,7 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     if (!co) {
         /* No stack to be had (out of memory, or of mappings): answer without one, as the other
          * engines do when memory runs out, so that the connection does not wait forever. */
-        fo_response resp;
-        if (fo_response_text(&resp, 503, "out of memory\n") != 0)
-            resp = (fo_response){.status = 503};
-        fo_conn_uv_respond(conn, &resp);
+        fo_loop_serve_refuse(conn);
         return;
     }
     fo_coro_resume(co);
@@ -137,11 +134,6 @@ const fo_engine fo_engine_coro = {
     .help =
         "one libuv loop per process (--workers, default 1); each request runs blocking-style on "
         "a coroutine of its own, parked while the fan-out waits, like gevent.",
-    .size_flag = "workers",
-    .size_help = "processes, one loop each",
-    .size_default = "1",
-    .size_caps = 0,
-    .size = fo_loop_engine_size,
-    .needs = fo_loop_engine_needs,
+    FO_LOOP_ENGINE_SIZING,
     .run = run_coro,
 };

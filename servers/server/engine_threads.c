@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,6 @@
 #include "fanout/server_uv.h"
 #include "fanout/upstream_block.h"
 #include "loop_serve.h"
-#include "loop_stop.h"
 
 /* A thread's stack: a fan-out needs a few KiB, curl a little more. Small stacks make a pool of
  * hundreds of threads cheap in memory. */
@@ -46,9 +46,7 @@ typedef enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE } job_state;
 typedef struct job {
     struct job *next;
     struct threads_engine *e;
-    fo_conn_uv *conn; /* only the loop thread uses it */
-    const fo_request *req;
-    fo_fanout fanout;
+    fo_loop_page pg; /* its conn only the loop thread uses */
     fo_response resp;
     job_state state;
     fo_upstream_block *up; /* while JOB_RUNNING: the thread's runner, to wake it */
@@ -60,10 +58,8 @@ typedef struct job_queue {
 } job_queue;
 
 typedef struct threads_engine {
-    uv_loop_t loop;
-    fo_server_uv server;
-    uv_async_t wake; /* a thread finished a job */
-    fo_loop_stop stop;
+    fo_loop_serve ls; /* the loop, its server and its stop, as the loop engines have them */
+    uv_async_t wake;  /* a thread finished a job */
     const fo_server_opts *opts;
 
     pthread_mutex_t lock; /* guards todo, done and quit */
@@ -132,8 +128,8 @@ static void *worker_main(void *arg) {
         if (!j) break; /* quit, and nothing left to do */
         /* A failed run marks every call failed, so fo_handle_finish answers 502 on its own. */
         fo_upstream_watch w = {.client_fd = -1, .cancel = &j->cancel};
-        fo_upstream_block_run(up, &j->fanout, &w);
-        fo_handle_finish(j->req, &j->fanout, &j->resp);
+        fo_upstream_block_run(up, &j->pg.fanout, &w);
+        fo_handle_finish(j->pg.req, &j->pg.fanout, &j->resp);
         /* The wake-up is sent under the lock: the loop cannot answer this job, and so cannot
          * finish draining and close the async handle, before the send is over. */
         pthread_mutex_lock(&e->lock);
@@ -156,7 +152,7 @@ static void on_wake(uv_async_t *a) {
     pthread_mutex_unlock(&e->lock);
     while (j) {
         job *next = j->next;
-        fo_conn_uv_respond(j->conn, &j->resp);
+        fo_conn_uv_respond(j->pg.conn, &j->resp);
         free(j);
         j = next;
     }
@@ -175,32 +171,17 @@ static void on_client_gone(void *data) {
     }
     pthread_mutex_unlock(&e->lock);
     if (!was_queued) return;
-    fo_fanout_cancel_pending(&j->fanout, "the client left");
-    fo_handle_finish(j->req, &j->fanout, &j->resp);
-    fo_conn_uv_respond(j->conn, &j->resp);
+    fo_fanout_cancel_pending(&j->pg.fanout, "the client left");
+    fo_handle_finish(j->pg.req, &j->pg.fanout, &j->resp);
+    fo_conn_uv_respond(j->pg.conn, &j->resp);
     free(j);
 }
 
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     threads_engine *e = data;
-    fo_response resp;
-    job *j = malloc(sizeof *j);
-    if (!j) {
-        /* Every request is answered, or the connection would wait forever: without a body if
-         * even that cannot be had. */
-        if (fo_response_text(&resp, 503, "out of memory\n") != 0)
-            resp = (fo_response){.status = 503};
-        fo_conn_uv_respond(conn, &resp);
-        return;
-    }
-    if (fo_handle_begin(req, &resp, &j->fanout) == FO_HANDLE_DONE) {
-        free(j);
-        fo_conn_uv_respond(conn, &resp);
-        return;
-    }
+    job *j = fo_loop_serve_begin(conn, req, sizeof *j, offsetof(job, pg));
+    if (!j) return; /* answered already */
     j->e = e;
-    j->conn = conn;
-    j->req = req;
     j->state = JOB_QUEUED;
     j->up = NULL;
     atomic_init(&j->cancel, 0);
@@ -211,9 +192,8 @@ static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     if (!e->opts->upstream.no_cancel) fo_conn_uv_watch_gone(conn, on_client_gone, j);
 }
 
-static void on_drained(fo_server_uv *s) {
-    threads_engine *e = s->data;
-    fo_loop_stop_close(&e->stop);
+static void on_drained(fo_loop_serve *ls) {
+    threads_engine *e = ls->server.data;
     uv_close((uv_handle_t *)&e->wake, NULL);
 }
 
@@ -286,10 +266,15 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
     static threads_engine engine; /* large (a loop and a server); one per process */
     threads_engine *e = &engine;
     memset(e, 0, sizeof *e);
+    /* Sharing the socket, a process takes on only what its threads serve at once, as uWSGI's
+     * threads accept only when free: the rest wait in the backlog for whichever process frees
+     * first. */
+    int max_busy = o->workers > 1 ? o->threads : 0;
     /* The loop first: its own descriptors must not be the ones the threads' upstream clients
      * leave missing under a low open-files limit (libuv aborts when it cannot get them). */
-    int rc = uv_loop_init(&e->loop);
-    if (rc == 0) rc = uv_async_init(&e->loop, &e->wake, on_wake);
+    if (fo_loop_serve_init(&e->ls, o, max_busy, 0, on_request, e) != 0) return 1;
+    e->ls.on_drained = on_drained;
+    int rc = uv_async_init(&e->ls.loop, &e->wake, on_wake);
     if (rc < 0) {
         fprintf(stderr, "fanout-server: cannot set up the event loop: %s\n", uv_strerror(rc));
         return 1;
@@ -301,29 +286,9 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
         teardown(e);
         return 1;
     }
-    fo_server_uv_opts so = {.header_timeout_ms = (uint64_t)o->header_timeout_ms,
-                            .keepalive_timeout_ms = (uint64_t)o->keepalive_timeout_ms,
-                            .backlog = o->backlog,
-                            .max_conns = o->max_conns,
-                            /* Sharing the socket, a process takes on only what its threads
-                             * serve at once, as uWSGI's threads accept only when free: the
-                             * rest wait in the backlog for whichever process frees first. */
-                            .max_busy = o->workers > 1 ? o->threads : 0};
-    rc = fo_server_uv_init(&e->server, &e->loop, &so, on_request, e);
-    int started = rc == 0 ? start_threads(e) : 0;
-    if (rc == 0)
-        rc = started == e->n_threads ? fo_server_uv_listen_fd(&e->server, listen_fd) : UV_EAGAIN;
-    if (rc < 0) {
-        if (started == e->n_threads || rc != UV_EAGAIN)
-            fprintf(stderr, "fanout-server: cannot serve: %s\n", uv_strerror(rc));
-        stop_threads(e, started);
-        teardown(e);
-        return 1; /* the process exits; the loop's handles die with it */
-    }
-    fo_loop_stop_start(&e->stop, &e->server, (uint64_t)o->shutdown_timeout_ms, on_drained);
-    uv_run(&e->loop, UV_RUN_DEFAULT);
-
-    if (e->server.pending > 0) {
+    int started = start_threads(e);
+    rc = started == e->n_threads ? fo_loop_serve_listen(&e->ls, listen_fd) : 1;
+    if (rc == 0 && e->ls.server.pending > 0) {
         /* The shutdown timeout passed with fan-outs still running. They cannot be cancelled
          * from here, and the exit handlers (curl's global cleanup) must not run under them:
          * end the process now. */
@@ -332,7 +297,7 @@ static int serve_threads(const fo_server_opts *o, int listen_fd) {
     }
     stop_threads(e, started);
     teardown(e);
-    uv_loop_close(&e->loop);
+    if (rc != 0) return 1; /* the process exits; the loop's handles die with it */
     pthread_mutex_destroy(&e->lock);
     pthread_cond_destroy(&e->work);
     return 0;

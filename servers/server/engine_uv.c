@@ -1,6 +1,7 @@
 /* The uv model: one process, one libuv loop. Connections, the fan-out (libcurl multi driven by
  * the same loop) and the answers all run on that loop; a request waiting on the country API
  * costs a little memory, not a thread. With --workers N, N such processes share the socket. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <uv.h>
 
@@ -10,17 +11,15 @@
 
 /* A page in progress: the request stays valid in its connection until we respond. */
 typedef struct page {
+    fo_loop_page pg;
     fo_loop_serve *ls;
-    fo_conn_uv *conn;
-    const fo_request *req;
-    fo_fanout fanout;
 } page;
 
 static void on_fanout_done(fo_fanout *f, void *data) {
     page *p = data;
     fo_response resp;
-    fo_handle_finish(p->req, f, &resp);
-    fo_conn_uv_respond(p->conn, &resp);
+    fo_handle_finish(p->pg.req, f, &resp);
+    fo_conn_uv_respond(p->pg.conn, &resp);
     free(p);
 }
 
@@ -28,32 +27,18 @@ static void on_fanout_done(fo_fanout *f, void *data) {
  * 502 nobody reads, is dropped by the connection. */
 static void on_client_gone(void *data) {
     page *p = data;
-    fo_upstream_uv_cancel(p->ls->upstream, &p->fanout, "the client left");
+    fo_upstream_uv_cancel(p->ls->upstream, &p->pg.fanout, "the client left");
 }
 
 static void on_request(fo_conn_uv *conn, const fo_request *req, void *data) {
     fo_loop_serve *ls = data;
-    fo_response resp;
-    page *p = calloc(1, sizeof *p);
-    if (!p) {
-        /* Every request is answered, or the connection would wait forever: without a body if
-         * even that cannot be had. */
-        if (fo_response_text(&resp, 503, "out of memory\n") != 0)
-            resp = (fo_response){.status = 503};
-        fo_conn_uv_respond(conn, &resp);
-        return;
-    }
-    if (fo_handle_begin(req, &resp, &p->fanout) == FO_HANDLE_DONE) {
-        free(p);
-        fo_conn_uv_respond(conn, &resp);
-        return;
-    }
+    page *p = fo_loop_serve_begin(conn, req, sizeof *p, offsetof(page, pg));
+    if (!p) return; /* answered already */
     p->ls = ls;
-    p->conn = conn;
-    p->req = req;
-    if (fo_upstream_uv_start(ls->upstream, &p->fanout, on_fanout_done, p) != 0) {
-        fo_fanout_release(&p->fanout);
+    if (fo_upstream_uv_start(ls->upstream, &p->pg.fanout, on_fanout_done, p) != 0) {
+        fo_fanout_release(&p->pg.fanout);
         free(p);
+        fo_response resp;
         fo_response_text(&resp, 502, "could not start the upstream calls\n");
         fo_conn_uv_respond(conn, &resp);
         return;
@@ -75,11 +60,6 @@ const fo_engine fo_engine_uv = {
     .name = "uv",
     .help = "one libuv event loop per process (--workers, default 1) runs connections and the "
             "fan-out together, like Uvicorn.",
-    .size_flag = "workers",
-    .size_help = "processes, one loop each",
-    .size_default = "1",
-    .size_caps = 0,
-    .size = fo_loop_engine_size,
-    .needs = fo_loop_engine_needs,
+    FO_LOOP_ENGINE_SIZING,
     .run = run_uv,
 };

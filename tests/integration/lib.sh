@@ -40,9 +40,21 @@ trap cleanup EXIT
 start() {
     local name=$1
     shift
-    fo_start "$WORK/$name.log" 100 "$@" && return 0
-    echo "could not start $name: $(cat "$WORK/$name.log")" >&2
-    exit 1
+    fo_start_or_exit "$name" "$WORK/$name.log" "$@"
+}
+
+# interrupt_after SECONDS CMD...: runs CMD in the background, sends it SIGINT (Ctrl-C) after
+# SECONDS and waits for it; its exit status in RC.
+interrupt_after() {
+    local seconds=$1 pid
+    shift
+    "$@" &
+    pid=$!
+    PIDS+=("$pid")
+    sleep "$seconds"
+    kill -INT "$pid"
+    wait "$pid"
+    RC=$?
 }
 
 # stop PID [SECONDS]: SIGTERM, then waits for the exit (SIGKILL after SECONDS, default 15) and

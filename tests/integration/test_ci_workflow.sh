@@ -47,6 +47,7 @@ check "it runs the README's test command with warnings as errors (make test WERR
     grep -qx 'run make test WERROR=ON' "$WORK/facts"
 check "the README gives that test command" grep -q 'make test WERROR=ON' "$SRC/README.md"
 check "it runs make bench-ci" grep -Eq '^run make bench-ci( |$)' "$WORK/facts"
+check "it checks the formatting (make format-check)" grep -qx 'run make format-check' "$WORK/facts"
 check "make bench-ci compares with bench/baseline.json, which exists" \
     bash -c "grep -A2 '^bench-ci:' '$SRC/Makefile' | grep -q -- '--baseline bench/baseline.json' && [ -s '$SRC/bench/baseline.json' ]"
 check "it uploads the results folder (build/bench-ci) even after a failure" \

@@ -135,7 +135,8 @@ check "Containerfile: ends as a non-root user" \
 missing=""
 # Debian's names: the lines after the Homebrew part.
 while read -r pkg; do
-    case $pkg in curl | perl | python3 | python3-yaml | shellcheck) continue ;; esac # the tests' tools
+    # the tests' tools, and the format check's
+    case $pkg in curl | perl | python3 | python3-yaml | shellcheck | clang-format*) continue ;; esac
     grep -q "[[:space:]]$pkg\([[:space:]]\|$\)" "$CONTAINERFILE" || missing="$missing $pkg"
 done < <(sed -n '/^have apt-get/,$ s/.*required+=(\([^)]*\)).*/\1/p' "$SRC/scripts/install-deps.sh" | sort -u)
 check "Containerfile: installs install-deps.sh's build dependencies${missing:+ (missing:$missing)}" [ -z "$missing" ]

@@ -59,13 +59,8 @@ check "an unreachable target exits 3" [ "$rc" -eq 3 ]
 check "... with a one-line reason" grep -q "cannot connect" "$WORK/unreach.txt"
 check "... without running the 30 s" [ $(($(date +%s) - start_s)) -lt 10 ]
 # Ctrl-C ends a long run early, and it still reports what it measured.
-"$LOAD" -u 5 -d 60s --json "$WORK/int.json" "$URL" >"$WORK/int.out" 2>"$WORK/int.err" &
-load_pid=$!
-PIDS+=("$load_pid")
-sleep 2.5
-kill -INT "$load_pid"
-wait "$load_pid"
-check "SIGINT: the run ends with exit 0" [ $? -eq 0 ]
+interrupt_after 2.5 "$LOAD" -u 5 -d 60s --json "$WORK/int.json" "$URL" >"$WORK/int.out" 2>"$WORK/int.err"
+check "SIGINT: the run ends with exit 0" [ "$RC" -eq 0 ]
 check "SIGINT: the JSON says interrupted, after about 2.5 s" js int 'd.interrupted and 1.5 < d.duration_s < 10'
 check "SIGINT: requests were counted" js int 'd.requests > 20 and sum(w.requests for w in d.windows) == d.requests'
 check "SIGINT: the summary says so" grep -q "interrupted" "$WORK/int.out"

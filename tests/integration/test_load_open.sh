@@ -178,13 +178,8 @@ if [ "$(uname -s)" = Linux ]; then
 fi
 
 # Ctrl-C ends a long open run early, and it still reports what it measured.
-"$LOAD" -q --rate 100 -t 2 -d 60s --json "$WORK/int.json" "$URL" >"$WORK/int.out" 2>&1 &
-load_pid=$!
-PIDS+=("$load_pid")
-sleep 1.5
-kill -INT "$load_pid"
-wait "$load_pid"
-check "SIGINT: the open run ends with exit 0" [ $? -eq 0 ]
+interrupt_after 1.5 "$LOAD" -q --rate 100 -t 2 -d 60s --json "$WORK/int.json" "$URL" >"$WORK/int.out" 2>&1
+check "SIGINT: the open run ends with exit 0" [ "$RC" -eq 0 ]
 check "SIGINT: interrupted, its arrivals offered and sent up to then, windows adding up" \
     js int 'd.interrupted and 1 < d.duration_s < 10 and d.arrivals >= 100 and d.sent + d.unsent == d.arrivals == sum(w.offered for w in d.windows) and sum(w.sent for w in d.windows) == d.sent'
 free_port=$(fo_free_port)

@@ -155,15 +155,22 @@ stop "$SPID"
 # kern.ipc.somaxconn, 128), fewer pages go at once (42 there), so that no connection is dropped
 # and retried a second later.
 PAGES=$(burst 100 3)
-for spec in "${WIDE[@]}"; do
-    # shellcheck disable=SC2086
-    serve "wide-${spec// /_}" --model $spec
+# batch_at_api SPEC N MS NAME: serves SPEC (its workers up), sends N pages of /MS/ at once, checks
+# every one is 200, and sets peak to the API's peak of calls in flight meanwhile.
+batch_at_api() {
+    local spec=$1 n=$2 ms=$3 name=$4
+    # shellcheck disable=SC2086 # spec is a model and its flags, split on purpose
+    serve "$name-${spec// /_}" --model $spec
     check "[$spec] its workers are up" wait_workers "$SPID" "$spec"
     curl -s "$API/stats/reset" >/dev/null
-    batch "$PAGES" "$SRV/1000/" "$WORK/wide"
+    batch "$n" "$SRV/$ms/" "$WORK/$name"
     peak=$(stat_field "$API" peak_in_flight)
-    echo "     $spec: $PAGES pages at /1000/ in $BATCH_MS ms, API peak in flight $peak"
-    check "[$spec] $PAGES concurrent pages all 200" [ "$(count_ok "$WORK/wide")" = "$PAGES" ]
+    echo "     $spec: $n pages at /$ms/ in $BATCH_MS ms, API peak in flight $peak"
+    check "[$spec] $n concurrent pages all 200" [ "$(count_ok "$WORK/$name")" = "$n" ]
+}
+
+for spec in "${WIDE[@]}"; do
+    batch_at_api "$spec" "$PAGES" 1000 wide
     check "[$spec] API peak in flight about $((3 * PAGES)) (>= $((27 * PAGES / 10)); got $peak)" \
         awk -v p="$peak" -v n="$PAGES" 'BEGIN { exit !(p >= 2.7 * n && p <= 3 * n) }'
     stop "$SPID"
@@ -173,14 +180,7 @@ done
 # 2 at once: never more than 6 calls in flight, and every one of the 100 users is served (in
 # arrival order, so nobody starves).
 for spec in "${NARROW[@]}"; do
-    # shellcheck disable=SC2086
-    serve "narrow-${spec// /_}" --model $spec
-    check "[$spec] its workers are up" wait_workers "$SPID" "$spec"
-    curl -s "$API/stats/reset" >/dev/null
-    batch 100 "$SRV/30/" "$WORK/narrow"
-    peak=$(stat_field "$API" peak_in_flight)
-    echo "     $spec: 100 pages at /30/ in $BATCH_MS ms, API peak in flight $peak"
-    check "[$spec] 100 concurrent pages all 200" [ "$(count_ok "$WORK/narrow")" = 100 ]
+    batch_at_api "$spec" 100 30 narrow
     check "[$spec] API peak in flight never above 6 (got $peak)" [ "$peak" -le 6 ]
     check "[$spec] the 3 calls of a page still overlap (peak $peak >= 3)" [ "$peak" -ge 3 ]
     stop "$SPID"

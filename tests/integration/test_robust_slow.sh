@@ -38,6 +38,14 @@ timed() {
     curl -s -o /dev/null -m 20 -w '%{http_code} %{time_total}' "$1"
 }
 
+# check_served WHAT URL MIN MAX: one GET of URL answers 200 in MIN s or more and under MAX s.
+check_served() {
+    local c s
+    read -r c s <<<"$(timed "$2")"
+    check "$1 ($c in ${s}s)" awk -v c="$c" -v s="$s" -v lo="$3" -v hi="$4" \
+        'BEGIN { exit !(c == 200 && s >= lo && s < hi) }'
+}
+
 start api "$BIN/fanout-api" --port 0 --header-timeout 2000
 API=http://127.0.0.1:$PORT
 
@@ -45,9 +53,7 @@ API=http://127.0.0.1:$PORT
 API_PORT=$PORT
 slow_clients 4 api "$API_PORT"
 sleep 0.3
-read -r c s <<<"$(timed "$API/0/")"
-check "api: answers at once while 4 slow clients are connected ($c in ${s}s)" \
-    awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s < 1.0) }'
+check_served "api: answers at once while 4 slow clients are connected" "$API/0/" 0 1.0
 check_dropped 4 api
 
 for model in $MODELS; do
@@ -63,25 +69,21 @@ for model in $MODELS; do
         # One slow client, two workers: the other worker serves at once.
         slow_clients 1 prefork1 "$PORT"
         sleep 0.5
-        read -r c s <<<"$(timed "$SRV/50/")"
-        check "prefork: 1 slow client, 2 workers: others served at once ($c in ${s}s)" \
-            awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s < 1.5) }'
+        check_served "prefork: 1 slow client, 2 workers: others served at once" "$SRV/50/" 0 1.5
         check_dropped 1 prefork1
         # Two slow clients hold both workers: the next client waits until one is dropped.
         slow_clients 2 prefork2 "$PORT"
         sleep 0.5
-        read -r c s <<<"$(timed "$SRV/50/")"
-        check "prefork: 2 slow clients hold both workers: others wait for the header timeout ($c in ${s}s)" \
-            awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s >= 1.0 && s < 10) }'
+        check_served "prefork: 2 slow clients hold both workers: others wait for the header timeout" \
+            "$SRV/50/" 1.0 10
         check_dropped 2 prefork2
     else
         # More slow clients than threads: nobody else notices them.
         slow_clients 4 "$model" "$PORT"
         sleep 0.5
         for i in 1 2 3; do
-            read -r c s <<<"$(timed "$SRV/50/")"
-            check "$model: page $i served at once while 4 slow clients are connected ($c in ${s}s)" \
-                awk -v c="$c" -v s="$s" 'BEGIN { exit !(c == 200 && s < 1.0) }'
+            check_served "$model: page $i served at once while 4 slow clients are connected" \
+                "$SRV/50/" 0 1.0
         done
         check_dropped 4 "$model"
     fi

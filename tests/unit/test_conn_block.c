@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "test_net.h"
+
 typedef struct pair {
     int client, server;
 } pair;
@@ -203,7 +205,6 @@ static void test_stop_mid_request_is_503(void **state) {
 }
 
 int main(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_answer_without_fanout),
         cmocka_unit_test(test_pipelined_requests_answered_in_order),
@@ -217,7 +218,5 @@ int main(void) {
         cmocka_unit_test(test_stop_ends_the_wait_for_a_request),
         cmocka_unit_test(test_stop_mid_request_is_503),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
-    return rc;
+    return cmocka_run_group_tests(tests, test_curl_setup, test_curl_teardown);
 }

@@ -211,13 +211,18 @@ static int run_child(fo_coro_fn fn, char *err, size_t errlen) {
     return status;
 }
 
+/* Runs fn in a child (run_child), which must die of a memory fault: SIGSEGV or SIGBUS. */
+static void expect_fault_death(fo_coro_fn fn, char *err, size_t errlen) {
+    int status = run_child(fn, err, errlen);
+    assert_true(WIFSIGNALED(status));
+    assert_true(WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+}
+
 static void test_overflow_is_a_clear_crash(void **state) {
     (void)state;
     char err[8192];
-    int status = run_child(overflow, err, sizeof err);
     /* It dies of the fault itself (SIGBUS where the system reports guard pages so). */
-    assert_true(WIFSIGNALED(status));
-    assert_true(WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+    expect_fault_death(overflow, err, sizeof err);
     assert_non_null(
         strstr(err, "test_coro: coroutine stack overflow (--stack-size 16384 bytes is too small)\n"));
 }
@@ -225,10 +230,8 @@ static void test_overflow_is_a_clear_crash(void **state) {
 static void test_other_faults_are_not_called_overflow(void **state) {
     (void)state;
     char err[8192];
-    int status = run_child(bad_pointer, err, sizeof err);
     /* Passed on to the handler that was there before: here the default, death by the signal. */
-    assert_true(WIFSIGNALED(status));
-    assert_true(WTERMSIG(status) == SIGSEGV || WTERMSIG(status) == SIGBUS);
+    expect_fault_death(bad_pointer, err, sizeof err);
     assert_null(strstr(err, "stack overflow"));
 }
 

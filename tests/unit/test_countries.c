@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/countries.h"
 
 #include <errno.h>
@@ -108,13 +110,8 @@ static void test_rejects_an_empty_list(void **state) {
     assert_int_equal(load_text("", &c, err, sizeof err), -EINVAL);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loads_the_shipped_list),
-        cmocka_unit_test(test_pick_covers_the_list),
-        cmocka_unit_test(test_rejects_a_missing_file),
-        cmocka_unit_test(test_rejects_malformed_lines),
-        cmocka_unit_test(test_rejects_an_empty_list),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_loads_the_shipped_list),
+          cmocka_unit_test(test_pick_covers_the_list),
+          cmocka_unit_test(test_rejects_a_missing_file),
+          cmocka_unit_test(test_rejects_malformed_lines),
+          cmocka_unit_test(test_rejects_an_empty_list))

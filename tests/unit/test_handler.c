@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/handler.h"
 
 #include <stdio.h>
@@ -98,13 +100,18 @@ static void completed(fo_fanout *f) {
     f->done = FO_FANOUT_CALLS;
 }
 
+/* Finishes a completed fan-out of three good calls for req: a 200 page in *resp. */
+static void finish_completed(const fo_request *req, fo_fanout *f, fo_response *resp) {
+    completed(f);
+    fo_handle_finish(req, f, resp);
+    assert_int_equal(resp->status, 200);
+}
+
 static void test_finish_ok_renders_the_first_country(void **state) {
     fo_request req = request("GET", "/");
     fo_fanout f;
     fo_response resp;
-    completed(&f);
-    fo_handle_finish(&req, &f, &resp);
-    assert_int_equal(resp.status, 200);
+    finish_completed(&req, &f, &resp);
     assert_string_equal(resp.content_type, "text/html; charset=utf-8");
     char *body = body_of(&resp);
     assert_non_null(strstr(body, "<h1>C\xc3\xb4te d&#39;Ivoire</h1>"));
@@ -164,16 +171,9 @@ static void test_finish_failures_are_502(void **state) {
     expect_failure(0, FO_CALL_PENDING, 0, "", 502, "/300/");
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_method_not_allowed),
-        cmocka_unit_test(test_not_found),
-        cmocka_unit_test(test_bad_request),
-        cmocka_unit_test(test_fanout_planned),
-        cmocka_unit_test(test_finish_ok_renders_the_first_country),
-        cmocka_unit_test(test_finish_timeout_is_504),
-        cmocka_unit_test(test_timeout_wins_over_other_failures),
-        cmocka_unit_test(test_finish_failures_are_502),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_method_not_allowed), cmocka_unit_test(test_not_found),
+          cmocka_unit_test(test_bad_request), cmocka_unit_test(test_fanout_planned),
+          cmocka_unit_test(test_finish_ok_renders_the_first_country),
+          cmocka_unit_test(test_finish_timeout_is_504),
+          cmocka_unit_test(test_timeout_wins_over_other_failures),
+          cmocka_unit_test(test_finish_failures_are_502))

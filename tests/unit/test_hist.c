@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/hist.h"
 
 #include <stdlib.h>
@@ -170,12 +172,7 @@ static void test_beyond_range(void **state) {
     fo_hist_free(&h);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout),       cmocka_unit_test(test_empty),
-        cmocka_unit_test(test_uniform),      cmocka_unit_test(test_wide_range),
-        cmocka_unit_test(test_merge),        cmocka_unit_test(test_reset),
-        cmocka_unit_test(test_beyond_range),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_layout), cmocka_unit_test(test_empty),
+          cmocka_unit_test(test_uniform), cmocka_unit_test(test_wide_range),
+          cmocka_unit_test(test_merge), cmocka_unit_test(test_reset),
+          cmocka_unit_test(test_beyond_range))

@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test_main.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,14 @@ static fo_request req;
 /* Feeds the whole string at once; returns the result and the bytes consumed. */
 static int feed(fo_http_parser *p, const char *s, size_t *used) {
     return fo_http_parse(p, s, strlen(s), &req, used);
+}
+
+/* Feeds s whole to a fresh parser: what it returns (the request, if any, in req). */
+static int feed_fresh(const char *s) {
+    fo_http_parser p;
+    fo_http_parser_init(&p);
+    size_t used;
+    return feed(&p, s, &used);
 }
 
 static void test_simple_get(void **state) {
@@ -131,10 +141,7 @@ static void test_bodies_refused(void **state) {
 
 static void test_zero_length_body_is_fine(void **state) {
     (void)state;
-    fo_http_parser p;
-    fo_http_parser_init(&p);
-    size_t used;
-    assert_int_equal(feed(&p, "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &used), FO_HTTP_REQUEST);
+    assert_int_equal(feed_fresh("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), FO_HTTP_REQUEST);
 }
 
 static void test_limits(void **state) {
@@ -156,10 +163,7 @@ static void test_limits(void **state) {
 
 static void test_other_method_passes_through(void **state) {
     (void)state;
-    fo_http_parser p;
-    fo_http_parser_init(&p);
-    size_t used;
-    assert_int_equal(feed(&p, "DELETE /x HTTP/1.1\r\n\r\n", &used), FO_HTTP_REQUEST);
+    assert_int_equal(feed_fresh("DELETE /x HTTP/1.1\r\n\r\n"), FO_HTTP_REQUEST);
     assert_string_equal(req.method, "DELETE");
 }
 
@@ -201,19 +205,9 @@ static void test_head(void **state) {
     assert_int_equal(fo_response_head(&r, 1, head, strlen(want) + 1), (int)strlen(want));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_head),
-        cmocka_unit_test(test_simple_get),
-        cmocka_unit_test(test_target_on_the_heap_as_long_as_it_is),
-        cmocka_unit_test(test_byte_at_a_time),
-        cmocka_unit_test(test_pipelined_in_order),
-        cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_bodies_refused),
-        cmocka_unit_test(test_zero_length_body_is_fine),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_other_method_passes_through),
-        cmocka_unit_test(test_format),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_head), cmocka_unit_test(test_simple_get),
+          cmocka_unit_test(test_target_on_the_heap_as_long_as_it_is),
+          cmocka_unit_test(test_byte_at_a_time), cmocka_unit_test(test_pipelined_in_order),
+          cmocka_unit_test(test_garbage), cmocka_unit_test(test_bodies_refused),
+          cmocka_unit_test(test_zero_length_body_is_fine), cmocka_unit_test(test_limits),
+          cmocka_unit_test(test_other_method_passes_through), cmocka_unit_test(test_format))

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "arrivals.h"
 
 #include <stdlib.h>
@@ -134,12 +136,5 @@ static void test_split_reproduces_global(void **state) {
     assert_int_equal(fo_rates_own(1, 1, 2), 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_even_spacing),
-        cmocka_unit_test(test_stages),
-        cmocka_unit_test(test_full),
-        cmocka_unit_test(test_split_reproduces_global),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_even_spacing), cmocka_unit_test(test_stages),
+          cmocka_unit_test(test_full), cmocka_unit_test(test_split_reproduces_global))

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <uv.h>
 #include "driver.h"
-#include "report.h"
+#include "load_report.h"
 
 #define S(x) ((uint64_t)(x)*FO_NS_PER_S)
 

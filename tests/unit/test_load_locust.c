@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "locust.h"
 
 static void test_rounding(void **state) {
@@ -76,12 +78,5 @@ static void test_max_rps(void **state) {
     assert_true(fo_locust_max_rps(c, 0) == 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rounding),
-        cmocka_unit_test(test_index),
-        cmocka_unit_test(test_current_rps),
-        cmocka_unit_test(test_max_rps),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_rounding), cmocka_unit_test(test_index),
+          cmocka_unit_test(test_current_rps), cmocka_unit_test(test_max_rps))

@@ -1,4 +1,4 @@
-/* fanout-report merge's core (bench/load/merge.c) and the segmentation rule it relies on: a data
+/* fanout-report merge's core (bench/load/load_merge.c) and the segmentation rule it relies on: a data
  * set split over several histograms, written as fanout-load writes them and read back, merges
  * bucket for bucket into the histogram of the whole set; windows align on wall-clock time;
  * inputs that do not belong together are refused; N segments deal users and arrivals so that
@@ -12,14 +12,16 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "test_main.h"
 #include <jansson.h>
 
 #include "arrivals.h"
 #include "fanout/hist.h"
 #include "locust.h"
-#include "merge.h"
+#include "load_merge.h"
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 #include "schedule.h"
 
 /* A deterministic spread of response times, 1 us to ~4 s, heavy-tailed. */
@@ -265,13 +267,8 @@ static void test_segments_reproduce_the_single_schedule(void **state) {
         assert_int_equal(seen[k], 1);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_histograms_merge_into_the_whole),
-        cmocka_unit_test(test_histogram_layouts_are_checked),
-        cmocka_unit_test(test_windows_align_on_wall_clock_and_rps_is_recomputed),
-        cmocka_unit_test(test_start_skew_is_exact_and_bounded),
-        cmocka_unit_test(test_segments_reproduce_the_single_schedule),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_split_histograms_merge_into_the_whole),
+          cmocka_unit_test(test_histogram_layouts_are_checked),
+          cmocka_unit_test(test_windows_align_on_wall_clock_and_rps_is_recomputed),
+          cmocka_unit_test(test_start_skew_is_exact_and_bounded),
+          cmocka_unit_test(test_segments_reproduce_the_single_schedule))

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "opts.h"
 
 #include <string.h>
@@ -280,17 +282,8 @@ static void test_source(void **state) {
     assert_true(parse(&o, err, "http://a/", "--source", NULL, NULL, NULL, NULL) < 0);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_defaults_and_ramp),
-        cmocka_unit_test(test_stages_opt),
-        cmocka_unit_test(test_wait_and_headers),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_rate_opts),
-        cmocka_unit_test(test_segment_and_start_at),
-        cmocka_unit_test(test_source),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_durations), cmocka_unit_test(test_urls),
+          cmocka_unit_test(test_defaults_and_ramp), cmocka_unit_test(test_stages_opt),
+          cmocka_unit_test(test_wait_and_headers), cmocka_unit_test(test_refusals),
+          cmocka_unit_test(test_rate_opts), cmocka_unit_test(test_segment_and_start_at),
+          cmocka_unit_test(test_source))

@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -273,13 +275,8 @@ static void test_open_text(void **state) {
     assert_non_null(strstr(line, "late 3"));
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_json, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_open_text, setup_open, teardown),
-        cmocka_unit_test_setup_teardown(test_summary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_open_json, setup_open, teardown),
+          cmocka_unit_test_setup_teardown(test_open_text, setup_open, teardown),
+          cmocka_unit_test_setup_teardown(test_summary, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_json, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_csv, setup, teardown))

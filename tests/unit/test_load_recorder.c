@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "recorder.h"
 
 #define MS(x) ((uint64_t)((x)*1e6))
@@ -162,13 +164,8 @@ static void test_unsent_after_close(void **state) {
     assert_int_equal(f->rec.stats.connections, 6);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_late_starts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_latencies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_partial_window, setup, teardown),
-        cmocka_unit_test(test_closed),
-        cmocka_unit_test_setup_teardown(test_unsent_after_close, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_late_starts, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_two_latencies, setup, teardown),
+          cmocka_unit_test_setup_teardown(test_partial_window, setup, teardown),
+          cmocka_unit_test(test_closed),
+          cmocka_unit_test_setup_teardown(test_unsent_after_close, setup, teardown))

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "schedule.h"
 
 #include <string.h>
@@ -147,12 +149,7 @@ static void test_share(void **state) {
     }
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_locust_ramp),    cmocka_unit_test(test_fractional_rates),
-        cmocka_unit_test(test_short_duration), cmocka_unit_test(test_stages),
-        cmocka_unit_test(test_stages_at_once), cmocka_unit_test(test_full),
-        cmocka_unit_test(test_share),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_locust_ramp), cmocka_unit_test(test_fractional_rates),
+          cmocka_unit_test(test_short_duration), cmocka_unit_test(test_stages),
+          cmocka_unit_test(test_stages_at_once), cmocka_unit_test(test_full),
+          cmocka_unit_test(test_share))

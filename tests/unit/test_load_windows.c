@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "windows.h"
 
 #include <stdlib.h>
@@ -152,12 +154,8 @@ static void test_max_rps(void **state) {
     fo_windows_free(&w);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_two_threads, two_threads_setup, two_threads_teardown),
-        cmocka_unit_test_setup_teardown(test_all_threads_closed, two_threads_setup,
-                                        two_threads_teardown),
-        cmocka_unit_test(test_max_rps),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test_setup_teardown(test_two_threads, two_threads_setup,
+                                          two_threads_teardown),
+          cmocka_unit_test_setup_teardown(test_all_threads_closed, two_threads_setup,
+                                          two_threads_teardown),
+          cmocka_unit_test(test_max_rps))

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/page.h"
 
 #include <errno.h>
@@ -15,36 +17,56 @@ static int parse(const char *s, int *ms) {
     return fo_parse_ms(s, strlen(s), ms);
 }
 
+/* Every input is refused by fn with rc, and ms left as it was. */
+static void expect_refused(int (*fn)(const char *, int *), const char *const *inputs, size_t n,
+                           int rc) {
+    for (size_t i = 0; i < n; i++) {
+        int ms = 42;
+        int got = fn(inputs[i], &ms);
+        if (got != rc || ms != 42)
+            fail_msg("\"%s\": %d (ms %d), expected %d", inputs[i], got, ms, rc);
+    }
+}
+#define EXPECT_REFUSED(fn, rc, ...)                                                                \
+    do {                                                                                           \
+        static const char *const inputs_[] = {__VA_ARGS__};                                        \
+        expect_refused(fn, inputs_, sizeof inputs_ / sizeof inputs_[0], rc);                       \
+    } while (0)
+
+/* s escapes to want. */
+static void expect_escaped(const char *s, const char *want) {
+    char *got = fo_html_escape(s);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+/* s parses as ms (a whole string) / path routes to the page of ms. */
+static void expect_parsed(const char *s, int ms) {
+    int got = -1;
+    assert_int_equal(parse(s, &got), 0);
+    assert_int_equal(got, ms);
+}
+
+static void expect_routed(const char *path, int ms) {
+    int got = -1;
+    assert_int_equal(fo_route_ms(path, &got), 1);
+    assert_int_equal(got, ms);
+}
+
 static void test_parse_ms_accepts_the_range(void **state) {
-    int ms = -1;
-    assert_int_equal(parse("0", &ms), 0);
-    assert_int_equal(ms, 0);
-    assert_int_equal(parse("300", &ms), 0);
-    assert_int_equal(ms, 300);
-    assert_int_equal(parse("60000", &ms), 0);
-    assert_int_equal(ms, 60000);
-    assert_int_equal(parse("0150", &ms), 0);
-    assert_int_equal(ms, 150);
+    expect_parsed("0", 0);
+    expect_parsed("300", 300);
+    expect_parsed("60000", 60000);
+    expect_parsed("0150", 150);
 }
 
 static void test_parse_ms_rejects_too_large(void **state) {
-    int ms = 42;
-    assert_int_equal(parse("60001", &ms), -ERANGE);
-    assert_int_equal(parse("99999999999999999999", &ms), -ERANGE);
-    assert_int_equal(parse("18446744073709551617", &ms), -ERANGE);
-    assert_int_equal(ms, 42);
+    EXPECT_REFUSED(parse, -ERANGE, "60001", "99999999999999999999", "18446744073709551617");
 }
 
 static void test_parse_ms_rejects_non_numbers(void **state) {
-    int ms = 42;
-    assert_int_equal(parse("", &ms), -EINVAL);
-    assert_int_equal(parse("-1", &ms), -EINVAL);
-    assert_int_equal(parse("+5", &ms), -EINVAL);
-    assert_int_equal(parse("12a", &ms), -EINVAL);
-    assert_int_equal(parse("abc", &ms), -EINVAL);
-    assert_int_equal(parse(" 5", &ms), -EINVAL);
-    assert_int_equal(parse("99999999999x", &ms), -EINVAL);
-    assert_int_equal(ms, 42);
+    EXPECT_REFUSED(parse, -EINVAL, "", "-1", "+5", "12a", "abc", " 5", "99999999999x");
 }
 
 static void test_parse_ms_uses_only_len_bytes(void **state) {
@@ -54,67 +76,36 @@ static void test_parse_ms_uses_only_len_bytes(void **state) {
 }
 
 static void test_route_matches_the_page(void **state) {
-    int ms = -1;
-    assert_int_equal(fo_route_ms("/", &ms), 1);
-    assert_int_equal(ms, FO_DEFAULT_MS);
-    assert_int_equal(fo_route_ms("/300", &ms), 1);
-    assert_int_equal(ms, 300);
-    assert_int_equal(fo_route_ms("/600/", &ms), 1);
-    assert_int_equal(ms, 600);
-    assert_int_equal(fo_route_ms("/0/", &ms), 1);
-    assert_int_equal(ms, 0);
+    expect_routed("/", FO_DEFAULT_MS);
+    expect_routed("/300", 300);
+    expect_routed("/600/", 600);
+    expect_routed("/0/", 0);
 }
 
 static void test_route_ignores_the_query(void **state) {
-    int ms = -1;
-    assert_int_equal(fo_route_ms("/?user=7", &ms), 1);
-    assert_int_equal(ms, FO_DEFAULT_MS);
-    assert_int_equal(fo_route_ms("/150/?x=1&y=/2/", &ms), 1);
-    assert_int_equal(ms, 150);
-    assert_int_equal(fo_route_ms("/150?", &ms), 1);
-    assert_int_equal(ms, 150);
+    expect_routed("/?user=7", FO_DEFAULT_MS);
+    expect_routed("/150/?x=1&y=/2/", 150);
+    expect_routed("/150?", 150);
 }
 
 static void test_route_bad_numbers_are_errors(void **state) {
-    int ms = 42;
-    assert_int_equal(fo_route_ms("/-5/", &ms), -EINVAL);
-    assert_int_equal(fo_route_ms("/+5", &ms), -EINVAL);
-    assert_int_equal(fo_route_ms("/12a/", &ms), -EINVAL);
-    assert_int_equal(fo_route_ms("/60001/", &ms), -ERANGE);
-    assert_int_equal(fo_route_ms("/99999999999999999999/?q", &ms), -ERANGE);
-    assert_int_equal(ms, 42);
+    EXPECT_REFUSED(fo_route_ms, -EINVAL, "/-5/", "/+5", "/12a/");
+    EXPECT_REFUSED(fo_route_ms, -ERANGE, "/60001/", "/99999999999999999999/?q");
 }
 
 static void test_route_other_paths_do_not_match(void **state) {
-    int ms = 42;
-    assert_int_equal(fo_route_ms("/abc/", &ms), 0);
-    assert_int_equal(fo_route_ms("/favicon.ico", &ms), 0);
-    assert_int_equal(fo_route_ms("/300/extra", &ms), 0);
-    assert_int_equal(fo_route_ms("/300//", &ms), 0);
-    assert_int_equal(fo_route_ms("//", &ms), 0);
-    assert_int_equal(fo_route_ms("", &ms), 0);
-    assert_int_equal(fo_route_ms("300", &ms), 0);
-    assert_int_equal(fo_route_ms("http://example.com/", &ms), 0);
-    assert_int_equal(ms, 42);
+    EXPECT_REFUSED(fo_route_ms, 0, "/abc/", "/favicon.ico", "/300/extra", "/300//", "//", "", "300",
+                   "http://example.com/");
 }
 
 static void test_escape_specials(void **state) {
-    char *s = fo_html_escape("a&b<c>d\"e'f");
-    assert_non_null(s);
-    assert_string_equal(s, "a&amp;b&lt;c&gt;d&quot;e&#39;f");
-    free(s);
-    s = fo_html_escape("");
-    assert_string_equal(s, "");
-    free(s);
+    expect_escaped("a&b<c>d\"e'f", "a&amp;b&lt;c&gt;d&quot;e&#39;f");
+    expect_escaped("", "");
 }
 
 static void test_escape_keeps_utf8(void **state) {
-    char *s = fo_html_escape("C\xc3\xb4te d'Ivoire");
-    assert_string_equal(s, "C\xc3\xb4te d&#39;Ivoire");
-    free(s);
-    s = fo_html_escape("\xc3\x85land Islands");
-    assert_string_equal(s, "\xc3\x85land Islands");
-    free(s);
+    expect_escaped("C\xc3\xb4te d'Ivoire", "C\xc3\xb4te d&#39;Ivoire");
+    expect_escaped("\xc3\x85land Islands", "\xc3\x85land Islands");
 }
 
 static void test_render_has_the_page(void **state) {
@@ -140,20 +131,14 @@ static void test_render_duration_seconds(void **state) {
     free(page);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_ms_accepts_the_range),
-        cmocka_unit_test(test_parse_ms_rejects_too_large),
-        cmocka_unit_test(test_parse_ms_rejects_non_numbers),
-        cmocka_unit_test(test_parse_ms_uses_only_len_bytes),
-        cmocka_unit_test(test_route_matches_the_page),
-        cmocka_unit_test(test_route_ignores_the_query),
-        cmocka_unit_test(test_route_bad_numbers_are_errors),
-        cmocka_unit_test(test_route_other_paths_do_not_match),
-        cmocka_unit_test(test_escape_specials),
-        cmocka_unit_test(test_escape_keeps_utf8),
-        cmocka_unit_test(test_render_has_the_page),
-        cmocka_unit_test(test_render_duration_seconds),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_parse_ms_accepts_the_range),
+          cmocka_unit_test(test_parse_ms_rejects_too_large),
+          cmocka_unit_test(test_parse_ms_rejects_non_numbers),
+          cmocka_unit_test(test_parse_ms_uses_only_len_bytes),
+          cmocka_unit_test(test_route_matches_the_page),
+          cmocka_unit_test(test_route_ignores_the_query),
+          cmocka_unit_test(test_route_bad_numbers_are_errors),
+          cmocka_unit_test(test_route_other_paths_do_not_match),
+          cmocka_unit_test(test_escape_specials), cmocka_unit_test(test_escape_keeps_utf8),
+          cmocka_unit_test(test_render_has_the_page),
+          cmocka_unit_test(test_render_duration_seconds))

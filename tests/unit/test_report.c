@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,13 +199,6 @@ static void test_baseline_round_trip(void **state) {
     json_decref(broken);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bounds),
-        cmocka_unit_test(test_tables),
-        cmocka_unit_test(test_cpu_bound),
-        cmocka_unit_test(test_memory),
-        cmocka_unit_test(test_baseline_round_trip),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_bounds), cmocka_unit_test(test_tables),
+          cmocka_unit_test(test_cpu_bound), cmocka_unit_test(test_memory),
+          cmocka_unit_test(test_baseline_round_trip))

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "test_main.h"
+
 #include "fanout/scale.h"
 
 /* uv at 10,000 users on /3000/ for 40 s, on 2 cores: on the bound, nothing failed. */
@@ -267,20 +269,13 @@ static void test_matrix_marks_the_break(void **state) {
     free(table);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ratios),
-        cmocka_unit_test(test_held),
-        cmocka_unit_test(test_failures_break),
-        cmocka_unit_test(test_p95_breaks_and_cpu_is_named),
-        cmocka_unit_test(test_descriptors_and_memory_are_named),
-        cmocka_unit_test(test_the_models_cost_comes_before_the_machines_limit),
-        cmocka_unit_test(test_a_saturated_harness_is_named),
-        cmocka_unit_test(test_memory_per_user),
-        cmocka_unit_test(test_projection_uses_pss_and_kernel),
-        cmocka_unit_test(test_projection_without_pss),
-        cmocka_unit_test(test_steps_that_did_not_run_are_left_alone),
-        cmocka_unit_test(test_matrix_marks_the_break),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TEST_MAIN(cmocka_unit_test(test_ratios), cmocka_unit_test(test_held),
+          cmocka_unit_test(test_failures_break), cmocka_unit_test(test_p95_breaks_and_cpu_is_named),
+          cmocka_unit_test(test_descriptors_and_memory_are_named),
+          cmocka_unit_test(test_the_models_cost_comes_before_the_machines_limit),
+          cmocka_unit_test(test_a_saturated_harness_is_named),
+          cmocka_unit_test(test_memory_per_user),
+          cmocka_unit_test(test_projection_uses_pss_and_kernel),
+          cmocka_unit_test(test_projection_without_pss),
+          cmocka_unit_test(test_steps_that_did_not_run_are_left_alone),
+          cmocka_unit_test(test_matrix_marks_the_break))

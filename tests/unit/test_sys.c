@@ -1,10 +1,12 @@
-/* Tests for sys.c's descriptor arithmetic, its whole-number parsing, and the descriptor table
- * reserved at start (on Linux, where /proc/self/status tells the table's size). */
+/* Tests for sys.c's descriptor arithmetic, its whole-number parsing, the descriptor table
+ * reserved at start (on Linux, where /proc/self/status tells the table's size), and its clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test_main.h"
 
 #include "fanout/sys.h"
 
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 /* Connections that fit: (limit - fixed) / per_conn, and none when the fixed part does not fit. */
 static void test_max_conns(void **state) {
@@ -79,11 +82,13 @@ static void test_table_reserve(void **state) {
     assert_true(fd_table_size() >= want);
 }
 
-int main(void) {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_max_conns),
-        cmocka_unit_test(test_parse_long),
-        cmocka_unit_test(test_table_reserve),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+static void test_now_is_monotonic(void **state) {
+    (void)state;
+    uint64_t a = fo_now_ns();
+    usleep(2000);
+    uint64_t b = fo_now_ns();
+    assert_true(b >= a + 1000000u);
 }
+
+TEST_MAIN(cmocka_unit_test(test_max_conns), cmocka_unit_test(test_parse_long),
+          cmocka_unit_test(test_table_reserve), cmocka_unit_test(test_now_is_monotonic))

@@ -8,15 +8,14 @@
 
 #include "fanout/upstream.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "test_net.h"
 
 /* ---- a server for one connection ---------------------------------------------------------- */
 
@@ -36,17 +35,11 @@ typedef struct tiny_server {
     pthread_t thread;
 } tiny_server;
 
-/* Waits for fd to be readable for at most ms; the bound keeps a broken test from hanging. */
-static int wait_readable(int fd, int ms) {
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    return poll(&p, 1, ms) == 1;
-}
-
 /* Reads until the end of the request's headers (GETs have no body). */
 static void read_request(tiny_server *s, int c) {
     char buf[4096];
     size_t got = 0;
-    while (got < sizeof buf - 1 && wait_readable(c, 5000)) {
+    while (got < sizeof buf - 1 && test_readable(c, 5000)) {
         ssize_t n = read(c, buf + got, sizeof buf - 1 - got);
         if (n <= 0) break;
         got += (size_t)n;
@@ -58,35 +51,26 @@ static void read_request(tiny_server *s, int c) {
     snprintf(s->request_line, sizeof s->request_line, "%.*s", (int)line, buf);
 }
 
-static void write_all(int c, const char *data, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(c, data, len);
-        if (n <= 0) return;
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
 static void answer(int c, int status, const char *body, size_t len) {
     char head[256];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
                      "Connection: close\r\n\r\n",
                      status, len);
-    write_all(c, head, (size_t)n);
-    write_all(c, body, len);
+    test_write_all(c, head, (size_t)n);
+    test_write_all(c, body, len);
 }
 
 static void *serve_one(void *arg) {
     tiny_server *s = arg;
-    if (!wait_readable(s->fd, 5000)) return NULL;
+    if (!test_readable(s->fd, 5000)) return NULL;
     int c = accept(s->fd, NULL, NULL);
     if (c < 0) return NULL;
     read_request(s, c);
     char drain[512];
     switch (s->mode) {
     case SERVE_SILENT:
-        while (wait_readable(c, 5000) && read(c, drain, sizeof drain) > 0) {
+        while (test_readable(c, 5000) && read(c, drain, sizeof drain) > 0) {
         }
         break;
     case SERVE_BODY:
@@ -112,14 +96,7 @@ static void server_start(tiny_server *s, serve_mode mode, int status, const char
     s->mode = mode;
     s->status = status;
     s->body = body;
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->fd, 8), 0);
-    socklen_t alen = sizeof a;
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
-    s->port = ntohs(a.sin_port);
+    s->fd = test_listen(8, &s->port);
     assert_int_equal(pthread_create(&s->thread, NULL, serve_one, s), 0);
 }
 
@@ -161,12 +138,22 @@ static void run_call(const char *base_url, long timeout_ms, fo_call *call) {
     curl_easy_cleanup(easy);
 }
 
-static void run_against(tiny_server *s, int trailing_slash, long timeout_ms, fo_fanout *f) {
+/* Runs the first call of a /300/ fan-out against a tiny server answering as mode says (the base
+ * URL with a trailing slash when asked), and returns its record, the body released. s->request_line
+ * then holds what the server read. */
+static fo_call call_against(tiny_server *s, serve_mode mode, int status, const char *body,
+                            long timeout_ms, int trailing_slash) {
+    server_start(s, mode, status, body);
     char base[64];
     snprintf(base, sizeof base, "http://127.0.0.1:%d%s", s->port, trailing_slash ? "/" : "");
-    fo_fanout_plan(f, 300);
-    run_call(base, timeout_ms, &f->calls[0]);
+    fo_fanout f;
+    fo_fanout_plan(&f, 300);
+    run_call(base, timeout_ms, &f.calls[0]);
     server_stop(s);
+    fo_call c = f.calls[0];
+    fo_fanout_release(&f);
+    c.body = NULL;
+    return c;
 }
 
 /* ---- tests ----------------------------------------------------------------------------------- */
@@ -241,24 +228,19 @@ static void test_country_fits_exactly(void **state) {
 
 static void test_call_ok(void **state) {
     tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_BODY, 200, "{\"name\": \"C\\u00f4te d'Ivoire\", \"code\": \"CI\"}");
-    run_against(&s, 0, 5000, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_OK);
-    assert_int_equal(f.calls[0].http_status, 200);
-    assert_string_equal(f.calls[0].country, "C\xc3\xb4te d'Ivoire");
+    fo_call c = call_against(&s, SERVE_BODY, 200,
+                             "{\"name\": \"C\\u00f4te d'Ivoire\", \"code\": \"CI\"}", 5000, 0);
+    assert_int_equal(c.outcome, FO_CALL_OK);
+    assert_int_equal(c.http_status, 200);
+    assert_string_equal(c.country, "C\xc3\xb4te d'Ivoire");
     assert_string_equal(s.request_line, "GET /300/ HTTP/1.1");
-    fo_fanout_release(&f);
 }
 
 static void test_call_base_url_with_slash(void **state) {
     tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_BODY, 200, "{\"name\": \"Albania\"}");
-    run_against(&s, 1, 5000, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_OK);
+    fo_call c = call_against(&s, SERVE_BODY, 200, "{\"name\": \"Albania\"}", 5000, 1);
+    assert_int_equal(c.outcome, FO_CALL_OK);
     assert_string_equal(s.request_line, "GET /300/ HTTP/1.1");
-    fo_fanout_release(&f);
 }
 
 static void test_call_connect_refused(void **state) {
@@ -270,55 +252,36 @@ static void test_call_connect_refused(void **state) {
     fo_fanout_release(&f);
 }
 
-static void test_call_timeout(void **state) {
-    tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_SILENT, 0, NULL);
-    run_against(&s, 0, 200, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
-    fo_fanout_release(&f);
-}
-
-static void test_call_http_status(void **state) {
-    tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_BODY, 500, "{\"name\": \"Albania\"}");
-    run_against(&s, 0, 5000, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_HTTP_STATUS);
-    assert_int_equal(f.calls[0].http_status, 500);
-    assert_string_equal(f.calls[0].country, "");
-    fo_fanout_release(&f);
-}
-
-static void test_call_bad_body(void **state) {
-    tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_BODY, 200, "<html>oops</html>");
-    run_against(&s, 0, 5000, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_BAD_BODY);
-    assert_non_null(strstr(f.calls[0].error, "not JSON"));
-    fo_fanout_release(&f);
-}
-
-static void test_call_closed_without_answer(void **state) {
-    tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_CLOSE, 0, NULL);
-    run_against(&s, 0, 5000, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_IO);
-    assert_true(strlen(f.calls[0].error) > 0);
-    fo_fanout_release(&f);
-}
-
-static void test_call_body_too_large(void **state) {
-    tiny_server s;
-    fo_fanout f;
-    server_start(&s, SERVE_HUGE, 0, NULL);
-    run_against(&s, 0, 5000, &f);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_IO);
-    assert_non_null(strstr(f.calls[0].error, "body over"));
-    assert_true(f.calls[0].body_len <= 64 * 1024);
-    fo_fanout_release(&f);
+/* The ways a call fails once connected: what the server does, and the outcome and the words of
+ * the error that follow ("" when curl's message may say anything, NULL when there is none). */
+static void test_call_failures(void **state) {
+    static const struct {
+        serve_mode mode;
+        int status;
+        const char *body;
+        long timeout_ms;
+        fo_call_outcome outcome;
+        const char *error;
+    } cases[] = {
+        {SERVE_SILENT, 0, NULL, 200, FO_CALL_TIMEOUT, ""},
+        {SERVE_BODY, 500, "{\"name\": \"Albania\"}", 5000, FO_CALL_HTTP_STATUS, NULL},
+        {SERVE_BODY, 200, "<html>oops</html>", 5000, FO_CALL_BAD_BODY, "not JSON"},
+        {SERVE_CLOSE, 0, NULL, 5000, FO_CALL_IO, ""},
+        {SERVE_HUGE, 0, NULL, 5000, FO_CALL_IO, "body over"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tiny_server s;
+        fo_call c =
+            call_against(&s, cases[i].mode, cases[i].status, cases[i].body, cases[i].timeout_ms, 0);
+        if (c.outcome != cases[i].outcome)
+            fail_msg("case %zu: outcome %d, expected %d (%s)", i, c.outcome, cases[i].outcome,
+                     c.error);
+        if (cases[i].error && !*cases[i].error) assert_true(strlen(c.error) > 0);
+        if (cases[i].error && *cases[i].error) assert_non_null(strstr(c.error, cases[i].error));
+        assert_string_equal(c.country, ""); /* no name from an answer that failed */
+        assert_true(c.body_len <= 64 * 1024);
+        if (cases[i].status == 500) assert_int_equal(c.http_status, 500);
+    }
 }
 
 /* The largest piece of body curl handed over at once, and how many bytes in all. */
@@ -362,15 +325,7 @@ static void test_call_reads_through_a_small_buffer(void **state) {
     fo_fanout_release(&f);
 }
 
-static void test_now_is_monotonic(void **state) {
-    uint64_t a = fo_now_ns();
-    usleep(2000);
-    uint64_t b = fo_now_ns();
-    assert_true(b >= a + 1000000u);
-}
-
 int main(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_country_valid),
@@ -379,15 +334,8 @@ int main(void) {
         cmocka_unit_test(test_call_ok),
         cmocka_unit_test(test_call_base_url_with_slash),
         cmocka_unit_test(test_call_connect_refused),
-        cmocka_unit_test(test_call_timeout),
-        cmocka_unit_test(test_call_http_status),
-        cmocka_unit_test(test_call_bad_body),
-        cmocka_unit_test(test_call_closed_without_answer),
-        cmocka_unit_test(test_call_body_too_large),
+        cmocka_unit_test(test_call_failures),
         cmocka_unit_test(test_call_reads_through_a_small_buffer),
-        cmocka_unit_test(test_now_is_monotonic),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
-    return failed;
+    return cmocka_run_group_tests(tests, test_curl_setup, test_curl_teardown);
 }

@@ -9,9 +9,6 @@
 
 #include "fanout/upstream_block.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +17,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "test_net.h"
 
 #define MAX_CONNS 16
 
@@ -48,10 +47,8 @@ static int stopping(slow_server *s) {
 
 /* Waits up to ms for fd to be readable, waking every 50 ms to see whether the test is over. */
 static int wait_readable(slow_server *s, int fd) {
-    while (!stopping(s)) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) == 1) return 1;
-    }
+    while (!stopping(s))
+        if (test_readable(fd, 50)) return 1;
     return 0;
 }
 
@@ -60,15 +57,6 @@ static void delay(slow_server *s, int ms) {
     for (int left = ms; left > 0 && !stopping(s); left -= 10) {
         struct timespec ts = {0, (left < 10 ? left : 10) * 1000000L};
         nanosleep(&ts, NULL);
-    }
-}
-
-static void write_all(int c, const char *data, size_t len) {
-    while (len > 0) {
-        ssize_t n = write(c, data, len);
-        if (n <= 0) return;
-        data += n;
-        len -= (size_t)n;
     }
 }
 
@@ -96,8 +84,8 @@ static void *serve_conn(void *p) {
                             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                             "Content-Length: %d\r\n\r\n",
                             blen);
-        write_all(c, head, (size_t)hlen);
-        write_all(c, body, (size_t)blen);
+        test_write_all(c, head, (size_t)hlen);
+        test_write_all(c, body, (size_t)blen);
         /* Keep whatever followed this request's headers (GETs have no body). */
         size_t used = (size_t)(end + 4 - buf);
         memmove(buf, buf + used, got - used);
@@ -131,14 +119,7 @@ static void *accept_loop(void *p) {
 static void server_start(slow_server *s) {
     memset(s, 0, sizeof *s);
     pthread_mutex_init(&s->lock, NULL);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(s->fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->fd, 16), 0);
-    socklen_t alen = sizeof a;
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&a, &alen), 0);
-    s->port = ntohs(a.sin_port);
+    s->fd = test_listen(16, &s->port);
     snprintf(s->base_url, sizeof s->base_url, "http://127.0.0.1:%d", s->port);
     assert_int_equal(pthread_create(&s->acceptor, NULL, accept_loop, s), 0);
 }
@@ -180,42 +161,65 @@ static void expect_all_ok(const fo_fanout *f) {
     assert_int_equal(f->done, FO_FANOUT_CALLS);
 }
 
-static void test_calls_run_concurrently_and_reuse_connections(void **state) {
-    slow_server s;
-    server_start(&s);
-    fo_upstream_cfg cfg = {.base_url = s.base_url, .timeout_ms = 10000};
-    fo_upstream_block *u = fo_upstream_block_new(&cfg);
+/* A runner on *cfg, which it keeps using: cfg must outlive it. */
+static fo_upstream_block *new_runner(fo_upstream_cfg *cfg, const char *base_url, long timeout_ms) {
+    *cfg = (fo_upstream_cfg){.base_url = base_url, .timeout_ms = timeout_ms};
+    fo_upstream_block *u = fo_upstream_block_new(cfg);
     assert_non_null(u);
+    return u;
+}
+
+/* A slow server and a runner calling it, whose calls time out at the rig's timeout. */
+typedef struct rig {
+    slow_server s;
+    fo_upstream_cfg cfg; /* the runner keeps using it */
+    fo_upstream_block *u;
+} rig;
+
+static void rig_start(rig *r, long timeout_ms) {
+    server_start(&r->s);
+    r->u = new_runner(&r->cfg, r->s.base_url, timeout_ms);
+}
+
+static void rig_stop(rig *r) {
+    fo_upstream_block_free(r->u);
+    server_stop(&r->s);
+}
+
+/* Plans a fan-out for ms and runs it to its end on u. */
+static void run_fanout(fo_upstream_block *u, fo_fanout *f, int ms) {
+    fo_fanout_plan(f, ms);
+    assert_int_equal(fo_upstream_block_run(u, f, NULL), 0);
+}
+
+static void test_calls_run_concurrently_and_reuse_connections(void **state) {
+    rig r;
+    rig_start(&r, 10000);
     fo_fanout f;
 
-    fo_fanout_plan(&f, 300);
-    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
+    run_fanout(r.u, &f, 300);
     expect_all_ok(&f);
     /* 300, 600 and 150 ms one after the other would take 1050 ms; at once, 600 ms and a bit. */
     double ms = elapsed_ms(&f);
     if (ms < 600 || ms >= 1000) fail_msg("fan-out took %.1f ms, expected 600..1000", ms);
-    assert_int_equal(server_accepted(&s), 3);
+    assert_int_equal(server_accepted(&r.s), 3);
     fo_fanout_release(&f);
 
     /* The second fan-out finds three idle connections in the runner's cache. */
-    fo_fanout_plan(&f, 100);
-    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
+    run_fanout(r.u, &f, 100);
     expect_all_ok(&f);
     assert_true(elapsed_ms(&f) >= 200);
-    assert_int_equal(server_accepted(&s), 3);
+    assert_int_equal(server_accepted(&r.s), 3);
     fo_fanout_release(&f);
 
-    fo_upstream_block_free(u);
-    server_stop(&s);
+    rig_stop(&r);
 }
 
 static void test_connect_refused(void **state) {
-    fo_upstream_cfg cfg = {.base_url = "http://127.0.0.1:1/", .timeout_ms = 5000};
-    fo_upstream_block *u = fo_upstream_block_new(&cfg);
-    assert_non_null(u);
+    fo_upstream_cfg cfg;
+    fo_upstream_block *u = new_runner(&cfg, "http://127.0.0.1:1/", 5000);
     fo_fanout f;
-    fo_fanout_plan(&f, 300);
-    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
+    run_fanout(u, &f, 300);
     for (int i = 0; i < FO_FANOUT_CALLS; i++)
         assert_int_equal(f.calls[i].outcome, FO_CALL_CONNECT);
     assert_int_equal(f.done, FO_FANOUT_CALLS);
@@ -225,15 +229,11 @@ static void test_connect_refused(void **state) {
 }
 
 static void test_timeout_fails_only_the_slow_calls(void **state) {
-    slow_server s;
-    server_start(&s);
     /* 1000, 2000 and 500 ms against an 800 ms limit: the margins are wide on purpose. */
-    fo_upstream_cfg cfg = {.base_url = s.base_url, .timeout_ms = 800};
-    fo_upstream_block *u = fo_upstream_block_new(&cfg);
-    assert_non_null(u);
+    rig r;
+    rig_start(&r, 800);
     fo_fanout f;
-    fo_fanout_plan(&f, 1000);
-    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
+    run_fanout(r.u, &f, 1000);
     assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
     assert_int_equal(f.calls[1].outcome, FO_CALL_TIMEOUT);
     assert_int_equal(f.calls[2].outcome, FO_CALL_OK);
@@ -242,25 +242,20 @@ static void test_timeout_fails_only_the_slow_calls(void **state) {
     fo_fanout_release(&f);
 
     /* The runner stays usable after timeouts: fresh connections replace the dropped ones. */
-    fo_fanout_plan(&f, 50);
-    assert_int_equal(fo_upstream_block_run(u, &f, NULL), 0);
+    run_fanout(r.u, &f, 50);
     expect_all_ok(&f);
     fo_fanout_release(&f);
 
-    fo_upstream_block_free(u);
-    server_stop(&s);
+    rig_stop(&r);
 }
 
 int main(void) {
     /* The server writes answers to clients that may have given up already. */
     signal(SIGPIPE, SIG_IGN);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calls_run_concurrently_and_reuse_connections),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_timeout_fails_only_the_slow_calls),
     };
-    int failed = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
-    return failed;
+    return cmocka_run_group_tests(tests, test_curl_setup, test_curl_teardown);
 }

@@ -1,5 +1,5 @@
-/* Merging several processes' results into one (see merge.h). */
-#include "merge.h"
+/* Merging several processes' results into one (see load_merge.h). */
+#include "load_merge.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include "locust.h"
 #include "opts.h"
 #include "output.h"
-#include "report.h"
+#include "load_report.h"
 #include "windows.h"
 
 static double num(const json_t *o, const char *key) {
