@@ -29,7 +29,6 @@
 
 #define READ_CHUNK 16384
 
-
 #ifdef MSG_NOSIGNAL
 #define SEND_FLAGS MSG_NOSIGNAL
 #else
@@ -204,7 +203,8 @@ static void set_send_timeout(int fd, int timeout_ms) {
 
 int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts *opts) {
     int timeout_ms = opts->header_timeout_ms > 0 ? opts->header_timeout_ms : FO_HEADER_TIMEOUT_MS;
-    int idle_ms = opts->keepalive_timeout_ms > 0 ? opts->keepalive_timeout_ms : FO_KEEPALIVE_TIMEOUT_MS;
+    int idle_ms =
+        opts->keepalive_timeout_ms > 0 ? opts->keepalive_timeout_ms : FO_KEEPALIVE_TIMEOUT_MS;
     conn *c = malloc(sizeof *c);
     if (!c) {
         close(fd);
@@ -222,8 +222,8 @@ int fo_conn_block_serve(int fd, fo_upstream_block *up, const fo_conn_block_opts 
         fo_response resp;
         /* The first request is due whole from the start; a next one first has to begin. */
         int started = answered == 0 || c->len > 0;
-        read_result r = read_request(c, now_ms() + (started ? timeout_ms : idle_ms), started,
-                                     timeout_ms);
+        read_result r =
+            read_request(c, now_ms() + (started ? timeout_ms : idle_ms), started, timeout_ms);
         if (r == READ_CLOSED ||
             ((r == READ_TIMEOUT || r == READ_STOP) && !fo_http_parser_mid_request(&c->parser))) {
             /* The client left, or never started a request: there is nobody to answer. */

@@ -128,8 +128,10 @@ void fo_http_parser_init(fo_http_parser *p) {
 /* Maps an llhttp error that our callbacks did not set to a status. */
 static int status_for(llhttp_errno_t e) {
     switch (e) {
-    case HPE_INVALID_VERSION: return 505;
-    default: return 400;
+    case HPE_INVALID_VERSION:
+        return 505;
+    default:
+        return 400;
     }
 }
 
@@ -169,20 +171,34 @@ int fo_http_parser_keep_alive(const fo_http_parser *p) {
 
 const char *fo_http_reason(int status) {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 414:
+        return "URI Too Long";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Unknown";
     }
 }
 

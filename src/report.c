@@ -161,7 +161,8 @@ char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
                   "| RPS / bound | CPU bound RPS | RPS / lower bound | Limit | p95 / floor "
                   "| Failures | In flight at end | Memory (MiB, PSS + kernel) "
                   "| RSS sum (MiB, as top) | CPU (s) | CPU / page (ms) | Cores busy |\n"
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|-"
+                  "--:|---:|\n");
     int targets = 0;
     for (size_t i = 0; i < n; i++) {
         const fo_bench_row *r = &rows[i];
@@ -175,8 +176,8 @@ char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
                   fo_bench_p95_ratio(r), (unsigned long long)r->failures,
                   (unsigned long long)r->in_flight_at_end,
                   mib_or_na(fo_bench_mem_kib(r), mem, sizeof mem),
-                  mib_or_na(r->rss_sum_kib, rss, sizeof rss), r->cpu_s,
-                  fo_bench_cpu_ms_per_page(r), fo_bench_cores_busy(r));
+                  mib_or_na(r->rss_sum_kib, rss, sizeof rss), r->cpu_s, fo_bench_cpu_ms_per_page(r),
+                  fo_bench_cores_busy(r));
         targets += r->version[0] != '\0';
     }
     if (targets) {
@@ -301,17 +302,20 @@ int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline,
         double fail = fo_bench_failure_ratio(r);
         int bad = 0;
         if (rps < b_rps * (1 - tolerance)) {
-            msg_add(msg, msglen, "%s: RPS / bound %.3f is below the baseline's %.3f by more than %.0f%%\n",
+            msg_add(msg, msglen,
+                    "%s: RPS / bound %.3f is below the baseline's %.3f by more than %.0f%%\n",
                     r->config, rps, b_rps, 100 * tolerance);
             bad = 1;
         }
         if (p95 > b_p95 * (1 + tolerance)) {
-            msg_add(msg, msglen, "%s: p95 / floor %.3f is above the baseline's %.3f by more than %.0f%%\n",
+            msg_add(msg, msglen,
+                    "%s: p95 / floor %.3f is above the baseline's %.3f by more than %.0f%%\n",
                     r->config, p95, b_p95, 100 * tolerance);
             bad = 1;
         }
         if (fail > b_fail + 0.01) {
-            msg_add(msg, msglen, "%s: failure ratio %.4f is above the baseline's %.4f by more than 1 point\n",
+            msg_add(msg, msglen,
+                    "%s: failure ratio %.4f is above the baseline's %.4f by more than 1 point\n",
                     r->config, fail, b_fail);
             bad = 1;
         }
@@ -324,7 +328,8 @@ int fo_bench_compare(const fo_bench_row *rows, size_t n, const json_t *baseline,
     json_t *v;
     json_object_foreach(configs, key, v) {
         int found = 0;
-        for (size_t i = 0; i < n && !found; i++) found = strcmp(rows[i].config, key) == 0;
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(rows[i].config, key) == 0;
         if (found) continue;
         msg_add(msg, msglen,
                 "%s: MISSING from the run: the baseline has it, this run did not measure it\n",

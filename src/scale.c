@@ -247,21 +247,21 @@ char *fo_scale_matrix_md(const fo_scale_step *steps, size_t n) {
 char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
     out o;
     if (out_open(&o) != 0) return NULL;
-    fprintf(o.f,
-            "| model | users | page | size | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | "
-            "RPS / bound | p95 / floor | failures | in flight at end | memory (MiB, PSS + kernel) | "
-            "memory / user (KiB) | kernel (MiB) | RSS sum (MiB, as top) | sockets (MiB, system) | "
-            "CPU / page (ms) | descriptors | threads | processes | API CPU | API in flight | "
-            "load CPU | verdict |\n"
-            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-            "---:|---:|---:|---:|---:|---:|---:|---|\n");
+    fprintf(
+        o.f,
+        "| model | users | page | size | Min (ms) | 95%%-ile (ms) | Average (ms) | Max RPS | "
+        "RPS / bound | p95 / floor | failures | in flight at end | memory (MiB, PSS + kernel) | "
+        "memory / user (KiB) | kernel (MiB) | RSS sum (MiB, as top) | sockets (MiB, system) | "
+        "CPU / page (ms) | descriptors | threads | processes | API CPU | API in flight | "
+        "load CPU | verdict |\n"
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (size_t i = 0; i < n; i++) {
         const fo_scale_step *s = &steps[i];
         if (s->status != FO_STEP_RAN) {
-            fprintf(o.f,
-                    "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | | | | | %s (%s): ",
-                    s->model,
-                    s->users, s->ms, s->size, status_word(s), s->cause[0] ? s->cause : "-");
+            fprintf(
+                o.f, "| %s | %d | /%d/ | %d | | | | | | | | | | | | | | | | | | | | | %s (%s): ",
+                s->model, s->users, s->ms, s->size, status_word(s), s->cause[0] ? s->cause : "-");
             /* The reason's own words, without what would break the table. */
             for (const char *p = s->reason; *p; p++)
                 fputc(*p == '|' || *p == '\n' ? ' ' : *p, o.f);
@@ -276,19 +276,21 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
         if (s->peak_threads >= 0) snprintf(threads, sizeof threads, "%ld", s->peak_threads);
         fprintf(
             o.f,
-            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %llu | %s | "
+            "| %s | %d | /%d/ | %d | %.0f | %.0f | %.1f | %.1f | %.2f | %.2f | %.2f%% | %llu | %s "
+            "| "
             "%s | %s | %s | %s | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d%s "
             "| %s%s%s |\n",
             s->model, s->users, s->ms, s->size, s->min_ms, s->p95_ms, s->mean_ms, s->max_rps,
             fo_scale_rps_ratio(s), fo_scale_p95_ratio(s), 100 * fo_scale_failure_ratio(s),
-            (unsigned long long)s->in_flight_at_end, fig(fo_scale_mem_kib(s), 1024, mem, sizeof mem),
+            (unsigned long long)s->in_flight_at_end,
+            fig(fo_scale_mem_kib(s), 1024, mem, sizeof mem),
             fig(fo_scale_mem_per_user_kib(s), 1, per_user, sizeof per_user),
             fig(s->kernel_kib, 1024, kernel, sizeof kernel),
             fig(s->rss_sum_kib, 1024, rss, sizeof rss),
             fig(s->sockets_kib, 1024, sockets, sizeof sockets), fo_scale_cpu_ms_per_page(s), fds,
             threads, s->peak_procs, 100 * fo_scale_api_busy(s), s->api_workers,
-            s->api_peak_in_flight, FO_FANOUT_CALLS * s->users, 100 * fo_scale_load_busy(s), s->load_threads,
-            load_procs, status_word(s), s->cause[0] ? ": " : "", s->cause);
+            s->api_peak_in_flight, FO_FANOUT_CALLS * s->users, 100 * fo_scale_load_busy(s),
+            s->load_threads, load_procs, status_word(s), s->cause[0] ? ": " : "", s->cause);
     }
     return out_take(&o);
 }

@@ -63,8 +63,8 @@ typedef struct sock_watch {
     uv_poll_t poll;
     curl_socket_t fd;
     shard *sh;
-    int events;  /* what the poll handle watches now (UV_READABLE, UV_WRITABLE) */
-    int curl;    /* 1 while curl watches the socket for a transfer; 0 while it is idle */
+    int events; /* what the poll handle watches now (UV_READABLE, UV_WRITABLE) */
+    int curl;   /* 1 while curl watches the socket for a transfer; 0 while it is idle */
     /* 1 once curl read from it: connected, a connection's socket, which curl closes through
      * on_close_socket (a connect attempt that fails is closed without a word) */
     int connected;

@@ -63,8 +63,8 @@ int fo_hist_add_json(fo_hist *h, const json_t *obj, char *err, size_t errlen) {
     if (add_buckets(NULL, buckets, &total, err, errlen) < 0) return -EINVAL;
     if (total != count_of(obj, "count"))
         return fo_cli_fail(err, errlen,
-                            "a histogram's buckets hold %llu values, its count says %llu",
-                            (unsigned long long)total, (unsigned long long)count_of(obj, "count"));
+                           "a histogram's buckets hold %llu values, its count says %llu",
+                           (unsigned long long)total, (unsigned long long)count_of(obj, "count"));
     int rc = add_buckets(h, buckets, &total, err, errlen);
     assert(rc == 0); /* checked above */
     (void)rc;
@@ -89,7 +89,7 @@ static int add_window(fo_hist *h, const json_t *win, const char *key, uint64_t e
     if (add_buckets(h, json_object_get(win, key), &total, err, errlen) < 0) return -EINVAL;
     if (total != expect)
         return fo_cli_fail(err, errlen, "a window's %s hold %llu values, its requests say %llu",
-                            key, (unsigned long long)total, (unsigned long long)expect);
+                           key, (unsigned long long)total, (unsigned long long)expect);
     if (total && strcmp(key, "buckets") == 0) {
         uint64_t lo = count_of(win, "min_ns"), hi = count_of(win, "max_ns");
         h->min_ns = lo < min ? lo : min;
@@ -126,7 +126,7 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
             char *as = a ? json_dumps(a, JSON_ENCODE_ANY) : NULL;
             char *bs = b ? json_dumps(b, JSON_ENCODE_ANY) : NULL;
             fo_cli_fail(err, errlen, "%s and %s were run with different settings: %s %s vs %s",
-                         names[0], names[k], plan_keys[i], as ? as : "(none)", bs ? bs : "(none)");
+                        names[0], names[k], plan_keys[i], as ? as : "(none)", bs ? bs : "(none)");
             free(as);
             free(bs);
             return -EINVAL;
@@ -135,7 +135,7 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
         const char *uk = json_string_value(json_object_get(in[k], "url"));
         if (!u0 || !uk || strcmp(u0, uk) != 0)
             return fo_cli_fail(err, errlen, "%s and %s ran against different URLs: %s vs %s",
-                                names[0], names[k], u0 ? u0 : "(none)", uk ? uk : "(none)");
+                               names[0], names[k], u0 ? u0 : "(none)", uk ? uk : "(none)");
         if (count_of(json_object_get(in[0], "segment"), "count") != count_of(seg, "count"))
             return fo_cli_fail(
                 err, errlen, "%s and %s differ in segment count: %llu vs %llu", names[0], names[k],
@@ -147,12 +147,12 @@ static int same_settings(json_t *const *in, const char *const *names, size_t n, 
                         json_object_get(hk, "sub_bucket_bits")) ||
             !json_equal(json_object_get(h0, "unit"), json_object_get(hk, "unit")))
             return fo_cli_fail(err, errlen,
-                                "%s and %s differ in histogram layout (unit, sub_bucket_bits)",
-                                names[0], names[k]);
+                               "%s and %s differ in histogram layout (unit, sub_bucket_bits)",
+                               names[0], names[k]);
         if (json_array_size(json_object_get(in[0], "stages")) !=
             json_array_size(json_object_get(in[k], "stages")))
             return fo_cli_fail(err, errlen, "%s and %s differ in their number of stages", names[0],
-                                names[k]);
+                               names[k]);
     }
     return 0;
 }
@@ -171,20 +171,20 @@ static int check_segments(json_t *const *in, const char *const *names, size_t n,
         uint64_t idx = count_of(json_object_get(in[k], "segment"), "index");
         if (idx >= count)
             rc = fo_cli_fail(err, errlen, "%s is segment %llu of %llu: no such segment", names[k],
-                              (unsigned long long)idx, (unsigned long long)count);
+                             (unsigned long long)idx, (unsigned long long)count);
         else if (seen[idx] != SIZE_MAX)
             rc = fo_cli_fail(err, errlen, "%s and %s are both segment %llu of %llu",
-                              names[seen[idx]], names[k], (unsigned long long)idx,
-                              (unsigned long long)count);
+                             names[seen[idx]], names[k], (unsigned long long)idx,
+                             (unsigned long long)count);
         else
             seen[idx] = k;
     }
     for (uint64_t i = 0; i < count && rc == 0; i++)
         if (seen[i] == SIZE_MAX)
             rc = fo_cli_fail(err, errlen,
-                              "segment %llu of %llu is missing: %zu file%s given for %llu segments",
-                              (unsigned long long)i, (unsigned long long)count, n,
-                              n == 1 ? "" : "s", (unsigned long long)count);
+                             "segment %llu of %llu is missing: %zu file%s given for %llu segments",
+                             (unsigned long long)i, (unsigned long long)count, n, n == 1 ? "" : "s",
+                             (unsigned long long)count);
     /* Every segment present and none twice: count == n. */
     for (size_t i = 0; i < n && rc == 0; i++)
         order[i] = seen[i];
@@ -437,12 +437,12 @@ static int check_skew(json_t *const *in, const char *const *names, size_t n, con
                       double max_skew_ms, char *err, size_t errlen) {
     if (l->skew_s * 1e3 <= max_skew_ms) return 0;
     return fo_cli_fail(err, errlen,
-                        "the segments' starts differ by %.3f ms, more than %g ms: %s (segment %zu "
-                        "of %zu) started at %.6f and %s (segment %zu of %zu) at %.6f (Unix s); "
-                        "start every segment with one --start-at, or allow it with --max-skew-ms",
-                        l->skew_s * 1e3, max_skew_ms, names[l->last], l->last, n,
-                        num(in[l->last], "start_unix"), names[l->first], l->first, n,
-                        num(in[l->first], "start_unix"));
+                       "the segments' starts differ by %.3f ms, more than %g ms: %s (segment %zu "
+                       "of %zu) started at %.6f and %s (segment %zu of %zu) at %.6f (Unix s); "
+                       "start every segment with one --start-at, or allow it with --max-skew-ms",
+                       l->skew_s * 1e3, max_skew_ms, names[l->last], l->last, n,
+                       num(in[l->last], "start_unix"), names[l->first], l->first, n,
+                       num(in[l->first], "start_unix"));
 }
 
 static void merge_run_keys(json_t *out, json_t *const *in, const char *const *names, size_t n,

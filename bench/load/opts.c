@@ -124,7 +124,7 @@ int fo_load_parse_url(fo_load_opts *o, const char *url, char *err, size_t errlen
     static const char scheme[] = "http://";
     if (strncmp(url, scheme, sizeof scheme - 1) != 0)
         return fo_cli_fail(err, errlen, "URL must start with http:// (https is not supported): %s",
-                            url);
+                           url);
     const char *h = url + sizeof scheme - 1;
     const char *host_end, *rest;
     if (*h == '[') {
@@ -203,7 +203,7 @@ static int parse_stage_list(const char *opt, const char *what, const char *text,
         uint64_t hold;
         if (fo_parse_duration(colon + 1, &hold) < 0)
             return fo_cli_fail(err, errlen, "%s: \"%s\" is not a duration (e.g. 500ms, 30s, 2m)",
-                                opt, colon + 1);
+                               opt, colon + 1);
         if (add(list, item, hold, err, errlen) < 0) return -EINVAL;
         p += len;
         if (*p == ',') {
@@ -218,7 +218,7 @@ static int add_users_stage(void *list, const char *count, uint64_t hold, char *e
     uint32_t users;
     if (parse_u32(count, 0, FO_SCHED_MAX_USERS, &users) < 0)
         return fo_cli_fail(err, errlen, "--stages: \"%s\" is not a user count (0..%u)", count,
-                            FO_SCHED_MAX_USERS);
+                           FO_SCHED_MAX_USERS);
     if (fo_sched_add_stage(list, users, hold) < 0)
         return fo_cli_fail(err, errlen, "--stages: at most %d stages", FO_SCHED_MAX_STAGES);
     return 0;
@@ -232,7 +232,7 @@ static int add_rate_stage(void *list, const char *count, uint64_t hold, char *er
     double rate;
     if (parse_double(count, 0, FO_RATES_MAX_RATE, &rate) < 0)
         return fo_cli_fail(err, errlen, "--rate-stages: \"%s\" is not a rate (0 to %g a second)",
-                            count, FO_RATES_MAX_RATE);
+                           count, FO_RATES_MAX_RATE);
     if (fo_rates_add_stage(list, rate, hold) < 0)
         return fo_cli_fail(err, errlen, "--rate-stages: at most %d stages", FO_RATES_MAX_STAGES);
     return 0;
@@ -242,8 +242,7 @@ int fo_parse_rate_stages(fo_rates *r, const char *list, char *err, size_t errlen
     return parse_stage_list("--rate-stages", "RATE", list, add_rate_stage, r, err, errlen);
 }
 
-static int parse_wait(void *opts, const fo_cli_opt *row, const char *v, char *err,
-                      size_t errlen) {
+static int parse_wait(void *opts, const fo_cli_opt *row, const char *v, char *err, size_t errlen) {
     fo_load_opts *o = opts;
     (void)row;
     const char *colon = strchr(v, ':');
@@ -258,14 +257,13 @@ static int parse_wait(void *opts, const fo_cli_opt *row, const char *v, char *er
     double lo, hi;
     if (parse_double(a, 0, 3600e3, &lo) < 0 || parse_double(b, 0, 3600e3, &hi) < 0 || hi < lo)
         return fo_cli_fail(err, errlen, "--wait wants MIN:MAX in ms with MIN <= MAX, got \"%s\"",
-                            v);
+                           v);
     o->wait_min_ns = (uint64_t)(lo * 1e6);
     o->wait_max_ns = (uint64_t)(hi * 1e6);
     return 0;
 }
 
-static int add_header(void *opts, const fo_cli_opt *row, const char *v, char *err,
-                      size_t errlen) {
+static int add_header(void *opts, const fo_cli_opt *row, const char *v, char *err, size_t errlen) {
     fo_load_opts *o = opts;
     (void)row;
     const char *colon = strchr(v, ':');
@@ -286,13 +284,13 @@ static int finish_open(fo_load_opts *o, double rate, const char *rate_stages,
                        const char *closed_opt, char *err, size_t errlen) {
     if (rate > 0 && rate_stages)
         return fo_cli_fail(err, errlen,
-                            "--rate and --rate-stages do not go together: stages set the rate");
+                           "--rate and --rate-stages do not go together: stages set the rate");
     const char *which = rate_stages ? "--rate-stages" : "--rate";
     if (closed_opt)
         return fo_cli_fail(err, errlen,
-                            "%s and %s do not go together: the open model has arrivals, not users "
-                            "(see --max-connections)",
-                            which, closed_opt);
+                           "%s and %s do not go together: the open model has arrivals, not users "
+                           "(see --max-connections)",
+                           which, closed_opt);
     o->open = 1;
     if (rate_stages) {
         if (fo_parse_rate_stages(&o->rates, rate_stages, err, errlen) < 0) return -EINVAL;
@@ -326,11 +324,11 @@ static int parse_segment(void *opts, const fo_cli_opt *row, const char *v, char 
     a[alen] = '\0';
     if (parse_u32(slash + 1, 1, MAX_SEGMENTS, &n) < 0)
         return fo_cli_fail(err, errlen,
-                            "--segment I/N: N must be a whole number from 1 to %u, got \"%s\"",
-                            MAX_SEGMENTS, v);
+                           "--segment I/N: N must be a whole number from 1 to %u, got \"%s\"",
+                           MAX_SEGMENTS, v);
     if (parse_u32(a, 0, n - 1, &i) < 0)
         return fo_cli_fail(err, errlen,
-                            "--segment I/N: I must be a whole number from 0 to N-1, got \"%s\"", v);
+                           "--segment I/N: I must be a whole number from 0 to N-1, got \"%s\"", v);
     o->seg_index = i;
     o->seg_count = n;
     return 0;
@@ -344,7 +342,7 @@ static int parse_start_at(void *opts, const fo_cli_opt *row, const char *v, char
     if (v[0] == '+') {
         if (fo_parse_duration(v + 1, &o->start_at_rel_ns) < 0)
             return fo_cli_fail(err, errlen,
-                                "--start-at +D wants a duration (e.g. +10s), got \"%s\"", v);
+                               "--start-at +D wants a duration (e.g. +10s), got \"%s\"", v);
         o->start_at = FO_START_REL;
         return 0;
     }
@@ -367,7 +365,7 @@ static int parse_source(void *opts, const fo_cli_opt *row, const char *v, char *
     unsigned char buf[sizeof(struct in6_addr)];
     if (inet_pton(AF_INET, v, buf) != 1 && inet_pton(AF_INET6, v, buf) != 1)
         return fo_cli_fail(err, errlen,
-                            "--source wants an IP address (e.g. 127.0.0.2 or ::1), got \"%s\"", v);
+                           "--source wants an IP address (e.g. 127.0.0.2 or ::1), got \"%s\"", v);
     o->source = v;
     return 0;
 }
@@ -415,8 +413,8 @@ static const fo_cli_opt rows[] = {
     {FO_CLI_SECTION, .help = "Load (the closed model):"},
     {FO_CLI_U32, "users", 'u', FIELD(users), 1, FO_SCHED_MAX_USERS, 10, .arg = "N",
      .help = "users (connections) to run"},
-    {FO_CLI_DOUBLE, "spawn-rate", 'r', FIELD(spawn_rate), .dmin = 0.001, .dmax = 1e6,
-     .arg = "R", .def_help = "",
+    {FO_CLI_DOUBLE, "spawn-rate", 'r', FIELD(spawn_rate), .dmin = 0.001, .dmax = 1e6, .arg = "R",
+     .def_help = "",
      .help = "users started per second, in Locust's batches of max(1, floor(R))\nevery batch/R "
              "s, the first at 0 (default: all at once)"},
     {FO_CLI_CUSTOM, "duration", 'd', FIELD(duration_ns), .min = MS_NS, .def_str = "10s",
@@ -428,17 +426,16 @@ static const fo_cli_opt rows[] = {
              "given, caps the run"},
     {FO_CLI_CUSTOM, "wait", 0, .def_str = "0:0", .arg = "MIN:MAX", .parse = parse_wait,
      .help = "wait a uniform MIN..MAX ms between a user's requests"},
-    {FO_CLI_CUSTOM, "timeout", 0, FIELD(timeout_ns), .min = MS_NS, .def_str = "60s",
-     .arg = "D", .parse = parse_duration_row,
-     .help = "a request not answered within D fails"},
+    {FO_CLI_CUSTOM, "timeout", 0, FIELD(timeout_ns), .min = MS_NS, .def_str = "60s", .arg = "D",
+     .parse = parse_duration_row, .help = "a request not answered within D fails"},
     {FO_CLI_U32, "threads", 't', FIELD(threads), 1, FO_LOAD_MAX_THREADS, 1, .arg = "T",
      .help = "event loops to spread users (or arrivals) over"},
     {FO_CLI_CUSTOM, "header", 'H', .arg = "'N: V'", .parse = add_header,
      .help = "add a request header (repeatable)"},
     {FO_CLI_SECTION, .help = "\nLoad (the open model; not with --users, --spawn-rate, --stages "
                              "or --wait):"},
-    {FO_CLI_DOUBLE, "rate", 0, FIELD(rate), .dmin = 0.001, .dmax = FO_RATES_MAX_RATE,
-     .arg = "R", .def_help = "",
+    {FO_CLI_DOUBLE, "rate", 0, FIELD(rate), .dmin = 0.001, .dmax = FO_RATES_MAX_RATE, .arg = "R",
+     .def_help = "",
      .help = "R arrivals a second, evenly spaced (1/R s apart on a monotonic\nns clock) for "
              "--duration; one global schedule, dealt\nround-robin over --threads"},
     {FO_CLI_STR, "rate-stages", 0, FIELD(rate_stages), .arg = "LIST",
@@ -542,8 +539,8 @@ static int finish_closed(fo_load_opts *o, int users_given, char *err, size_t err
 }
 
 /* What the rows alone cannot check: the URL, which model, the defaults that depend on it. */
-static int finish(fo_load_opts *o, const fo_cli_result *res, const unsigned char *given,
-                  char *err, size_t errlen) {
+static int finish(fo_load_opts *o, const fo_cli_result *res, const unsigned char *given, char *err,
+                  size_t errlen) {
     if (res->n_operands == 0)
         return fo_cli_fail(err, errlen, "no URL given (usage: fanout-load [options] URL)");
     if (res->n_operands > 1)

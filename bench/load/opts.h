@@ -42,10 +42,10 @@ typedef struct fo_load_opts {
     uint64_t wait_min_ns, wait_max_ns;
     /* Several processes (--segment i/N): this one runs global users (or arrivals) k with
      * k mod N = i, so N of them together run the single process's schedule exactly. */
-    uint32_t seg_index, seg_count; /* 0 and 1 when not given */
+    uint32_t seg_index, seg_count;    /* 0 and 1 when not given */
     const char *stages, *rate_stages; /* the --stages and --rate-stages texts, or NULL */
-    const char *plan_text;         /* the --stages or --rate-stages text, or NULL */
-    double rate;                   /* --rate, or 0 */
+    const char *plan_text;            /* the --stages or --rate-stages text, or NULL */
+    double rate;                      /* --rate, or 0 */
     /* --start-at: an absolute Unix time, or a delay from the moment of fo_load_start_resolve. */
     int start_at; /* FO_START_NOW, FO_START_ABS or FO_START_REL */
     double start_at_unix;

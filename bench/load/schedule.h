@@ -16,8 +16,9 @@
 #include <stdint.h>
 
 #define FO_SCHED_MAX_STAGES 64
-#define FO_SCHED_MAX_USERS 100000u /* each user is a connection: ~28k ephemeral ports per target   \
-                                    */
+#define FO_SCHED_MAX_USERS                                                                         \
+    100000u /* each user is a connection: ~28k ephemeral ports per target                          \
+             */
 
 typedef struct fo_stage {
     uint32_t users;   /* the count this stage ramps to and holds */

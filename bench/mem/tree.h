@@ -31,9 +31,9 @@ int fo_mem_tree_read(fo_mem_tree *t, char *err, size_t errlen);
 /* The system's socket memory (Linux /proc/net/sockstat): the same for every model in a run, so
  * reported apart from any tree. Counts and KiB; -1 where not given. */
 typedef struct fo_mem_sockets {
-    long used;                                  /* sockets of every kind */
+    long used; /* sockets of every kind */
     long tcp_inuse, tcp_orphan, tcp_tw, tcp_alloc;
-    long long tcp_mem_kib;                      /* TCP buffers: sockstat's pages x the page size */
+    long long tcp_mem_kib; /* TCP buffers: sockstat's pages x the page size */
     long udp_inuse;
     long long udp_mem_kib;
 } fo_mem_sockets;

@@ -8,8 +8,9 @@
 
 int fo_mem_tree_read(fo_mem_tree *t, char *err, size_t errlen) {
     (void)t;
-    snprintf(err, errlen, "this system is not supported: fanout-mem reads Linux's /proc or "
-                          "macOS's libproc");
+    snprintf(err, errlen,
+             "this system is not supported: fanout-mem reads Linux's /proc or "
+             "macOS's libproc");
     return -1;
 }
 

@@ -75,7 +75,8 @@ static int read_config(config *c) {
     const char *cfg = json_string_value(json_object_get(srv, "config"));
     const char *model = json_string_value(json_object_get(srv, "model"));
     if (!cfg || !model || strlen(cfg) >= sizeof r->config || strlen(model) >= sizeof r->model) {
-        fprintf(stderr, "fanout-report: %s/%s.server.json lacks a valid config or model\n", dir, c->name);
+        fprintf(stderr, "fanout-report: %s/%s.server.json lacks a valid config or model\n", dir,
+                c->name);
         json_decref(srv);
         return -1;
     }
@@ -85,9 +86,12 @@ static int read_config(config *c) {
     /* Whether the size caps concurrency is the engine's fact (fanout-server --list-models);
      * bench.sh records it, so that no model name is known here. */
     const json_t *caps = json_object_get(srv, "size_caps");
-    if (!json_is_integer(caps) || (json_integer_value(caps) != 0 && json_integer_value(caps) != 1)) {
-        fprintf(stderr, "fanout-report: %s/%s.server.json lacks size_caps (0 or 1); it comes from "
-                        "fanout-server --list-models through scripts/bench.sh\n", dir, c->name);
+    if (!json_is_integer(caps) ||
+        (json_integer_value(caps) != 0 && json_integer_value(caps) != 1)) {
+        fprintf(stderr,
+                "fanout-report: %s/%s.server.json lacks size_caps (0 or 1); it comes from "
+                "fanout-server --list-models through scripts/bench.sh\n",
+                dir, c->name);
         json_decref(srv);
         return -1;
     }
@@ -176,23 +180,25 @@ static int write_index(const config *cs, size_t n, const char *table, const char
           "th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }\n"
           "th:first-child, td:first-child { text-align: left; }\n"
           "th { background: #f0f0f0; } img { max-width: 100%; border: 1px solid #eee; }\n"
-          "</style></head><body>\n<h1>fanout: which concurrency model serves a page that waits on slow APIs?</h1>\n",
+          "</style></head><body>\n<h1>fanout: which concurrency model serves a page that waits on "
+          "slow APIs?</h1>\n",
           f);
     fprintf(f, "<p>");
     fo_html_put(f, settings);
     fprintf(f, "</p>\n<h2>This machine</h2>\n");
     fo_html_md_table(f, table);
-    fputs("<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
-          "page's floor (its slowest call). The CPU bound is the cores left to the server (the "
-          "machine's, less what the API and the load generator used in the same run) over its "
-          "CPU per page; the lower bound limits the row, and the Limit column names it, or says "
-          "other when Max RPS is under 0.8 of it. Ratios near 1 are perfect. Memory is what a "
-          "configuration adds to the machine: the PSS of its processes plus the kernel's part "
-          "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
-          "pages once per process, as top does, and is there only for comparison.</p>\n"
-          "<img src=\"compare.svg\" alt=\"p95 and Max RPS per configuration\">\n"
-          "<h2>The blog's figures</h2>\n",
-          f);
+    fputs(
+        "<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
+        "page's floor (its slowest call). The CPU bound is the cores left to the server (the "
+        "machine's, less what the API and the load generator used in the same run) over its "
+        "CPU per page; the lower bound limits the row, and the Limit column names it, or says "
+        "other when Max RPS is under 0.8 of it. Ratios near 1 are perfect. Memory is what a "
+        "configuration adds to the machine: the PSS of its processes plus the kernel's part "
+        "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
+        "pages once per process, as top does, and is there only for comparison.</p>\n"
+        "<img src=\"compare.svg\" alt=\"p95 and Max RPS per configuration\">\n"
+        "<h2>The blog's figures</h2>\n",
+        f);
     fo_html_md_table(f, blog);
     fputs("<h2>Each configuration over time</h2>\n", f);
     if (n && cs[0].open)
@@ -204,13 +210,15 @@ static int write_index(const config *cs, size_t n, const char *table, const char
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "<h3>%s</h3>\n<img src=\"%s.svg\" alt=\"%s over time\">\n<p>", cs[i].row.config,
                 cs[i].name, cs[i].row.config);
-        fprintf(f, "<a href=\"%s.load.json\">JSON</a> · <a href=\"%s_stats.csv\">stats CSV</a> · "
-                   "<a href=\"%s_stats_history.csv\">history CSV</a></p>\n",
+        fprintf(f,
+                "<a href=\"%s.load.json\">JSON</a> · <a href=\"%s_stats.csv\">stats CSV</a> · "
+                "<a href=\"%s_stats_history.csv\">history CSV</a></p>\n",
                 cs[i].name, cs[i].name, cs[i].name);
     }
-    fputs("<p><a href=\"summary.md\">summary.md</a> · <a href=\"summary.json\">summary.json</a></p>\n"
-          "</body></html>\n",
-          f);
+    fputs(
+        "<p><a href=\"summary.md\">summary.md</a> · <a href=\"summary.json\">summary.json</a></p>\n"
+        "</body></html>\n",
+        f);
     return fclose(f);
 }
 
@@ -221,18 +229,18 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
         uint64_t pages = r->requests + r->failures;
         json_t *o = json_pack(
             "{s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "config",
-            r->config, "model", r->model, "size", r->size, "size_caps", r->size_caps, "users", r->users, "ms", r->ms,
-            "requests", (json_int_t)r->requests, "failures", (json_int_t)r->failures, "min_ms",
-            r->min_ms, "p95_ms", r->p95_ms, "p95_locust_ms", r->p95_locust_ms, "mean_ms",
-            r->mean_ms, "max_ms", r->max_ms, "max_rps", r->max_rps, "max_rps_raw", r->max_rps_raw);
+            r->config, "model", r->model, "size", r->size, "size_caps", r->size_caps, "users",
+            r->users, "ms", r->ms, "requests", (json_int_t)r->requests, "failures",
+            (json_int_t)r->failures, "min_ms", r->min_ms, "p95_ms", r->p95_ms, "p95_locust_ms",
+            r->p95_locust_ms, "mean_ms", r->mean_ms, "max_ms", r->max_ms, "max_rps", r->max_rps,
+            "max_rps_raw", r->max_rps_raw);
         json_object_update_new(
             o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}",
                          "bound_rps", fo_bench_bound_rps(r), "rps_ratio", fo_bench_rps_ratio(r),
                          "p95_ratio", fo_bench_p95_ratio(r), "failure_ratio",
-                         fo_bench_failure_ratio(r), "floor_ms", fo_bench_floor_ms(r),
-                         "memory_kib", fo_bench_mem_kib(r), "pss_kib", r->pss_kib, "kernel_kib",
-                         r->kernel_kib, "rss_sum_kib", r->rss_sum_kib, "cpu_s", r->cpu_s,
-                         "cpu_ms_per_page",
+                         fo_bench_failure_ratio(r), "floor_ms", fo_bench_floor_ms(r), "memory_kib",
+                         fo_bench_mem_kib(r), "pss_kib", r->pss_kib, "kernel_kib", r->kernel_kib,
+                         "rss_sum_kib", r->rss_sum_kib, "cpu_s", r->cpu_s, "cpu_ms_per_page",
                          pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
                          r->upstream_peak));
         json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
@@ -244,7 +252,8 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          fo_bench_limit(r), "cores_left", fo_bench_cores_left(r), "wall_s",
                          r->wall_s, "api_cpu_s", r->api_cpu_s, "load_cpu_s", r->load_cpu_s));
         if (r->version[0])
-            json_object_update_new(o, json_pack("{s:s, s:s}", "version", r->version, "row", r->row));
+            json_object_update_new(o,
+                                   json_pack("{s:s, s:s}", "version", r->version, "row", r->row));
         if (cs[i].open) {
             const json_t *l = cs[i].load;
             json_object_update_new(
@@ -332,7 +341,8 @@ int main(int argc, char **argv) {
     }
 
     fo_bench_row rows[MAX_CONFIGS];
-    for (size_t i = 0; i < n; i++) rows[i] = cs[i].row;
+    for (size_t i = 0; i < n; i++)
+        rows[i] = cs[i].row;
     char *table = fo_bench_table_md(rows, n);
     char *blog = fo_bench_blog_md(rows, n);
     char mach[256], settings[640], stamp[64];
@@ -384,7 +394,8 @@ int main(int argc, char **argv) {
     } else {
         rc = 1;
     }
-    for (size_t i = 0; i < n; i++) rc |= write_series(&cs[i]) != 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= write_series(&cs[i]) != 0;
     /* Which charts scripts/plot.gp draws. */
     f = open_out("mode.dat");
     if (f) {
@@ -400,7 +411,8 @@ int main(int argc, char **argv) {
     rc |= write_index(cs, n, table, blog, settings) != 0;
     if (rc) fprintf(stderr, "fanout-report: some files of %s could not be written\n", dir);
 
-    printf("\n%s\n\n%s\nThe blog's figures (Apple M2, Python stacks):\n\n%s", settings, table, blog);
+    printf("\n%s\n\n%s\nThe blog's figures (Apple M2, Python stacks):\n\n%s", settings, table,
+           blog);
 
     if (write_baseline) {
         json_t *b = fo_bench_baseline(rows, n);
@@ -421,7 +433,8 @@ int main(int argc, char **argv) {
         } else {
             char msg[8192];
             int bad = fo_bench_compare(rows, n, b, tolerance, msg, sizeof msg);
-            printf("\nAgainst the baseline %s (tolerance %.0f%%):\n%s", baseline, 100 * tolerance, msg);
+            printf("\nAgainst the baseline %s (tolerance %.0f%%):\n%s", baseline, 100 * tolerance,
+                   msg);
             if (bad) {
                 printf("REGRESSION: %d configuration%s worse than the baseline or missing from one "
                        "side\n",
@@ -433,7 +446,8 @@ int main(int argc, char **argv) {
             json_decref(b);
         }
     }
-    for (size_t i = 0; i < n; i++) json_decref(cs[i].load);
+    for (size_t i = 0; i < n; i++)
+        json_decref(cs[i].load);
     free(table);
     free(blog);
     return rc;

@@ -115,22 +115,22 @@ static json_t *step_json(const fo_scale_step *s) {
                   (json_int_t)s->requests, "failures", (json_int_t)s->failures, "min_ms", s->min_ms,
                   "p95_ms", s->p95_ms, "mean_ms", s->mean_ms, "max_rps", s->max_rps, "bound_rps",
                   fo_scale_bound_rps(s), "rps_ratio", fo_scale_rps_ratio(s), "p95_ratio",
-                  fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s),
-                  "memory_kib", fo_scale_mem_kib(s), "memory_per_user_kib",
-                  fo_scale_mem_per_user_kib(s), "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
+                  fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s), "memory_kib",
+                  fo_scale_mem_kib(s), "memory_per_user_kib", fo_scale_mem_per_user_kib(s),
+                  "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
     /* The parts as measured (-1: not measured), the RSS sum only for comparison with top. */
-    json_object_update_new(o, json_pack("{s:f, s:f, s:f, s:f}", "pss_kib", s->pss_kib,
-                                        "kernel_kib", s->kernel_kib, "rss_sum_kib",
-                                        s->rss_sum_kib, "sockets_kib", s->sockets_kib));
+    json_object_update_new(o, json_pack("{s:f, s:f, s:f, s:f}", "pss_kib", s->pss_kib, "kernel_kib",
+                                        s->kernel_kib, "rss_sum_kib", s->rss_sum_kib, "sockets_kib",
+                                        s->sockets_kib));
     json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)s->in_flight_at_end));
-    json_object_update_new(
-        o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:i, s:f}", "peak_fds",
-                     (json_int_t)s->peak_fds, "peak_threads", (json_int_t)s->peak_threads,
-                     "peak_procs", (json_int_t)s->peak_procs, "api_workers", s->api_workers,
-                     "api_ports", s->api_ports, "api_busy", fo_scale_api_busy(s),
-                     "api_peak_in_flight", (json_int_t)s->api_peak_in_flight, "load_threads",
-                     s->load_threads, "load_procs", s->load_procs, "load_busy",
-                     fo_scale_load_busy(s)));
+    json_object_update_new(o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:i, s:f}",
+                                        "peak_fds", (json_int_t)s->peak_fds, "peak_threads",
+                                        (json_int_t)s->peak_threads, "peak_procs",
+                                        (json_int_t)s->peak_procs, "api_workers", s->api_workers,
+                                        "api_ports", s->api_ports, "api_busy", fo_scale_api_busy(s),
+                                        "api_peak_in_flight", (json_int_t)s->api_peak_in_flight,
+                                        "load_threads", s->load_threads, "load_procs",
+                                        s->load_procs, "load_busy", fo_scale_load_busy(s)));
     return o;
 }
 

@@ -38,7 +38,8 @@ static double now_s(void) {
 
 static void park_forever(void *arg) {
     (void)arg;
-    for (;;) fo_coro_park();
+    for (;;)
+        fo_coro_park();
 }
 
 static void return_at_once(void *arg) {
@@ -50,7 +51,9 @@ int main(int argc, char **argv) {
     fo_cli_result res;
     fo_cli_main(&cli, &rounds, argc, argv, &res, &exit_now);
     if (exit_now >= 0) return exit_now;
-    fo_coro_pool_opts o = {.stack_size = FO_CORO_STACK_DEFAULT, .max_idle = 16, .who = "fanout-switch",
+    fo_coro_pool_opts o = {.stack_size = FO_CORO_STACK_DEFAULT,
+                           .max_idle = 16,
+                           .who = "fanout-switch",
                            .size_name = "the stack size"};
     fo_coro_pool *p = fo_coro_pool_new(&o);
     fo_coro *co = p ? fo_coro_new(p, park_forever, NULL) : NULL;
@@ -59,11 +62,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     double t0 = now_s();
-    for (int i = 0; i < rounds; i++) fo_coro_resume(co);
+    for (int i = 0; i < rounds; i++)
+        fo_coro_resume(co);
     double switch_s = now_s() - t0;
 
     t0 = now_s();
-    for (int i = 0; i < rounds; i++) fo_coro_resume(fo_coro_new(p, return_at_once, NULL));
+    for (int i = 0; i < rounds; i++)
+        fo_coro_resume(fo_coro_new(p, return_at_once, NULL));
     double start_s = now_s() - t0;
 
     printf("fanout-switch: %s: %.1f ns per switch (%d resumes and parks in %.3f s); "

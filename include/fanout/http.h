@@ -32,13 +32,13 @@ enum {
 
 /* A request parser for one connection. Caller-allocated; init before use, no free needed. */
 typedef struct fo_http_parser {
-    llhttp_t llhttp; /* its callbacks are one table shared by every parser */
-    fo_request *req;        /* where callbacks write; valid only inside fo_http_parse */
-    size_t header_bytes;    /* bytes of header fields and values seen in this request */
-    int in_message;         /* 1 once a request has started and until it is complete */
-    int keep_alive;         /* the last complete request allows another after it */
-    int complete;           /* 1 when the current call completed a request */
-    int error_status;       /* after FO_HTTP_ERROR: the status to answer (400, 414, 431, 405, 505) */
+    llhttp_t llhttp;     /* its callbacks are one table shared by every parser */
+    fo_request *req;     /* where callbacks write; valid only inside fo_http_parse */
+    size_t header_bytes; /* bytes of header fields and values seen in this request */
+    int in_message;      /* 1 once a request has started and until it is complete */
+    int keep_alive;      /* the last complete request allows another after it */
+    int complete;        /* 1 when the current call completed a request */
+    int error_status;    /* after FO_HTTP_ERROR: the status to answer (400, 414, 431, 405, 505) */
     const char *error_text; /* after FO_HTTP_ERROR: a short reason, a static string */
 } fo_http_parser;
 
@@ -48,7 +48,8 @@ void fo_http_parser_init(fo_http_parser *p);
  * to the number of bytes used. After FO_HTTP_REQUEST, call again with the unconsumed bytes (a
  * pipelined request may be there) once the request has been answered. After FO_HTTP_ERROR the
  * parser is spent: answer and close the connection. */
-int fo_http_parse(fo_http_parser *p, const char *data, size_t len, fo_request *req, size_t *consumed);
+int fo_http_parse(fo_http_parser *p, const char *data, size_t len, fo_request *req,
+                  size_t *consumed);
 
 /* 1 when a request has begun but is not complete (bytes of it are buffered in the parser). */
 int fo_http_parser_mid_request(const fo_http_parser *p);
@@ -66,7 +67,8 @@ typedef struct fo_response {
     size_t body_len;
 } fo_response;
 
-/* Fills r with a short text response (a copy of text), e.g. fo_response_text(r, 404, "not found\n"). */
+/* Fills r with a short text response (a copy of text), e.g. fo_response_text(r, 404, "not
+ * found\n"). */
 int fo_response_text(fo_response *r, int status, const char *text);
 
 /* Room for any response head fo_response_head writes (the longest is about 150 bytes). */

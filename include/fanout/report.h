@@ -9,31 +9,31 @@
 #include <stdint.h>
 
 typedef struct fo_bench_row {
-    char config[48];      /* "threads:100", "gunicorn-gevent-reuse:100" */
-    char model[40];       /* the model's name, as fanout-server --list-models says it, or the
-                           * target's (bench/targets/NAME.target) */
-    char row[80];         /* a target's TARGET_ROW: the blog's row it stands for; "" for a model */
-    char version[80];     /* a target's version string; "" for a model */
-    int size;             /* workers, threads or loops */
-    int size_caps;        /* 1: at most `size` requests at once (--list-models' CAPS column) */
+    char config[48];  /* "threads:100", "gunicorn-gevent-reuse:100" */
+    char model[40];   /* the model's name, as fanout-server --list-models says it, or the
+                       * target's (bench/targets/NAME.target) */
+    char row[80];     /* a target's TARGET_ROW: the blog's row it stands for; "" for a model */
+    char version[80]; /* a target's version string; "" for a model */
+    int size;         /* workers, threads or loops */
+    int size_caps;    /* 1: at most `size` requests at once (--list-models' CAPS column) */
     int users, ms;
     uint64_t requests, failures;
     uint64_t in_flight_at_end; /* sent, not answered when the run ended: in neither count */
     double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
-    double max_rps;       /* peak of Locust's smoothed current RPS: the blog's column */
-    double max_rps_raw;   /* peak of raw one-second counts */
+    double max_rps;     /* peak of Locust's smoothed current RPS: the blog's column */
+    double max_rps_raw; /* peak of raw one-second counts */
     /* Memory at the sample of its peak, every process of the model together (fanout-mem):
      * PSS (shared pages split between the processes that map them) and the kernel's part for
      * the model's tasks; -1 where not measured. The RSS sum counts a shared page once per
      * process, as top does: kept only for comparison. */
     double pss_kib, kernel_kib, rss_sum_kib;
-    double cpu_s;         /* user + system, every process of the model, ended ones too */
+    double cpu_s; /* user + system, every process of the model, ended ones too */
     /* The time over which cpu_s was counted, the CPU the country API and the load generator
      * used in it (-1: not measured), and the machine's processors: the CPU bound's inputs. 0
      * wall_s: a folder from before them, no CPU bound. */
     double wall_s, api_cpu_s, load_cpu_s;
     int cpus;
-    int upstream_peak;    /* the API's peak of calls in flight */
+    int upstream_peak; /* the API's peak of calls in flight */
 } fo_bench_row;
 
 /* The floor of a page: its slowest call, 2 * ms. */

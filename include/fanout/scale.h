@@ -86,10 +86,11 @@ double fo_scale_load_busy(const fo_scale_step *s);
 /* Judges a step that ran: 1 when the model broke there (failure ratio above
  * FO_SCALE_MAX_FAILURE_RATIO or p95 / floor above FO_SCALE_MAX_P95_RATIO), with s->cause set to
  * what ran out, the model's own costs first and the machine's settings last: "memory" (PSS +
- * kernel past FO_SCALE_MAX_MEM_SHARE of the RAM), "harness" (the API or the load generator saturated a core: the result says
- * nothing of the model), "CPU" (the server, the API and the load together on 90% of the cores
- * or more), "descriptors" (within 10% of this machine's open-files limit in every process),
- * else "queueing". 0 when it held. Steps that did not run are left as they are (0). */
+ * kernel past FO_SCALE_MAX_MEM_SHARE of the RAM), "harness" (the API or the load generator
+ * saturated a core: the result says nothing of the model), "CPU" (the server, the API and the load
+ * together on 90% of the cores or more), "descriptors" (within 10% of this machine's open-files
+ * limit in every process), else "queueing". 0 when it held. Steps that did not run are left as they
+ * are (0). */
 int fo_scale_judge(fo_scale_step *s);
 
 /* One line for the console: "uv 10000: RPS / bound 0.99, p95 / floor 1.01, failures 0.00% ..." */

@@ -17,10 +17,11 @@ typedef struct fo_conn_uv fo_conn_uv;
 typedef void (*fo_request_cb)(fo_conn_uv *conn, const fo_request *req, void *data);
 
 typedef struct fo_server_uv_opts {
-    uint64_t header_timeout_ms; /* a request must arrive whole within this; 0 = FO_HEADER_TIMEOUT_MS */
     uint64_t
-        keepalive_timeout_ms; /* an idle keep-alive connection is closed after this; 0 = FO_KEEPALIVE_TIMEOUT_MS */
-    int backlog;              /* listen backlog; 0 = FO_BACKLOG */
+        header_timeout_ms; /* a request must arrive whole within this; 0 = FO_HEADER_TIMEOUT_MS */
+    uint64_t keepalive_timeout_ms; /* an idle keep-alive connection is closed after this; 0 =
+                                      FO_KEEPALIVE_TIMEOUT_MS */
+    int backlog;                   /* listen backlog; 0 = FO_BACKLOG */
     /* The most connections held at once (like nginx's worker_connections); 0 = no cap. At the
      * cap the server stops accepting, so further clients wait in the listen backlog (or are
      * taken by another process on the same socket) instead of being accepted and failed. */
@@ -62,9 +63,9 @@ struct fo_server_uv {
     uv_timer_t backoff;
     fo_conn_uv *conns; /* every open connection (a doubly linked list) */
     long n_conns;
-    long peak_conns;                     /* the most connections held at once */
-    int pending;                         /* requests handed out and not answered yet */
-    long fresh; /* connections accepted that have not sent a whole first request yet */
+    long peak_conns; /* the most connections held at once */
+    int pending;     /* requests handed out and not answered yet */
+    long fresh;      /* connections accepted that have not sent a whole first request yet */
     void (*on_drained)(fo_server_uv *s); /* after stop: called once nothing is left open */
     uint64_t accept_errors;              /* accept failures (e.g. EMFILE) survived */
     uint64_t pauses; /* times accepting stopped at the cap or for want of descriptors */
@@ -74,11 +75,11 @@ struct fo_server_uv {
 
 /* Sets the server up on loop; no socket yet. 0 or a negative libuv error. */
 int fo_server_uv_init(fo_server_uv *s, uv_loop_t *loop, const fo_server_uv_opts *opts,
-                       fo_request_cb on_request, void *data);
+                      fo_request_cb on_request, void *data);
 
 /* Accepts on an already bound and listening socket (fo_listen_tcp in fanout/sys.h; it may be
- * shared between processes); the server owns fd from here, even on failure. May be called for up to FO_SERVER_UV_MAX_LISTENERS
- * sockets. 0 or a negative libuv error. */
+ * shared between processes); the server owns fd from here, even on failure. May be called for up to
+ * FO_SERVER_UV_MAX_LISTENERS sockets. 0 or a negative libuv error. */
 int fo_server_uv_listen_fd(fo_server_uv *s, int fd);
 
 /* The port the first listening socket is bound to, or a negative libuv error. */

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The hard limit on open files as a process can raise its soft limit to it (RLIM_INFINITY and macOS's
- * OPEN_MAX cap folded in), or a negative errno. */
+/* The hard limit on open files as a process can raise its soft limit to it (RLIM_INFINITY and
+ * macOS's OPEN_MAX cap folded in), or a negative errno. */
 long fo_fd_hard_limit(void);
 
 /* What one process of a configuration needs of the open-files limit: `fixed` descriptors
@@ -29,9 +29,10 @@ long fo_fd_max_conns(const fo_fd_need *need, long limit);
 
 /* Raises the soft open-files limit to the hard one and settles the connection cap of one process:
  * *max_conns > 0 is the cap asked for, checked; *max_conns <= 0 asks for the largest that fits,
- * never below min_conns; then reserves the descriptor table for that cap (below). Returns 0, or -1 after printing to stderr, in one line, what needs how
- * many descriptors against which soft and hard limits and what to do: raise the hard limit, or
- * `advice` (may be NULL). `what` names the configuration ("uv --workers 1"). */
+ * never below min_conns; then reserves the descriptor table for that cap (below). Returns 0, or -1
+ * after printing to stderr, in one line, what needs how many descriptors against which soft and
+ * hard limits and what to do: raise the hard limit, or `advice` (may be NULL). `what` names the
+ * configuration ("uv --workers 1"). */
 int fo_fd_plan(const char *prog, const char *what, const fo_fd_need *need, long min_conns,
                long *max_conns, const char *advice);
 

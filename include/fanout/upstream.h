@@ -10,7 +10,8 @@
 
 #include "fanout/settings.h" /* FO_FANOUT_CALLS, FO_FLOOR_MS */
 
-/* Room for a country's name and its NUL: the longest ISO 3166-1 short name (South Georgia and the South Sandwich Islands) is 44 bytes. */
+/* Room for a country's name and its NUL: the longest ISO 3166-1 short name (South Georgia and the
+ * South Sandwich Islands) is 44 bytes. */
 #define FO_COUNTRY_NAME_MAX 128
 
 /* The download buffer curl allocates for each transfer while it runs (CURLOPT_BUFFERSIZE; curl's

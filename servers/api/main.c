@@ -285,29 +285,35 @@ static const fo_cli_opt rows[] = {
      .arg = "FILE", .help = "the country list"},
     {FO_CLI_INT, "header-timeout", 0, FIELD(header_ms), 1, FO_TIMEOUT_MAX_MS, FO_HEADER_TIMEOUT_MS,
      .arg = "MS", .help = "drop a client whose request is not complete after MS"},
-    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(idle_ms), 1, FO_TIMEOUT_MAX_MS, FO_KEEPALIVE_TIMEOUT_MS,
-     .arg = "MS", .help = "close idle keep-alive connections after MS"},
-    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_ms), 0, FO_TIMEOUT_MAX_MS, 65000, .arg = "MS",
+    {FO_CLI_INT, "keepalive-timeout", 0, FIELD(idle_ms), 1, FO_TIMEOUT_MAX_MS,
+     FO_KEEPALIVE_TIMEOUT_MS, .arg = "MS", .help = "close idle keep-alive connections after MS"},
+    {FO_CLI_INT, "shutdown-timeout", 0, FIELD(shutdown_ms), 0, FO_TIMEOUT_MAX_MS, 65000,
+     .arg = "MS",
      .help = "with --workers, how long workers get to finish on SIGTERM\n(default {default}: "
              "the longest delay, and some)"},
     {FO_CLI_ACTION, "help", 'h', .action = FO_CLI_HELP, .help = "this help"},
     {.kind = FO_CLI_END},
 };
 
-static const fo_cli cli = {
-    .prog = "fanout-api",
-    .rows = rows,
-    .col = 24,
-    .synopsis =
-        "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] [options]\n"
-        "\n"
-        "The slow country API: GET /<ms>/ answers after <ms> milliseconds (0.." FO_CLI_TEXT(
-            FO_MAX_MS) "; GET / waits\n" FO_CLI_TEXT(FO_DEFAULT_MS) ") with a random ISO 3166-1 country as JSON, e.g. "
-        "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
-        "GET /stats answers {\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for all workers;\n"
-        "GET /stats/reset restarts those counts. The first line printed lists the URLs served,\n"
-        "comma-separated, as fanout-server --upstream takes them.\n"
-        "\n",
+static const fo_cli cli =
+    {
+        .prog = "fanout-api",
+        .rows = rows,
+        .col = 24,
+        .synopsis = "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] "
+                    "[options]\n"
+                    "\n"
+                    "The slow country API: GET /<ms>/ answers after <ms> milliseconds "
+                    "(0.." FO_CLI_TEXT(FO_MAX_MS) "; GET / waits\n" FO_CLI_TEXT(
+                        FO_DEFAULT_MS) ") with a random ISO 3166-1 country as JSON, e.g. "
+                                       "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
+                                       "GET /stats answers "
+                                       "{\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for "
+                                       "all workers;\n"
+                                       "GET /stats/reset restarts those counts. The first line "
+                                       "printed lists the URLs served,\n"
+                                       "comma-separated, as fanout-server --upstream takes them.\n"
+                                       "\n",
 };
 
 int main(int argc, char **argv) {

@@ -20,8 +20,9 @@ typedef struct fo_server_opts {
     int header_timeout_ms;
     int shutdown_timeout_ms; /* how long in-flight requests get to finish on SIGTERM/SIGINT */
     long max_conns;          /* connections one process holds at once (< 1: what the limit fits) */
-    long worker_fds;         /* descriptors a capped worker holds at most (set by the plan; 0: not capped) */
-    int stack_size;          /* coro: bytes of each request's coroutine stack */
+    long
+        worker_fds; /* descriptors a capped worker holds at most (set by the plan; 0: not capped) */
+    int stack_size; /* coro: bytes of each request's coroutine stack */
 } fo_server_opts;
 
 /* What one process of a configuration needs of the machine, checked before it starts. */

@@ -63,8 +63,7 @@ int fo_loop_serve_run(fo_loop_serve *ls, const fo_server_opts *o, int listen_fd,
 
 void fo_loop_serve_refuse(fo_conn_uv *conn) {
     fo_response resp;
-    if (fo_response_text(&resp, 503, "out of memory\n") != 0)
-        resp = (fo_response){.status = 503};
+    if (fo_response_text(&resp, 503, "out of memory\n") != 0) resp = (fo_response){.status = 503};
     fo_conn_uv_respond(conn, &resp);
 }
 

@@ -15,7 +15,7 @@
 #include "fanout/sys.h"
 
 static const fo_engine *const engines[] = {&fo_engine_prefork, &fo_engine_threads, &fo_engine_uv,
-                                             &fo_engine_coro};
+                                           &fo_engine_coro};
 #define N_ENGINES (sizeof engines / sizeof engines[0])
 
 /* The models' names as prose: "prefork, threads, uv or coro". */
@@ -74,8 +74,8 @@ static const fo_cli_opt rows[] = {
      .help = "address to listen on"},
     {FO_CLI_INT, "port", 0, FIELD(port), 0, 65535, 8000, .arg = "PORT",
      .help = "port (default {default}; 0 picks a free one, printed at start)"},
-    {FO_CLI_STR, "upstream", 0, FIELD(upstream.base_url), .def_str = "http://127.0.0.1:" FO_CLI_TEXT(FO_API_PORT),
-     .arg = "URL[,URL...]",
+    {FO_CLI_STR, "upstream", 0, FIELD(upstream.base_url),
+     .def_str = "http://127.0.0.1:" FO_CLI_TEXT(FO_API_PORT), .arg = "URL[,URL...]",
      .help = "the country API (default {default}); with\nseveral, the calls go to each in turn"},
     {FO_CLI_LONG, "upstream-timeout", 0, FIELD(upstream.timeout_ms), 1, FO_TIMEOUT_MAX_MS, 30000,
      .arg = "MS", .help = "a call that takes longer answers 504"},
@@ -88,8 +88,9 @@ static const fo_cli_opt rows[] = {
      .def_help = ""},
     {FO_CLI_INT, "keepalive-timeout", 0, FIELD(keepalive_timeout_ms), 1, FO_TIMEOUT_MAX_MS,
      FO_KEEPALIVE_TIMEOUT_MS, .arg = "MS", .help = "close idle keep-alive connections after MS"},
-    {FO_CLI_INT, "header-timeout", 0, FIELD(header_timeout_ms), 1, FO_TIMEOUT_MAX_MS, FO_HEADER_TIMEOUT_MS,
-     .arg = "MS", .help = "drop a client whose request is not whole after MS"},
+    {FO_CLI_INT, "header-timeout", 0, FIELD(header_timeout_ms), 1, FO_TIMEOUT_MAX_MS,
+     FO_HEADER_TIMEOUT_MS, .arg = "MS",
+     .help = "drop a client whose request is not whole after MS"},
     {FO_CLI_FLAG, "no-cancel", 0, FIELD(upstream.no_cancel),
      .help = "run every upstream call to its end: a page waits for all\nthree after one failed, "
              "and a client that leaves mid-page\ndoes not stop its calls (the default stops "
@@ -98,8 +99,7 @@ static const fo_cli_opt rows[] = {
      .arg = "MS",
      .help = "on SIGTERM/SIGINT, wait this long for requests in flight\n(default {default})"},
     {FO_CLI_INT, "stack-size", 0, FIELD(stack_size), FO_CORO_STACK_MIN, 64L * 1024 * 1024,
-     FO_CORO_STACK_DEFAULT,
-     .arg = "BYTES",
+     FO_CORO_STACK_DEFAULT, .arg = "BYTES",
      .help = "coro: each request's coroutine stack, {min} to {max} (default\n{default}); an "
              "overflow stops the server with a message"},
     {FO_CLI_ACTION, "list-models", 0, .action = ACTION_LIST_MODELS,
@@ -204,7 +204,8 @@ int main(int argc, char **argv) {
 
     char conns[48] = "", procs[32] = "";
     if (o.max_conns > 0) snprintf(conns, sizeof conns, " max-connections=%ld", o.max_conns);
-    if (engine->workers_help && o.workers > 1) snprintf(procs, sizeof procs, " workers=%d", o.workers);
+    if (engine->workers_help && o.workers > 1)
+        snprintf(procs, sizeof procs, " workers=%d", o.workers);
     printf("fanout-server: model=%s %s=%d%s listening on http://%s:%d upstream=%s%s\n",
            engine->name, engine->size_flag, size, procs, o.host, o.port, o.upstream.base_url,
            conns);

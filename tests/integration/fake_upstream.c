@@ -29,13 +29,16 @@ static void *serve(void *arg) {
         const char *out = NULL;
         if (strcmp(mode, "stall") == 0) continue;
         if (strcmp(mode, "close") == 0)
-            out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"name\": \"Alb";
+            out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                  "40\r\n\r\n{\"name\": \"Alb";
         else if (strcmp(mode, "500") == 0)
             out = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops\n";
         else if (strcmp(mode, "badjson") == 0)
-            out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 9\r\n\r\nnot json!";
+            out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                  "9\r\n\r\nnot json!";
         else if (strcmp(mode, "wrongtype") == 0)
-            out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n{\"name\": 42}";
+            out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                  "12\r\n\r\n{\"name\": 42}";
         else
             out = "\x01\x02 this is not HTTP \xff\r\n\r\n";
         if (write(fd, out, strlen(out)) < 0) break;
@@ -47,7 +50,8 @@ static void *serve(void *arg) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: fake_upstream stall|close|500|badjson|wrongtype|garbage [SECONDS]\n");
+        fprintf(stderr,
+                "usage: fake_upstream stall|close|500|badjson|wrongtype|garbage [SECONDS]\n");
         return 2;
     }
     mode = argv[1];
@@ -67,7 +71,9 @@ int main(int argc, char **argv) {
         int fd = accept(ls, NULL, NULL);
         if (fd < 0) continue;
         pthread_t t;
-        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) == 0) pthread_detach(t);
-        else close(fd);
+        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)fd) == 0)
+            pthread_detach(t);
+        else
+            close(fd);
     }
 }

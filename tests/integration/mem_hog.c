@@ -86,8 +86,8 @@ static long arg_long(const char *flag, const char *v, long max) {
     return n;
 }
 
-static pid_t spawn(long after, int chain, const unsigned char *block, size_t len,
-                   int lifetime_s, int ready_fd);
+static pid_t spawn(long after, int chain, const unsigned char *block, size_t len, int lifetime_s,
+                   int ready_fd);
 
 /* A child's life: read the block, then (in a chain with links left) fork the next link, else
  * say it is ready; then wait until the parent ends. */
@@ -108,8 +108,8 @@ static void child_life(long after, int chain, const unsigned char *block, size_t
 }
 
 /* Forks one child; after is how many links a chain has below it. The child's PID. */
-static pid_t spawn(long after, int chain, const unsigned char *block, size_t len,
-                   int lifetime_s, int ready_fd) {
+static pid_t spawn(long after, int chain, const unsigned char *block, size_t len, int lifetime_s,
+                   int ready_fd) {
     if (life_pipe[1] < 0 && pipe(life_pipe) != 0) {
         perror("mem_hog: pipe");
         exit(1);
@@ -178,8 +178,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     long want = chain ? (forks > 0) : forks;
-    if (chain && forks > 0)
-        spawn(forks - 1, chain, block, len, (int)lifetime_s, ready[1]);
+    if (chain && forks > 0) spawn(forks - 1, chain, block, len, (int)lifetime_s, ready[1]);
     for (long i = 0; !chain && i < forks; i++)
         spawn(0, chain, block, len, (int)lifetime_s, ready[1]);
     char c;

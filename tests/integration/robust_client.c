@@ -4,7 +4,8 @@
  *   robust_client PORT [--slow MS [--slow-after N]] [--shut] [--reset-after N] [--timeout MS]
  *                                                                            < request bytes
  *       Connects to 127.0.0.1:PORT and sends stdin: all at once, or one byte every MS ms
- *       (--slow; with --slow-after N, its first N bytes at once and the rest one by one), optionally only its first N bytes followed by a reset (SO_LINGER 0;
+ *       (--slow; with --slow-after N, its first N bytes at once and the rest one by one),
+ * optionally only its first N bytes followed by a reset (SO_LINGER 0;
  *       --reset-after), optionally followed by a half-close (--shut). Everything the server sends
  *       is copied to stdout, then two lines:
  *           #STATUS <status of each whole answer, in order, e.g. "200 404">
@@ -293,9 +294,10 @@ static int hold_mode(int port, long n, long hold_ms) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: robust_client PORT [--slow MS [--slow-after N]] [--shut] [--reset-after N] "
-                    "[--timeout MS] < request\n"
-                    "       robust_client PORT --hold N [--hold-ms MS]\n");
+    fprintf(stderr,
+            "usage: robust_client PORT [--slow MS [--slow-after N]] [--shut] [--reset-after N] "
+            "[--timeout MS] < request\n"
+            "       robust_client PORT --hold N [--hold-ms MS]\n");
 }
 
 int main(int argc, char **argv) {

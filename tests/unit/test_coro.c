@@ -17,7 +17,9 @@
 #include "fanout/coro.h"
 
 static fo_coro_pool *pool(size_t stack_size, size_t max_idle) {
-    fo_coro_pool_opts o = {.stack_size = stack_size, .max_idle = max_idle, .who = "test_coro",
+    fo_coro_pool_opts o = {.stack_size = stack_size,
+                           .max_idle = max_idle,
+                           .who = "test_coro",
                            .size_name = "--stack-size"};
     return fo_coro_pool_new(&o);
 }
@@ -110,7 +112,8 @@ static void where_am_i(void *arg) {
 static void fill_stack(void *arg) {
     size_t n = *(size_t *)arg;
     volatile char *buf = __builtin_alloca(n);
-    for (size_t i = 0; i < n; i += 512) buf[i] = (char)i;
+    for (size_t i = 0; i < n; i += 512)
+        buf[i] = (char)i;
     buf[n - 1] = 1;
 }
 
@@ -126,7 +129,8 @@ static void test_pool(void **state) {
     }
     assert_int_equal(fo_coro_pool_live(p), 4);
     for (int i = 0; i < 4; i++) {
-        for (int j = 0; j < i; j++) assert_true(at[i] != at[j]); /* four stacks at once */
+        for (int j = 0; j < i; j++)
+            assert_true(at[i] != at[j]); /* four stacks at once */
         assert_int_equal(fo_coro_resume(co[i]), 0);
     }
     assert_int_equal(fo_coro_pool_live(p), 0);
@@ -203,7 +207,8 @@ static int run_child(fo_coro_fn fn, char *err, size_t errlen) {
     close(fds[1]);
     size_t len = 0;
     ssize_t n;
-    while (len + 1 < errlen && (n = read(fds[0], err + len, errlen - 1 - len)) > 0) len += (size_t)n;
+    while (len + 1 < errlen && (n = read(fds[0], err + len, errlen - 1 - len)) > 0)
+        len += (size_t)n;
     err[len] = '\0';
     close(fds[0]);
     int status = 0;
@@ -223,8 +228,8 @@ static void test_overflow_is_a_clear_crash(void **state) {
     char err[8192];
     /* It dies of the fault itself (SIGBUS where the system reports guard pages so). */
     expect_fault_death(overflow, err, sizeof err);
-    assert_non_null(
-        strstr(err, "test_coro: coroutine stack overflow (--stack-size 16384 bytes is too small)\n"));
+    assert_non_null(strstr(
+        err, "test_coro: coroutine stack overflow (--stack-size 16384 bytes is too small)\n"));
 }
 
 static void test_other_faults_are_not_called_overflow(void **state) {

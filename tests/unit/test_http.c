@@ -132,7 +132,8 @@ static void test_garbage(void **state) {
 static void test_bodies_refused(void **state) {
     (void)state;
     expect_error("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400);
-    expect_error("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400);
+    expect_error("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 400);
     expect_error("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 405);
     /* Smuggling shapes: both lengths, or two different ones. */
     expect_error("GET / HTTP/1.1\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n", 400);

@@ -1,5 +1,5 @@
-/* fanout-report merge's core (bench/load/load_merge.c) and the segmentation rule it relies on: a data
- * set split over several histograms, written as fanout-load writes them and read back, merges
+/* fanout-report merge's core (bench/load/load_merge.c) and the segmentation rule it relies on: a
+ * data set split over several histograms, written as fanout-load writes them and read back, merges
  * bucket for bucket into the histogram of the whole set; windows align on wall-clock time;
  * inputs that do not belong together are refused; N segments deal users and arrivals so that
  * together they are exactly the single process's. */

@@ -12,10 +12,17 @@
 
 #include "fanout/report.h"
 
-static fo_bench_row row(const char *config, const char *model, int size, int caps,
-                        double max_rps, double p95) {
-    fo_bench_row r = {.size = size, .size_caps = caps, .users = 100, .ms = 300, .requests = 1000, .max_rps = max_rps,
-                      .p95_ms = p95, .min_ms = 601, .mean_ms = 610};
+static fo_bench_row row(const char *config, const char *model, int size, int caps, double max_rps,
+                        double p95) {
+    fo_bench_row r = {.size = size,
+                      .size_caps = caps,
+                      .users = 100,
+                      .ms = 300,
+                      .requests = 1000,
+                      .max_rps = max_rps,
+                      .p95_ms = p95,
+                      .min_ms = 601,
+                      .mean_ms = 610};
     strcpy(r.config, config);
     strcpy(r.model, model);
     return r;
@@ -48,19 +55,22 @@ static void test_bounds(void **state) {
 
 static void test_tables(void **state) {
     (void)state;
-    fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
+    fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000),
+                           row("uv:1", "uv", 1, 0, 160, 630)};
     rows[1].in_flight_at_end = 97;
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
-    assert_non_null(strstr(t, "| Configuration | Min (ms) | 95%-ile (ms) | Average (ms) | Max RPS |"));
+    assert_non_null(
+        strstr(t, "| Configuration | Min (ms) | 95%-ile (ms) | Average (ms) | Max RPS |"));
     /* Requests in flight at the end are in neither count: a column says how many. */
     assert_non_null(strstr(t, "| Failures | In flight at end | Memory (MiB, PSS + kernel) |"));
     assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 |"));
     /* No CPU measured (wall_s 0): no CPU bound, Little's law alone is the lower bound. */
     assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | n/a | 0.96 | "
                               "concurrency: 100 users | 1.05 | 0 | 97 |"));
-    assert_non_null(strstr(t, "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 | n/a | 0.96 | "
-                              "concurrency: 2 at once (its size) |"));
+    assert_non_null(strstr(t,
+                           "| threads:2 | 601 | 22000 | 610.00 | 3.2 | 3.3 | 0.96 | n/a | 0.96 | "
+                           "concurrency: 2 at once (its size) |"));
     assert_null(strstr(t, "The targets' own stacks"));
     free(t);
     char *b = fo_bench_blog_md(NULL, 0);
@@ -68,7 +78,8 @@ static void test_tables(void **state) {
     /* gevent's green threads are the coro model's. */
     assert_non_null(strstr(b, "| uWSGI, 1 process, gevent | coro:1 | 614 | 1100 | 857.10 | 110 |"));
     assert_non_null(strstr(b, "| Gunicorn, 1 process, gevent | coro:1 |"));
-    assert_non_null(strstr(b, "| uWSGI, 1 process, 2 threads | threads:2 | 783 | 22000 | 12107.87 | 3 |"));
+    assert_non_null(
+        strstr(b, "| uWSGI, 1 process, 2 threads | threads:2 | 783 | 22000 | 12107.87 | 3 |"));
     assert_non_null(strstr(b, "| 0.69 | - | - | - |\n"));
     free(b);
 }
@@ -80,10 +91,10 @@ static fo_bench_row python_row(double max_rps) {
     snprintf(r.row, sizeof r.row, "uWSGI, 1 process, 100 threads");
     snprintf(r.version, sizeof r.version, "uWSGI 2.0.21");
     r.requests = 1000;
-    r.cpu_s = 58;          /* 58 ms a page */
+    r.cpu_s = 58; /* 58 ms a page */
     r.wall_s = 30;
-    r.api_cpu_s = 3;       /* 0.1 of a core */
-    r.load_cpu_s = 6;      /* 0.2 */
+    r.api_cpu_s = 3;  /* 0.1 of a core */
+    r.load_cpu_s = 6; /* 0.2 */
     r.cpus = 2;
     return r;
 }
@@ -114,19 +125,23 @@ static void test_cpu_bound(void **state) {
     assert_true(fo_bench_cores_left(&r) == 0 && fo_bench_cpu_bound_rps(&r) == 0);
 
     /* The tables: the CPU columns, the targets' versions, and the blog's rows beside them. */
-    fo_bench_row rows[] = {python_row(28), python_row(29), row("threads:100", "threads", 100, 1, 160, 620)};
+    fo_bench_row rows[] = {python_row(28), python_row(29),
+                           row("threads:100", "threads", 100, 1, 160, 620)};
     snprintf(rows[1].config, sizeof rows[1].config, "uwsgi-threads-reuse:100");
     snprintf(rows[1].row, sizeof rows[1].row, "uWSGI, 1 process, 100 threads" FO_BENCH_REUSE_ROW);
     char *t = fo_bench_table_md(rows, 3);
-    assert_non_null(strstr(t, "| uwsgi-threads:100 | 601 | 3000 | 610.00 | 28.0 | 166.7 | 0.17 | 29.3 | "
-                              "0.96 | CPU: 58.0 ms a page |"));
+    assert_non_null(
+        strstr(t, "| uwsgi-threads:100 | 601 | 3000 | 610.00 | 28.0 | 166.7 | 0.17 | 29.3 | "
+                  "0.96 | CPU: 58.0 ms a page |"));
     assert_non_null(strstr(t, "| 58.00 | 58.000 | 1.93 |\n"));
-    assert_non_null(strstr(t, "- uwsgi-threads:100: uWSGI, 1 process, 100 threads; uWSGI 2.0.21\n"));
+    assert_non_null(
+        strstr(t, "- uwsgi-threads:100: uWSGI, 1 process, 100 threads; uWSGI 2.0.21\n"));
     free(t);
     char *b = fo_bench_blog_md(rows, 3);
-    assert_non_null(strstr(b, "| uWSGI, 1 process, 100 threads | threads:100 | 613 | 950 | 782.45 | 131 | "
-                              "0.79 | 28.0 (0.96; CPU: 58.0 ms a page) | 29.0 (0.99; CPU: 58.0 ms a "
-                              "page) | 160.0 (0.96; concurrency: 100 users) |\n"));
+    assert_non_null(
+        strstr(b, "| uWSGI, 1 process, 100 threads | threads:100 | 613 | 950 | 782.45 | 131 | "
+                  "0.79 | 28.0 (0.96; CPU: 58.0 ms a page) | 29.0 (0.99; CPU: 58.0 ms a "
+                  "page) | 160.0 (0.96; concurrency: 100 users) |\n"));
     free(b);
 }
 
@@ -148,8 +163,9 @@ static void test_memory(void **state) {
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(strstr(t, "| Memory (MiB, PSS + kernel) | RSS sum (MiB, as top) |"));
-    assert_non_null(strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | n/a | 1.00 | "
-                              "concurrency: 100 users | 1.00 | 0 | 0 | 28.0 | 430.0 |"));
+    assert_non_null(
+        strstr(t, "| prefork:100 | 601 | 603 | 610.00 | 166.0 | 166.7 | 1.00 | n/a | 1.00 | "
+                  "concurrency: 100 users | 1.00 | 0 | 0 | 28.0 | 430.0 |"));
     assert_non_null(strstr(t, "| uv:1 | 601 | 630 | 610.00 | 160.0 | 166.7 | 0.96 | n/a | 0.96 | "
                               "concurrency: 100 users | 1.05 | 0 | 0 | n/a | n/a |"));
     free(t);
@@ -157,7 +173,8 @@ static void test_memory(void **state) {
 
 static void test_baseline_round_trip(void **state) {
     (void)state;
-    fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000), row("uv:1", "uv", 1, 0, 160, 630)};
+    fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000),
+                           row("uv:1", "uv", 1, 0, 160, 630)};
     json_t *base = fo_bench_baseline(rows, 2);
     char msg[2048];
     /* The same run against its own baseline: no regression. */

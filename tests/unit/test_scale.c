@@ -247,11 +247,12 @@ static void test_matrix_marks_the_break(void **state) {
     char *table = fo_scale_table_md(steps, 3);
     assert_non_null(table);
     assert_non_null(strstr(table, "| 29000 of 30000 |"));
-    /* Memory is PSS + kernel (250 MiB, 256 KiB a user at 1,000), the kernel's part, the RSS sum and the
-     * system's sockets beside it. */
+    /* Memory is PSS + kernel (250 MiB, 256 KiB a user at 1,000), the kernel's part, the RSS sum and
+     * the system's sockets beside it. */
     assert_non_null(strstr(table, "| memory (MiB, PSS + kernel) | memory / user (KiB) | kernel "
                                   "(MiB) | RSS sum (MiB, as top) | sockets (MiB, system) |"));
-    assert_non_null(strstr(table, "| 0.00% | 9876 | 250.0 | 256.0 | 30.0 | 300.0 | 90.0 | 0.600 |"));
+    assert_non_null(
+        strstr(table, "| 0.00% | 9876 | 250.0 | 256.0 | 30.0 | 300.0 | 90.0 | 0.600 |"));
     /* Requests in flight at the end are in neither count: a column says how many. */
     assert_non_null(strstr(table, "| failures | in flight at end | memory (MiB, PSS + kernel) |"));
     /* Every row has as many cells as the header, the refused one too. */

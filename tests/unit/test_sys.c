@@ -77,7 +77,7 @@ static void test_table_reserve(void **state) {
     int open_before = open_fds();
     fo_fd_table_reserve(want);
     assert_int_equal(open_fds(), open_before);
-    if (before < 0) skip(); /* no way to see the table here */
+    if (before < 0) skip();     /* no way to see the table here */
     if (before >= want) skip(); /* already that large: nothing to show */
     assert_true(fd_table_size() >= want);
 }
