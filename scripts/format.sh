@@ -30,7 +30,8 @@ major=$("$cf" --version | sed -n 's/.*version \([0-9]*\).*/\1/p')
 [ "$major" = "$KEPT_MAJOR" ] ||
   echo "format.sh: using $cf $major; the tree is kept in clang-format $KEPT_MAJOR's form, so a few lines may differ" >&2
 
-mapfile -t files < <(git ls-files '*.c' '*.h')
+files=()
+while IFS= read -r f; do files+=("$f"); done < <(git ls-files '*.c' '*.h')
 if [ $check = 0 ]; then
   "$cf" -i --style=file "${files[@]}"
   exit 0

@@ -82,7 +82,6 @@ static void pause_accepting(fo_server_uv *s, fo_accept_state why) {
     assert(s->accept_state == FO_ACCEPTING);
     assert(why == FO_ACCEPT_FULL || why == FO_ACCEPT_BACKOFF);
     s->accept_state = why;
-    s->pauses++;
     close_listeners(s);
     if (why == FO_ACCEPT_BACKOFF)
         uv_timer_start(&s->backoff, on_backoff_over, ACCEPT_BACKOFF_MS, 0);
@@ -99,7 +98,6 @@ static void resume(fo_server_uv *s) {
     for (int i = 0; i < s->n_listen; i++) {
         if (open_listener(s, i) == 0) continue;
         /* Out of descriptors or memory even for a handle: try again after the backoff. */
-        s->accept_errors++;
         pause_accepting(s, FO_ACCEPT_BACKOFF);
         return;
     }
@@ -112,7 +110,6 @@ static void on_backoff_over(uv_timer_t *t) {
 }
 
 void fo_accept_back_off(fo_server_uv *s) {
-    s->accept_errors++;
     if (s->accept_state != FO_ACCEPTING) return;
     pause_accepting(s, FO_ACCEPT_BACKOFF);
 }
@@ -134,8 +131,6 @@ static void on_connection(uv_stream_t *listener, int status) {
         if (status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS ||
             status == UV_ENOMEM)
             fo_accept_back_off(s);
-        else
-            s->accept_errors++;
         return;
     }
     fo_server_uv_accepted(s, listener);

@@ -322,7 +322,6 @@ static void client_gone(fo_conn_uv *c) {
     void (*cb)(void *) = c->gone_cb;
     void *arg = c->gone_arg;
     c->gone_cb = NULL;
-    c->server->gone++;
     conn_close(c);
     cb(arg);
 }
@@ -636,7 +635,6 @@ void fo_server_uv_accepted(fo_server_uv *s, uv_stream_t *listener) {
     s->fresh++;
     fo_http_parser_init(&c->parser);
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        s->accept_errors++;
         conn_close(c);
         return;
     }

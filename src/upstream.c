@@ -175,7 +175,8 @@ int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call, unsigne
     SET(CURLOPT_FORBID_REUSE, 0L);
     SET(CURLOPT_FRESH_CONNECT, 0L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
-    /* Set on every call too: the uv runner's curl_easy_reset puts it back to 16 KiB. curl refuses
+    /* Set on every call too, like every option here (a handle from a pool carries the last
+     * call's settings, and a fresh one curl's 16 KiB). curl refuses
      * it only while it still holds the buffer of a transfer in progress, which it frees when the
      * transfer ends; the runners set up only handles that are not running. That is the only
      * large buffer a GET's transfer holds: curl's upload buffer (CURLOPT_UPLOAD_BUFFERSIZE) is

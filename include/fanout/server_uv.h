@@ -67,10 +67,7 @@ struct fo_server_uv {
     int pending;     /* requests handed out and not answered yet */
     long fresh;      /* connections accepted that have not sent a whole first request yet */
     void (*on_drained)(fo_server_uv *s); /* after stop: called once nothing is left open */
-    uint64_t accept_errors;              /* accept failures (e.g. EMFILE) survived */
-    uint64_t pauses; /* times accepting stopped at the cap or for want of descriptors */
-    uint64_t gone;   /* clients that left while their request was out (fo_conn_uv_watch_gone) */
-    char *slab;      /* the read buffer every connection with nothing buffered reads into */
+    char *slab; /* the read buffer every connection with nothing buffered reads into */
 };
 
 /* Sets the server up on loop; no socket yet. 0 or a negative libuv error. */

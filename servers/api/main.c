@@ -295,25 +295,24 @@ static const fo_cli_opt rows[] = {
     {.kind = FO_CLI_END},
 };
 
-static const fo_cli cli =
-    {
-        .prog = "fanout-api",
-        .rows = rows,
-        .col = 24,
-        .synopsis = "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] "
-                    "[options]\n"
-                    "\n"
-                    "The slow country API: GET /<ms>/ answers after <ms> milliseconds "
-                    "(0.." FO_CLI_TEXT(FO_MAX_MS) "; GET / waits\n" FO_CLI_TEXT(
-                        FO_DEFAULT_MS) ") with a random ISO 3166-1 country as JSON, e.g. "
-                                       "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
-                                       "GET /stats answers "
-                                       "{\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for "
-                                       "all workers;\n"
-                                       "GET /stats/reset restarts those counts. The first line "
-                                       "printed lists the URLs served,\n"
-                                       "comma-separated, as fanout-server --upstream takes them.\n"
-                                       "\n",
+static const fo_cli cli = {
+    .prog = "fanout-api",
+    .rows = rows,
+    .col = 24,
+    .synopsis = "usage: fanout-api [--host HOST] [--port PORT] [--ports K] [--workers N] "
+                "[options]\n"
+                "\n"
+                "The slow country API: GET /<ms>/ answers after <ms> milliseconds "
+                "(0.." FO_CLI_TEXT(FO_MAX_MS) "; GET / waits\n" FO_CLI_TEXT(
+                    FO_DEFAULT_MS) ") with a random ISO 3166-1 country as JSON, e.g. "
+                                   "{\"name\":\"Albania\",\"code\":\"AL\"}.\n"
+                                   "GET /stats answers "
+                                   "{\"served\":N,\"in_flight\":N,\"peak_in_flight\":N} for "
+                                   "all workers;\n"
+                                   "GET /stats/reset restarts those counts. The first line "
+                                   "printed lists the URLs served,\n"
+                                   "comma-separated, as fanout-server --upstream takes them.\n"
+                                   "\n",
 };
 
 int main(int argc, char **argv) {
