@@ -29,7 +29,7 @@ page=$(curl -s --max-time 10 "$url/300/")
 # The page's own duration of its fan-out: a sequential one takes at least 300 + 600 + 150 ms of
 # the API's time however busy the machine is; the wall time of a Python page here is not that.
 d=$(sed -n 's|.*<code>duration: \([0-9.]*\)</code>.*|\1|p' <<<"$page" | awk '{ printf "%d", $1 * 1000 }')
-check "the page shows a country" bash -c "grep -q '<h1>[A-Z][^<]*</h1>' <<<'$page'"
+check "the page shows a country" grep -Eq '<h1>[^<]+</h1>' <<<"$page"
 check "the three calls overlap: its fan-out took ${d:-?} ms, at least the 600 ms floor, under the 1,050 of a sequential one" \
     test "${d:-0}" -ge 600 -a "${d:-0}" -lt 950
 check "a page out of range is a 404" [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/99999/")" = 404 ]

@@ -51,7 +51,7 @@ for t in $TARGETS; do
         d=$(sed -n 's|.*<code>duration: \([0-9.]*\)</code>.*|\1|p' <<<"$page" | awk '{ printf "%d", $1 * 1000 }')
         [ -n "$d" ] && [ "$d" -lt "$best" ] && best=$d
     done
-    check "$t ($TARGET_VERSION_STR): the page shows a country" bash -c "grep -q '<h1>[A-Z][^<]*</h1>' <<<'$page'"
+    check "$t ($TARGET_VERSION_STR): the page shows a country" grep -Eq '<h1>[^<]+</h1>' <<<"$page"
     check "$t: the three calls overlap: its fan-out took ${best} ms (best of 3), from the 600 ms floor to 950, where a sequential one takes 1,050" \
         test "$best" -ge 600 -a "$best" -lt 950
     pgid=$TARGET_PID
