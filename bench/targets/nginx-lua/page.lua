@@ -1,6 +1,7 @@
 -- The page: GET /<ms>/ (GET / is /300/) calls the country API's /<ms>/, /<2ms>/ and /<ms/2>/ as
 -- three subrequests at once, and renders the first call's country and the fan-out's duration;
 -- 504 when a call timed out (nginx's proxy answers 504), 502 when one failed.
+-- nginx.conf.in compiles this file once in the master (RENDER) and runs it for each request.
 local ms = tonumber(ngx.var[1]) or 300
 if ms > 60000 then
     return ngx.exit(ngx.HTTP_NOT_FOUND)
