@@ -171,6 +171,13 @@ seconds_of() {
 }
 run_s=$(seconds_of "$DURATION")
 [ "$run_s" -gt 0 ] || die "--duration must be a duration such as 30s or 2m, not '$DURATION'"
+# The CPU columns count over the run's steady part: from once every user has started and had a
+# page's time (the open model: a page's time) to the end, or from half the run if that is sooner.
+# As many pages are then in flight at its start as at its end, so the CPU over the pages
+# answered in it is a page's; counted from the start, the pages in flight at the end charged
+# their CPU (for a stack that builds its HTTP client first, most of it) to those answered.
+steady_s=$(awk -v m="$MODE" -v u="$USERS" -v r="$SPAWN_RATE" -v f="$(fo_floor_ms "$MS")" -v d="$run_s" \
+    'BEGIN { s = (m == "closed" && r > 0 ? u / r : 0) + f / 1000 + 1; if (s > d / 2) s = d / 2; printf "%d", s }')
 
 # The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
 fo_raise_nofile
@@ -183,6 +190,19 @@ start() {
     local name=$1
     shift
     fo_start_or_exit "$name" "$OUT/$name.log" "$@"
+}
+
+# pages_since HISTORY WALL: the pages (answered and failed) from the wall clock time WALL to the
+# end of the load's per-second history (Locust's _stats_history.csv: cumulative counts a second),
+# the count at WALL read between the two seconds around it. 0 without a history.
+pages_since() {
+    [ -s "$1" ] || { echo 0; return 0; }
+    awk -F, -v w="$2" '$4 == "\"Aggregated\"" && $1 ~ /^[0-9]+$/ {
+            c = $18 + $19
+            if ($1 <= w) { t0 = $1; c0 = c; seen = 1 } else if (!after) { t1 = $1; c1 = c; after = 1 }
+            last = c }
+        END { at = !seen ? 0 : !after || t1 == t0 ? c0 : c0 + (c1 - c0) * (w - t0) / (t1 - t0)
+            d = last - at; printf "%d", (d > 0 ? d + 0.5 : 0) }' "$1"
 }
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
@@ -262,6 +282,7 @@ for cfg in $CONFIGS; do
     # only for comparison with top. -1: not measured here.
     peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1
     t0=$(date +%s)
+    steady_wall=""
     last_line=0 # off a terminal: a line at once, then every 10 s
     while kill -0 "$load_pid" 2>/dev/null; do
         # shellcheck disable=SC2046 # fo_mem_sample prints five numbers, one a word
@@ -270,6 +291,10 @@ for cfg in $CONFIGS; do
         if [ "$1" -ge 0 ] && [ "$mem" -gt "$peak_mem" ]; then peak_mem=$mem peak_pss=$1 peak_kernel=$2; fi
         [ "$3" -gt "$peak_rss" ] && peak_rss=$3
         now=$(date +%s)
+        if [ -z "$steady_wall" ] && [ $((now - t0)) -ge "$steady_s" ]; then
+            cpu0=$(fo_tree_cpu_s "$srv_pid") api_cpu0=$(fo_tree_cpu_s "$API_PID")
+            load_cpu0=$(fo_tree_cpu_s "$load_pid") steady_wall=$(fo_now_s) wall0=$steady_wall
+        fi
         el=$((now - t_begin))
         # The configurations to come take as long as those done took on average (a target's
         # start-up is seconds), or the run and 4 s before any is done.
@@ -292,15 +317,21 @@ for cfg in $CONFIGS; do
     api_cpu=$(fo_cpu_since "$api_cpu0" "$API_PID")
     wall=$(awk -v a="$wall0" -v b="$(fo_now_s)" 'BEGIN { printf "%.3f", b - a }')
     load_cpu=$(cat "$OUT/$name.load.cpu" 2>/dev/null || echo -1)
+    # Over the steady part (above): the load's CPU in it, and the pages answered in it.
+    cpu_pages=0
+    if [ -n "$steady_wall" ]; then
+        load_cpu=$(awk -v a="$load_cpu0" -v b="$load_cpu" 'BEGIN { d = b - a; printf "%.2f", (b < 0 ? -1 : d < 0 ? 0 : d) }')
+        cpu_pages=$(pages_since "$OUT/${name}_stats_history.csv" "$steady_wall")
+    fi
     peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
     if [ "$kind" = model ]; then fo_stop "$srv_pid"; else fo_target_stop; fi
     if [ ! -s "$OUT/$name.load.json" ]; then
         echo "bench.sh: fanout-load failed for $name (exit $load_rc): $(tail -3 "$OUT/$name.load.err")" >&2
         exit 1
     fi
-    printf '{"config":"%s","model":"%s","kind":"%s","row":"%s","version":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"pss_kib":%d,"kernel_kib":%d,"rss_sum_kib":%d,"cpu_s":%s,"wall_s":%s,"api_cpu_s":%s,"load_cpu_s":%s,"cpus":%d,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
+    printf '{"config":"%s","model":"%s","kind":"%s","row":"%s","version":"%s","size":%d,"size_caps":%d,"users":%d,"ms":%d,"pss_kib":%d,"kernel_kib":%d,"rss_sum_kib":%d,"cpu_s":%s,"wall_s":%s,"api_cpu_s":%s,"load_cpu_s":%s,"cpus":%d,"cpu_pages":%d,"upstream_peak_in_flight":%d,"load_exit":%d}\n' \
         "$cfg" "$model" "$kind" "$(json_str "$row")" "$(json_str "$version")" "$size" "$size_caps" "$USERS" "$MS" \
-        "$peak_pss" "$peak_kernel" "$peak_rss" "$cpu" "$wall" "$api_cpu" "$load_cpu" "$ncpu" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
+        "$peak_pss" "$peak_kernel" "$peak_rss" "$cpu" "$wall" "$api_cpu" "$load_cpu" "$ncpu" "$cpu_pages" "${peak:-0}" "$load_rc" >"$OUT/$name.server.json"
     echo "$name" >>"$OUT/configs.txt"
     echo "[$i/$n_configs] $cfg done: $(tail -1 "$OUT/$name.load.txt")"
 done

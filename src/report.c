@@ -45,9 +45,12 @@ double fo_bench_failure_ratio(const fo_bench_row *r) {
     return all ? (double)r->failures / (double)all : 0;
 }
 
+double fo_cpu_ms_per_page(double cpu_s, uint64_t pages) {
+    return pages && cpu_s > 0 ? 1000.0 * cpu_s / (double)pages : 0;
+}
+
 double fo_bench_cpu_ms_per_page(const fo_bench_row *r) {
-    uint64_t pages = r->requests + r->failures;
-    return pages && r->cpu_s > 0 ? 1000.0 * r->cpu_s / (double)pages : 0;
+    return fo_cpu_ms_per_page(r->cpu_s, r->cpu_pages ? r->cpu_pages : r->requests + r->failures);
 }
 
 double fo_bench_cores_left(const fo_bench_row *r) {

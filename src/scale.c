@@ -30,8 +30,7 @@ double fo_scale_failure_ratio(const fo_scale_step *s) {
 }
 
 double fo_scale_cpu_ms_per_page(const fo_scale_step *s) {
-    uint64_t pages = s->requests + s->failures;
-    return pages ? 1000.0 * s->cpu_s / (double)pages : 0;
+    return fo_cpu_ms_per_page(s->cpu_s, s->requests + s->failures);
 }
 
 double fo_scale_mem_kib(const fo_scale_step *s) {

@@ -107,6 +107,7 @@ static int read_config(config *c) {
     r->wall_s = num_or(srv, "wall_s", 0);
     r->api_cpu_s = num_or(srv, "api_cpu_s", -1);
     r->load_cpu_s = num_or(srv, "load_cpu_s", -1);
+    r->cpu_pages = (uint64_t)num_or(srv, "cpu_pages", 0);
     r->cpus = (int)num_or(srv, "cpus", 0);
     const char *row = json_string_value(json_object_get(srv, "row"));
     const char *version = json_string_value(json_object_get(srv, "version"));
@@ -190,8 +191,9 @@ static int write_index(const config *cs, size_t n, const char *table, const char
     fputs(
         "<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
         "page's floor (its slowest call). The CPU bound is the cores left to the server (the "
-        "machine's, less what the API and the load generator used in the same run) over its "
-        "CPU per page; the lower bound limits the row, and the Limit column names it, or says "
+        "machine's, less what the API and the load generator used in the same time) over its "
+        "CPU per page, both counted over the run's steady part (every user started); the lower "
+        "bound limits the row, and the Limit column names it, or says "
         "other when Max RPS is under 0.8 of it. Ratios near 1 are perfect. Memory is what a "
         "configuration adds to the machine: the PSS of its processes plus the kernel's part "
         "for its tasks (page tables, kernel stacks, task structs); the RSS sum counts shared "
@@ -226,7 +228,6 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
         const fo_bench_row *r = &cs[i].row;
-        uint64_t pages = r->requests + r->failures;
         json_t *o = json_pack(
             "{s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "config",
             r->config, "model", r->model, "size", r->size, "size_caps", r->size_caps, "users",
@@ -241,8 +242,7 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          fo_bench_failure_ratio(r), "floor_ms", fo_bench_floor_ms(r), "memory_kib",
                          fo_bench_mem_kib(r), "pss_kib", r->pss_kib, "kernel_kib", r->kernel_kib,
                          "rss_sum_kib", r->rss_sum_kib, "cpu_s", r->cpu_s, "cpu_ms_per_page",
-                         pages ? 1000.0 * r->cpu_s / (double)pages : 0.0, "upstream_peak_in_flight",
-                         r->upstream_peak));
+                         fo_bench_cpu_ms_per_page(r), "upstream_peak_in_flight", r->upstream_peak));
         json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
         json_object_update_new(
             o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:f, s:f, s:f}", "little_bound_rps",

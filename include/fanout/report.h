@@ -30,8 +30,14 @@ typedef struct fo_bench_row {
     double cpu_s; /* user + system, every process of the model, ended ones too */
     /* The time over which cpu_s was counted, the CPU the country API and the load generator
      * used in it (-1: not measured), and the machine's processors: the CPU bound's inputs. 0
-     * wall_s: a folder from before them, no CPU bound. */
+     * wall_s: a folder from before them, no CPU bound. scripts/bench.sh counts them over the
+     * run's steady part, from once every user runs to the end, and cpu_pages is the pages
+     * answered in that time: as many pages are in flight at its start as at its end, so none
+     * is charged another's CPU (counted from the start, the CPU of the pages in flight at the
+     * end fell on those answered: 1.15 of the CPU bound for a stack whose CPU comes first).
+     * 0 cpu_pages: counted over the whole run, every page answered. */
     double wall_s, api_cpu_s, load_cpu_s;
+    uint64_t cpu_pages;
     int cpus;
     int upstream_peak; /* the API's peak of calls in flight */
 } fo_bench_row;
@@ -59,7 +65,11 @@ double fo_bench_rps_ratio(const fo_bench_row *r);
 double fo_bench_p95_ratio(const fo_bench_row *r);
 double fo_bench_failure_ratio(const fo_bench_row *r);
 
-/* The second bound: CPU. The server's CPU per page (ms; over every page, failed ones too), the
+/* CPU per page, in ms: cpu_s over the pages answered (failed ones too) in the time it was
+ * counted; 0 when no page or no CPU was counted. One rule for the rows and the ladder's steps. */
+double fo_cpu_ms_per_page(double cpu_s, uint64_t pages);
+
+/* The second bound: CPU. The server's CPU per page (fo_cpu_ms_per_page over cpu_pages), the
  * processors left to it (the machine's, less what the API and the load generator used in the
  * same time), and their quotient in pages a second. Cores busy: the server's CPU over the run's
  * wall time. 0 where not measured. */

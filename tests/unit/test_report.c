@@ -119,6 +119,15 @@ static void test_cpu_bound(void **state) {
     r.cpu_s = 5;
     assert_string_equal(fo_bench_limit(&r), "concurrency");
     assert_true(fo_bench_lower_bound_rps(&r) == fo_bench_bound_rps(&r));
+    /* Failed pages count; counted over the run's steady part, the CPU is over the pages
+     * answered in it (cpu_pages), not over all the run's. */
+    r = python_row(28);
+    r.failures = 160;
+    assert_float_equal(fo_bench_cpu_ms_per_page(&r), 58000.0 / 1160, 1e-9);
+    r.cpu_pages = 800;
+    assert_float_equal(fo_bench_cpu_ms_per_page(&r), 58000.0 / 800, 1e-9);
+    assert_float_equal(fo_cpu_ms_per_page(0, 800), 0, 0);
+    assert_float_equal(fo_cpu_ms_per_page(58, 0), 0, 0);
     /* The API and the load took every core: nothing left, no CPU bound to claim. */
     r = python_row(28);
     r.load_cpu_s = 60;
