@@ -141,6 +141,21 @@ skip() {
 }
 
 # check DESCRIPTION COMMAND...: one named assertion.
+# all CMD [-- CMD]...: runs the commands (`--` between them) in turn; true when every one is.
+# For a check of several conditions: check "what" all [ "$a" = 1 ] -- [ "$b" -lt 2 ]. Written
+# `check "what" [ ... ] && [ ... ]`, the shell would give check only the first condition.
+all() {
+    local a cmd=()
+    for a in "$@" --; do
+        if [ "$a" = -- ]; then
+            "${cmd[@]}" || return 1
+            cmd=()
+        else
+            cmd+=("$a")
+        fi
+    done
+}
+
 check() {
     local what=$1
     shift

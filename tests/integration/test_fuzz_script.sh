@@ -40,6 +40,6 @@ done
 install_line=$(grep -n '^scripts/install-deps.sh --fuzz$' "$SRC/.ci/run" | cut -d: -f1)
 fuzz_line=$(grep -n '^CI=true scripts/fuzz.sh' "$SRC/.ci/run" | cut -d: -f1)
 check ".ci/run runs scripts/install-deps.sh --fuzz, then CI=true scripts/fuzz.sh" \
-    [ -n "$install_line" ] && [ -n "$fuzz_line" ] && [ "$install_line" -lt "$fuzz_line" ]
+    all [ -n "$install_line" ] -- [ -n "$fuzz_line" ] -- [ "${install_line:-0}" -lt "${fuzz_line:-0}" ]
 
 finish

@@ -53,7 +53,7 @@ for spec in "prefork --workers 3" "uv --workers 2" "api --workers 2"; do
     wait "$client"
     crc=$?
     check "[$spec] ... after finishing the 2 requests they were serving (curl exit $crc)" \
-        [ "$crc" = 0 ] && [ "$(grep -c '^200 ' "$WORK/$name.pages")" = 2 ]
+        all [ "$crc" = 0 ] -- [ "$(grep -c '^200 ' "$WORK/$name.pages")" = 2 ]
     check "[$spec] ... and nothing accepts on the port any more" \
         [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$srv/0/")" = 000 ]
 done

@@ -45,7 +45,7 @@ for p in $peers; do
     took=$(($(now_ms) - t0))
     peak=$(stat_field "$api" peak_in_flight)
     check "$p: /300/ answers 200 in $took ms: at least the 600 ms floor, under 1,000 (one call after another: 1,050)" \
-        [ "$code" = 200 ] && [ "$took" -ge 595 ] && [ "$took" -lt 1000 ]
+        all [ "$code" = 200 ] -- [ "$took" -ge 595 ] -- [ "$took" -lt 1000 ]
     check "$p: the API had the page's three calls at once (peak in flight ${peak:-none})" [ "${peak:-0}" -ge 3 ]
 
     # A failed call: the API is gone, so the calls cannot connect.
