@@ -254,7 +254,6 @@ static void release_easy(fo_upstream_uv *u, CURL *easy) {
         curl_easy_cleanup(easy);
         return;
     }
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     u->idle[u->n_idle++] = easy;
