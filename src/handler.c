@@ -86,7 +86,7 @@ void fo_handle_finish(const fo_request *req, fo_fanout *fanout, fo_response *res
     memset(resp, 0, sizeof *resp);
     const fo_call *failed = failed_call(fanout);
     if (failed) {
-        char text[CURL_ERROR_SIZE + 64];
+        char text[FO_CALL_ERROR_MAX + 64];
         describe_failure(failed, text, sizeof text);
         answer_text(resp, failed->outcome == FO_CALL_TIMEOUT ? 504 : 502, text);
         fo_fanout_release(fanout);

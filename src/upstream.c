@@ -13,7 +13,6 @@
 /* A country answer is a few dozen bytes. Anything past this is not the country API talking, and
  * collecting it would let a broken upstream grow a worker's memory without bound. */
 #define BODY_MAX (64 * 1024)
-#define BODY_FIRST_CAP 256
 
 void fo_fanout_plan(fo_fanout *f, int ms) {
     memset(f, 0, sizeof *f);
@@ -83,14 +82,16 @@ int fo_country_parse(const char *json, size_t len, char *name, size_t cap, const
     return rc;
 }
 
-/* CURLOPT_WRITEFUNCTION: appends to call->body, keeping it NUL-terminated. Returning less than
- * asked makes curl fail the transfer with CURLE_WRITE_ERROR. */
+/* CURLOPT_WRITEFUNCTION: appends to call->body, keeping it NUL-terminated. The first piece gets
+ * a buffer of its own size: an answer comes whole in one piece (curl's buffer holds 1 KiB), and
+ * the page holds it until the call ends. Returning less than asked makes curl fail the transfer
+ * with CURLE_WRITE_ERROR. */
 static size_t collect_body(char *data, size_t size, size_t nmemb, void *userp) {
     fo_call *call = userp;
     size_t n = size * nmemb;
     if (n > BODY_MAX - call->body_len) return 0;
     if (call->body_len + n + 1 > call->body_cap) {
-        size_t cap = call->body_cap ? call->body_cap : BODY_FIRST_CAP;
+        size_t cap = call->body_cap ? call->body_cap : n + 1;
         while (cap < call->body_len + n + 1)
             cap *= 2;
         char *grown = realloc(call->body, cap);
@@ -162,7 +163,6 @@ int fo_call_setup(CURL *easy, const fo_upstream_cfg *cfg, fo_call *call, unsigne
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     SET(CURLOPT_WRITEFUNCTION, collect_body);
     SET(CURLOPT_WRITEDATA, call);
-    SET(CURLOPT_ERRORBUFFER, call->error);
     SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
     /* Connecting can never take longer than the whole call; 0 leaves curl's default. */
     SET(CURLOPT_CONNECTTIMEOUT_MS, cfg->timeout_ms);
@@ -202,23 +202,39 @@ static fo_call_outcome outcome_of(CURLcode result) {
     }
 }
 
-void fo_call_finish(fo_call *call, CURL *easy, CURLcode result) {
-    long status = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-    call->http_status = status;
-    if (result != CURLE_OK) {
-        call->outcome = outcome_of(result);
-        if (result == CURLE_WRITE_ERROR) {
-            snprintf(call->error, sizeof call->error,
-                     "response body over %d bytes (or out of memory)", BODY_MAX);
-        } else if (call->error[0] == '\0') {
-            snprintf(call->error, sizeof call->error, "%s", curl_easy_strerror(result));
-        }
+/* Why a transfer failed, in call->error: curl's name for result, the system's words for the
+ * socket's error when there was one, and for a timeout how long the call ran. */
+static void transfer_error(fo_call *call, CURL *easy, CURLcode result) {
+    if (result == CURLE_WRITE_ERROR) {
+        snprintf(call->error, sizeof call->error, "response body over %d bytes (or out of memory)",
+                 BODY_MAX);
         return;
     }
-    if (status != 200) {
+    long os_errno = 0;
+    curl_off_t us = 0;
+    char why[64] = "";
+    if (result == CURLE_OPERATION_TIMEDOUT &&
+        curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us) == CURLE_OK)
+        snprintf(why, sizeof why, "after %ld ms", (long)(us / 1000));
+    else if (curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK || os_errno == 0 ||
+             strerror_r((int)os_errno, why, sizeof why) != 0)
+        why[0] = '\0';
+    if (why[0])
+        snprintf(call->error, sizeof call->error, "%s (%s)", curl_easy_strerror(result), why);
+    else
+        snprintf(call->error, sizeof call->error, "%s", curl_easy_strerror(result));
+}
+
+/* The outcome of an ended transfer, and the country or why not. */
+static void call_judge(fo_call *call, CURL *easy, CURLcode result) {
+    if (result != CURLE_OK) {
+        call->outcome = outcome_of(result);
+        transfer_error(call, easy, result);
+        return;
+    }
+    if (call->http_status != 200) {
         call->outcome = FO_CALL_HTTP_STATUS;
-        snprintf(call->error, sizeof call->error, "HTTP %ld", status);
+        snprintf(call->error, sizeof call->error, "HTTP %ld", call->http_status);
         return;
     }
     const char *why = NULL;
@@ -229,4 +245,15 @@ void fo_call_finish(fo_call *call, CURL *easy, CURLcode result) {
         return;
     }
     call->outcome = FO_CALL_OK;
+}
+
+void fo_call_finish(fo_call *call, CURL *easy, CURLcode result) {
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    call->http_status = status;
+    call_judge(call, easy, result);
+    /* The answer is read: the page keeps only its verdict while its other calls run. */
+    free(call->body);
+    call->body = NULL;
+    call->body_cap = 0;
 }

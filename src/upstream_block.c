@@ -76,7 +76,6 @@ static void detach(fo_upstream_block *u, int i) {
         curl_multi_remove_handle(u->multi, u->easy[i]);
         u->added[i] = 0;
     }
-    curl_easy_setopt(u->easy[i], CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(u->easy[i], CURLOPT_WRITEDATA, NULL);
 }
 

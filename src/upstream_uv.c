@@ -70,9 +70,15 @@ typedef struct sock_watch {
     int connected;
 } sock_watch;
 
-/* Idle easy handles kept for reuse at most; those not taken for a whole TRIM_MS are freed. */
-#define IDLE_EASY_MAX 256
-#define TRIM_MS 1000
+/* Idle easy handles are kept for reuse, as many as were ever in flight at once; those not taken
+ * for a whole TRIM_MS are freed. A load comes in waves (a page's calls end at ms/2, ms and 2 ms,
+ * and users started together stay together), so the handles a wave frees are wanted again by the
+ * next: freed, each left a 5.5 KiB hole that the heap split for smaller things, and the next wave
+ * grew the heap for new handles (measured at 3,000 users: with at most 256 kept, half the calls
+ * made a new handle, and a sixth of the heap was free chunks). The window is longer than a
+ * page's cycle at the ladder's steps (6 s at 10,000 users), so only a load that has really
+ * fallen gives handles back. */
+#define TRIM_MS 10000
 /* The connections one multi handle keeps at most (see above), and the most shards. */
 #define SHARD_CONNS 1024L
 #define MAX_SHARDS 64
@@ -93,9 +99,10 @@ struct fo_upstream_uv {
     unsigned next_shard;       /* the shard of the next fan-out */
     int active;                /* fan-outs in flight */
     unsigned turn;             /* spreads the calls over the upstream URLs */
-    CURL *idle[IDLE_EASY_MAX]; /* easy handles kept for reuse */
-    int n_idle;
-    int idle_low;    /* the fewest idle handles since the last trim: not needed meanwhile */
+    CURL **idle; /* easy handles kept for reuse: n_idle of idle_cap */
+    size_t n_idle, idle_cap;
+    size_t idle_low; /* the fewest idle handles since the last trim: not needed meanwhile */
+    size_t easy_made; /* easy handles made so far (fo_upstream_uv_easy_made) */
     uv_timer_t trim; /* frees the idle handles nobody took */
     /* The watch of each socket, by descriptor (sockets are small integers). */
     sock_watch **watch;
@@ -250,11 +257,16 @@ static void on_trim(uv_timer_t *t) {
  * every option a call uses again (curl_easy_reset would free and rebuild all the handle's
  * settings each call); only the pointers into the ended call's memory are cleared. */
 static void release_easy(fo_upstream_uv *u, CURL *easy) {
-    if (u->n_idle == IDLE_EASY_MAX) {
-        curl_easy_cleanup(easy);
-        return;
+    if (u->n_idle == u->idle_cap) {
+        size_t cap = u->idle_cap ? 2 * u->idle_cap : 64;
+        CURL **grown = realloc(u->idle, cap * sizeof *grown);
+        if (!grown) {
+            curl_easy_cleanup(easy);
+            return;
+        }
+        u->idle = grown;
+        u->idle_cap = cap;
     }
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
     u->idle[u->n_idle++] = easy;
@@ -273,6 +285,7 @@ static CURL *take_easy(fo_upstream_uv *u) {
     }
     CURL *easy = curl_easy_init();
     if (!easy) return NULL;
+    u->easy_made++;
     if (curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, u) != CURLE_OK) {
         curl_easy_cleanup(easy);
@@ -373,6 +386,7 @@ static void shard_close(shard *sh) {
 static void upstream_freed(uv_handle_t *h) {
     fo_upstream_uv *u = h->data;
     free(u->watch);
+    free(u->idle);
     free(u);
 }
 
@@ -446,6 +460,14 @@ int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void 
     f->run = j;
     u->active++;
     return 0;
+}
+
+size_t fo_upstream_uv_idle_easy(const fo_upstream_uv *u) {
+    return u->n_idle;
+}
+
+size_t fo_upstream_uv_easy_made(const fo_upstream_uv *u) {
+    return u->easy_made;
 }
 
 void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why) {

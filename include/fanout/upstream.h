@@ -21,6 +21,12 @@
 #define FO_CALL_BUFFER_BYTES 1024L
 
 /* Where the upstream is and how long a call may take. Shared, read-only, by the runners. */
+/* Room for why a call failed: our own words, or curl's name for its error code with the
+ * system's for the socket's error. Not curl's own message buffer (CURLOPT_ERRORBUFFER): that
+ * must be CURL_ERROR_SIZE (256 bytes) for every call in flight, three a page, more than all the
+ * rest of a page waiting on its calls. */
+#define FO_CALL_ERROR_MAX 96
+
 typedef struct fo_upstream_cfg {
     /* "http://127.0.0.1:5000", no trailing slash needed; or several, comma-separated, over
      * which the calls are spread in turn (one address pair offers only ~28,000 ports). */
@@ -51,10 +57,12 @@ typedef struct fo_call {
     int ms; /* the delay asked of the API */
     fo_call_outcome outcome;
     long http_status;
-    char *body; /* the answer as received (malloc'd, grows) */
+    /* The answer while it arrives (malloc'd, grows); freed once the call has ended, when
+     * body_len still says how long it was. */
+    char *body;
     size_t body_len, body_cap;
     char country[FO_COUNTRY_NAME_MAX]; /* after FO_CALL_OK: the country's name */
-    char error[CURL_ERROR_SIZE];       /* curl's message, when there is one */
+    char error[FO_CALL_ERROR_MAX];     /* why the call failed, when it did */
 } fo_call;
 
 /* One page's fan-out: three calls made at once, and how long they took together. */

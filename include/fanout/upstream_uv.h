@@ -25,6 +25,11 @@ int fo_upstream_uv_start(fo_upstream_uv *u, fo_fanout *f, fo_fanout_cb cb, void 
  * returns. For a page whose client has left. */
 void fo_upstream_uv_cancel(fo_upstream_uv *u, fo_fanout *f, const char *why);
 
+/* Easy handles kept idle for the next calls now, and easy handles made since the runner began.
+ * A runner keeps as many as were in flight at once, and frees those not taken for 10 s. */
+size_t fo_upstream_uv_idle_easy(const fo_upstream_uv *u);
+size_t fo_upstream_uv_easy_made(const fo_upstream_uv *u);
+
 /* Aborts nothing: call when no fan-out is running. Closes the handles; the memory is freed in
  * their close callbacks, so let the loop run afterwards. */
 void fo_upstream_uv_close(fo_upstream_uv *u);

@@ -51,6 +51,7 @@ typedef struct test_ctx {
     int done;         /* fan-out callbacks */
     int done_in_call; /* callbacks that ran inside fo_upstream_uv_start */
     int starting;
+    int wave_done; /* fan-outs of a wave (test_waves_reuse_handles) that have ended */
 } test_ctx;
 
 static void on_held_closed(uv_handle_t *h) {
@@ -109,7 +110,7 @@ static void setup(test_ctx *t, const char *base, long timeout_ms) {
     uv_timer_start(&t->tick, on_tick, 5, 5);
     assert_int_equal(fo_server_uv_init(&t->api.server, &t->loop, NULL, api_request, &t->api), 0);
     char err[128];
-    int fd = fo_listen_tcp("127.0.0.1", 0, 64, &t->api.port, err, sizeof err);
+    int fd = fo_listen_tcp("127.0.0.1", 0, 512, &t->api.port, err, sizeof err);
     if (fd < 0) fail_msg("%s", err);
     assert_int_equal(fo_server_uv_listen_fd(&t->api.server, fd), 0);
     if (base)
@@ -267,6 +268,44 @@ static void test_cancel(void **state) {
     teardown(&t);
 }
 
+static void on_wave_fanout_done(fo_fanout *f, void *data) {
+    test_ctx *t = data;
+    for (int i = 0; i < FO_FANOUT_CALLS; i++)
+        assert_int_equal(f->calls[i].outcome, FO_CALL_OK);
+    fo_fanout_release(f);
+    t->wave_done++;
+}
+
+/* Fan-outs at once in a wave: 270 calls, more than a runner once kept idle (256). */
+#define WAVE 90
+
+static int wave_over(test_ctx *t) {
+    return t->wave_done == WAVE;
+}
+
+/* Two waves of pages, one after the other: the second runs on the first's easy handles, every
+ * one of them kept idle in between, and the runner makes no new one. */
+static void test_waves_reuse_handles(void **state) {
+    (void)state;
+    test_ctx t;
+    setup(&t, NULL, 0);
+    fo_fanout *pages = calloc(WAVE, sizeof *pages);
+    assert_non_null(pages);
+    for (int wave = 0; wave < 2; wave++) {
+        t.wave_done = 0;
+        for (int i = 0; i < WAVE; i++) {
+            fo_fanout_plan(&pages[i], 20);
+            assert_int_equal(fo_upstream_uv_start(t.up, &pages[i], on_wave_fanout_done, &t), 0);
+        }
+        assert_true(run_until(&t, wave_over));
+        assert_int_equal(fo_upstream_uv_idle_easy(t.up), WAVE * FO_FANOUT_CALLS);
+        assert_int_equal(fo_upstream_uv_easy_made(t.up), WAVE * FO_FANOUT_CALLS);
+    }
+    free(pages);
+    t.done = 1; /* the single page of teardown's count was never started */
+    teardown(&t);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -275,6 +314,7 @@ int main(void) {
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_waves_reuse_handles),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
