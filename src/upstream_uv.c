@@ -395,7 +395,9 @@ fo_upstream_uv *fo_upstream_uv_new(uv_loop_t *loop, const fo_upstream_cfg *cfg) 
     if (!u) return NULL;
     u->loop = loop;
     u->cfg = cfg;
-    uv_timer_init(loop, &u->trim);
+    int rc = uv_timer_init(loop, &u->trim); /* cannot fail: libuv only zeroes fields */
+    assert(rc == 0);
+    (void)rc;
     uv_unref((uv_handle_t *)&u->trim);
     u->trim.data = u;
     /* An idle upstream connection for every call a busy loop may have in flight: with fewer,
