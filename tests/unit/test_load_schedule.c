@@ -132,17 +132,20 @@ static void test_full(void **state) {
     assert_true(fo_sched_add_stage(&s, 1, S(1)) < 0);
 }
 
-/* Users are dealt round-robin: the shares add up, and differ by at most one. */
+/* Users (and the open model's arrivals) are dealt round-robin: the shares add up, and differ by
+ * at most one; thread k's i-th is global item i * n + k; counts beyond 32 bits are dealt too. */
 static void test_share(void **state) {
     (void)state;
     assert_int_equal(fo_sched_share(100, 0, 1), 100);
+    assert_int_equal(fo_sched_share(10000000002ull, 1, 4), 2500000001ull);
+    assert_int_equal(fo_sched_index(2, 3, 4), 14);
     assert_int_equal(fo_sched_share(10, 0, 3), 4);
     assert_int_equal(fo_sched_share(10, 1, 3), 3);
     assert_int_equal(fo_sched_share(10, 2, 3), 3);
     assert_int_equal(fo_sched_share(1, 1, 2), 0);
     assert_int_equal(fo_sched_share(0, 0, 2), 0);
     for (uint32_t total = 0; total < 50; total++) {
-        uint32_t sum = 0;
+        uint64_t sum = 0;
         for (unsigned k = 0; k < 4; k++)
             sum += fo_sched_share(total, k, 4);
         assert_int_equal(sum, total);
