@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "test_main.h"
+#include "test_refusal.h"
 
 #include "opts.h"
 
@@ -184,10 +185,9 @@ static void test_refusals(void **state) {
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         fo_load_opts o;
         char err[256] = "";
-        assert_true(parse(&o, err, bad[i][0], bad[i][1], "http://127.0.0.1:1/", NULL, NULL, NULL) <
-                    0);
-        if (!strstr(err, bad[i][2])) fail_msg("for %s %s: \"%s\"", bad[i][0], bad[i][1], err);
-        assert_null(strchr(err, '\n'));
+        assert_refused(
+            parse(&o, err, bad[i][0], bad[i][1], "http://127.0.0.1:1/", NULL, NULL, NULL), err,
+            bad[i]);
     }
     fo_load_opts o;
     char err[256] = "";
