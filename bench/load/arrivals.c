@@ -78,12 +78,3 @@ int fo_rates_stage_at(const fo_rates *r, uint64_t t) {
         if (t >= r->stages[i].start_ns && t < r->stages[i].end_ns) return (int)i;
     return -1;
 }
-
-uint64_t fo_rates_global_index(unsigned thread, unsigned n, uint64_t i) {
-    return i * n + thread;
-}
-
-uint64_t fo_rates_own(uint64_t count, unsigned thread, unsigned n) {
-    if (n == 0 || count <= thread) return 0;
-    return (count - thread - 1) / n + 1;
-}

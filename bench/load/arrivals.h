@@ -9,8 +9,9 @@
  *
  * With several threads the global sequence is dealt round-robin: thread n of N sends arrivals
  * n, n + N, n + 2N, ... so the threads' sequences merged are exactly the global one, whatever the
- * rate (below N a second included) and whatever each thread's speed. Pure functions over
- * nanoseconds since the run's start. */
+ * rate (below N a second included) and whatever each thread's speed (fo_sched_share and
+ * fo_sched_index in schedule.h, which deal the closed model's users the same way). Pure functions
+ * over nanoseconds since the run's start. */
 #ifndef FANOUT_LOAD_ARRIVALS_H
 #define FANOUT_LOAD_ARRIVALS_H
 
@@ -55,10 +56,5 @@ uint64_t fo_rates_count_before(const fo_rates *r, uint64_t t);
 
 /* The stage whose span contains t, or -1 at or after the end. */
 int fo_rates_stage_at(const fo_rates *r, uint64_t t);
-
-/* Thread `thread` of n sends global arrivals thread, thread + n, ...: the global index of its
- * i-th, and how many of the first `count` global arrivals are its own. */
-uint64_t fo_rates_global_index(unsigned thread, unsigned n, uint64_t i);
-uint64_t fo_rates_own(uint64_t count, unsigned thread, unsigned n);
 
 #endif

@@ -88,6 +88,17 @@ typedef struct fo_driver {
     void (*csv_history_row)(FILE *f, const fo_window *w);
 } fo_driver;
 
+/* A model's functions in its table, each named after its member behind the model's prefix
+ * (closed_plan, open_plan, ...): the list of members stands here once, each model's table adds
+ * only its name and texts, and a model that lacks one of them does not compile. */
+#define FO_DRIVER_FUNCTIONS(m)                                                                     \
+    .plan = m##_plan, .plan_fds = m##_plan_fds, .init = m##_init, .start = m##_start,              \
+    .check_timeouts = m##_check_timeouts, .abort = m##_abort, .settle = m##_settle,                \
+    .free = m##_free, .summarize = m##_summarize, .stage = m##_stage,                              \
+    .print_plan = m##_print_plan, .print_figures = m##_print_figures, .live_line = m##_live_line,  \
+    .json_root = m##_json_root, .json_window = m##_json_window, .json_stage = m##_json_stage,      \
+    .csv_stats_row = m##_csv_stats_row, .csv_history_row = m##_csv_history_row
+
 extern const fo_driver fo_driver_closed, fo_driver_open;
 
 /* The model o asks for: the open one with --rate or --rate-stages, else the closed one. */

@@ -200,30 +200,13 @@ static void open_csv_history_row(FILE *f, const fo_window *w) {
 
 const fo_driver fo_driver_open = {
     .name = "open",
-    .plan = open_plan,
-    .plan_fds = open_plan_fds,
-    .init = open_init,
-    .start = open_start,
-    .check_timeouts = open_check_timeouts,
-    .abort = open_abort,
-    .settle = open_settle,
-    .free = open_free,
-    .summarize = open_summarize,
-    .stage = open_stage,
-    .print_plan = open_print_plan,
-    .print_figures = open_print_figures,
     .stage_title = "stage; response times",
     .stage_level_head = "rate/s",
     .stage_span_head = "span (s)",
-    .live_line = open_live_line,
-    .json_root = open_json_root,
-    .json_window = open_json_window,
-    .json_stage = open_json_stage,
     .csv_stats_heads = ",\"Offered/s\",\"Achieved/s\",\"Late Starts\",\"Queued Starts\","
                        "\"Unsent\",\"Lateness 99%\",\"Service Median\",\"Service Average\","
                        "\"Service 95%\",\"Service 99%\",\"Service Max\"",
     .csv_history_heads = ",\"Offered/s\",\"Sent/s\",\"Late Starts\",\"Service 50%\","
                          "\"Service 95%\",\"Service 99%\"",
-    .csv_stats_row = open_csv_stats_row,
-    .csv_history_row = open_csv_history_row,
+    FO_DRIVER_FUNCTIONS(open),
 };

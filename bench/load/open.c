@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/select.h>
 #include <time.h>
+#include "schedule.h"
 
 #define CHUNK 256 /* connections per chunk */
 /* Connections being opened at once, at most. A connect costs the loop several requests' worth
@@ -43,10 +44,10 @@ static void on_conn_done(fo_conn *c);
 /* Sets next_at to the intended hrtime of the thread's next arrival. */
 static void load_next(fo_pool *p) {
     p->prev_at = p->next_at;
-    p->next_at = p->next_i < p->own_total
-                     ? p->t0 + fo_rates_at(p->rates, fo_rates_global_index(p->thread, p->n_threads,
-                                                                           p->next_i))
-                     : UINT64_MAX;
+    p->next_at =
+        p->next_i < p->own_total
+            ? p->t0 + fo_rates_at(p->rates, fo_sched_index(p->thread, p->n_threads, p->next_i))
+            : UINT64_MAX;
 }
 
 int fo_pool_init(fo_pool *p, fo_client *cl, const fo_rates *rates, unsigned thread,
@@ -58,7 +59,7 @@ int fo_pool_init(fo_pool *p, fo_client *cl, const fo_rates *rates, unsigned thre
     p->n_threads = n_threads;
     p->t0 = t0;
     p->end_at = t0 + rates->total_ns;
-    p->own_total = fo_rates_own(rates->total, thread, n_threads);
+    p->own_total = fo_sched_share(rates->total, thread, n_threads);
     p->next_i = p->stopped_t = 0;
     p->n_conns = p->n_idle = p->n_closed = p->stack_cap = p->n_opening = 0;
     p->cap = cap;
@@ -108,7 +109,7 @@ static fo_pool_conn *new_conn(fo_pool *p) {
 /* The thread's arrivals due at hrtime `now` and not sent yet. */
 /* The thread's arrivals intended before run time t. */
 static uint64_t own_before(const fo_pool *p, uint64_t t) {
-    return fo_rates_own(fo_rates_count_before(p->rates, t), p->thread, p->n_threads);
+    return fo_sched_share(fo_rates_count_before(p->rates, t), p->thread, p->n_threads);
 }
 
 static uint64_t waiting(const fo_pool *p, uint64_t now) {

@@ -391,7 +391,7 @@ int fo_load_start_resolve(fo_load_opts *o, double now_unix, char *err, size_t er
 }
 
 uint32_t fo_load_segment_share(const fo_load_opts *o, uint32_t total) {
-    return fo_sched_share(total, o->seg_index, o->seg_count);
+    return (uint32_t)fo_sched_share(total, o->seg_index, o->seg_count);
 }
 
 /* A duration of 1ms or more into the row's uint64_t field (ns). */

@@ -104,9 +104,13 @@ int fo_sched_stage_at(const fo_sched *s, uint64_t t) {
     return t >= s->stages[i].hold_start_ns ? i : -1;
 }
 
-uint32_t fo_sched_share(uint32_t total, unsigned k, unsigned n) {
+uint64_t fo_sched_share(uint64_t total, unsigned k, unsigned n) {
     if (n == 0 || total <= k) return 0;
     return (total - k - 1) / n + 1;
+}
+
+uint64_t fo_sched_index(unsigned k, unsigned n, uint64_t i) {
+    return i * n + k;
 }
 
 unsigned fo_sched_slot(unsigned segment, unsigned n_segments, unsigned thread) {

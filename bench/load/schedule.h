@@ -59,9 +59,11 @@ uint64_t fo_sched_next_change(const fo_sched *s, uint64_t t);
 /* The stage whose hold contains t (hold_start <= t < end), or -1 during ramps and after the end. */
 int fo_sched_stage_at(const fo_sched *s, uint64_t t);
 
-/* How many of the users 0..total-1 go to thread k of n when users are dealt round-robin
- * (user u runs on thread u % n). */
-uint32_t fo_sched_share(uint32_t total, unsigned k, unsigned n);
+/* Dealing round-robin over n threads (or slots), item u (a user, or the open model's arrival)
+ * going to thread u % n: how many of the items 0..total-1 go to thread k, and the global index
+ * of thread k's i-th item. */
+uint64_t fo_sched_share(uint64_t total, unsigned k, unsigned n);
+uint64_t fo_sched_index(unsigned k, unsigned n, uint64_t i);
 
 /* Users (and the open model's arrivals) are dealt round-robin over every thread of every
  * segment (--segment I/N): global user k runs in segment k mod N, and there on thread

@@ -251,7 +251,7 @@ int fo_windows_get(fo_windows *w, size_t i, fo_window *out) {
 }
 
 uint64_t fo_windows_offered_before(const fo_windows *w, uint64_t t) {
-    return fo_rates_own(fo_rates_count_before(w->rates, t), w->seg_index, w->seg_count);
+    return fo_sched_share(fo_rates_count_before(w->rates, t), w->seg_index, w->seg_count);
 }
 
 double fo_windows_max_rps_smoothed(const fo_windows *w) {

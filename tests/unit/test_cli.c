@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "fanout/cli.h"
+#include "test_refusal.h"
 
 typedef struct t_opts {
     int port;
@@ -53,66 +54,80 @@ static const fo_cli_opt rows[] = {
 
 static const fo_cli cli = {.prog = "t", .rows = rows, .col = 20, .max_operands = 1};
 
-static int run(t_opts *o, fo_cli_result *res, unsigned char *given, char *err, int argc,
-               const char **argv) {
-    memset(o, 0, sizeof *o);
-    fo_cli_defaults(&cli, o);
-    return fo_cli_parse(&cli, o, argc, (char **)argv, res, given, err, 256);
+/* What a parse gives: the options, the operands, the reason of a refusal. */
+typedef struct parsed {
+    t_opts o;
+    fo_cli_result res;
+    char err[256];
+} parsed;
+
+/* Parses argv (NULL-terminated, argv[0] the program) into p, its options holding the defaults
+ * first, as a binary's main does; returns fo_cli_parse's result. */
+static int run(parsed *p, unsigned char *given, const char **argv) {
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    memset(p, 0, sizeof *p);
+    fo_cli_defaults(&cli, &p->o);
+    return fo_cli_parse(&cli, &p->o, argc, (char **)argv, &p->res, given, p->err, sizeof p->err);
+}
+
+/* Checks every field the rows set against want's. */
+static void assert_opts(const t_opts *o, const t_opts *want) {
+    assert_int_equal(o->port, want->port);
+    assert_int_equal(o->cap, want->cap);
+    assert_int_equal(o->users, want->users);
+    assert_true(o->ratio == want->ratio);
+    assert_string_equal(o->host, want->host);
+    assert_int_equal(o->quiet, want->quiet);
+    assert_int_equal(o->custom, want->custom);
 }
 
 static void test_defaults_come_from_the_rows(void **state) {
     (void)state;
-    t_opts o;
-    fo_cli_result res;
-    char err[256];
-    const char *argv[] = {"t"};
-    assert_int_equal(run(&o, &res, NULL, err, 1, argv), 0);
-    assert_int_equal(o.port, 8000);
-    assert_int_equal(o.cap, 0);
-    assert_int_equal(o.users, 3);
-    assert_true(o.ratio == 0.5);
-    assert_string_equal(o.host, "localhost");
-    assert_int_equal(o.quiet, 0);
-    assert_int_equal(o.custom, 2); /* the custom row's default went through its parser */
-    assert_int_equal(res.n_operands, 0);
+    parsed p;
+    const char *argv[] = {"t", NULL};
+    assert_int_equal(run(&p, NULL, argv), 0);
+    /* cap and quiet: 0; custom: the custom row's default ("1") went through its parser */
+    const t_opts want = {.port = 8000, .users = 3, .ratio = 0.5, .host = "localhost", .custom = 2};
+    assert_opts(&p.o, &want);
+    assert_int_equal(p.res.n_operands, 0);
 }
 
 static void test_every_form_parses(void **state) {
     (void)state;
-    t_opts o;
-    fo_cli_result res;
-    char err[256];
+    parsed p;
     unsigned char given[sizeof rows / sizeof rows[0]] = {0};
-    const char *argv[] = {"t",       "-p",   "81",     "--cap=7",   "URL", "-u",      "10",
-                          "--ratio", "0.25", "--host", "h.example", "-q",  "--twice", "4"};
-    assert_int_equal(run(&o, &res, given, err, 14, argv), 0);
-    assert_int_equal(o.port, 81);
-    assert_int_equal(o.cap, 7);
-    assert_int_equal(o.users, 10);
-    assert_true(o.ratio == 0.25);
-    assert_string_equal(o.host, "h.example");
-    assert_int_equal(o.quiet, 1);
-    assert_int_equal(o.custom, 8);
-    assert_int_equal(res.n_operands, 1);
-    assert_string_equal(res.operands[0], "URL");
+    const char *argv[] = {"t",         "-p", "81",      "--cap=7", "URL",
+                          "-u",        "10", "--ratio", "0.25",    "--host",
+                          "h.example", "-q", "--twice", "4",       NULL};
+    assert_int_equal(run(&p, given, argv), 0);
+    const t_opts want = {.port = 81,
+                         .cap = 7,
+                         .users = 10,
+                         .ratio = 0.25,
+                         .host = "h.example",
+                         .quiet = 1,
+                         .custom = 8};
+    assert_opts(&p.o, &want);
+    assert_int_equal(p.res.n_operands, 1);
+    assert_string_equal(p.res.operands[0], "URL");
     assert_int_equal(given[1], 1); /* port */
     assert_int_equal(given[0], 0); /* the section */
     assert_ptr_equal(fo_cli_row(&cli, "ratio"), &rows[4]);
     assert_null(fo_cli_row(&cli, "nope"));
     /* After "--" everything is an operand. */
-    const char *dashes[] = {"t", "--", "-p"};
-    assert_int_equal(run(&o, &res, NULL, err, 3, dashes), 0);
-    assert_string_equal(res.operands[0], "-p");
-    assert_int_equal(o.port, 8000);
+    const char *dashes[] = {"t", "--", "-p", NULL};
+    assert_int_equal(run(&p, NULL, dashes), 0);
+    assert_string_equal(p.res.operands[0], "-p");
+    assert_int_equal(p.o.port, 8000);
 }
 
 static void test_help_stops_parsing(void **state) {
     (void)state;
-    t_opts o;
-    fo_cli_result res;
-    char err[256];
-    const char *argv[] = {"t", "-h", "--port", "x"};
-    assert_int_equal(run(&o, &res, NULL, err, 4, argv), HELP);
+    parsed p;
+    const char *argv[] = {"t", "-h", "--port", "x", NULL};
+    assert_int_equal(run(&p, NULL, argv), HELP);
 }
 
 /* What main() gets: go on, an action, or the status to exit with. */
@@ -150,21 +165,14 @@ static void test_refusals(void **state) {
         {"--portx", "1", "unknown option --portx"},
         {"a", "b", "unexpected argument 'b'"},
     };
+    parsed p;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        t_opts o;
-        fo_cli_result res;
-        char err[256] = "";
-        const char *argv[] = {"t", bad[i][0], bad[i][1]};
-        assert_true(run(&o, &res, NULL, err, 3, argv) < 0);
-        if (!strstr(err, bad[i][2])) fail_msg("for %s %s: \"%s\"", bad[i][0], bad[i][1], err);
-        assert_null(strchr(err, '\n'));
+        const char *argv[] = {"t", bad[i][0], bad[i][1], NULL};
+        assert_refused(run(&p, NULL, argv), p.err, bad[i]);
     }
-    t_opts o;
-    fo_cli_result res;
-    char err[256] = "";
-    const char *argv[] = {"t", "--port"};
-    assert_true(run(&o, &res, NULL, err, 2, argv) < 0);
-    assert_string_equal(err, "--port needs a value");
+    const char *argv[] = {"t", "--port", NULL};
+    assert_true(run(&p, NULL, argv) < 0);
+    assert_string_equal(p.err, "--port needs a value");
 }
 
 static void test_help_from_the_rows(void **state) {

@@ -261,8 +261,8 @@ static void test_segments_reproduce_the_single_schedule(void **state) {
     const unsigned n = 3, t = 2;
     for (unsigned seg = 0; seg < n; seg++)
         for (unsigned th = 0; th < t; th++)
-            for (uint64_t i = 0; i < fo_rates_own(r.total, fo_sched_slot(seg, n, th), n * t); i++)
-                seen[fo_rates_global_index(fo_sched_slot(seg, n, th), n * t, i)]++;
+            for (uint64_t i = 0; i < fo_sched_share(r.total, fo_sched_slot(seg, n, th), n * t); i++)
+                seen[fo_sched_index(fo_sched_slot(seg, n, th), n * t, i)]++;
     for (uint64_t k = 0; k < r.total; k++)
         assert_int_equal(seen[k], 1);
 }

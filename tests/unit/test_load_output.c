@@ -37,16 +37,36 @@ static void summary_text(fixture *f, const fo_load_summary *s, char *text, size_
     fclose(out);
 }
 
+/* A fixture whose options are fanout-load's for `flag value -d duration` on the API's /600/, its
+ * result made for them (the plan in *plan). */
+static fixture *fixture_new(const char *flag, const char *value, const char *duration,
+                            fo_load_plan *plan) {
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    char err[256];
+    char *argv[] = {(char *)"fanout-load", (char *)flag,     (char *)value,
+                    (char *)"-d",          (char *)duration, (char *)"http://127.0.0.1:5000/600/"};
+    assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
+    assert_int_equal(fo_load_result_init(&f->r, &f->o, plan), 0);
+    return f;
+}
+
+/* Ends f's run after run_s seconds, its windows finished, and makes the folder its outputs go
+ * to; f becomes the test's state. */
+static int fixture_ready(fixture *f, uint64_t run_s, void **state) {
+    f->r.run_ns = run_s * FO_NS_PER_S;
+    assert_int_equal(fo_windows_finish(&f->r.windows, f->r.run_ns), run_s);
+    snprintf(f->dir, sizeof f->dir, "/tmp/fanout-test-output.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    *state = f;
+    return 0;
+}
+
 /* 100 users at once for 5 s; each second 160 successes at 600..615 ms; 2 timeouts in second 3;
  * 7 requests in flight at the end. */
 static int setup(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    char err[256];
-    char *argv[] = {(char *)"fanout-load", (char *)"-u", (char *)"100",
-                    (char *)"-d",          (char *)"5s", (char *)"http://127.0.0.1:5000/600/"};
-    assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
     fo_load_plan plan;
-    assert_int_equal(fo_load_result_init(&f->r, &f->o, &plan), 0);
+    fixture *f = fixture_new("-u", "100", "5s", &plan);
     assert_ptr_equal(f->r.driver, &fo_driver_closed);
     assert_int_equal(plan.with_starts, 0);
     fo_hist h;
@@ -61,12 +81,7 @@ static int setup(void **state) {
     fo_hist_free(&h);
     f->r.stats.failures[FO_FAIL_TIMEOUT] = 2;
     f->r.stats.dropped = 7;
-    f->r.run_ns = 5 * FO_NS_PER_S;
-    assert_int_equal(fo_windows_finish(&f->r.windows, f->r.run_ns), 5);
-    snprintf(f->dir, sizeof f->dir, "/tmp/fanout-test-output.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    *state = f;
-    return 0;
+    return fixture_ready(f, 5, state);
 }
 
 static int teardown(void **state) {
@@ -184,13 +199,8 @@ static void test_csv(void **state) {
 /* The open model, 100/s for 2 s: each second 100 sent (3 late), 100 answered with a response
  * time of 650 ms and a service time of 600 ms; the 200 arrivals all sent. */
 static int setup_open(void **state) {
-    fixture *f = calloc(1, sizeof *f);
-    char err[256];
-    char *argv[] = {(char *)"fanout-load", (char *)"--rate", (char *)"100",
-                    (char *)"-d",          (char *)"2s",     (char *)"http://127.0.0.1:5000/600/"};
-    assert_int_equal(fo_load_opts_parse(&f->o, 6, argv, err, sizeof err), FO_LOAD_OPTS_RUN);
     fo_load_plan plan;
-    assert_int_equal(fo_load_result_init(&f->r, &f->o, &plan), 0);
+    fixture *f = fixture_new("--rate", "100", "2s", &plan);
     assert_ptr_equal(f->r.driver, &fo_driver_open);
     assert_true(plan.with_starts && plan.arrivals == &f->o.rates &&
                 f->r.windows.rates == &f->o.rates);
@@ -213,12 +223,7 @@ static int setup_open(void **state) {
     f->r.stats.starts = 200;
     f->r.stats.late = 6;
     f->r.stats.connections = 61;
-    f->r.run_ns = 2 * FO_NS_PER_S;
-    assert_int_equal(fo_windows_finish(&f->r.windows, f->r.run_ns), 2);
-    snprintf(f->dir, sizeof f->dir, "/tmp/fanout-test-output.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    *state = f;
-    return 0;
+    return fixture_ready(f, 2, state);
 }
 
 static void test_open_json(void **state) {

@@ -14,6 +14,25 @@
 
 #define S(x) ((uint64_t)((x)*1e9))
 
+/* The users running at a time, in seconds from the run's start. */
+typedef struct users_at {
+    double s;
+    uint32_t users;
+} users_at;
+
+/* Checks fo_sched_users_at at each of want's n times; a failure names the time. */
+static void assert_users(const fo_sched *s, const users_at *want, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t got = fo_sched_users_at(s, S(want[i].s));
+        if (got != want[i].users)
+            fail_msg("at %.3f s: %u users, not %u", want[i].s, (unsigned)got,
+                     (unsigned)want[i].users);
+    }
+}
+#define ASSERT_USERS(s, ...)                                                                       \
+    assert_users(s, (const users_at[]){__VA_ARGS__},                                               \
+                 sizeof((const users_at[]){__VA_ARGS__}) / sizeof(users_at))
+
 /* --users 100 --spawn-rate 10 -t 30s: 10 users at t = 0, 20 at 1 s, ... 100 at 9 s. */
 static void test_locust_ramp(void **state) {
     (void)state;
@@ -21,13 +40,7 @@ static void test_locust_ramp(void **state) {
     fo_sched_simple(&s, 100, 10, S(30));
     assert_int_equal(s.total_ns, S(30));
     assert_int_equal(s.batch, 10);
-    assert_int_equal(fo_sched_users_at(&s, 0), 10);
-    assert_int_equal(fo_sched_users_at(&s, S(0.999)), 10);
-    assert_int_equal(fo_sched_users_at(&s, S(1)), 20);
-    assert_int_equal(fo_sched_users_at(&s, S(8.5)), 90);
-    assert_int_equal(fo_sched_users_at(&s, S(9)), 100);
-    assert_int_equal(fo_sched_users_at(&s, S(29.9)), 100);
-    assert_int_equal(fo_sched_users_at(&s, S(30)), 0);
+    ASSERT_USERS(&s, {0, 10}, {0.999, 10}, {1, 20}, {8.5, 90}, {9, 100}, {29.9, 100}, {30, 0});
     assert_int_equal(fo_sched_next_change(&s, 0), S(1));
     assert_int_equal(fo_sched_next_change(&s, S(8.2)), S(9));
     assert_int_equal(fo_sched_next_change(&s, S(9)), UINT64_MAX);
@@ -38,15 +51,9 @@ static void test_fractional_rates(void **state) {
     (void)state;
     fo_sched s;
     fo_sched_simple(&s, 5, 0.5, S(60)); /* 1 user every 2 s */
-    assert_int_equal(fo_sched_users_at(&s, 0), 1);
-    assert_int_equal(fo_sched_users_at(&s, S(1.9)), 1);
-    assert_int_equal(fo_sched_users_at(&s, S(2)), 2);
-    assert_int_equal(fo_sched_users_at(&s, S(8)), 5);
-    fo_sched_simple(&s, 7, 2.5, S(60)); /* 2 users every 0.8 s */
-    assert_int_equal(fo_sched_users_at(&s, 0), 2);
-    assert_int_equal(fo_sched_users_at(&s, S(0.8)), 4);
-    assert_int_equal(fo_sched_users_at(&s, S(1.6)), 6);
-    assert_int_equal(fo_sched_users_at(&s, S(2.4)), 7); /* the last batch is partial */
+    ASSERT_USERS(&s, {0, 1}, {1.9, 1}, {2, 2}, {8, 5});
+    fo_sched_simple(&s, 7, 2.5, S(60)); /* 2 users every 0.8 s, the last batch (2.4 s) partial */
+    ASSERT_USERS(&s, {0, 2}, {0.8, 4}, {1.6, 6}, {2.4, 7});
     /* No rate: everyone at once. */
     fo_sched_simple(&s, 50, 0, S(5));
     assert_int_equal(fo_sched_users_at(&s, 0), 50);
@@ -80,14 +87,7 @@ static void test_stages(void **state) {
     assert_int_equal(s.stages[1].end_ns, S(18));
     assert_int_equal(s.stages[2].hold_start_ns, S(20));
     assert_int_equal(s.total_ns, S(25));
-    assert_int_equal(fo_sched_users_at(&s, S(4.9)), 10);
-    assert_int_equal(fo_sched_users_at(&s, S(5)), 20);
-    assert_int_equal(fo_sched_users_at(&s, S(7.5)), 40);
-    assert_int_equal(fo_sched_users_at(&s, S(8)), 50);
-    assert_int_equal(fo_sched_users_at(&s, S(18)), 40);
-    assert_int_equal(fo_sched_users_at(&s, S(19)), 30);
-    assert_int_equal(fo_sched_users_at(&s, S(20)), 20);
-    assert_int_equal(fo_sched_users_at(&s, S(25)), 0);
+    ASSERT_USERS(&s, {4.9, 10}, {5, 20}, {7.5, 40}, {8, 50}, {18, 40}, {19, 30}, {20, 20}, {25, 0});
     /* Results are per hold. */
     assert_int_equal(fo_sched_stage_at(&s, S(1)), 0);
     assert_int_equal(fo_sched_stage_at(&s, S(6)), -1);
@@ -117,8 +117,7 @@ static void test_stages_at_once(void **state) {
     fo_sched_add_stage(&s, 30, S(2));
     fo_sched_finish(&s, 0, 0);
     assert_int_equal(s.total_ns, S(6));
-    assert_int_equal(fo_sched_users_at(&s, S(3)), 10);
-    assert_int_equal(fo_sched_users_at(&s, S(4)), 30);
+    ASSERT_USERS(&s, {3, 10}, {4, 30});
     assert_int_equal(fo_sched_next_change(&s, 0), S(4));
     assert_int_equal(fo_sched_stage_at(&s, S(2.5)), 1);
 }
@@ -132,17 +131,20 @@ static void test_full(void **state) {
     assert_true(fo_sched_add_stage(&s, 1, S(1)) < 0);
 }
 
-/* Users are dealt round-robin: the shares add up, and differ by at most one. */
+/* Users (and the open model's arrivals) are dealt round-robin: the shares add up, and differ by
+ * at most one; thread k's i-th is global item i * n + k; counts beyond 32 bits are dealt too. */
 static void test_share(void **state) {
     (void)state;
     assert_int_equal(fo_sched_share(100, 0, 1), 100);
+    assert_int_equal(fo_sched_share(10000000002ull, 1, 4), 2500000001ull);
+    assert_int_equal(fo_sched_index(2, 3, 4), 14);
     assert_int_equal(fo_sched_share(10, 0, 3), 4);
     assert_int_equal(fo_sched_share(10, 1, 3), 3);
     assert_int_equal(fo_sched_share(10, 2, 3), 3);
     assert_int_equal(fo_sched_share(1, 1, 2), 0);
     assert_int_equal(fo_sched_share(0, 0, 2), 0);
     for (uint32_t total = 0; total < 50; total++) {
-        uint32_t sum = 0;
+        uint64_t sum = 0;
         for (unsigned k = 0; k < 4; k++)
             sum += fo_sched_share(total, k, 4);
         assert_int_equal(sum, total);

@@ -60,21 +60,25 @@ static void test_ratios(void **state) {
     assert_float_equal(fo_scale_load_busy(&s), 6.0 / 40 / 2, 1e-9);
 }
 
+/* Judges s and checks the verdict: broke (1) or held (0), and the cause named (unless NULL). */
+static void assert_judged(fo_scale_step *s, int broke, const char *cause) {
+    assert_int_equal(fo_scale_judge(s), broke);
+    if (cause) assert_string_equal(s->cause, cause);
+}
+
 static void test_held(void **state) {
     (void)state;
     fo_scale_step s = held();
-    assert_int_equal(fo_scale_judge(&s), 0);
-    assert_string_equal(s.cause, "");
+    assert_judged(&s, 0, "");
 }
 
 static void test_failures_break(void **state) {
     (void)state;
     fo_scale_step s = held();
     s.failures = 600; /* 1.2% of 50,600 */
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "queueing");
+    assert_judged(&s, 1, "queueing");
     s.failures = 400; /* 0.8%: holds */
-    assert_int_equal(fo_scale_judge(&s), 0);
+    assert_judged(&s, 0, NULL);
 }
 
 static void test_p95_breaks_and_cpu_is_named(void **state) {
@@ -82,10 +86,9 @@ static void test_p95_breaks_and_cpu_is_named(void **state) {
     fo_scale_step s = held();
     s.p95_ms = 9100; /* 1.52 x the floor */
     s.cpu_s = 66;    /* with the API's 8 and the load's 6: 80 of 80 core-seconds */
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "CPU");
+    assert_judged(&s, 1, "CPU");
     s.p95_ms = 8900; /* 1.48: holds */
-    assert_int_equal(fo_scale_judge(&s), 0);
+    assert_judged(&s, 0, NULL);
 }
 
 static void test_descriptors_and_memory_are_named(void **state) {
@@ -94,19 +97,16 @@ static void test_descriptors_and_memory_are_named(void **state) {
     s.failures = 5000;
     s.peak_fds = 19000; /* one process at 95% of its limit */
     s.peak_procs = 1;
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "descriptors");
+    assert_judged(&s, 1, "descriptors");
     s.peak_fds = -1; /* not measured (macOS): not named */
     s.pss_kib = 11e6;
     s.kernel_kib = 1.5e6; /* 12.5 of 24 GB: past half of the RAM with the kernel's part */
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "memory");
+    assert_judged(&s, 1, "memory");
     /* A large RSS sum is not memory used: shared pages are counted in it once per process. */
     s.pss_kib = 0.5e6;
     s.kernel_kib = 0.2e6;
     s.rss_sum_kib = 13e6;
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "queueing");
+    assert_judged(&s, 1, "queueing");
 }
 
 /* The step before's memory per user is PSS + kernel; the RSS sum is only shown beside it. */
@@ -185,15 +185,12 @@ static void test_the_models_cost_comes_before_the_machines_limit(void **state) {
     s.peak_procs = 1;
     s.pss_kib = 12e6; /* with the kernel's part, past half of the 24 GiB */
     s.kernel_kib = 1e6;
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "memory");
+    assert_judged(&s, 1, "memory");
     s.pss_kib = 300 * 1024;
     s.cpu_s = 66; /* 80 of 80 core-seconds with the API and the load */
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "CPU");
+    assert_judged(&s, 1, "CPU");
     s.cpu_s = 30;
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "descriptors");
+    assert_judged(&s, 1, "descriptors");
 }
 
 static void test_a_saturated_harness_is_named(void **state) {
@@ -201,8 +198,7 @@ static void test_a_saturated_harness_is_named(void **state) {
     fo_scale_step s = held();
     s.p95_ms = 12000;
     s.api_cpu_s = 76; /* 95% of a core for each of 2 workers */
-    assert_int_equal(fo_scale_judge(&s), 1);
-    assert_string_equal(s.cause, "harness");
+    assert_judged(&s, 1, "harness");
 }
 
 static void test_steps_that_did_not_run_are_left_alone(void **state) {
@@ -212,8 +208,7 @@ static void test_steps_that_did_not_run_are_left_alone(void **state) {
                        .ms = 3000,
                        .status = FO_STEP_REFUSED,
                        .cause = "descriptors"};
-    assert_int_equal(fo_scale_judge(&s), 0);
-    assert_string_equal(s.cause, "descriptors");
+    assert_judged(&s, 0, "descriptors");
 }
 
 static void test_matrix_marks_the_break(void **state) {

@@ -1,5 +1,6 @@
-"""Production settings for the blog's page: DEBUG off, no database, the template beside the
-views. What the views need from the harness comes from the environment:
+"""Production settings for the blog's page: DEBUG off, no database, the page the peers share
+(bench/targets/page.html, through loader.py). What the views need from the harness comes from
+the environment:
 
 FANOUT_UPSTREAM  the country API's base URL (http://127.0.0.1:PORT)
 FANOUT_VIEW      sync (a ThreadPoolExecutor over an httpx.Client; WSGI) or async
@@ -26,9 +27,13 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [os.path.join(BASE_DIR, "templates")],
+        "DIRS": [os.path.dirname(os.path.dirname(BASE_DIR))],  # bench/targets: page.html
         "APP_DIRS": False,
-        "OPTIONS": {},
+        # Django caches its loaders itself when DEBUG is off and none are named; named, as here,
+        # the cache must be named too.
+        "OPTIONS": {
+            "loaders": [("django.template.loaders.cached.Loader", ["fanoutsite.loader.Loader"])],
+        },
     }
 ]
 DATABASES = {}

@@ -50,7 +50,7 @@ def _page(request, results, start):
     for r in results:
         r.raise_for_status()
     country = results[0].json()
-    return render(request, "index.html",
+    return render(request, "page.html",
                   {"country": country, "duration": "%.3f" % (time.monotonic() - start)})
 
 
