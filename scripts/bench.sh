@@ -171,13 +171,13 @@ seconds_of() {
 }
 run_s=$(seconds_of "$DURATION")
 [ "$run_s" -gt 0 ] || die "--duration must be a duration such as 30s or 2m, not '$DURATION'"
-# The CPU columns count over the run's steady part: from once every user has started and had a
-# page's time (the open model: a page's time) to the end, or from half the run if that is sooner.
-# As many pages are then in flight at its start as at its end, so the CPU over the pages
-# answered in it is a page's; counted from the start, the pages in flight at the end charged
-# their CPU (for a stack that builds its HTTP client first, most of it) to those answered.
-steady_s=$(awk -v m="$MODE" -v u="$USERS" -v r="$SPAWN_RATE" -v f="$(fo_floor_ms "$MS")" -v d="$run_s" \
-    'BEGIN { s = (m == "closed" && r > 0 ? u / r : 0) + f / 1000 + 1; if (s > d / 2) s = d / 2; printf "%d", s }')
+# The CPU bound is the CPU's at the row's peak: the server's, the API's and the load's CPU are
+# sampled every second, and the bound's inputs are counted over the 10 seconds of the run that
+# answered the most pages, the window Locust's Max RPS is the peak of. The CPU a page costs
+# drifts over a run (a Python stack's heap grows), so a bound from the whole run's average sat
+# below the peak it is compared with (uwsgi-t100 read 1.09 of it); counted from the start, the
+# pages in flight at the end also charged their CPU to those answered (gunicorn-t100, 1.15).
+CPU_WINDOW_S=10
 
 # The load opens one connection per user, the servers as many; a laptop's default of 256 is too low.
 fo_raise_nofile
@@ -192,17 +192,31 @@ start() {
     fo_start_or_exit "$name" "$OUT/$name.log" "$@"
 }
 
-# pages_since HISTORY WALL: the pages (answered and failed) from the wall clock time WALL to the
-# end of the load's per-second history (Locust's _stats_history.csv: cumulative counts a second),
-# the count at WALL read between the two seconds around it. 0 without a history.
-pages_since() {
-    [ -s "$1" ] || { echo 0; return 0; }
-    awk -F, -v w="$2" '$4 == "\"Aggregated\"" && $1 ~ /^[0-9]+$/ {
-            c = $18 + $19
-            if ($1 <= w) { t0 = $1; c0 = c; seen = 1 } else if (!after) { t1 = $1; c1 = c; after = 1 }
-            last = c }
-        END { at = !seen ? 0 : !after || t1 == t0 ? c0 : c0 + (c1 - c0) * (w - t0) / (t1 - t0)
-            d = last - at; printf "%d", (d > 0 ? d + 0.5 : 0) }' "$1"
+# peak_window HISTORY CPU_DAT: "CPU WALL API_CPU LOAD_CPU PAGES" over the CPU_WINDOW_S seconds
+# that answered the most pages (answered and failed: the history's cumulative counts, Locust's
+# _stats_history.csv, a line a second), within the time CPU_DAT's samples cover, each CPU read
+# between the two samples around the window's ends; nothing when the run is shorter than a
+# window or either file is missing.
+peak_window() {
+    [ -s "$1" ] && [ -s "$2" ] || return 0
+    awk -F'[, ]' -v w="$CPU_WINDOW_S" '
+        function at(t, k,   i) { # sample column k at wall time t, between the samples around it
+            for (i = 2; i <= n; i++)
+                if (ts[i] >= t) return v[i - 1, k] + (v[i, k] - v[i - 1, k]) * (t - ts[i - 1]) / (ts[i] - ts[i - 1])
+            return v[n, k] }
+        FNR == NR { n++; ts[n] = $1; for (k = 2; k <= 4; k++) v[n, k] = $k; next }
+        $4 == "\"Aggregated\"" && $1 ~ /^[0-9]+$/ { cum[$1] = $18 + $19 }
+        END {
+            if (n < 2) exit
+            for (t in cum) {
+                t += 0
+                if (!((t - w) in cum) || t - w < ts[1] || t > ts[n]) continue
+                p = cum[t] - cum[t - w]
+                if (p > best) { best = p; end = t }
+            }
+            if (!best) exit
+            printf "%.3f %d %.3f %.3f %d\n", at(end, 2) - at(end - w, 2), w, at(end, 3) - at(end - w, 3),
+                at(end, 4) - at(end - w, 4), best }' "$2" "$1"
 }
 
 fmt_time() { printf '%d:%02d' $(($1 / 60)) $(($1 % 60)); }
@@ -282,7 +296,8 @@ for cfg in $CONFIGS; do
     # only for comparison with top. -1: not measured here.
     peak_mem=-1 peak_pss=-1 peak_kernel=-1 peak_rss=-1
     t0=$(date +%s)
-    steady_wall=""
+    : >"$OUT/$name.cpu.dat" # "wall server api load" a line: CPU seconds so far, every second
+    last_cpu=0
     last_line=0 # off a terminal: a line at once, then every 10 s
     while kill -0 "$load_pid" 2>/dev/null; do
         # shellcheck disable=SC2046 # fo_mem_sample prints five numbers, one a word
@@ -291,9 +306,9 @@ for cfg in $CONFIGS; do
         if [ "$1" -ge 0 ] && [ "$mem" -gt "$peak_mem" ]; then peak_mem=$mem peak_pss=$1 peak_kernel=$2; fi
         [ "$3" -gt "$peak_rss" ] && peak_rss=$3
         now=$(date +%s)
-        if [ -z "$steady_wall" ] && [ $((now - t0)) -ge "$steady_s" ]; then
-            cpu0=$(fo_tree_cpu_s "$srv_pid") api_cpu0=$(fo_tree_cpu_s "$API_PID")
-            load_cpu0=$(fo_tree_cpu_s "$load_pid") steady_wall=$(fo_now_s) wall0=$steady_wall
+        if [ "$now" -gt "$last_cpu" ]; then
+            echo "$(fo_now_s) $(fo_tree_cpu_s "$srv_pid") $(fo_tree_cpu_s "$API_PID") $(fo_tree_cpu_s "$load_pid")" >>"$OUT/$name.cpu.dat"
+            last_cpu=$now
         fi
         el=$((now - t_begin))
         # The configurations to come take as long as those done took on average (a target's
@@ -317,12 +332,11 @@ for cfg in $CONFIGS; do
     api_cpu=$(fo_cpu_since "$api_cpu0" "$API_PID")
     wall=$(awk -v a="$wall0" -v b="$(fo_now_s)" 'BEGIN { printf "%.3f", b - a }')
     load_cpu=$(cat "$OUT/$name.load.cpu" 2>/dev/null || echo -1)
-    # Over the steady part (above): the load's CPU in it, and the pages answered in it.
+    # At the peak (above): the window's CPU, wall time and pages replace the whole run's.
     cpu_pages=0
-    if [ -n "$steady_wall" ]; then
-        load_cpu=$(awk -v a="$load_cpu0" -v b="$load_cpu" 'BEGIN { d = b - a; printf "%.2f", (b < 0 ? -1 : d < 0 ? 0 : d) }')
-        cpu_pages=$(pages_since "$OUT/${name}_stats_history.csv" "$steady_wall")
-    fi
+    # shellcheck disable=SC2046 # peak_window prints five numbers or nothing
+    set -- $(peak_window "$OUT/${name}_stats_history.csv" "$OUT/$name.cpu.dat")
+    [ $# = 5 ] && cpu=$1 wall=$2 api_cpu=$3 load_cpu=$4 cpu_pages=$5
     peak=$(curl -s "$API/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
     if [ "$kind" = model ]; then fo_stop "$srv_pid"; else fo_target_stop; fi
     if [ ! -s "$OUT/$name.load.json" ]; then

@@ -96,14 +96,14 @@ struct fo_upstream_uv {
     const fo_upstream_cfg *cfg;
     shard *shards[MAX_SHARDS];
     int n_shards;
-    unsigned next_shard;       /* the shard of the next fan-out */
-    int active;                /* fan-outs in flight */
-    unsigned turn;             /* spreads the calls over the upstream URLs */
-    CURL **idle; /* easy handles kept for reuse: n_idle of idle_cap */
+    unsigned next_shard; /* the shard of the next fan-out */
+    int active;          /* fan-outs in flight */
+    unsigned turn;       /* spreads the calls over the upstream URLs */
+    CURL **idle;         /* easy handles kept for reuse: n_idle of idle_cap */
     size_t n_idle, idle_cap;
-    size_t idle_low; /* the fewest idle handles since the last trim: not needed meanwhile */
+    size_t idle_low;  /* the fewest idle handles since the last trim: not needed meanwhile */
     size_t easy_made; /* easy handles made so far (fo_upstream_uv_easy_made) */
-    uv_timer_t trim; /* frees the idle handles nobody took */
+    uv_timer_t trim;  /* frees the idle handles nobody took */
     /* The watch of each socket, by descriptor (sockets are small integers). */
     sock_watch **watch;
     size_t watch_cap;

@@ -192,7 +192,7 @@ static int write_index(const config *cs, size_t n, const char *table, const char
         "<p>Bound RPS is Little's law: the requests a configuration can work on at once, over the "
         "page's floor (its slowest call). The CPU bound is the cores left to the server (the "
         "machine's, less what the API and the load generator used in the same time) over its "
-        "CPU per page, both counted over the run's steady part (every user started); the lower "
+        "CPU per page, both counted over the 10 seconds with the most pages; the lower "
         "bound limits the row, and the Limit column names it, or says "
         "other when Max RPS is under 0.8 of it. Ratios near 1 are perfect. Memory is what a "
         "configuration adds to the machine: the PSS of its processes plus the kernel's part "

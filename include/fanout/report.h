@@ -31,11 +31,10 @@ typedef struct fo_bench_row {
     /* The time over which cpu_s was counted, the CPU the country API and the load generator
      * used in it (-1: not measured), and the machine's processors: the CPU bound's inputs. 0
      * wall_s: a folder from before them, no CPU bound. scripts/bench.sh counts them over the
-     * run's steady part, from once every user runs to the end, and cpu_pages is the pages
-     * answered in that time: as many pages are in flight at its start as at its end, so none
-     * is charged another's CPU (counted from the start, the CPU of the pages in flight at the
-     * end fell on those answered: 1.15 of the CPU bound for a stack whose CPU comes first).
-     * 0 cpu_pages: counted over the whole run, every page answered. */
+     * 10 seconds of the run that answered the most pages (the window Max RPS is the peak of),
+     * and cpu_pages is the pages answered in them: the bound at the row's peak. The CPU of a
+     * page drifts over a run, and a whole run's average made a bound below the peak it is
+     * compared with. 0 cpu_pages: counted over the whole run, every page answered. */
     double wall_s, api_cpu_s, load_cpu_s;
     uint64_t cpu_pages;
     int cpus;
