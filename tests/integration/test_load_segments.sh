@@ -2,7 +2,7 @@
 # Load from several processes: four fanout-load --segment processes started together with
 # --start-at against a server of varied answer times, merged with fanout-report merge, agree
 # with one process running the same options against the same kind of server, and the merged
-# histogram is the segments' added: requests within 1%, min, p95 and average within 1%,
+# histogram is the segments' added: requests within 1%, min, p95 and average within 3%,
 # Max RPS within 3%, and the merged windows' users follow the single ramp exactly. The merge
 # refuses what it must, and fanout-report reads the merged file as one process's. Loopback only.
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +17,8 @@ REPORT=$BIN/fanout-report
 # segments start 10 ms apart (--start-at), so their first 10 users connect one segment after
 # the other and each segment meets mostly one answer time: their own p95s lie near 620, 860,
 # 1150 and 1400 ms, and a merge that averaged them (~1000), dropped or doubled one, or added
-# the wrong buckets misses the single run's p95 or average by far more than 1%. On a busy
+# the wrong buckets misses the single run's p95 or average by 10% or more (a sanitizer build's
+# slower client moves the two separate runs' times apart by about 1%, hence 3%). On a busy
 # machine the segments' connections may interleave; the mix over all of them stays the same.
 # Each time leaves every user the same whole number of requests in either setup, 200 ms or more
 # before the end and 100 ms or more from a second's edge (6 and 4, 4 and 3, 3 and 2, 2 and 2
@@ -88,9 +89,9 @@ k, tol = sys.argv[3], float(sys.argv[4])
 sys.exit(0 if s[k] > 0 and abs(m[k] - s[k]) <= tol * s[k] else 1)' "$WORK/single.json" "$WORK/merged.json" "$1" "$2"
 }
 check "merged vs single: requests within 1%" near requests 0.01
-check "merged vs single: min within 1%" near min_ms 0.01
-check "merged vs single: p95 within 1%" near p95_ms 0.01
-check "merged vs single: average within 1%" near mean_ms 0.01
+check "merged vs single: min within 3%" near min_ms 0.03
+check "merged vs single: p95 within 3%" near p95_ms 0.03
+check "merged vs single: average within 3%" near mean_ms 0.03
 check "merged vs single: Max RPS (smoothed) within 3%" near max_rps_smoothed 0.03
 check "merged: the histogram counts every request, the windows add up" \
     js merged 'd.histogram.count == d.requests == sum(w.requests for w in d.windows) == sum(b[2] for b in d.histogram.buckets)'

@@ -234,8 +234,16 @@ static void test_timeout_fails_only_the_slow_calls(void **state) {
     rig_start(&r, 800);
     fo_fanout f;
     run_fanout(r.u, &f, 1000);
-    assert_int_equal(f.calls[0].outcome, FO_CALL_TIMEOUT);
-    assert_int_equal(f.calls[1].outcome, FO_CALL_TIMEOUT);
+    /* The two slow calls reach the same 800 ms deadline; whichever libcurl reports first
+     * decides the page, and the other is either reported timed out in the same pass or
+     * stopped as the page's other call (a loaded machine splits them over two passes). */
+    int timed_out = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_true(f.calls[i].outcome == FO_CALL_TIMEOUT ||
+                    f.calls[i].outcome == FO_CALL_CANCELLED);
+        timed_out += f.calls[i].outcome == FO_CALL_TIMEOUT;
+    }
+    assert_true(timed_out >= 1);
     assert_int_equal(f.calls[2].outcome, FO_CALL_OK);
     assert_string_equal(f.calls[2].country, "Country 500");
     assert_true(elapsed_ms(&f) < 2000);
