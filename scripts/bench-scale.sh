@@ -519,8 +519,10 @@ for model in $MODELS; do
         # machine's CPU and each process's memory lock, and sampling prefork's 1,000 workers
         # every second cost it a quarter of its RPS. Its memory settles once the ramp is over,
         # so a sample every procs/100 seconds still finds the peak.
-        every=1 ticks=0
+        every=1 ticks=0 machine0=""
         while load_running; do
+            # The machine's CPU from the load's start (t0): its busy share over the step.
+            [ -z "$machine0" ] && [ "$(date +%s)" -ge "$t0" ] && machine0=$(fo_machine_ticks)
             ticks=$((ticks + 1))
             if [ $(((ticks - 1) % every)) = 0 ]; then
                 n=$((n + 1))
@@ -564,6 +566,9 @@ for model in $MODELS; do
         overflows=$(listen_overflows)
         [ "$overflows" -ge 0 ] && overflows=$((overflows - overflows0))
         wall=$(($(date +%s) - t0))
+        # shellcheck disable=SC2046,SC2086 # two numbers each, split on purpose
+        machine_busy=$(echo ${machine0:--1 -1} $(fo_machine_ticks) |
+            awk '{ printf "%.3f", (($1 < 0 || $4 <= $2) ? -1 : ($3 - $1) / ($4 - $2)) }')
         srv_cpu=$(fo_cpu_since "$srv_cpu0" "$srv_pid")
         api_cpu=$(fo_cpu_since "$api_cpu0" "$api_pid")
         api_peak=$(curl -s "$api_url/stats" | sed -n 's/.*"peak_in_flight":\([0-9]*\).*/\1/p')
@@ -587,7 +592,7 @@ for model in $MODELS; do
             load_threads="$((load_threads * load_procs))" load_cpu_s="$load_cpu" load_exit="$load_rc" \
             load_procs="$load_procs" load_sources="${load_src[*]:-}" listen_overflows="$overflows" \
             peak_conntrack="$peak_conntrack" conntrack_max="$conntrack_max" \
-            mem_kib="$mem_kib" cores="$ncpu"
+            mem_kib="$mem_kib" cores="$ncpu" machine_busy="$machine_busy"
         # The step's verdict (failures, p95 / floor) and cause are the report's to judge; it
         # prints the step's line and exits 3 when the model broke there.
         verdict=0

@@ -97,6 +97,18 @@ fo_sockets_kib() {
     echo "$json" | sed -n 's/.*"sockets_kib":\([0-9]*\).*/\1/p'
 }
 
+# fo_machine_ticks: "BUSY TOTAL", the machine's CPU time so far in clock ticks, busy (every state
+# but idle and I/O wait: user, nice, system, interrupts, steal) and in all (/proc/stat's first
+# line); "-1 -1" where there is no /proc/stat (macOS). Two readings give the share of the
+# machine's CPU that everything used in between, kernel threads included.
+fo_machine_ticks() {
+    if [ -r /proc/stat ]; then
+        awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat
+    else
+        echo "-1 -1"
+    fi
+}
+
 # fo_tree_cpu_s PID: CPU seconds PID and its descendants have run so far, counting the threads
 # and processes that ended meanwhile. On Linux, per process: the larger of the scheduler's count of
 # its live threads' run time (/proc/PID/task/TID/schedstat, nanoseconds: exact, where the ticks

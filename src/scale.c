@@ -91,7 +91,12 @@ int fo_scale_judge(fo_scale_step *s) {
         return 0;
     }
     long procs = s->peak_procs > 0 ? s->peak_procs : 1;
+    /* The CPU is full when the server, the API and the load used 90% of the cores, or the
+     * machine was that busy: what the kernel does for thousands of processes (its page
+     * scanner walking 3,000 address spaces took 15% at prefork:3000) is in no process's
+     * count, and the cores are as full. */
     double all_busy = busy(s->cpu_s + s->api_cpu_s + s->load_cpu_s, s->wall_s, s->cores);
+    if (s->machine_busy > all_busy) all_busy = s->machine_busy;
     /* The model's costs before the machine's settings: a model that ran out of memory or CPU
      * while near the open-files limit would not have held with a higher limit. */
     if (s->mem_kib > 0 && fo_scale_mem_kib(s) >= s->mem_kib * FO_SCALE_MAX_MEM_SHARE)

@@ -26,9 +26,13 @@ static double num(const json_t *o, const char *key) {
     return json_number_value(json_object_get(o, key));
 }
 
-static long num_or(const json_t *o, const char *key, long dflt) {
+static double real_or(const json_t *o, const char *key, double dflt) {
     const json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? (long)json_number_value(v) : dflt;
+    return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+static long num_or(const json_t *o, const char *key, long dflt) {
+    return (long)real_or(o, key, (double)dflt);
 }
 
 static void copy_str(char *dst, size_t cap, const json_t *o, const char *key) {
@@ -72,6 +76,7 @@ static int read_step(const char *prefix, fo_scale_step *s) {
     s->fd_limit = num_or(st, "fd_limit", 0);
     s->api_workers = (int)num_or(st, "api_workers", 1);
     s->api_ports = (int)num_or(st, "api_ports", 1);
+    s->machine_busy = real_or(st, "machine_busy", -1);
     s->load_threads = (int)num_or(st, "load_threads", 1);
     s->load_procs = (int)num_or(st, "load_procs", 1);
     s->api_cpu_s = num(st, "api_cpu_s");

@@ -49,9 +49,11 @@ typedef struct fo_scale_step {
     int load_procs; /* fanout-load processes, each a --segment of the ramp (1: one, unsplit) */
     double api_cpu_s, load_cpu_s;
     long api_peak_in_flight;
-    /* The machine. */
+    /* The machine. machine_busy: the share of its CPU that every task used over the step, the
+     * kernel's own threads too (/proc/stat); -1: not measured (macOS, an older folder). */
     double mem_kib;
     int cores;
+    double machine_busy;
 } fo_scale_step;
 
 /* The floor, 2 * ms, in ms; and Little's law for a model sized to its users: users / floor. */

@@ -42,6 +42,8 @@ check "index.html is written" grep -q "Models × users" "$OUT/index.html"
 if [ -r /proc/self/smaps_rollup ]; then
     check "threads at 20 users: PSS, the kernel's part, the RSS sum and the sockets in the step's JSON" \
         python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(not (s["pss_kib"] > 0 and s["kernel_kib"] > 0 and s["rss_sum_kib"] >= s["pss_kib"] and s["sockets_kib"] >= 0))' "$OUT/threads-20.step.json"
+    check "... and the machine's busy share over the step, a fraction (/proc/stat)" \
+        python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(not (0 < s["machine_busy"] <= 1))' "$OUT/threads-20.step.json"
     check "... and scale.json's memory is PSS + kernel" \
         python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["steps"][2]; sys.exit(not (s["model"] == "threads" and s["memory_kib"] == s["pss_kib"] + s["kernel_kib"] and s["memory_per_user_kib"] == s["memory_kib"] / 20))' "$OUT/scale.json"
 fi

@@ -44,7 +44,8 @@ static fo_scale_step held(void) {
                        .load_cpu_s = 6,
                        .api_peak_in_flight = 29000,
                        .mem_kib = 24e6,
-                       .cores = 2};
+                       .cores = 2,
+                       .machine_busy = -1};
     return s;
 }
 
@@ -89,6 +90,15 @@ static void test_p95_breaks_and_cpu_is_named(void **state) {
     assert_judged(&s, 1, "CPU");
     s.p95_ms = 8900; /* 1.48: holds */
     assert_judged(&s, 0, NULL);
+    /* The processes counted used 74% of the cores, but the machine was 97% busy (the kernel's
+     * own threads working for the server's thousands of processes): CPU, not queueing. */
+    s.p95_ms = 9100;
+    s.cpu_s = 45;
+    assert_judged(&s, 1, "queueing");
+    s.machine_busy = 0.97;
+    assert_judged(&s, 1, "CPU");
+    s.machine_busy = 0.5; /* a machine less busy than the processes' count changes nothing */
+    assert_judged(&s, 1, "queueing");
 }
 
 static void test_descriptors_and_memory_are_named(void **state) {
