@@ -17,6 +17,7 @@
 #include "fanout/cli.h"
 #include "fanout/report.h"
 #include "html.h"
+#include "json_num.h"
 #include "merge.h"
 #include "scale.h"
 
@@ -54,16 +55,6 @@ static json_t *load_json(const char *name, const char *suffix) {
     return j;
 }
 
-static double num(const json_t *o, const char *key) {
-    return json_number_value(json_object_get(o, key));
-}
-
-/* A number, or dflt when the key is missing (older folders lack the newer figures). */
-static double num_or(const json_t *o, const char *key, double dflt) {
-    const json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
 static int read_config(config *c) {
     json_t *srv = load_json(c->name, ".server.json");
     c->load = load_json(c->name, ".load.json");
@@ -82,7 +73,7 @@ static int read_config(config *c) {
     }
     memcpy(r->config, cfg, strlen(cfg) + 1);
     memcpy(r->model, model, strlen(model) + 1);
-    r->size = (int)num(srv, "size");
+    r->size = (int)fo_json_num(srv, "size");
     /* Whether the size caps concurrency is the engine's fact (fanout-server --list-models);
      * bench.sh records it, so that no model name is known here. */
     const json_t *caps = json_object_get(srv, "size_caps");
@@ -96,39 +87,39 @@ static int read_config(config *c) {
         return -1;
     }
     r->size_caps = (int)json_integer_value(caps);
-    r->users = (int)num(srv, "users");
-    r->ms = (int)num(srv, "ms");
+    r->users = (int)fo_json_num(srv, "users");
+    r->ms = (int)fo_json_num(srv, "ms");
     /* Memory from fanout-mem; a folder from before it has only the RSS sum, as peak_rss_kib. */
-    r->pss_kib = num_or(srv, "pss_kib", -1);
-    r->kernel_kib = num_or(srv, "kernel_kib", -1);
-    r->rss_sum_kib = num_or(srv, "rss_sum_kib", num_or(srv, "peak_rss_kib", -1));
-    r->cpu_s = num(srv, "cpu_s");
+    r->pss_kib = fo_json_num_or(srv, "pss_kib", -1);
+    r->kernel_kib = fo_json_num_or(srv, "kernel_kib", -1);
+    r->rss_sum_kib = fo_json_num_or(srv, "rss_sum_kib", fo_json_num_or(srv, "peak_rss_kib", -1));
+    r->cpu_s = fo_json_num(srv, "cpu_s");
     /* The CPU bound's inputs, and a target's row and version; absent from older folders. */
-    r->wall_s = num_or(srv, "wall_s", 0);
-    r->api_cpu_s = num_or(srv, "api_cpu_s", -1);
-    r->load_cpu_s = num_or(srv, "load_cpu_s", -1);
-    r->cpu_pages = (uint64_t)num_or(srv, "cpu_pages", 0);
-    r->cpus = (int)num_or(srv, "cpus", 0);
+    r->wall_s = fo_json_num_or(srv, "wall_s", 0);
+    r->api_cpu_s = fo_json_num_or(srv, "api_cpu_s", -1);
+    r->load_cpu_s = fo_json_num_or(srv, "load_cpu_s", -1);
+    r->cpu_pages = (uint64_t)fo_json_num_or(srv, "cpu_pages", 0);
+    r->cpus = (int)fo_json_num_or(srv, "cpus", 0);
     const char *row = json_string_value(json_object_get(srv, "row"));
     const char *version = json_string_value(json_object_get(srv, "version"));
     snprintf(r->row, sizeof r->row, "%s", row ? row : "");
     snprintf(r->version, sizeof r->version, "%s", version ? version : "");
-    r->upstream_peak = (int)num(srv, "upstream_peak_in_flight");
+    r->upstream_peak = (int)fo_json_num(srv, "upstream_peak_in_flight");
     json_decref(srv);
 
     const json_t *l = c->load;
     const char *mode = json_string_value(json_object_get(l, "model"));
     c->open = mode && strcmp(mode, "open") == 0;
-    r->requests = (uint64_t)num(l, "requests");
-    r->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
-    r->in_flight_at_end = (uint64_t)num(l, "in_flight_at_end");
-    r->min_ms = num(l, "min_ms");
-    r->max_ms = num(l, "max_ms");
-    r->mean_ms = num(l, "mean_ms");
-    r->p95_ms = num(l, "p95_ms");
-    r->p95_locust_ms = num(l, "p95_locust_ms");
-    r->max_rps = num(l, "max_rps_smoothed");
-    r->max_rps_raw = num(l, "max_rps_raw");
+    r->requests = (uint64_t)fo_json_num(l, "requests");
+    r->failures = (uint64_t)fo_json_num(json_object_get(l, "failures"), "total");
+    r->in_flight_at_end = (uint64_t)fo_json_num(l, "in_flight_at_end");
+    r->min_ms = fo_json_num(l, "min_ms");
+    r->max_ms = fo_json_num(l, "max_ms");
+    r->mean_ms = fo_json_num(l, "mean_ms");
+    r->p95_ms = fo_json_num(l, "p95_ms");
+    r->p95_locust_ms = fo_json_num(l, "p95_locust_ms");
+    r->max_rps = fo_json_num(l, "max_rps_smoothed");
+    r->max_rps_raw = fo_json_num(l, "max_rps_raw");
     return 0;
 }
 
@@ -142,29 +133,33 @@ static int write_series(const config *c) {
     if (!f) return -1;
     if (c->open)
         fprintf(f, "# %s: %g arrivals/s offered, page /%d/ (floor %.0f ms)\n", c->row.config,
-                num(c->load, "offered_rps"), c->row.ms, fo_bench_floor_ms(&c->row));
+                fo_json_num(c->load, "offered_rps"), c->row.ms, fo_bench_floor_ms(&c->row));
     else
         fprintf(f, "# %s: %d users, page /%d/ (floor %.0f ms)\n", c->row.config, c->row.users,
                 c->row.ms, fo_bench_floor_ms(&c->row));
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(c->load, "windows"), i, w) {
-        double len = num(w, "length_s");
-        double req = num(w, "requests");
+        double len = fo_json_num(w, "length_s");
+        double req = fo_json_num(w, "requests");
         double rps = len > 0 ? req / len : 0;
         if (req > 0)
-            fprintf(f, "%zu %d %.3f %.3f %.0f %.3f %.3f", i, (int)num(w, "users"), rps,
-                    num(w, "rps_smoothed"), num(w, "failures"), num(w, "p50_ms"), num(w, "p95_ms"));
+            fprintf(f, "%zu %d %.3f %.3f %.0f %.3f %.3f", i, (int)fo_json_num(w, "users"), rps,
+                    fo_json_num(w, "rps_smoothed"), fo_json_num(w, "failures"),
+                    fo_json_num(w, "p50_ms"), fo_json_num(w, "p95_ms"));
         else
-            fprintf(f, "%zu %d %.3f %.3f %.0f nan nan", i, (int)num(w, "users"), rps,
-                    num(w, "rps_smoothed"), num(w, "failures"));
+            fprintf(f, "%zu %d %.3f %.3f %.0f nan nan", i, (int)fo_json_num(w, "users"), rps,
+                    fo_json_num(w, "rps_smoothed"), fo_json_num(w, "failures"));
         if (c->open && req > 0)
-            fprintf(f, " %.3f %.3f %.0f %.3f %.3f %.3f %.3f", len > 0 ? num(w, "offered") / len : 0,
-                    len > 0 ? num(w, "sent") / len : 0, num(w, "late"), num(w, "p99_ms"),
-                    num(w, "service_p50_ms"), num(w, "service_p95_ms"), num(w, "service_p99_ms"));
+            fprintf(f, " %.3f %.3f %.0f %.3f %.3f %.3f %.3f",
+                    len > 0 ? fo_json_num(w, "offered") / len : 0,
+                    len > 0 ? fo_json_num(w, "sent") / len : 0, fo_json_num(w, "late"),
+                    fo_json_num(w, "p99_ms"), fo_json_num(w, "service_p50_ms"),
+                    fo_json_num(w, "service_p95_ms"), fo_json_num(w, "service_p99_ms"));
         else if (c->open)
-            fprintf(f, " %.3f %.3f %.0f nan nan nan nan", len > 0 ? num(w, "offered") / len : 0,
-                    len > 0 ? num(w, "sent") / len : 0, num(w, "late"));
+            fprintf(f, " %.3f %.3f %.0f nan nan nan nan",
+                    len > 0 ? fo_json_num(w, "offered") / len : 0,
+                    len > 0 ? fo_json_num(w, "sent") / len : 0, fo_json_num(w, "late"));
         fputc('\n', f);
     }
     return fclose(f);
@@ -258,12 +253,13 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
             const json_t *l = cs[i].load;
             json_object_update_new(
                 o, json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:I, s:I}", "mode", "open",
-                             "offered_rps", num(l, "offered_rps"), "achieved_rps",
-                             num(l, "achieved_rps"), "response_p99_ms", num(l, "p99_ms"),
-                             "service_p95_ms", num(json_object_get(l, "service"), "p95_ms"),
-                             "service_p99_ms", num(json_object_get(l, "service"), "p99_ms"),
-                             "late_starts", (json_int_t)num(l, "late_starts"), "unsent",
-                             (json_int_t)num(l, "unsent")));
+                             "offered_rps", fo_json_num(l, "offered_rps"), "achieved_rps",
+                             fo_json_num(l, "achieved_rps"), "response_p99_ms",
+                             fo_json_num(l, "p99_ms"), "service_p95_ms",
+                             fo_json_num(json_object_get(l, "service"), "p95_ms"), "service_p99_ms",
+                             fo_json_num(json_object_get(l, "service"), "p99_ms"), "late_starts",
+                             (json_int_t)fo_json_num(l, "late_starts"), "unsent",
+                             (json_int_t)fo_json_num(l, "unsent")));
         }
         json_array_append_new(rows, o);
     }
@@ -355,15 +351,15 @@ int main(int argc, char **argv) {
         snprintf(load, sizeof load,
                  "the open model at %g arrivals/s offered (response times from the intended "
                  "arrival)",
-                 num(l0, "offered_rps"));
+                 fo_json_num(l0, "offered_rps"));
     else
         snprintf(load, sizeof load, "%d users (spawn rate %g/s)", rows[0].users,
-                 num(l0, "spawn_rate"));
+                 fo_json_num(l0, "spawn_rate"));
     snprintf(settings, sizeof settings,
              "%s on %s: %s, %.0f s per configuration, page /%d/ "
              "(calls of %d, %d and %d ms; floor %d ms)",
-             stamp, mach, load, num(l0, "duration_s"), rows[0].ms, rows[0].ms, 2 * rows[0].ms,
-             rows[0].ms / 2, 2 * rows[0].ms);
+             stamp, mach, load, fo_json_num(l0, "duration_s"), rows[0].ms, rows[0].ms,
+             2 * rows[0].ms, rows[0].ms / 2, 2 * rows[0].ms);
     if (!table || !blog) {
         fprintf(stderr, "fanout-report: out of memory\n");
         return 1;

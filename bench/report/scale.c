@@ -7,6 +7,7 @@
  * memory guard before a step (fo_scale_guard). --scale --dir DIR writes scale.md,
  * scale.json, scale.dat (for scripts/plot-scale.gp) and index.html, and prints the tables. */
 #include "scale.h"
+#include "json_num.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -21,19 +22,6 @@
 #include "html.h"
 
 #define MAX_STEPS 128
-
-static double num(const json_t *o, const char *key) {
-    return json_number_value(json_object_get(o, key));
-}
-
-static double real_or(const json_t *o, const char *key, double dflt) {
-    const json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
-}
-
-static long num_or(const json_t *o, const char *key, long dflt) {
-    return (long)real_or(o, key, (double)dflt);
-}
 
 static void copy_str(char *dst, size_t cap, const json_t *o, const char *key) {
     const char *v = json_string_value(json_object_get(o, key));
@@ -60,30 +48,30 @@ static int read_step(const char *prefix, fo_scale_step *s) {
                 : strcmp(status, "refused") == 0 ? FO_STEP_REFUSED
                 : strcmp(status, "skipped") == 0 ? FO_STEP_SKIPPED
                                                  : FO_STEP_NOT_RUN;
-    s->users = (int)num(st, "users");
-    s->ms = (int)num(st, "ms");
-    s->size = (int)num(st, "size");
-    s->wall_s = num(st, "wall_s");
+    s->users = (int)fo_json_num(st, "users");
+    s->ms = (int)fo_json_num(st, "ms");
+    s->size = (int)fo_json_num(st, "size");
+    s->wall_s = fo_json_num(st, "wall_s");
     /* Memory (fanout-mem); folders from before it have only the RSS sum, as peak_rss_kib. */
-    s->pss_kib = num_or(st, "pss_kib", -1);
-    s->kernel_kib = num_or(st, "kernel_kib", -1);
-    s->rss_sum_kib = num_or(st, "rss_sum_kib", num_or(st, "peak_rss_kib", -1));
-    s->sockets_kib = num_or(st, "sockets_kib", -1);
-    s->cpu_s = num(st, "cpu_s");
-    s->peak_threads = num_or(st, "peak_threads", -1);
-    s->peak_procs = num_or(st, "peak_procs", 1);
-    s->peak_fds = num_or(st, "peak_fds", -1);
-    s->fd_limit = num_or(st, "fd_limit", 0);
-    s->api_workers = (int)num_or(st, "api_workers", 1);
-    s->api_ports = (int)num_or(st, "api_ports", 1);
-    s->machine_busy = real_or(st, "machine_busy", -1);
-    s->load_threads = (int)num_or(st, "load_threads", 1);
-    s->load_procs = (int)num_or(st, "load_procs", 1);
-    s->api_cpu_s = num(st, "api_cpu_s");
-    s->load_cpu_s = num(st, "load_cpu_s");
-    s->api_peak_in_flight = num_or(st, "api_peak_in_flight", 0);
-    s->mem_kib = num(st, "mem_kib");
-    s->cores = (int)num_or(st, "cores", 1);
+    s->pss_kib = fo_json_num_or(st, "pss_kib", -1);
+    s->kernel_kib = fo_json_num_or(st, "kernel_kib", -1);
+    s->rss_sum_kib = fo_json_num_or(st, "rss_sum_kib", fo_json_num_or(st, "peak_rss_kib", -1));
+    s->sockets_kib = fo_json_num_or(st, "sockets_kib", -1);
+    s->cpu_s = fo_json_num(st, "cpu_s");
+    s->peak_threads = fo_json_num_or(st, "peak_threads", -1);
+    s->peak_procs = fo_json_num_or(st, "peak_procs", 1);
+    s->peak_fds = fo_json_num_or(st, "peak_fds", -1);
+    s->fd_limit = fo_json_num_or(st, "fd_limit", 0);
+    s->api_workers = (int)fo_json_num_or(st, "api_workers", 1);
+    s->api_ports = (int)fo_json_num_or(st, "api_ports", 1);
+    s->machine_busy = fo_json_num_or(st, "machine_busy", -1);
+    s->load_threads = (int)fo_json_num_or(st, "load_threads", 1);
+    s->load_procs = (int)fo_json_num_or(st, "load_procs", 1);
+    s->api_cpu_s = fo_json_num(st, "api_cpu_s");
+    s->load_cpu_s = fo_json_num(st, "load_cpu_s");
+    s->api_peak_in_flight = fo_json_num_or(st, "api_peak_in_flight", 0);
+    s->mem_kib = fo_json_num(st, "mem_kib");
+    s->cores = (int)fo_json_num_or(st, "cores", 1);
     json_decref(st);
     if (!s->model[0] || s->users <= 0) {
         fprintf(stderr, "fanout-report: %s lacks a model or users\n", path);
@@ -97,13 +85,13 @@ static int read_step(const char *prefix, fo_scale_step *s) {
         fprintf(stderr, "fanout-report: %s: %s\n", path, err.text);
         return -1;
     }
-    s->requests = (uint64_t)num(l, "requests");
-    s->failures = (uint64_t)num(json_object_get(l, "failures"), "total");
-    s->in_flight_at_end = (uint64_t)num(l, "in_flight_at_end");
-    s->min_ms = num(l, "min_ms");
-    s->p95_ms = num(l, "p95_ms");
-    s->mean_ms = num(l, "mean_ms");
-    s->max_rps = num(l, "max_rps_smoothed");
+    s->requests = (uint64_t)fo_json_num(l, "requests");
+    s->failures = (uint64_t)fo_json_num(json_object_get(l, "failures"), "total");
+    s->in_flight_at_end = (uint64_t)fo_json_num(l, "in_flight_at_end");
+    s->min_ms = fo_json_num(l, "min_ms");
+    s->p95_ms = fo_json_num(l, "p95_ms");
+    s->mean_ms = fo_json_num(l, "mean_ms");
+    s->max_rps = fo_json_num(l, "max_rps_smoothed");
     json_decref(l);
     return 0;
 }
