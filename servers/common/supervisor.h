@@ -29,9 +29,9 @@ int fo_supervisor_lifeline(void);
 /* Runs cfg->workers children, each calling cfg->child(cfg->arg) and exiting with its result,
  * all at once: the first round waits until the last of them is forked, so a client answered by
  * one is answered by a server at its full size. A child that dies unexpectedly is logged and
- * replaced. On SIGTERM/SIGINT the parent closes its
- * copies of the sockets, sends SIGTERM to every child, waits up to shutdown_timeout_ms for them
- * (then SIGKILL), reaps them all and returns 0; 1 when it cannot start. */
+ * replaced. On SIGTERM/SIGINT the parent closes its copies of the sockets, sends SIGTERM to
+ * every child, waits up to shutdown_timeout_ms for them (then SIGKILL), reaps them all and
+ * returns 0; 1 when it cannot start. */
 int fo_supervise(const fo_supervisor_cfg *cfg);
 
 #endif

@@ -140,7 +140,6 @@ skip() {
     exit "$SKIP_CODE"
 }
 
-# check DESCRIPTION COMMAND...: one named assertion.
 # all CMD [-- CMD]...: runs the commands (`--` between them) in turn; true when every one is.
 # For a check of several conditions: check "what" all [ "$a" = 1 ] -- [ "$b" -lt 2 ]. Written
 # `check "what" [ ... ] && [ ... ]`, the shell would give check only the first condition.
@@ -156,6 +155,7 @@ all() {
     done
 }
 
+# check DESCRIPTION COMMAND...: one named assertion.
 check() {
     local what=$1
     shift
