@@ -92,7 +92,7 @@ while [ $# -gt 0 ]; do
 done
 
 die() { echo "bench-scale.sh: $*" >&2; exit 2; }
-for b in fanout-api fanout-server fanout-load fanout-report fanout-mem; do
+for b in fanout-api fanout-server fanout-load fanout-report fanout-mem fanout-switch; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing: run 'make' first"
 done
 if [ -z "$MODELS" ]; then
@@ -338,6 +338,21 @@ echo "fanout bench-scale: models $MODELS; ladder $LADDER users at $RATE pages/s 
 read -r room limit <<<"$(task_room)"
 echo "machine: $ncpu cores, $((mem_kib / 1048576)) GiB; open-files hard limit $hard; $port_span ephemeral ports a source address; $room tasks free ($limit)"
 echo "results: $OUT"
+# What a switch between tasks costs this machine, once: a hop round a ring of processes (prefork's
+# workers) and of threads (threads'), as many as the ladder's largest step up to 1,000. Where the
+# first grows with the processes (a virtual machine with its page tables in software), it is what
+# stops a process per connection (README, "At scale"). Written to switch.json for the report.
+switch_tasks=$(echo "$LADDER" | tr ' ' '\n' | awk '$1 > m { m = $1 } END { print (m > 1000 ? 1000 : (m < 2 ? 2 : m)) }')
+if "$BIN/fanout-switch" --rounds 1 --tasks "$switch_tasks" --hops $((switch_tasks * 5)) \
+    >"$OUT/switch.txt" 2>&1; then
+    hop() { sed -n "s/.*ring of $switch_tasks $1[a-z ]*: \([0-9.]*\) us.*/\1/p" "$OUT/switch.txt"; }
+    p_us=$(hop processes) t_us=$(hop threads)
+    printf '{"tasks": %s, "process_hop_us": %s, "thread_hop_us": %s}\n' "$switch_tasks" \
+        "${p_us:-null}" "${t_us:-null}" >"$OUT/switch.json"
+    echo "machine: a hop between $switch_tasks processes takes $p_us us, between $switch_tasks threads $t_us us (fanout-switch --tasks $switch_tasks)"
+else
+    echo "machine: the switch between tasks was not measured: $(tail -1 "$OUT/switch.txt")"
+fi
 for model in $MODELS; do
     prev_ran=""
     tasks_per_user=0

@@ -201,6 +201,29 @@ static int write_index(const char *dir, const char *settings, const char *matrix
     return fclose(f);
 }
 
+/* DIR/switch.json, what bench-scale.sh measured of a switch between tasks (fanout-switch
+ * --tasks), as a clause for the settings line in words, or "" when it is not there. Returns the
+ * object (a new reference) for scale.json, or NULL. */
+static json_t *read_switch(const char *dir, char *words, size_t cap) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/switch.json", dir);
+    words[0] = '\0';
+    json_t *sw = json_load_file(path, 0, NULL);
+    if (!json_is_object(sw)) {
+        json_decref(sw);
+        return NULL;
+    }
+    double tasks = fo_json_num_or(sw, "tasks", -1);
+    double procs = fo_json_num_or(sw, "process_hop_us", -1);
+    double threads = fo_json_num_or(sw, "thread_hop_us", -1);
+    if (tasks > 0 && procs > 0 && threads > 0)
+        snprintf(words, cap,
+                 "; a switch between tasks (fanout-switch --tasks %.0f): %.1f µs a hop between "
+                 "%.0f processes, %.1f µs between %.0f threads",
+                 tasks, procs, tasks, threads, tasks);
+    return sw;
+}
+
 static int scale_report(const char *dir) {
     char path[4096], name[128];
     FILE *list = fo_report_open(dir, "steps.txt", path, sizeof path);
@@ -228,16 +251,17 @@ static int scale_report(const char *dir) {
         fprintf(stderr, "fanout-report: out of memory\n");
         return 1;
     }
-    char mach[256], settings[512], stamp[64];
+    char mach[256], settings[768], stamp[64], switch_words[256];
     fo_machine_line(mach, sizeof mach);
+    json_t *sw = read_switch(dir, switch_words, sizeof switch_words);
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M", localtime(&now));
     /* The offered rate: users / floor of any step, the same on every rung. */
     snprintf(settings, sizeof settings,
              "%s on %s, %.0f GiB: every step offers %.0f pages a second (the page's ms grows with "
-             "the users), users spawned over 10 s; open-files hard limit %ld",
+             "the users), users spawned over 10 s; open-files hard limit %ld%s",
              stamp, mach, steps[0].mem_kib / 1048576, fo_scale_bound_rps(&steps[0]),
-             steps[0].fd_limit);
+             steps[0].fd_limit, switch_words);
 
     int rc = 0;
     FILE *f = open_in(dir, "scale.md");
@@ -256,6 +280,8 @@ static int scale_report(const char *dir) {
         json_array_append_new(arr, step_json(&steps[i]));
     json_t *root =
         json_pack("{s:s, s:s, s:o}", "machine", mach, "settings", settings, "steps", arr);
+    if (root && sw) json_object_set(root, "switch", sw);
+    json_decref(sw);
     snprintf(path, sizeof path, "%s/scale.json", dir);
     rc |= json_dump_file(root, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) != 0;
     json_decref(root);

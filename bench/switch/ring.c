@@ -29,7 +29,7 @@
 #define THREAD_STACK (64 * 1024)
 
 typedef struct ring {
-    int n;         /* members, the caller included */
+    int n;          /* members, the caller included */
     int (*pipe)[2]; /* pipe[i]: member i reads [0]; member i-1 writes [1] */
 } ring;
 

@@ -38,6 +38,11 @@ same = all(s["in_flight_at_end"] == load(s)["in_flight_at_end"] for s in steps)
 column = "| failures | in flight at end |" in open(out + "/scale.md").read()
 sys.exit(0 if steps and same and column else 1)' "$OUT"
 check "index.html is written" grep -q "Models × users" "$OUT/index.html"
+# The machine's price of a switch between tasks, measured once (a ring as large as the largest
+# step, 60 here), in scale.json and in the report's words.
+check "scale.json has the switch between 60 processes and between 60 threads, in µs a hop" \
+    python3 -c 'import json,sys; w=json.load(open(sys.argv[1]))["switch"]; sys.exit(not (w["tasks"] == 60 and w["process_hop_us"] > 0 and w["thread_hop_us"] > 0))' "$OUT/scale.json"
+check "... and scale.md says it" grep -q "fanout-switch --tasks 60): [0-9.]* µs a hop between 60 processes" "$OUT/scale.md"
 # Memory is what the model costs (fanout-mem): PSS + the kernel's part, the RSS sum beside it.
 if [ -r /proc/self/smaps_rollup ]; then
     check "threads at 20 users: PSS, the kernel's part, the RSS sum and the sockets in the step's JSON" \
