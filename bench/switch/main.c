@@ -7,6 +7,7 @@
  *
  * With --tasks N it also times a hop round a ring of N processes and of N threads (ring.h): what
  * a switch between prefork's workers costs here, and between threads' workers. */
+#include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,9 +54,10 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void park_forever(void *arg) {
-    (void)arg;
-    for (;;)
+/* Parks until *stop is set, then finishes. */
+static void park_until_stopped(void *arg) {
+    const int *stop = arg;
+    while (!*stop)
         fo_coro_park();
 }
 
@@ -97,19 +99,32 @@ int main(int argc, char **argv) {
                            .who = "fanout-switch",
                            .size_name = "the stack size"};
     fo_coro_pool *p = fo_coro_pool_new(&o);
-    fo_coro *co = p ? fo_coro_new(p, park_forever, NULL) : NULL;
+    int stop = 0;
+    fo_coro *co = p ? fo_coro_new(p, park_until_stopped, &stop) : NULL;
     if (!co) {
         fprintf(stderr, "fanout-switch: cannot create a coroutine\n");
+        if (p) fo_coro_pool_free(p);
         return 1;
     }
     double t0 = now_s();
     for (int i = 0; i < rounds; i++)
         fo_coro_resume(co);
     double switch_s = now_s() - t0;
+    stop = 1;
+    int parked = fo_coro_resume(co);
+    assert(!parked);
+    (void)parked;
 
     t0 = now_s();
-    for (int i = 0; i < rounds; i++)
-        fo_coro_resume(fo_coro_new(p, return_at_once, NULL));
+    for (int i = 0; i < rounds; i++) {
+        fo_coro *once = fo_coro_new(p, return_at_once, NULL);
+        if (!once) {
+            fprintf(stderr, "fanout-switch: cannot create a coroutine\n");
+            fo_coro_pool_free(p);
+            return 1;
+        }
+        fo_coro_resume(once);
+    }
     double start_s = now_s() - t0;
 
     printf("fanout-switch: %s: %.1f ns per switch (%d resumes and parks in %.3f s); "
@@ -117,6 +132,6 @@ int main(int argc, char **argv) {
            fo_coro_switch_name(), switch_s * 1e9 / (2.0 * rounds), rounds, switch_s,
            start_s * 1e9 / rounds);
     fflush(stdout);
-    /* The parked coroutine is abandoned with its pool: the process ends here. */
+    fo_coro_pool_free(p);
     return opts.tasks > 0 ? time_rings(opts.tasks, opts.hops) : 0;
 }

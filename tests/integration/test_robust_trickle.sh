@@ -59,7 +59,9 @@ suite() {
         dropped "$n" keepalive-crlf "200 eof" 0 2500
         dropped "$n" keepalive-header "200 eof" 0 2500
     else
-        dropped "$n" keepalive-crlf "200 eof" 3500 8000
+        # As for crlf: a byte that arrives as the server drops the client, unread, makes the
+        # kernel end the connection with a reset (seen once in a busy sanitizer run).
+        dropped "$n" keepalive-crlf "200 (eof|reset)" 3500 8000
         dropped "$n" keepalive-header "200 408 eof" 3500 8000
     fi
 }

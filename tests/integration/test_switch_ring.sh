@@ -47,4 +47,5 @@ check "--tasks 1 is refused (exit $rc: $(cat "$WORK/one.out"))" \
 rc=$?
 check "a ring past the open-files limit is refused with the count (exit $rc: $(tail -1 "$WORK/fds.out"))" \
     all [ "$rc" = 1 ] -- grep -q "needs 216 descriptors; the open-files limit is 40" "$WORK/fds.out"
+check "no sanitizer report in any run's output" no_sanitizer_report
 finish
