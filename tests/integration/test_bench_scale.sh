@@ -4,16 +4,18 @@
 # descriptors a thread) and so runs in two, as uv does. The report's files must be there and
 # agree, and no process may be left behind. Then the load split (LOAD_PROCS=2): two fanout-load
 # --segment processes merged exactly into the step's load.json that the report reads; and a run
-# stopped mid-step leaves none of its processes running. 200 pages a second (/50/ at 20 users, a
-# 100 ms floor): at the default 1,667 the page was /6/, and on a busy machine a few ms of
-# scheduling put uv's p95 above 1.5 x its 12 ms floor ("broke: queueing", 1 run in 3).
+# stopped mid-step leaves none of its processes running. 100 pages a second (/100/ at 20 users,
+# a 200 ms floor; /300/ at 60): at the default 1,667 the page was /6/, and on a busy machine a
+# few ms of scheduling put uv's p95 above 1.5 x its 12 ms floor ("broke: queueing", 1 run in 3);
+# at 200 a second uv at 60 users still read 1.60 x its 300 ms floor once, in a make test that
+# ran this beside the robustness tests.
 . "$(dirname "$0")/lib.sh"
 
 SRC=${FANOUT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 OUT=$WORK/scale
 
 bash -c 'ulimit -n 300 && exec "$@"' _ env FANOUT_BIN="$BIN" "$SRC/scripts/bench.sh" --scale \
-    --models "uv threads" --ladder "20 60" --rate 200 --duration 3 --out "$OUT" >"$WORK/scale.log" 2>&1
+    --models "uv threads" --ladder "20 60" --rate 100 --duration 3 --out "$OUT" >"$WORK/scale.log" 2>&1
 rc=$?
 sed 's/^/# /' "$WORK/scale.log" | head -40
 check "bench.sh --scale exits 0 (exit $rc)" [ "$rc" -eq 0 ]
