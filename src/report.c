@@ -32,17 +32,17 @@ double fo_bench_mem_kib(const fo_bench_row *r) {
 
 double fo_bench_rps_ratio(const fo_bench_row *r) {
     double b = fo_bench_bound_rps(r);
-    return b > 0 ? r->max_rps / b : 0;
+    return b > 0 ? r->load.max_rps / b : 0;
 }
 
 double fo_bench_p95_ratio(const fo_bench_row *r) {
     double f = fo_bench_floor_ms(r);
-    return f > 0 ? r->p95_ms / f : 0;
+    return f > 0 ? r->load.p95_ms / f : 0;
 }
 
 double fo_bench_failure_ratio(const fo_bench_row *r) {
-    uint64_t all = r->requests + r->failures;
-    return all ? (double)r->failures / (double)all : 0;
+    uint64_t all = r->load.requests + r->load.failures;
+    return all ? (double)r->load.failures / (double)all : 0;
 }
 
 double fo_cpu_ms_per_page(double cpu_s, uint64_t pages) {
@@ -50,7 +50,8 @@ double fo_cpu_ms_per_page(double cpu_s, uint64_t pages) {
 }
 
 double fo_bench_cpu_ms_per_page(const fo_bench_row *r) {
-    return fo_cpu_ms_per_page(r->cpu_s, r->cpu_pages ? r->cpu_pages : r->requests + r->failures);
+    return fo_cpu_ms_per_page(r->cpu_s,
+                              r->cpu_pages ? r->cpu_pages : r->load.requests + r->load.failures);
 }
 
 double fo_bench_cores_left(const fo_bench_row *r) {
@@ -78,12 +79,12 @@ double fo_bench_lower_bound_rps(const fo_bench_row *r) {
 
 double fo_bench_lower_ratio(const fo_bench_row *r) {
     double b = fo_bench_lower_bound_rps(r);
-    return b > 0 ? r->max_rps / b : 0;
+    return b > 0 ? r->load.max_rps / b : 0;
 }
 
 const char *fo_bench_limit(const fo_bench_row *r) {
     double lower = fo_bench_lower_bound_rps(r), cpu = fo_bench_cpu_bound_rps(r);
-    if (lower <= 0 || r->max_rps < FO_BENCH_EXPLAINED * lower) return "other";
+    if (lower <= 0 || r->load.max_rps < FO_BENCH_EXPLAINED * lower) return "other";
     return cpu > 0 && cpu <= fo_bench_bound_rps(r) ? "cpu" : "concurrency";
 }
 
@@ -173,11 +174,12 @@ char *fo_bench_table_md(const fo_bench_row *rows, size_t n) {
         sb_printf(&b,
                   "| %s | %.0f | %.0f | %.2f | %.1f | %.1f | %.2f | %s | %.2f | %s | %.2f | %llu | "
                   "%llu | %s | %s | %.2f | %.3f | %.2f |\n",
-                  r->config, r->min_ms, r->p95_ms, r->mean_ms, r->max_rps, fo_bench_bound_rps(r),
-                  fo_bench_rps_ratio(r), rps_or_na(fo_bench_cpu_bound_rps(r), cpub, sizeof cpub),
-                  fo_bench_lower_ratio(r), fo_bench_limit_text(r, limit, sizeof limit),
-                  fo_bench_p95_ratio(r), (unsigned long long)r->failures,
-                  (unsigned long long)r->in_flight_at_end,
+                  r->config, r->load.min_ms, r->load.p95_ms, r->load.mean_ms, r->load.max_rps,
+                  fo_bench_bound_rps(r), fo_bench_rps_ratio(r),
+                  rps_or_na(fo_bench_cpu_bound_rps(r), cpub, sizeof cpub), fo_bench_lower_ratio(r),
+                  fo_bench_limit_text(r, limit, sizeof limit), fo_bench_p95_ratio(r),
+                  (unsigned long long)r->load.failures,
+                  (unsigned long long)r->load.in_flight_at_end,
                   mib_or_na(fo_bench_mem_kib(r), mem, sizeof mem),
                   mib_or_na(r->rss_sum_kib, rss, sizeof rss), r->cpu_s, fo_bench_cpu_ms_per_page(r),
                   fo_bench_cores_busy(r));
@@ -231,7 +233,7 @@ static void measured_cell(sbuf *b, const fo_bench_row *r) {
         sb_printf(b, " - |");
         return;
     }
-    sb_printf(b, " %.1f (%.2f; %s) |", r->max_rps, fo_bench_lower_ratio(r),
+    sb_printf(b, " %.1f (%.2f; %s) |", r->load.max_rps, fo_bench_lower_ratio(r),
               fo_bench_limit_text(r, limit, sizeof limit));
 }
 

@@ -17,20 +17,20 @@ double fo_scale_bound_rps(const fo_scale_step *s) {
 
 double fo_scale_rps_ratio(const fo_scale_step *s) {
     double b = fo_scale_bound_rps(s);
-    return b > 0 ? s->max_rps / b : 0;
+    return b > 0 ? s->load.max_rps / b : 0;
 }
 
 double fo_scale_p95_ratio(const fo_scale_step *s) {
-    return s->ms > 0 ? s->p95_ms / fo_scale_floor_ms(s) : 0;
+    return s->ms > 0 ? s->load.p95_ms / fo_scale_floor_ms(s) : 0;
 }
 
 double fo_scale_failure_ratio(const fo_scale_step *s) {
-    uint64_t pages = s->requests + s->failures;
-    return pages ? (double)s->failures / (double)pages : 0;
+    uint64_t pages = s->load.requests + s->load.failures;
+    return pages ? (double)s->load.failures / (double)pages : 0;
 }
 
 double fo_scale_cpu_ms_per_page(const fo_scale_step *s) {
-    return fo_cpu_ms_per_page(s->cpu_s, s->requests + s->failures);
+    return fo_cpu_ms_per_page(s->cpu_s, s->load.requests + s->load.failures);
 }
 
 double fo_scale_mem_kib(const fo_scale_step *s) {
@@ -85,7 +85,7 @@ static void set_cause(fo_scale_step *s, const char *cause) {
 int fo_scale_judge(fo_scale_step *s) {
     if (s->status != FO_STEP_RAN) return 0;
     int broke = fo_scale_failure_ratio(s) > FO_SCALE_MAX_FAILURE_RATIO ||
-                fo_scale_p95_ratio(s) > FO_SCALE_MAX_P95_RATIO || s->requests == 0;
+                fo_scale_p95_ratio(s) > FO_SCALE_MAX_P95_RATIO || s->load.requests == 0;
     if (!broke) {
         s->cause[0] = '\0';
         return 0;
@@ -284,9 +284,9 @@ char *fo_scale_table_md(const fo_scale_step *steps, size_t n) {
             "| "
             "%s | %s | %s | %s | %.3f | %s | %s | %ld | %.0f%% of %d | %ld of %d | %.0f%% of %d%s "
             "| %s%s%s |\n",
-            s->model, s->users, s->ms, s->size, s->min_ms, s->p95_ms, s->mean_ms, s->max_rps,
-            fo_scale_rps_ratio(s), fo_scale_p95_ratio(s), 100 * fo_scale_failure_ratio(s),
-            (unsigned long long)s->in_flight_at_end,
+            s->model, s->users, s->ms, s->size, s->load.min_ms, s->load.p95_ms, s->load.mean_ms,
+            s->load.max_rps, fo_scale_rps_ratio(s), fo_scale_p95_ratio(s),
+            100 * fo_scale_failure_ratio(s), (unsigned long long)s->load.in_flight_at_end,
             fig(fo_scale_mem_kib(s), 1024, mem, sizeof mem),
             fig(fo_scale_mem_per_user_kib(s), 1, per_user, sizeof per_user),
             fig(s->kernel_kib, 1024, kernel, sizeof kernel),

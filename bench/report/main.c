@@ -110,16 +110,7 @@ static int read_config(config *c) {
     const json_t *l = c->load;
     const char *mode = json_string_value(json_object_get(l, "model"));
     c->open = mode && strcmp(mode, "open") == 0;
-    r->requests = (uint64_t)fo_json_num(l, "requests");
-    r->failures = (uint64_t)fo_json_num(json_object_get(l, "failures"), "total");
-    r->in_flight_at_end = (uint64_t)fo_json_num(l, "in_flight_at_end");
-    r->min_ms = fo_json_num(l, "min_ms");
-    r->max_ms = fo_json_num(l, "max_ms");
-    r->mean_ms = fo_json_num(l, "mean_ms");
-    r->p95_ms = fo_json_num(l, "p95_ms");
-    r->p95_locust_ms = fo_json_num(l, "p95_locust_ms");
-    r->max_rps = fo_json_num(l, "max_rps_smoothed");
-    r->max_rps_raw = fo_json_num(l, "max_rps_raw");
+    r->load = fo_json_load_figures(l);
     return 0;
 }
 
@@ -226,10 +217,10 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
         json_t *o = json_pack(
             "{s:s, s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "config",
             r->config, "model", r->model, "size", r->size, "size_caps", r->size_caps, "users",
-            r->users, "ms", r->ms, "requests", (json_int_t)r->requests, "failures",
-            (json_int_t)r->failures, "min_ms", r->min_ms, "p95_ms", r->p95_ms, "p95_locust_ms",
-            r->p95_locust_ms, "mean_ms", r->mean_ms, "max_ms", r->max_ms, "max_rps", r->max_rps,
-            "max_rps_raw", r->max_rps_raw);
+            r->users, "ms", r->ms, "requests", (json_int_t)r->load.requests, "failures",
+            (json_int_t)r->load.failures, "min_ms", r->load.min_ms, "p95_ms", r->load.p95_ms,
+            "p95_locust_ms", r->load.p95_locust_ms, "mean_ms", r->load.mean_ms, "max_ms",
+            r->load.max_ms, "max_rps", r->load.max_rps, "max_rps_raw", r->load.max_rps_raw);
         json_object_update_new(
             o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i}",
                          "bound_rps", fo_bench_bound_rps(r), "rps_ratio", fo_bench_rps_ratio(r),
@@ -238,7 +229,8 @@ static json_t *summary_json(const config *cs, size_t n, const char *mach) {
                          fo_bench_mem_kib(r), "pss_kib", r->pss_kib, "kernel_kib", r->kernel_kib,
                          "rss_sum_kib", r->rss_sum_kib, "cpu_s", r->cpu_s, "cpu_ms_per_page",
                          fo_bench_cpu_ms_per_page(r), "upstream_peak_in_flight", r->upstream_peak));
-        json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)r->in_flight_at_end));
+        json_object_set_new(o, "in_flight_at_end",
+                            json_integer((json_int_t)r->load.in_flight_at_end));
         json_object_update_new(
             o, json_pack("{s:f, s:f, s:f, s:f, s:f, s:s, s:f, s:f, s:f, s:f}", "little_bound_rps",
                          fo_bench_bound_rps(r), "cpu_bound_rps", fo_bench_cpu_bound_rps(r),
@@ -382,9 +374,9 @@ int main(int argc, char **argv) {
             char per_user[32] = "nan";
             if (mem >= 0 && rows[i].users > 0)
                 snprintf(per_user, sizeof per_user, "%.2f", mem / rows[i].users);
-            fprintf(f, "%zu \"%s\" %.3f %.3f %.3f %.1f %s\n", i, rows[i].config, rows[i].p95_ms,
-                    rows[i].max_rps, fo_bench_bound_rps(&rows[i]), fo_bench_floor_ms(&rows[i]),
-                    per_user);
+            fprintf(f, "%zu \"%s\" %.3f %.3f %.3f %.1f %s\n", i, rows[i].config,
+                    rows[i].load.p95_ms, rows[i].load.max_rps, fo_bench_bound_rps(&rows[i]),
+                    fo_bench_floor_ms(&rows[i]), per_user);
         }
         rc |= fclose(f);
     } else {

@@ -85,13 +85,7 @@ static int read_step(const char *prefix, fo_scale_step *s) {
         fprintf(stderr, "fanout-report: %s: %s\n", path, err.text);
         return -1;
     }
-    s->requests = (uint64_t)fo_json_num(l, "requests");
-    s->failures = (uint64_t)fo_json_num(json_object_get(l, "failures"), "total");
-    s->in_flight_at_end = (uint64_t)fo_json_num(l, "in_flight_at_end");
-    s->min_ms = fo_json_num(l, "min_ms");
-    s->p95_ms = fo_json_num(l, "p95_ms");
-    s->mean_ms = fo_json_num(l, "mean_ms");
-    s->max_rps = fo_json_num(l, "max_rps_smoothed");
+    s->load = fo_json_load_figures(l);
     json_decref(l);
     return 0;
 }
@@ -103,19 +97,19 @@ static json_t *step_json(const fo_scale_step *s) {
                           "cause", s->cause, "reason", s->reason);
     if (s->status != FO_STEP_RAN) return o;
     json_object_update_new(
-        o,
-        json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "requests",
-                  (json_int_t)s->requests, "failures", (json_int_t)s->failures, "min_ms", s->min_ms,
-                  "p95_ms", s->p95_ms, "mean_ms", s->mean_ms, "max_rps", s->max_rps, "bound_rps",
-                  fo_scale_bound_rps(s), "rps_ratio", fo_scale_rps_ratio(s), "p95_ratio",
-                  fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s), "memory_kib",
-                  fo_scale_mem_kib(s), "memory_per_user_kib", fo_scale_mem_per_user_kib(s),
-                  "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
+        o, json_pack("{s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}",
+                     "requests", (json_int_t)s->load.requests, "failures",
+                     (json_int_t)s->load.failures, "min_ms", s->load.min_ms, "p95_ms",
+                     s->load.p95_ms, "mean_ms", s->load.mean_ms, "max_rps", s->load.max_rps,
+                     "bound_rps", fo_scale_bound_rps(s), "rps_ratio", fo_scale_rps_ratio(s),
+                     "p95_ratio", fo_scale_p95_ratio(s), "failure_ratio", fo_scale_failure_ratio(s),
+                     "memory_kib", fo_scale_mem_kib(s), "memory_per_user_kib",
+                     fo_scale_mem_per_user_kib(s), "cpu_ms_per_page", fo_scale_cpu_ms_per_page(s)));
     /* The parts as measured (-1: not measured), the RSS sum only for comparison with top. */
     json_object_update_new(o, json_pack("{s:f, s:f, s:f, s:f}", "pss_kib", s->pss_kib, "kernel_kib",
                                         s->kernel_kib, "rss_sum_kib", s->rss_sum_kib, "sockets_kib",
                                         s->sockets_kib));
-    json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)s->in_flight_at_end));
+    json_object_set_new(o, "in_flight_at_end", json_integer((json_int_t)s->load.in_flight_at_end));
     json_object_update_new(o, json_pack("{s:I, s:I, s:I, s:i, s:i, s:f, s:I, s:i, s:i, s:f}",
                                         "peak_fds", (json_int_t)s->peak_fds, "peak_threads",
                                         (json_int_t)s->peak_threads, "peak_procs",

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/load_figures.h"
+
 typedef struct fo_bench_row {
     char config[48];  /* "threads:100", "gunicorn-gevent-reuse:100" */
     char model[40];   /* the model's name, as fanout-server --list-models says it, or the
@@ -17,11 +19,7 @@ typedef struct fo_bench_row {
     int size;         /* workers, threads or loops */
     int size_caps;    /* 1: at most `size` requests at once (--list-models' CAPS column) */
     int users, ms;
-    uint64_t requests, failures;
-    uint64_t in_flight_at_end; /* sent, not answered when the run ended: in neither count */
-    double min_ms, p95_ms, p95_locust_ms, mean_ms, max_ms;
-    double max_rps;     /* peak of Locust's smoothed current RPS: the blog's column */
-    double max_rps_raw; /* peak of raw one-second counts */
+    fo_load_figures load; /* what the load saw */
     /* Memory at the sample of its peak, every process of the model together (fanout-mem):
      * PSS (shared pages split between the processes that map them) and the kernel's part for
      * the model's tasks; -1 where not measured. The RSS sum counts a shared page once per

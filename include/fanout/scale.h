@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fanout/load_figures.h"
+
 /* A model breaks at a step with more failures than this share of its pages... */
 #define FO_SCALE_MAX_FAILURE_RATIO 0.01
 /* ... or a p95 above this many times the floor. */
@@ -30,12 +32,9 @@ typedef struct fo_scale_step {
     char model[16];
     int users, ms, size;
     fo_scale_status status;
-    char cause[16];   /* why it broke or was not run: descriptors, memory, CPU, pids, ... */
-    char reason[256]; /* the refusal's or the guard's own words */
-    /* What the load saw (fanout-load's JSON). */
-    uint64_t requests, failures;
-    uint64_t in_flight_at_end; /* sent, not answered when the step ended: in neither count */
-    double min_ms, p95_ms, mean_ms, max_rps;
+    char cause[16];       /* why it broke or was not run: descriptors, memory, CPU, pids, ... */
+    char reason[256];     /* the refusal's or the guard's own words */
+    fo_load_figures load; /* what the load saw (fanout-load's JSON) */
     double wall_s;
     /* What bench-scale.sh measured of the server: every process together (fanout-mem), at the
      * sample where PSS + kernel peaked; -1 where not measured. The RSS sum (its own peak)

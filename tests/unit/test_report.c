@@ -18,11 +18,11 @@ static fo_bench_row row(const char *config, const char *model, int size, int cap
                       .size_caps = caps,
                       .users = 100,
                       .ms = 300,
-                      .requests = 1000,
-                      .max_rps = max_rps,
-                      .p95_ms = p95,
-                      .min_ms = 601,
-                      .mean_ms = 610};
+                      .load.requests = 1000,
+                      .load.max_rps = max_rps,
+                      .load.p95_ms = p95,
+                      .load.min_ms = 601,
+                      .load.mean_ms = 610};
     strcpy(r.config, config);
     strcpy(r.model, model);
     return r;
@@ -47,7 +47,7 @@ static void test_bounds(void **state) {
     assert_true(fo_bench_bound_rps(&t2) > 3.33 && fo_bench_bound_rps(&t2) < 3.34);
     assert_true(fo_bench_rps_ratio(&uv) > 0.95 && fo_bench_rps_ratio(&uv) < 0.97);
     assert_true(fo_bench_p95_ratio(&uv) == 1.05);
-    uv.failures = 10;
+    uv.load.failures = 10;
     assert_true(fo_bench_failure_ratio(&uv) > 0.0099 && fo_bench_failure_ratio(&uv) < 0.0100);
     uv.ms = 0; /* no floor, no bound: ratios are undefined and say 0 */
     assert_true(fo_bench_bound_rps(&uv) == 0 && fo_bench_rps_ratio(&uv) == 0);
@@ -57,7 +57,7 @@ static void test_tables(void **state) {
     (void)state;
     fo_bench_row rows[] = {row("threads:2", "threads", 2, 1, 3.2, 22000),
                            row("uv:1", "uv", 1, 0, 160, 630)};
-    rows[1].in_flight_at_end = 97;
+    rows[1].load.in_flight_at_end = 97;
     char *t = fo_bench_table_md(rows, 2);
     assert_non_null(t);
     assert_non_null(
@@ -90,7 +90,7 @@ static fo_bench_row python_row(double max_rps) {
     fo_bench_row r = row("uwsgi-threads:100", "uwsgi-threads", 100, 1, max_rps, 3000);
     snprintf(r.row, sizeof r.row, "uWSGI, 1 process, 100 threads");
     snprintf(r.version, sizeof r.version, "uWSGI 2.0.21");
-    r.requests = 1000;
+    r.load.requests = 1000;
     r.cpu_s = 58; /* 58 ms a page */
     r.wall_s = 30;
     r.api_cpu_s = 3;  /* 0.1 of a core */
@@ -122,7 +122,7 @@ static void test_cpu_bound(void **state) {
     /* Failed pages count; counted over the run's steady part, the CPU is over the pages
      * answered in it (cpu_pages), not over all the run's. */
     r = python_row(28);
-    r.failures = 160;
+    r.load.failures = 160;
     assert_float_equal(fo_bench_cpu_ms_per_page(&r), 58000.0 / 1160, 1e-9);
     r.cpu_pages = 800;
     assert_float_equal(fo_bench_cpu_ms_per_page(&r), 58000.0 / 800, 1e-9);
@@ -192,20 +192,20 @@ static void test_baseline_round_trip(void **state) {
 
     /* Within tolerance: 20% fewer RPS at 25% tolerance. */
     fo_bench_row run[2] = {rows[0], rows[1]};
-    run[1].max_rps = 128;
+    run[1].load.max_rps = 128;
     assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 0);
     /* Beyond it: 30% fewer. */
-    run[1].max_rps = 112;
+    run[1].load.max_rps = 112;
     assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "uv:1: RPS / bound"));
     /* A p95 50% higher. */
     run[1] = rows[1];
-    run[1].p95_ms = 945;
+    run[1].load.p95_ms = 945;
     assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "p95 / floor"));
     /* Failures where there were none. */
     run[1] = rows[1];
-    run[1].failures = 50;
+    run[1].load.failures = 50;
     assert_int_equal(fo_bench_compare(run, 2, base, 0.25, msg, sizeof msg), 1);
     assert_non_null(strstr(msg, "failure ratio"));
     /* A configuration the baseline lacks fails, named, and so does one of the baseline that

@@ -20,13 +20,13 @@ static fo_scale_step held(void) {
                        .ms = 3000,
                        .size = 3,
                        .status = FO_STEP_RAN,
-                       .requests = 50000,
-                       .failures = 0,
-                       .in_flight_at_end = 9876,
-                       .min_ms = 6000,
-                       .p95_ms = 6060,
-                       .mean_ms = 6020,
-                       .max_rps = 1660,
+                       .load.requests = 50000,
+                       .load.failures = 0,
+                       .load.in_flight_at_end = 9876,
+                       .load.min_ms = 6000,
+                       .load.p95_ms = 6060,
+                       .load.mean_ms = 6020,
+                       .load.max_rps = 1660,
                        .wall_s = 40,
                        .pss_kib = 220 * 1024,
                        .kernel_kib = 30 * 1024,
@@ -76,23 +76,23 @@ static void test_held(void **state) {
 static void test_failures_break(void **state) {
     (void)state;
     fo_scale_step s = held();
-    s.failures = 600; /* 1.2% of 50,600 */
+    s.load.failures = 600; /* 1.2% of 50,600 */
     assert_judged(&s, 1, "queueing");
-    s.failures = 400; /* 0.8%: holds */
+    s.load.failures = 400; /* 0.8%: holds */
     assert_judged(&s, 0, NULL);
 }
 
 static void test_p95_breaks_and_cpu_is_named(void **state) {
     (void)state;
     fo_scale_step s = held();
-    s.p95_ms = 9100; /* 1.52 x the floor */
-    s.cpu_s = 66;    /* with the API's 8 and the load's 6: 80 of 80 core-seconds */
+    s.load.p95_ms = 9100; /* 1.52 x the floor */
+    s.cpu_s = 66;         /* with the API's 8 and the load's 6: 80 of 80 core-seconds */
     assert_judged(&s, 1, "CPU");
-    s.p95_ms = 8900; /* 1.48: holds */
+    s.load.p95_ms = 8900; /* 1.48: holds */
     assert_judged(&s, 0, NULL);
     /* The processes counted used 74% of the cores, but the machine was 97% busy (the kernel's
      * own threads working for the server's thousands of processes): CPU, not queueing. */
-    s.p95_ms = 9100;
+    s.load.p95_ms = 9100;
     s.cpu_s = 45;
     assert_judged(&s, 1, "queueing");
     s.machine_busy = 0.97;
@@ -104,7 +104,7 @@ static void test_p95_breaks_and_cpu_is_named(void **state) {
 static void test_descriptors_and_memory_are_named(void **state) {
     (void)state;
     fo_scale_step s = held();
-    s.failures = 5000;
+    s.load.failures = 5000;
     s.peak_fds = 19000; /* one process at 95% of its limit */
     s.peak_procs = 1;
     assert_judged(&s, 1, "descriptors");
@@ -190,7 +190,7 @@ static void test_projection_without_pss(void **state) {
 static void test_the_models_cost_comes_before_the_machines_limit(void **state) {
     (void)state;
     fo_scale_step s = held();
-    s.failures = 5000;
+    s.load.failures = 5000;
     s.peak_fds = 19000;
     s.peak_procs = 1;
     s.pss_kib = 12e6; /* with the kernel's part, past half of the 24 GiB */
@@ -206,7 +206,7 @@ static void test_the_models_cost_comes_before_the_machines_limit(void **state) {
 static void test_a_saturated_harness_is_named(void **state) {
     (void)state;
     fo_scale_step s = held();
-    s.p95_ms = 12000;
+    s.load.p95_ms = 12000;
     s.api_cpu_s = 76; /* 95% of a core for each of 2 workers */
     assert_judged(&s, 1, "harness");
 }
@@ -226,9 +226,9 @@ static void test_matrix_marks_the_break(void **state) {
     fo_scale_step steps[3] = {held(), held(), held()};
     steps[0].users = 1000;
     steps[0].ms = 300;
-    steps[0].max_rps = 1650;
-    steps[0].p95_ms = 606;
-    steps[1].p95_ms = 9100;
+    steps[0].load.max_rps = 1650;
+    steps[0].load.p95_ms = 606;
+    steps[1].load.p95_ms = 9100;
     steps[1].cpu_s = 66;
     fo_scale_judge(&steps[0]);
     fo_scale_judge(&steps[1]);
