@@ -27,9 +27,7 @@ long fo_fd_hard_limit(void) {
     return (long)want;
 }
 
-/* Raises the soft limit on open files to the hard limit (capped where the OS requires it).
- * Returns the new soft limit, or a negative errno. */
-static long raise_fd_limit(void) {
+long fo_fd_raise_limit(void) {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return -errno;
     long want = fo_fd_hard_limit();
@@ -48,7 +46,7 @@ long fo_fd_max_conns(const fo_fd_need *need, long limit) {
 
 int fo_fd_plan(const char *prog, const char *what, const fo_fd_need *need, long min_conns,
                long *max_conns, const char *advice) {
-    long limit = raise_fd_limit();
+    long limit = fo_fd_raise_limit();
     if (limit < 0) {
         fprintf(stderr, "%s: cannot read the open-files limit: %s\n", prog, strerror((int)-limit));
         return -1;

@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fanout/cli.h"
 #include "fanout/coro.h"
+#include "fanout/sys.h"
 #include "ring.h"
 
 typedef struct switch_opts {
@@ -49,9 +49,7 @@ static const fo_cli cli = {
 };
 
 static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)fo_now_ns() / 1e9;
 }
 
 /* Parks until *stop is set, then finishes. */

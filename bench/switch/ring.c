@@ -7,21 +7,20 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+
+#include "fanout/cli.h"
+#include "fanout/sys.h"
 
 #define STOP 'q'
 #define PASS 'x'
@@ -37,14 +36,6 @@ typedef struct member {
     const ring *r;
     int i;
 } member;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int next_of(const ring *r, int i) {
     return (i + 1) % r->n;
@@ -83,28 +74,17 @@ static void *serve_thread(void *arg) {
     return NULL;
 }
 
-/* The descriptors a ring of n needs, with the soft limit raised to the hard one if it must. */
+/* The descriptors a ring of n needs, with the soft limit raised to the hard one. */
 static int enough_descriptors(int n, char *err, size_t errlen) {
-    struct rlimit lim;
-    rlim_t need = (rlim_t)n * 2 + 16;
-    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
-        return fail(err, errlen, "getrlimit: %s", strerror(errno));
-    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < need) {
-        if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < need)
-            return fail(err, errlen,
-                        "a ring of %d tasks needs %lu descriptors; the open-files limit is %lu", n,
-                        (unsigned long)need, (unsigned long)lim.rlim_max);
-        lim.rlim_cur = need;
-        if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
-            return fail(err, errlen, "setrlimit: %s", strerror(errno));
-    }
+    long need = (long)n * 2 + 16;
+    long limit = fo_fd_raise_limit();
+    if (limit < 0)
+        return fo_cli_fail(err, errlen, "the open-files limit: %s", strerror((int)-limit));
+    if (limit < need)
+        return fo_cli_fail(err, errlen,
+                           "a ring of %d tasks needs %ld descriptors; the open-files limit is %ld",
+                           n, need, limit);
     return 0;
-}
-
-static double now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 /* Member i as a process: ends with its parent (at once on Linux, by the watchdog elsewhere). */
@@ -124,21 +104,22 @@ static pid_t start_process(const ring *r, int i) {
 
 /* Times whole laps: member 0 sends a byte to member 1 and waits for it to come round. */
 static int time_laps(const ring *r, long laps, double *ns) {
-    double t0 = 0;
+    uint64_t t0 = 0;
     for (long lap = -WARM_LAPS; lap < laps; lap++) {
-        if (lap == 0) t0 = now_ns();
+        if (lap == 0) t0 = fo_now_ns();
         if (give(r, 0, PASS) != 0 || take(r, 0) != PASS) return -1;
     }
-    *ns = now_ns() - t0;
+    *ns = (double)(fo_now_ns() - t0);
     return 0;
 }
 
 int fo_ring_time(fo_ring_kind kind, int tasks, long hops, double *ns_per_hop, long *hops_timed,
                  char *err, size_t errlen) {
     assert(ns_per_hop && hops_timed && err);
-    if (tasks < 2) return fail(err, errlen, "a ring needs at least 2 tasks, not %d", tasks);
-    if (hops < 1) return fail(err, errlen, "a ring needs at least 1 hop, not %ld", hops);
-    if (enough_descriptors(tasks, err, errlen) != 0) return -1;
+    if (tasks < 2) return fo_cli_fail(err, errlen, "a ring needs at least 2 tasks, not %d", tasks);
+    if (hops < 1) return fo_cli_fail(err, errlen, "a ring needs at least 1 hop, not %ld", hops);
+    int rc = enough_descriptors(tasks, err, errlen);
+    if (rc != 0) return rc;
 
     ring r = {.n = tasks, .pipe = calloc((size_t)tasks, sizeof *r.pipe)};
     pid_t *pids = calloc((size_t)tasks, sizeof *pids);
@@ -146,12 +127,12 @@ int fo_ring_time(fo_ring_kind kind, int tasks, long hops, double *ns_per_hop, lo
     member *members = calloc((size_t)tasks, sizeof *members);
     if (!r.pipe || !pids || !threads || !members) {
         free(r.pipe), free(pids), free(threads), free(members);
-        return fail(err, errlen, "out of memory for a ring of %d tasks", tasks);
+        return fo_cli_fail(err, errlen, "out of memory for a ring of %d tasks", tasks);
     }
-    int piped = 0, started = 1, rc = 0;
+    int piped = 0, started = 1;
     for (; piped < tasks; piped++)
         if (pipe(r.pipe[piped]) != 0) {
-            rc = fail(err, errlen, "pipe: %s", strerror(errno));
+            rc = fo_cli_fail(err, errlen, "pipe: %s", strerror(errno));
             break;
         }
 
@@ -169,9 +150,9 @@ int fo_ring_time(fo_ring_kind kind, int tasks, long hops, double *ns_per_hop, lo
                                &members[started]);
         }
         if (e != 0) {
-            rc = fail(err, errlen, "the system gave %d of the %d %s a ring of %d needs: %s",
-                      started - 1, tasks - 1, kind == FO_RING_PROCESSES ? "processes" : "threads",
-                      tasks, strerror(e));
+            rc = fo_cli_fail(
+                err, errlen, "the system gave %d of the %d %s a ring of %d needs: %s", started - 1,
+                tasks - 1, kind == FO_RING_PROCESSES ? "processes" : "threads", tasks, strerror(e));
             break;
         }
     }
@@ -181,7 +162,7 @@ int fo_ring_time(fo_ring_kind kind, int tasks, long hops, double *ns_per_hop, lo
         long laps = (hops + tasks - 1) / tasks;
         double ns;
         if (time_laps(&r, laps, &ns) != 0) {
-            rc = fail(err, errlen, "a ring member stopped passing the byte on");
+            rc = fo_cli_fail(err, errlen, "a ring member stopped passing the byte on");
         } else {
             *hops_timed = laps * tasks;
             *ns_per_hop = ns / (double)*hops_timed;
@@ -190,7 +171,7 @@ int fo_ring_time(fo_ring_kind kind, int tasks, long hops, double *ns_per_hop, lo
 
     /* One STOP round ends every member started; the last may leave it in a pipe no one reads. */
     if (started > 1 && give(&r, 0, STOP) != 0 && rc == 0)
-        rc = fail(err, errlen, "could not tell the ring to stop: %s", strerror(errno));
+        rc = fo_cli_fail(err, errlen, "could not tell the ring to stop: %s", strerror(errno));
     for (int i = 1; i < started; i++) {
         if (kind == FO_RING_THREADS) {
             pthread_join(threads[i], NULL);

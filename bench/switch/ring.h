@@ -19,7 +19,7 @@ typedef enum fo_ring_kind { FO_RING_PROCESSES, FO_RING_THREADS } fo_ring_kind;
 
 /* Times `hops` hops (rounded up to whole laps) round a ring of `tasks` tasks of `kind`, after
  * two laps to warm it. Returns 0 with the time of a hop in *ns_per_hop and the hops timed in
- * *hops_timed; or -1 with a one-line reason in err (too few tasks, descriptors or tasks the
+ * *hops_timed; or -EINVAL with a one-line reason in err (too few tasks, descriptors or tasks the
  * system will not give). Every task it started has ended when it returns. */
 int fo_ring_time(fo_ring_kind kind, int tasks, long hops, double *ns_per_hop, long *hops_timed,
                  char *err, size_t errlen);

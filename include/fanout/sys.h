@@ -10,6 +10,10 @@
  * macOS's OPEN_MAX cap folded in), or a negative errno. */
 long fo_fd_hard_limit(void);
 
+/* Raises the soft limit on open files to the hard one (capped where the OS requires it).
+ * Returns the new soft limit, or a negative errno. */
+long fo_fd_raise_limit(void);
+
 /* What one process of a configuration needs of the open-files limit: `fixed` descriptors
  * whatever it serves (standard streams, the loop, the listener, per-thread handles), and
  * `per_conn` for each client connection it holds (the connection and its upstream calls). */
